@@ -210,11 +210,13 @@ public final class IntOps {
         if (v < 0) {
             throw new IllegalArgumentException("isqrt of negative " + v);
         }
+        // The double root is within one of the answer; correct it with overflow-free comparisons
+        // (s * s > v  <=>  s > v / s for s > 0).
         long s = (long) Math.sqrt((double) v);
-        while (s * s > v) {
+        while (s > 0 && s > v / s) {
             s--;
         }
-        while ((s + 1) * (s + 1) <= v) {
+        while (s + 1 <= v / (s + 1)) {
             s++;
         }
         return s;

@@ -171,6 +171,52 @@ public final class ReferenceModel implements LoadedModel {
         return logits;
     }
 
+    /**
+     * The decoder over a whole prefix at once, without a cache: every row {@code i} of {@code prefix}
+     * (starting with BOS) attends causally to rows {@code 0..i}. Returns the logits of every row,
+     * {@code [prefix.length, vocab]}. SPEC.md section 6 says this equals cached decoding bit for bit.
+     */
+    public int[] recomputeLogits(EncodedSource source, int[] prefix) {
+        Source src = (Source) source;
+        int rows = prefix.length;
+        short[] g = new short[rows * d];
+        for (int i = 0; i < rows; i++) {
+            checkToken(prefix[i]);
+            IntOps.embed(w.embed(), w.embedExp(), cfg.embedScaleLog2(), w.positions(), w.positionsExp(), d, prefix[i], i,
+                    w.decEmbedOut(), g, i * d);
+        }
+        int eR = w.decEmbedOut();
+        int[] causal = new int[rows];
+        int[] cross = new int[rows];
+        for (int i = 0; i < rows; i++) {
+            causal[i] = i + 1;
+            cross[i] = src.length;
+        }
+        for (int l = 0; l < cfg.decoderLayers(); l++) {
+            DecoderLayer layer = w.decoder().get(l);
+            byte[] a = layerNorm(g, rows, layer.ln1());
+            Attention self = layer.self();
+            int[] acc = attendAndProject(project(a, rows, self.q()), rows, project(a, rows, self.k()),
+                    project(a, rows, self.v()), rows, causal, self);
+            g = residual(g, eR, acc, self.o(), rows);
+            eR = self.o().outExp();
+            byte[] a2 = layerNorm(g, rows, layer.ln2());
+            int[] acc2 = attendAndProject(project(a2, rows, layer.cross().q()), rows, src.crossK[l], src.crossV[l],
+                    src.length, cross, layer.cross());
+            g = residual(g, eR, acc2, layer.cross().o(), rows);
+            eR = layer.cross().o().outExp();
+            byte[] a3 = layerNorm(g, rows, layer.ln3());
+            g = residual(g, eR, ffn(a3, rows, layer.ffn1(), layer.ffn2()), layer.ffn2(), rows);
+            eR = layer.ffn2().outExp();
+        }
+        byte[] f = layerNorm(g, rows, w.decFinal());
+        int[] logits = new int[rows * cfg.vocabSize()];
+        for (int i = 0; i < rows; i++) {
+            IntOps.linear(f, i * d, false, d, w.embed(), cfg.vocabSize(), null, logits, i * cfg.vocabSize());
+        }
+        return logits;
+    }
+
     // ---- layers -------------------------------------------------------------------------------------
 
     private byte[] layerNorm(short[] x, int rows, LayerNormParams p) {
