@@ -1,0 +1,238 @@
+package org.shiftformer.cli;
+
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.shiftformer.api.ModelConfig;
+import org.shiftformer.api.ShiftformerException;
+import org.shiftformer.api.backend.Availability;
+import org.shiftformer.api.backend.Backend;
+import org.shiftformer.api.backend.BackendProvider;
+import org.shiftformer.api.backend.Backends;
+import org.shiftformer.api.backend.LoadedModel;
+import org.shiftformer.api.model.RandomModels;
+import org.shiftformer.core.artifact.Artifact;
+import org.shiftformer.core.artifact.ArtifactInspector;
+import org.shiftformer.core.artifact.ArtifactReader;
+import org.shiftformer.core.decode.DecodeParams;
+import org.shiftformer.core.engine.RandomArtifacts;
+import org.shiftformer.core.engine.Translator;
+import org.shiftformer.core.tokenizer.ByteBpeTokenizer;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code ./shiftformer <command>}. Errors print {@code error: [CODE] message} and exit with status 2. */
+@Command(name = "shiftformer", mixinStandardHelpOptions = true, version = "shiftformer 0.1.0",
+        description = "Integer-only Transformer translation runtime: artifacts, backends and decoding.",
+        subcommands = {Main.Random.class, Main.Inspect.class, Main.Translate.class, Main.ListBackends.class,
+            Main.Demo.class})
+public final class Main {
+    /** Where commands print; swapped by tests. */
+    static PrintWriter OUT = new PrintWriter(System.out, true, StandardCharsets.UTF_8);
+    static PrintWriter ERR = new PrintWriter(System.err, true, StandardCharsets.UTF_8);
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    static int run(String... args) {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setOut(OUT);
+        cl.setErr(ERR);
+        cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+            if (ex instanceof ShiftformerException se) {
+                cmd.getErr().println("error: [" + se.code() + "] " + se.getMessage());
+                return 2;
+            }
+            throw ex;
+        });
+        return cl.execute(args);
+    }
+
+    @Command(name = "random", mixinStandardHelpOptions = true,
+            description = "Write a random-weight artifact (for tests and benchmarks; its output is not a translation).")
+    static final class Random implements Callable<Integer> {
+        @Option(names = "--preset", defaultValue = "small", description = "tiny, small or base (default ${DEFAULT-VALUE})")
+        String preset;
+        @Option(names = {"-o", "--output"}, required = true, description = "artifact file to write")
+        Path output;
+        @Option(names = "--vocab", description = "vocabulary size (>= 259; default: tiny 512, small 1000, base 8000)")
+        Integer vocab;
+        @Option(names = "--seed", defaultValue = "1")
+        long seed;
+        @Option(names = "--d-model")
+        Integer dModel;
+        @Option(names = "--heads")
+        Integer heads;
+        @Option(names = "--d-ff")
+        Integer dFf;
+        @Option(names = "--encoder-layers")
+        Integer encoderLayers;
+        @Option(names = "--decoder-layers")
+        Integer decoderLayers;
+        @Option(names = "--max-positions")
+        Integer maxPositions;
+
+        @Override
+        public Integer call() {
+            int v = vocab != null ? vocab : switch (preset) {
+                case "tiny" -> 512;
+                case "base" -> 8000;
+                default -> 1000;
+            };
+            ModelConfig p = RandomModels.preset(preset, v);
+            ModelConfig cfg = new ModelConfig(or(dModel, p.dModel()), or(heads, p.heads()), or(dFf, p.dFf()),
+                    or(encoderLayers, p.encoderLayers()), or(decoderLayers, p.decoderLayers()), v,
+                    or(maxPositions, p.maxPositions()), p.embedScaleLog2(), p.padId(), p.bosId(), p.eosId()).validate();
+            long t0 = System.nanoTime();
+            String sha = RandomArtifacts.write(cfg, seed, output, "shiftformer random --preset " + preset + " --seed " + seed);
+            OUT.printf("wrote %s (%s, d_model %d, %d heads, d_ff %d, %d+%d layers, vocab %d) in %d ms%nsha256 %s%n",
+                    output, preset, cfg.dModel(), cfg.heads(), cfg.dFf(), cfg.encoderLayers(), cfg.decoderLayers(),
+                    cfg.vocabSize(), (System.nanoTime() - t0) / 1_000_000, sha);
+            return 0;
+        }
+
+        private static int or(Integer v, int d) {
+            return v != null ? v : d;
+        }
+    }
+
+    @Command(name = "inspect", mixinStandardHelpOptions = true,
+            description = "Verify an artifact and print its header, tensors, exponents, provenance and checksum.")
+    static final class Inspect implements Callable<Integer> {
+        @Parameters(paramLabel = "FILE")
+        Path file;
+
+        @Override
+        public Integer call() {
+            OUT.print(ArtifactInspector.inspect(file));
+            OUT.flush();
+            return 0;
+        }
+    }
+
+    @Command(name = "backends", mixinStandardHelpOptions = true, description = "List installed backends.")
+    static final class ListBackends implements Callable<Integer> {
+        @Override
+        public Integer call() {
+            for (BackendProvider p : Backends.installed()) {
+                Availability a = p.availability();
+                OUT.printf("%-10s rank %-4d %-12s %s%n", p.name(), p.rank(), a.available() ? "available" : "unavailable",
+                        a.available() ? p.capabilities().description() : a.reason());
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "translate", mixinStandardHelpOptions = true,
+            description = "Translate TEXT locally, printing tokens as they are produced.")
+    static final class Translate implements Callable<Integer> {
+        @Option(names = "--model", required = true, description = "artifact file")
+        Path model;
+        @Option(names = "--backend", defaultValue = "sim", description = "backend name (default ${DEFAULT-VALUE})")
+        String backend;
+        @Option(names = "--backend-option", description = "backend setting KEY=VALUE (repeatable)")
+        Map<String, String> backendOptions = new LinkedHashMap<>();
+        @Option(names = "--beam", defaultValue = "1", description = "beam width; 1 is greedy")
+        int beam;
+        @Option(names = "--max-new-tokens", defaultValue = "64")
+        int maxNew;
+        @Option(names = "--length-penalty", defaultValue = "0.6", description = "GNMT alpha for beam search")
+        double alpha;
+        @Option(names = "--tokens", description = "print one line per token (id, piece, modelled cycles)")
+        boolean showTokens;
+        @Parameters(paramLabel = "TEXT", arity = "1..*")
+        List<String> texts;
+
+        @Override
+        public Integer call() {
+            Artifact artifact = ArtifactReader.read(model);
+            BackendProvider provider = Backends.select(backend);
+            ByteBpeTokenizer tok = new ByteBpeTokenizer(artifact.tokenizer().mergeLeft(), artifact.tokenizer().mergeRight());
+            int maxNewTokens = Math.min(maxNew, artifact.model().config().maxPositions() - 1);
+            DecodeParams params = new DecodeParams(beam, maxNewTokens, alpha);
+            try (Backend b = provider.open(backendOptions); LoadedModel m = b.load(artifact.model())) {
+                Translator tr = new Translator(m, tok);
+                for (String text : texts) {
+                    OUT.println("> " + text);
+                    long t0 = System.nanoTime();
+                    long[] first = {0};
+                    List<Translator.Translation> r = tr.translate(List.of(text), params, (seq, token, piece, cycles) -> {
+                        if (first[0] == 0) {
+                            first[0] = System.nanoTime();
+                        }
+                        if (showTokens) {
+                            OUT.printf("  token %5d %-16s %,d cycles%n", token, token < 0 ? "" : tok.pieceForDisplay(token), cycles);
+                        } else {
+                            OUT.print(printable(piece));
+                            OUT.flush();
+                        }
+                    });
+                    long t1 = System.nanoTime();
+                    Translator.Translation t = r.get(0);
+                    OUT.printf("%n  [%d tokens, %s, first token %.1f ms, total %.1f ms, modelled device %,d cycles; %s; %s; model sha256 %s]%n",
+                            t.tokens().length, t.result().finishedByEos() ? "eos" : "max length",
+                            first[0] == 0 ? 0.0 : (first[0] - t0) / 1e6, (t1 - t0) / 1e6, t.result().deviceCycles(),
+                            b.identity(), params, artifact.sha256Hex().substring(0, 16));
+                }
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "demo", mixinStandardHelpOptions = true,
+            description = "Write a random small model, inspect it, and translate with greedy and beam search on backend-sim.")
+    static final class Demo implements Callable<Integer> {
+        @Option(names = "--dir", description = "working directory for the artifact (default: a temporary one)")
+        Path dir;
+
+        @Override
+        public Integer call() throws Exception {
+            Path d = dir != null ? Files.createDirectories(dir) : Files.createTempDirectory("shiftformer-demo");
+            Path file = d.resolve("random-small.itm");
+            OUT.println("== 1. a random-weight artifact (the trainer replaces this with a trained model)");
+            run("random", "--preset", "small", "-o", file.toString());
+            OUT.println();
+            OUT.println("== 2. inspect: header, shapes, exponents, provenance, checksum");
+            String report = ArtifactInspector.inspect(file);
+            String[] lines = report.split("\n");
+            for (int i = 0; i < Math.min(lines.length, 28); i++) {
+                OUT.println(lines[i]);
+            }
+            OUT.println("   ... (" + lines.length + " lines; ./shiftformer inspect " + file + " prints all)");
+            OUT.println();
+            OUT.println("== 3. translate, tokens streamed as decoded (greedy, then beam 4) on backend-sim");
+            int rc = run("translate", "--model", file.toString(), "--backend", "sim", "--max-new-tokens", "24",
+                    "zweihundertdreiundvierzig", "ein test");
+            if (rc == 0) {
+                rc = run("translate", "--model", file.toString(), "--backend", "sim", "--beam", "4", "--max-new-tokens", "24",
+                        "ein test");
+            }
+            return rc;
+        }
+
+        private static int run(String... args) {
+            return Main.run(args);
+        }
+    }
+
+    /** Control characters would garble a terminal: show them as escapes. */
+    static String printable(String s) {
+        StringBuilder sb = new StringBuilder(s.length());
+        s.codePoints().forEach(cp -> {
+            if (cp < 0x20 && cp != '\n' || cp == 0x7F || (cp >= 0x80 && cp < 0xA0)) {
+                sb.append(String.format("\\x%02x", cp));
+            } else {
+                sb.appendCodePoint(cp);
+            }
+        });
+        return sb.toString();
+    }
+}
