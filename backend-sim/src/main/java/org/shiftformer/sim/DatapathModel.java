@@ -103,10 +103,17 @@ public final class DatapathModel {
      *         with the key's accepted range
      */
     public static DatapathModel fromSettings(Map<String, String> settings) {
+        return fromSettings(settings, Set.of());
+    }
+
+    /** {@link #fromSettings(Map)} where {@code otherKeys} (handled by the caller, absent here) are also listed as accepted. */
+    static DatapathModel fromSettings(Map<String, String> settings, Set<String> otherKeys) {
         for (String key : settings.keySet()) {
             if (!KEYS.contains(key)) {
+                java.util.TreeSet<String> accepted = new java.util.TreeSet<>(KEYS);
+                accepted.addAll(otherKeys);
                 throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "unknown setting '" + key
-                        + "' for backend 'sim'; accepted: " + String.join(", ", new java.util.TreeSet<>(KEYS)));
+                        + "' for backend 'sim'; accepted: " + String.join(", ", accepted));
             }
         }
         return new DatapathModel(

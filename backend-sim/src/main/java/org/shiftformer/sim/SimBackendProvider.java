@@ -1,8 +1,11 @@
 package org.shiftformer.sim;
 
+import java.util.HashMap;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.QuantizedModel;
 import org.shiftformer.api.ShiftformerException;
@@ -21,12 +24,24 @@ import org.shiftformer.sim.kernel.SimKernels;
  * modelled on an FPGA datapath ({@link DatapathModel}; settings {@code pe.rows}, {@code pe.cols},
  * {@code clock.mhz}, {@code onchip.kib}, {@code offchip.gbps}, {@code pcie.gbps}, {@code pcie.latency.ns}).
  * Always available; rank 100.
+ *
+ * <p>Setting {@code threads} (default: available processors, at most {@value #DEFAULT_THREADS_CAP};
+ * accepted {@code [1, }{@value #MAX_THREADS}{@code ]}): threads each loaded model computes on, its caller
+ * included. Each model owns its {@code threads - 1} daemon workers ({@code shiftformer-sim-N}), stopped
+ * when the model closes (or, for models still open, when the backend closes). The bits never depend on
+ * it, so it is not part of the backend identity.
  */
 public final class SimBackendProvider implements BackendProvider {
     public static final String NAME = "sim";
     public static final int RANK = 100;
     /** Most sequences per encoder run or decoder step (scratch grows up to this). */
     public static final int MAX_BATCH = 4096;
+    /** Setting: threads per loaded model, the caller included. */
+    public static final String THREADS = "threads";
+    /** Most threads per model. */
+    public static final int MAX_THREADS = 256;
+    /** The default thread count is the available processors, capped here. */
+    public static final int DEFAULT_THREADS_CAP = 16;
 
     @Override
     public String name() {
@@ -46,23 +61,60 @@ public final class SimBackendProvider implements BackendProvider {
     @Override
     public Capabilities capabilities() {
         return new Capabilities(MAX_BATCH, true, true, true,
-                "bit-exact vectorised CPU kernels of SPEC.md with an analytical FPGA datapath cost model");
+                "bit-exact vectorised CPU kernels of SPEC.md on up to " + MAX_THREADS
+                        + " threads per model (setting threads), with an analytical FPGA datapath cost model");
     }
 
     @Override
     public Backend open(Map<String, String> settings) {
         Objects.requireNonNull(settings, "settings");
-        return new SimBackend(DatapathModel.fromSettings(settings));
+        Map<String, String> datapath = new HashMap<>(settings);
+        String t = datapath.remove(THREADS);
+        return new SimBackend(DatapathModel.fromSettings(datapath, Set.of(THREADS)), parseThreads(t),
+                SimModel.DEFAULT_PARALLEL_MIN_WORK);
     }
 
-    /** An opened sim backend: a datapath configuration shared by the models it loads. */
+    /** The default thread count: available processors, at most {@value #DEFAULT_THREADS_CAP}. */
+    public static int defaultThreads() {
+        return Math.max(1, Math.min(Runtime.getRuntime().availableProcessors(), DEFAULT_THREADS_CAP));
+    }
+
+    static int parseThreads(String v) {
+        if (v == null) {
+            return defaultThreads();
+        }
+        long x;
+        try {
+            x = Long.parseLong(v.trim());
+        } catch (NumberFormatException e) {
+            throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT,
+                    "setting " + THREADS + "='" + v + "' is not an integer in [1, " + MAX_THREADS + "]", e);
+        }
+        if (x < 1 || x > MAX_THREADS) {
+            throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT,
+                    "setting " + THREADS + "=" + x + " is outside [1, " + MAX_THREADS + "]");
+        }
+        return (int) x;
+    }
+
+    /**
+     * An opened sim backend: a datapath configuration and thread count shared by the models it loads.
+     * The workers belong to each model rather than to the backend: a model is driven by one thread at a
+     * time, so its pool has a single driver and needs no lock, and models running concurrently on
+     * different threads never queue behind one another's regions. Idle workers are parked.
+     */
     static final class SimBackend implements Backend {
         private final DatapathModel datapath;
         private final BackendIdentity identity;
+        private final int threads;
+        private final long parallelMinWork;
+        private final Set<SimModel> open = ConcurrentHashMap.newKeySet();
         private volatile boolean closed;
 
-        SimBackend(DatapathModel datapath) {
+        SimBackend(DatapathModel datapath, int threads, long parallelMinWork) {
             this.datapath = datapath;
+            this.threads = threads;
+            this.parallelMinWork = parallelMinWork;
             this.identity = new BackendIdentity(NAME, "cpu", "spec-1 datapath " + datapath.describe());
         }
 
@@ -76,7 +128,19 @@ public final class SimBackendProvider implements BackendProvider {
             if (closed) {
                 throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "backend 'sim' is closed");
             }
-            return new SimModel(TransformerWeights.of(model), datapath);
+            SimModel m = new SimModel(TransformerWeights.of(model), datapath, threads, parallelMinWork);
+            open.add(m);
+            m.onClose(() -> open.remove(m));
+            if (closed) {
+                m.close();
+                throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "backend 'sim' is closed");
+            }
+            return m;
+        }
+
+        /** Threads per loaded model. */
+        int threads() {
+            return threads;
         }
 
         @Override
@@ -84,9 +148,13 @@ public final class SimBackendProvider implements BackendProvider {
             return Optional.of(SimKernels.INSTANCE);
         }
 
+        /** Closes the backend; models still open are closed too (their workers stop). */
         @Override
         public void close() {
             closed = true;
+            for (SimModel m : open.toArray(new SimModel[0])) {
+                m.close();
+            }
         }
     }
 }

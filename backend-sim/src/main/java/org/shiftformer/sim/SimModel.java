@@ -37,9 +37,35 @@ import org.shiftformer.sim.kernel.PackedWeights;
  * <li>Scratch buffers belong to the model (one thread at a time per model, as {@link LoadedModel}
  *     requires) and grow when a larger batch arrives; with {@code tap == null} a decoder step allocates
  *     nothing but its {@link StepCost}.</li>
+ * <li>Several threads: the model owns a {@link WorkerPool} of {@code threads - 1} workers; the caller
+ *     takes part. Each op is split into independent index ranges (GEMM output blocks, (sequence, head)
+ *     pairs of attention, rows of LayerNorm and packing) and every output element is computed by the
+ *     same exact integer code whichever thread runs it, so the bits never depend on {@code threads}. Ops
+ *     smaller than {@link #DEFAULT_PARALLEL_MIN_WORK} run on the caller alone.</li>
  * </ul>
  */
 public final class SimModel implements LoadedModel {
+    /**
+     * Smallest op (in multiply-accumulate equivalents, see {@link #region}) split across threads; smaller
+     * ones cost less than waking and joining the workers.
+     */
+    public static final long DEFAULT_PARALLEL_MIN_WORK = 100_000;
+
+    // region operations (WorkerPool.Body#run)
+    private static final int OP_LN = 0;
+    private static final int OP_PACK = 1;
+    private static final int OP_GEMM = 2;
+    private static final int OP_ENC_EMBED = 3;
+    private static final int OP_ENC_ATTN = 4;
+    private static final int OP_ENC_CROSS_STORE = 5;
+    private static final int OP_DEC_SELF = 6;
+    private static final int OP_DEC_CROSS = 7;
+    // GEMM epilogues, applied by the thread that computed the columns
+    private static final int EPI_NONE = 0;
+    private static final int EPI_REQUANT = 1;
+    private static final int EPI_REQUANT_PACK = 2;
+    private static final int EPI_RESIDUAL = 3;
+
     private final TransformerWeights w;
     private final ModelConfig cfg;
     private final DatapathModel datapath;
@@ -68,19 +94,63 @@ public final class SimModel implements LoadedModel {
     private short[] h;
     private byte[] a;
     private int[] xp;
+    private int[] xp2;
     private int[] acc;
     private byte[] qkv;
     private byte[] ctx;
     private byte[] hidden;
-    private byte[] kT = new byte[0];
-    private final int[] tail = new int[32];
-    private final int[] scores;
-    private final byte[] probs;
-    private final int[] exps;
-    private final int[] pv;
-    private final long[] lnScratch;
+    /** Per-thread scratch, index 0 = the calling thread. */
+    private final Scratch[] scratch;
+    private final WorkerPool pool;
+    private final int threads;
+    private final long parallelMinWork;
     private long stepCounter;
     private volatile boolean closed;
+    private volatile Runnable onClose;
+
+    // ---- the current region's parameters (written by the caller before WorkerPool.run publishes them) --
+    private int rRows;
+    private LayerNormParams rLn;
+    private byte[] rIn;
+    private PackedWeights rW;
+    private int[] rXp;
+    private int[] rOut;
+    private int rOutStride;
+    private int rEpi;
+    private byte[] rEpiOut;
+    private int rShift0;
+    private int rShift1;
+    private int rShift2;
+    private PackedWeights rNextW;
+    private int[] rNextXp;
+    private int rKr;
+    private int rKa;
+    private Attn rAttn;
+    private int rLayer;
+    private List<int[]> rSources;
+    private int[] rStart;
+    private SimSource[] rMade;
+    private List<DecoderState> rStates;
+
+    /** Scratch of one thread. */
+    private static final class Scratch {
+        final int[] tail = new int[32];
+        final int[] scores;
+        final byte[] probs;
+        final int[] exps;
+        final int[] pv;
+        final long[] ln;
+        final byte[] kT;
+
+        Scratch(int keysPad, int d, int dk) {
+            scores = new int[keysPad];
+            probs = new byte[keysPad];
+            exps = new int[keysPad];
+            pv = new int[dk];
+            ln = new long[d];
+            kT = new byte[dk * keysPad];
+        }
+    }
 
     /** Packed weights and shifts of one attention branch. */
     private record Attn(PackedWeights in, PackedWeights memKv, int qShift, int kShift, int vShift, int scoreExp,
@@ -96,8 +166,27 @@ public final class SimModel implements LoadedModel {
     private record DecLayer(LayerNormParams ln1, Attn self, LayerNormParams ln2, Attn cross, LayerNormParams ln3, Ffn ffn) {
     }
 
-    /** Packs {@code weights} (already validated by {@link TransformerWeights#of}). */
+    /** Packs {@code weights} (already validated by {@link TransformerWeights#of}); one thread. */
     public SimModel(TransformerWeights weights, DatapathModel datapath) {
+        this(weights, datapath, 1, DEFAULT_PARALLEL_MIN_WORK);
+    }
+
+    /**
+     * Packs {@code weights}; runs on {@code threads} threads (the caller and {@code threads - 1} workers
+     * owned by this model, stopped by {@link #close}).
+     */
+    public SimModel(TransformerWeights weights, DatapathModel datapath, int threads) {
+        this(weights, datapath, threads, DEFAULT_PARALLEL_MIN_WORK);
+    }
+
+    /** As above with the smallest op split across threads ({@code 0}: every op that can be split; tests). */
+    SimModel(TransformerWeights weights, DatapathModel datapath, int threads, long parallelMinWork) {
+        if (threads < 1 || threads > SimBackendProvider.MAX_THREADS) {
+            throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT,
+                    "threads=" + threads + " is outside [1, " + SimBackendProvider.MAX_THREADS + "]");
+        }
+        this.threads = threads;
+        this.parallelMinWork = parallelMinWork;
         this.w = weights;
         this.cfg = weights.config();
         this.datapath = datapath;
@@ -144,12 +233,12 @@ public final class SimModel implements LoadedModel {
         this.deviceWeightBytes = encBytes + decBytes + crossKv - (long) (cfg.vocabSize() + cfg.maxPositions()) * d;
         this.resident = datapath.weightsResident(deviceWeightBytes);
         int keysPad = (cfg.maxPositions() + 7) & ~7;
-        this.scores = new int[keysPad];
-        this.probs = new byte[keysPad];
-        this.exps = new int[keysPad];
-        this.pv = new int[dk];
-        this.lnScratch = new long[d];
+        this.scratch = new Scratch[threads];
+        for (int i = 0; i < threads; i++) {
+            scratch[i] = new Scratch(keysPad, d, dk);
+        }
         ensureRows(1);
+        this.pool = new WorkerPool(threads, this::runOp);
     }
 
     private Attn selfAttn(Attention at) {
@@ -211,6 +300,21 @@ public final class SimModel implements LoadedModel {
         return w.logitsExp();
     }
 
+    /** Threads this model runs on, the caller included. */
+    public int threads() {
+        return threads;
+    }
+
+    /** Ids of this model's worker threads (tests: allocation accounting). */
+    long[] workerThreadIds() {
+        return pool.workerThreadIds();
+    }
+
+    /** Called once when the model closes (the backend forgets it). */
+    void onClose(Runnable r) {
+        this.onClose = r;
+    }
+
     /** The datapath this model's costs are modelled on. */
     public DatapathModel datapath() {
         return datapath;
@@ -235,6 +339,7 @@ public final class SimModel implements LoadedModel {
         h = new short[r * d];
         a = new byte[r * d];
         xp = new int[r * Int8Gemm.pairStride(Math.max(d, dff))];
+        xp2 = new int[r * Int8Gemm.pairStride(Math.max(d, dff))];
         acc = new int[r * widest];
         qkv = new byte[r * 3 * d];
         ctx = new byte[r * d];
@@ -269,7 +374,6 @@ public final class SimModel implements LoadedModel {
                     "encoder batch of " + count + " exceeds " + SimBackendProvider.MAX_BATCH);
         }
         int[] start = new int[count + 1];
-        int maxLen = 0;
         for (int s = 0; s < count; s++) {
             int[] src = sources.get(s);
             if (src == null) {
@@ -284,7 +388,6 @@ public final class SimModel implements LoadedModel {
                 checkToken(token);
             }
             start[s + 1] = start[s] + n;
-            maxLen = Math.max(maxLen, n);
         }
         int total = start[count];
         List<EncodedSource> out = new ArrayList<>(count);
@@ -292,34 +395,35 @@ public final class SimModel implements LoadedModel {
             return new EncodeResult(out, StepCost.ZERO);
         }
         ensureRows(total);
-        int maxPad = (maxLen + 7) & ~7;
-        if (kT.length < d * maxPad) {
-            kT = new byte[d * maxPad];
-        }
+        rSources = sources;
+        rStart = start;
+        region(OP_ENC_EMBED, count, 1, (long) total * d * 8);
+        rSources = null;
         for (int s = 0; s < count; s++) {
-            int[] src = sources.get(s);
-            for (int i = 0; i < src.length; i++) {
-                embed(src[i], i, w.encEmbedOut(), h, (start[s] + i) * d);
-            }
-            tapShorts(tap, s, "enc.embed", h, start[s] * d, src.length * d);
+            tapShorts(tap, s, "enc.embed", h, start[s] * d, sources.get(s).length * d);
         }
         int eR = w.encEmbedOut();
         for (int l = 0; l < enc.length; l++) {
             EncLayer layer = enc[l];
-            layerNorm(h, total, layer.ln1(), a);
             Attn at = layer.attn();
-            projectQkv(a, total, at);
+            layerNorm(total, layer.ln1(), at.in(), xp);
+            gemm(xp, total, at.in(), acc, 3 * d, EPI_REQUANT, qkv, at.qShift(), at.kShift(), at.vShift());
+            rAttn = at;
+            long attnWork = 0;
             for (int s = 0; s < count; s++) {
-                encoderSelfAttention(start[s], start[s + 1] - start[s], at);
+                long n = start[s + 1] - start[s];
+                attnWork += heads * n * attentionWork(n);
             }
-            Int8Gemm.linear(ctx, 0, d, total, at.o(), acc, 0, d, xp, tail);
-            residual(h, total, eR, at.oAccExp(), at.oOutExp());
+            region(OP_ENC_ATTN, count * heads, 1, attnWork);
+            pack(ctx, total, at.o(), xp);
+            residualGemm(xp, total, at.o(), eR, at.oAccExp(), at.oOutExp());
             eR = at.oOutExp();
             tapRows(tap, count, start, encAttnPoint[l]);
             eR = ffnBlock(layer.ln2(), layer.ffn(), total, eR);
             tapRows(tap, count, start, encFfnPoint[l]);
         }
-        layerNorm(h, total, w.encFinal(), a);
+        PackedWeights memKv = dec.length > 0 ? dec[0].cross().memKv() : null;
+        layerNorm(total, w.encFinal(), memKv, xp);
         SimSource[] made = new SimSource[count];
         for (int s = 0; s < count; s++) {
             int n = start[s + 1] - start[s];
@@ -327,42 +431,225 @@ public final class SimModel implements LoadedModel {
             System.arraycopy(a, start[s] * d, made[s].memory, 0, n * d);
             tapBytes(tap, s, "enc.final", a, start[s] * d, n * d);
         }
-        // cross-attention K and V of every decoder layer, once per source
+        // cross-attention K and V of every decoder layer, once per source (the packed memory is shared)
+        rMade = made;
         for (int l = 0; l < dec.length; l++) {
             Attn cross = dec[l].cross();
-            Int8Gemm.linear(a, 0, d, total, cross.memKv(), acc, 0, 2 * d, xp, tail);
-            for (int r = 0; r < total; r++) {
-                ElementKernels.requantize(acc, r * 2 * d, d, cross.kShift(), false, qkv, r * 2 * d);
-                ElementKernels.requantize(acc, r * 2 * d + d, d, cross.vShift(), false, qkv, r * 2 * d + d);
-            }
-            for (int s = 0; s < count; s++) {
-                SimSource src = made[s];
-                for (int j = 0; j < src.length; j++) {
-                    int row = (start[s] + j) * 2 * d;
-                    AttentionKernels.scatterColumn(qkv, row, d, src.crossKT[l], 0, src.nPad, j);
-                    System.arraycopy(qkv, row + d, src.crossV[l], j * d, d);
-                }
-            }
+            gemm(xp, total, cross.memKv(), acc, 2 * d, EPI_REQUANT, qkv, cross.kShift(), cross.vShift(), 0);
+            rLayer = l;
+            region(OP_ENC_CROSS_STORE, count, 1, (long) total * d * 4);
         }
+        rMade = null;
+        rStart = null;
+        rAttn = null;
         for (SimSource src : made) {
             out.add(src);
         }
         return new EncodeResult(out, encodeCost(start, count));
     }
 
-    /** Self-attention of one source (rows {@code [r0, r0 + n)} of the stacked batch) into {@code ctx}. */
-    private void encoderSelfAttention(int r0, int n, Attn at) {
+    /** Model-level work estimate of one query's attention over {@code keys} keys in one head (MAC equivalents). */
+    private long attentionWork(long keys) {
+        return keys * (4L * dk + 40);
+    }
+
+    // ---- regions ------------------------------------------------------------------------------------
+
+    /**
+     * Runs op {@code op} over {@code [0, units)}: on the caller alone when one thread is configured or
+     * the op's {@code work} (multiply-accumulates, or their equivalent for scalar code) is below the
+     * threshold, otherwise in chunks of a multiple of {@code base} units on every thread.
+     */
+    private void region(int op, int units, int base, long work) {
+        if (units <= 0) {
+            return;
+        }
+        if (threads == 1 || work < parallelMinWork || units <= base) {
+            runOp(op, 0, units, 0);
+            return;
+        }
+        // about three chunks per thread: balance without much claiming
+        int chunks = 3 * threads;
+        int grain = (units + chunks - 1) / chunks;
+        grain = (grain + base - 1) / base * base;
+        pool.run(op, units, grain);
+    }
+
+    /** LayerNorm of {@code rows} rows of {@code h} into {@code a}, pair-packed into {@code xpOut} for {@code next} (if not null). */
+    private void layerNorm(int rows, LayerNormParams ln, PackedWeights next, int[] xpOut) {
+        rLn = ln;
+        rW = next;
+        rXp = xpOut;
+        region(OP_LN, rows, 1, (long) rows * d * 24);
+    }
+
+    /** Pair-packs {@code rows} rows of {@code in} (width {@code d}) for {@code next}. */
+    private void pack(byte[] in, int rows, PackedWeights next, int[] xpOut) {
+        rIn = in;
+        rW = next;
+        rXp = xpOut;
+        region(OP_PACK, rows, 1, (long) rows * d * 2);
+    }
+
+    /** {@code out = xp · W^T + b} ({@code rows} rows, stride {@code outStride}), split by output blocks, then the epilogue. */
+    private void gemm(int[] xpIn, int rows, PackedWeights wt, int[] out, int outStride, int epi, byte[] epiOut, int s0, int s1,
+                      int s2) {
+        rXp = xpIn;
+        rRows = rows;
+        rW = wt;
+        rOut = out;
+        rOutStride = outStride;
+        rEpi = epi;
+        rEpiOut = epiOut;
+        rShift0 = s0;
+        rShift1 = s1;
+        rShift2 = s2;
+        // one-row products keep blocks of 4 (the 32-wide kernel)
+        region(OP_GEMM, wt.nBlocks(), rows < 4 ? 4 : 1, (long) rows * wt.k() * wt.n());
+        rEpiOut = null;
+    }
+
+    /** {@code h = RESIDUAL(h, xp · W^T + b)} ({@code rows} rows of width {@code d}). */
+    private void residualGemm(int[] xpIn, int rows, PackedWeights wt, int eR, int eAcc, int eOut) {
+        rKr = eOut - eR;
+        rKa = eOut - eAcc;
+        gemm(xpIn, rows, wt, acc, d, EPI_RESIDUAL, null, 0, 0, 0);
+    }
+
+    /** The body of every region: indices {@code [from, to)} of {@code op} on thread {@code worker} (0: the caller). */
+    private void runOp(int op, int from, int to, int worker) {
+        Scratch sc = scratch[worker];
+        switch (op) {
+            case OP_LN -> {
+                LayerNormParams p = rLn;
+                for (int r = from; r < to; r++) {
+                    ElementKernels.layerNorm(h, r * d, d, p.gamma(), p.beta(), p.gammaExp(), p.outExp(), a, r * d, sc.ln);
+                }
+                PackedWeights next = rW;
+                if (next != null) {
+                    Int8Gemm.pairRows(a, from * d, d, to - from, d, next.unsignedInput(), rXp, from * Int8Gemm.pairStride(d));
+                }
+            }
+            case OP_PACK -> Int8Gemm.pairRows(rIn, from * d, d, to - from, d, rW.unsignedInput(), rXp,
+                    from * Int8Gemm.pairStride(d));
+            case OP_GEMM -> gemmChunk(from, to, sc);
+            case OP_ENC_EMBED -> {
+                List<int[]> srcs = rSources;
+                for (int s = from; s < to; s++) {
+                    int[] src = srcs.get(s);
+                    for (int i = 0; i < src.length; i++) {
+                        embed(src[i], i, w.encEmbedOut(), h, (rStart[s] + i) * d);
+                    }
+                }
+            }
+            case OP_ENC_ATTN -> {
+                for (int u = from; u < to; u++) {
+                    int s = u / heads;
+                    encoderSelfAttention(rStart[s], rStart[s + 1] - rStart[s], u % heads, rAttn, sc);
+                }
+            }
+            case OP_ENC_CROSS_STORE -> {
+                int l = rLayer;
+                for (int s = from; s < to; s++) {
+                    SimSource src = rMade[s];
+                    for (int j = 0; j < src.length; j++) {
+                        int row = (rStart[s] + j) * 2 * d;
+                        AttentionKernels.scatterColumn(qkv, row, d, src.crossKT[l], 0, src.nPad, j);
+                        System.arraycopy(qkv, row + d, src.crossV[l], j * d, d);
+                    }
+                }
+            }
+            case OP_DEC_SELF -> {
+                int l = rLayer;
+                Attn self = rAttn;
+                List<DecoderState> states = rStates;
+                for (int u = from; u < to; u++) {
+                    int s = u / heads;
+                    int hh = u % heads;
+                    SimState st = (SimState) states.get(s);
+                    int t = st.position;
+                    int row = s * 3 * d;
+                    // append this head's slice of the new key (as column t of K^T) and value
+                    AttentionKernels.scatterColumn(qkv, row + d + hh * dk, dk, st.kT[l], hh * dk * st.capPad, st.capPad, t);
+                    System.arraycopy(qkv, row + 2 * d + hh * dk, st.v[l], t * d + hh * dk, dk);
+                    attendHead(sc, qkv, row + hh * dk, st.kT[l], hh * dk * st.capPad, st.capPad, t + 1, st.v[l], hh * dk, d,
+                            self, s * d + hh * dk);
+                }
+            }
+            case OP_DEC_CROSS -> {
+                int l = rLayer;
+                Attn cross = rAttn;
+                List<DecoderState> states = rStates;
+                for (int u = from; u < to; u++) {
+                    int s = u / heads;
+                    int hh = u % heads;
+                    SimSource src = ((SimState) states.get(s)).source;
+                    attendHead(sc, qkv, s * d + hh * dk, src.crossKT[l], hh * dk * src.nPad, src.nPad, src.length,
+                            src.crossV[l], hh * dk, d, cross, s * d + hh * dk);
+                }
+            }
+            default -> throw new ShiftformerException(ErrorCode.INTERNAL, "unknown region op " + op);
+        }
+    }
+
+    /** Output blocks {@code [nb0, nb1)} of the current GEMM and its epilogue on those columns. */
+    private void gemmChunk(int nb0, int nb1, Scratch sc) {
+        PackedWeights wt = rW;
+        int rows = rRows;
+        int n = wt.n();
+        int stride = rOutStride;
+        int[] out = rOut;
+        Int8Gemm.gemmBlocks(rXp, rows, wt, nb0, nb1, out, 0, stride, sc.tail);
+        int c0 = nb0 * PackedWeights.BLOCK;
+        int c1 = Math.min(nb1 * PackedWeights.BLOCK, n);
+        switch (rEpi) {
+            case EPI_REQUANT -> {
+                // column c of part c / d (Q, K, V or K, V or Q) with that part's shift; int8 out, same stride
+                byte[] dst = rEpiOut;
+                for (int r = 0; r < rows; r++) {
+                    int o = r * stride;
+                    for (int part = c0 / d; part * d < c1; part++) {
+                        int lo = Math.max(c0, part * d);
+                        int hi = Math.min(c1, (part + 1) * d);
+                        int shift = part == 0 ? rShift0 : part == 1 ? rShift1 : rShift2;
+                        ElementKernels.requantize(out, o + lo, hi - lo, shift, false, dst, o + lo);
+                    }
+                }
+            }
+            case EPI_REQUANT_PACK -> {
+                // FFN hidden: uint8 requantization, then the same columns pair-packed for the second linear
+                byte[] dst = rEpiOut;
+                PackedWeights next = rNextW;
+                int[] nxp = rNextXp;
+                int ps = Int8Gemm.pairStride(n);
+                for (int r = 0; r < rows; r++) {
+                    int o = r * stride;
+                    ElementKernels.requantize(out, o + c0, c1 - c0, rShift0, true, dst, o + c0);
+                    Int8Gemm.pairColumns(dst, o, c0, c1, n, next.unsignedInput(), nxp, r * ps);
+                }
+            }
+            case EPI_RESIDUAL -> {
+                for (int r = 0; r < rows; r++) {
+                    int o = r * d + c0;
+                    ElementKernels.residual(h, o, rKr, out, r * stride + c0, rKa, c1 - c0, h, o);
+                }
+            }
+            default -> {
+            }
+        }
+    }
+
+    /** Self-attention of head {@code hh} of one source (rows {@code [r0, r0 + n)} of the stacked batch) into {@code ctx}. */
+    private void encoderSelfAttention(int r0, int n, int hh, Attn at, Scratch sc) {
         int nPad = (n + 7) & ~7;
         int stride = 3 * d;
+        byte[] kT = sc.kT;
         for (int j = 0; j < n; j++) {
-            AttentionKernels.scatterColumn(qkv, (r0 + j) * stride + d, d, kT, 0, nPad, j);
+            AttentionKernels.scatterColumn(qkv, (r0 + j) * stride + d + hh * dk, dk, kT, 0, nPad, j);
         }
         for (int i = 0; i < n; i++) {
-            int qRow = (r0 + i) * stride;
-            for (int hh = 0; hh < heads; hh++) {
-                attendHead(qkv, qRow + hh * dk, kT, hh * dk * nPad, nPad, n, qkv, r0 * stride + 2 * d + hh * dk, stride,
-                        at, (r0 + i) * d + hh * dk);
-            }
+            attendHead(sc, qkv, (r0 + i) * stride + hh * dk, kT, 0, nPad, n, qkv, r0 * stride + 2 * d + hh * dk, stride, at,
+                    (r0 + i) * d + hh * dk);
         }
     }
 
@@ -370,33 +657,25 @@ public final class SimModel implements LoadedModel {
      * One query head: scores against {@code keys} transposed keys, softmax over all of them (both masks
      * of the model are "every key so far"), attention·V, requantized into {@code ctx[ctxOff ..]}.
      */
-    private void attendHead(byte[] q, int qOff, byte[] keysT, int kOff, int kStride, int keys, byte[] values, int vOff,
-                            int vStride, Attn at, int ctxOff) {
+    private void attendHead(Scratch sc, byte[] q, int qOff, byte[] keysT, int kOff, int kStride, int keys, byte[] values,
+                            int vOff, int vStride, Attn at, int ctxOff) {
+        int[] scores = sc.scores;
+        byte[] probs = sc.probs;
+        int[] pv = sc.pv;
         AttentionKernels.vecMat(q, qOff, dk, false, keysT, kOff, kStride, (keys + 7) & ~7, scores, 0);
-        ElementKernels.softmax2(scores, 0, keys, keys, at.scoreExp(), lut, probs, 0, exps);
+        ElementKernels.softmax2(scores, 0, keys, keys, at.scoreExp(), lut, probs, 0, sc.exps);
         AttentionKernels.vecMat(probs, 0, keys, true, values, vOff, vStride, dk, pv, 0);
         ElementKernels.requantize(pv, 0, dk, at.ctxShift(), false, ctx, ctxOff);
     }
 
-    /** Q, K, V of {@code rows} rows of {@code a} into {@code qkv} ({@code [rows, 3d]}). */
-    private void projectQkv(byte[] in, int rows, Attn at) {
-        int stride = 3 * d;
-        Int8Gemm.linear(in, 0, d, rows, at.in(), acc, 0, stride, xp, tail);
-        for (int r = 0; r < rows; r++) {
-            int o = r * stride;
-            ElementKernels.requantize(acc, o, d, at.qShift(), false, qkv, o);
-            ElementKernels.requantize(acc, o + d, d, at.kShift(), false, qkv, o + d);
-            ElementKernels.requantize(acc, o + 2 * d, d, at.vShift(), false, qkv, o + 2 * d);
-        }
-    }
-
     /** LayerNorm, FFN and residual over {@code rows} rows of {@code h}; returns the new residual exponent. */
     private int ffnBlock(LayerNormParams ln, Ffn f, int rows, int eR) {
-        layerNorm(h, rows, ln, a);
-        Int8Gemm.linear(a, 0, d, rows, f.w1(), acc, 0, dff, xp, tail);
-        ElementKernels.requantize(acc, 0, rows * dff, f.shift1(), true, hidden, 0);
-        Int8Gemm.linear(hidden, 0, dff, rows, f.w2(), acc, 0, d, xp, tail);
-        residual(h, rows, eR, f.accExp2(), f.outExp2());
+        layerNorm(rows, ln, f.w1(), xp);
+        rNextW = f.w2();
+        rNextXp = xp2;
+        gemm(xp, rows, f.w1(), acc, dff, EPI_REQUANT_PACK, hidden, f.shift1(), 0, 0);
+        rNextXp = null;
+        residualGemm(xp2, rows, f.w2(), eR, f.accExp2(), f.outExp2());
         return f.outExp2();
     }
 
@@ -414,16 +693,6 @@ public final class SimModel implements LoadedModel {
 
     private static long shift(long v, int k) {
         return k > 0 ? (v + (1L << (k - 1))) >> k : v << -k;
-    }
-
-    private void layerNorm(short[] x, int rows, LayerNormParams p, byte[] out) {
-        for (int r = 0; r < rows; r++) {
-            ElementKernels.layerNorm(x, r * d, d, p.gamma(), p.beta(), p.gammaExp(), p.outExp(), out, r * d, lnScratch);
-        }
-    }
-
-    private void residual(short[] x, int rows, int eR, int eAcc, int eOut) {
-        ElementKernels.residual(x, 0, eOut - eR, acc, 0, eOut - eAcc, rows * d, x, 0);
     }
 
     // ---- decoder ------------------------------------------------------------------------------------
@@ -483,54 +752,51 @@ public final class SimModel implements LoadedModel {
             embed(tokens[s], st.position, w.decEmbedOut(), h, s * d);
             tapShorts(tap, s, "dec.embed", h, s * d, d);
         }
+        rStates = states;
+        long selfWork = 0;
+        long crossWork = 0;
+        for (int s = 0; s < b; s++) {
+            SimState st = (SimState) states.get(s);
+            selfWork += heads * attentionWork(st.position + 1L);
+            crossWork += heads * attentionWork(st.source.length);
+        }
         int eR = w.decEmbedOut();
         for (int l = 0; l < dec.length; l++) {
             DecLayer layer = dec[l];
+            rLayer = l;
             // causal self-attention over the cache plus the new row
-            layerNorm(h, b, layer.ln1(), a);
             Attn self = layer.self();
-            projectQkv(a, b, self);
-            for (int s = 0; s < b; s++) {
-                SimState st = (SimState) states.get(s);
-                int t = st.position;
-                int row = s * 3 * d;
-                AttentionKernels.scatterColumn(qkv, row + d, d, st.kT[l], 0, st.capPad, t);
-                System.arraycopy(qkv, row + 2 * d, st.v[l], t * d, d);
-                for (int hh = 0; hh < heads; hh++) {
-                    attendHead(qkv, row + hh * dk, st.kT[l], hh * dk * st.capPad, st.capPad, t + 1, st.v[l], hh * dk, d,
-                            self, s * d + hh * dk);
-                }
-            }
-            Int8Gemm.linear(ctx, 0, d, b, self.o(), acc, 0, d, xp, tail);
-            residual(h, b, eR, self.oAccExp(), self.oOutExp());
+            layerNorm(b, layer.ln1(), self.in(), xp);
+            gemm(xp, b, self.in(), acc, 3 * d, EPI_REQUANT, qkv, self.qShift(), self.kShift(), self.vShift());
+            rAttn = self;
+            region(OP_DEC_SELF, b * heads, 1, selfWork);
+            pack(ctx, b, self.o(), xp);
+            residualGemm(xp, b, self.o(), eR, self.oAccExp(), self.oOutExp());
             eR = self.oOutExp();
             tapStep(tap, b, decSelfPoint[l]);
             // cross-attention over the source
-            layerNorm(h, b, layer.ln2(), a);
             Attn cross = layer.cross();
-            Int8Gemm.linear(a, 0, d, b, cross.in(), acc, 0, d, xp, tail);
-            ElementKernels.requantize(acc, 0, b * d, cross.qShift(), false, qkv, 0);
-            for (int s = 0; s < b; s++) {
-                SimSource src = ((SimState) states.get(s)).source;
-                for (int hh = 0; hh < heads; hh++) {
-                    attendHead(qkv, s * d + hh * dk, src.crossKT[l], hh * dk * src.nPad, src.nPad, src.length,
-                            src.crossV[l], hh * dk, d, cross, s * d + hh * dk);
-                }
-            }
-            Int8Gemm.linear(ctx, 0, d, b, cross.o(), acc, 0, d, xp, tail);
-            residual(h, b, eR, cross.oAccExp(), cross.oOutExp());
+            layerNorm(b, layer.ln2(), cross.in(), xp);
+            gemm(xp, b, cross.in(), acc, d, EPI_REQUANT, qkv, cross.qShift(), 0, 0);
+            rAttn = cross;
+            region(OP_DEC_CROSS, b * heads, 1, crossWork);
+            pack(ctx, b, cross.o(), xp);
+            residualGemm(xp, b, cross.o(), eR, cross.oAccExp(), cross.oOutExp());
             eR = cross.oOutExp();
             tapStep(tap, b, decCrossPoint[l]);
             eR = ffnBlock(layer.ln3(), layer.ffn(), b, eR);
             tapStep(tap, b, decFfnPoint[l]);
         }
-        layerNorm(h, b, w.decFinal(), a);
+        rStates = null;
+        rAttn = null;
+        layerNorm(b, w.decFinal(), logitsW, xp);
         if (tap != null) {
             for (int s = 0; s < b; s++) {
                 tapBytes(tap, s, "dec.final", a, s * d, d);
             }
         }
-        Int8Gemm.linear(a, 0, d, b, logitsW, logits, 0, vocab, xp, tail);
+        gemm(xp, b, logitsW, logits, vocab, EPI_NONE, null, 0, 0, 0);
+        rOut = null;
         if (tap != null) {
             for (int s = 0; s < b; s++) {
                 int[] row = new int[vocab];
@@ -631,6 +897,14 @@ public final class SimModel implements LoadedModel {
 
     @Override
     public void close() {
+        if (closed) {
+            return;
+        }
         closed = true;
+        pool.close();
+        Runnable r = onClose;
+        if (r != null) {
+            r.run();
+        }
     }
 }

@@ -72,7 +72,7 @@ class SimModelTest {
         }
     }
 
-    private static void compare(ReferenceModel ref, SimModel sim, ModelConfig cfg, List<int[]> srcs, int steps) {
+    static void compare(ReferenceModel ref, SimModel sim, ModelConfig cfg, List<int[]> srcs, int steps) {
         int batch = srcs.size();
         LayerTrace expected = new LayerTrace();
         LayerTrace actual = new LayerTrace();
@@ -260,14 +260,17 @@ class SimModelTest {
         }
     }
 
-    @Test
-    void aDecoderStepAllocatesNothingPerTokenWithoutATap() {
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(ints = {1, 2})
+    void aDecoderStepAllocatesNothingPerTokenWithoutATap(int threads) {
         java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
         if (!(mx instanceof com.sun.management.ThreadMXBean bean) || !bean.isThreadAllocatedMemorySupported()) {
             return;
         }
         ModelConfig cfg = new ModelConfig(64, 4, 128, 1, 2, 500, 130, 2, 0, 1, 2);
-        try (SimModel sim = load(RandomModels.generate(cfg, 61))) {
+        // parallelMinWork 0: with 2 threads every op of the step that can be split is split
+        try (SimModel sim = new SimModel(TransformerWeights.of(RandomModels.generate(cfg, 61)), DatapathModel.defaults(),
+                threads, 0)) {
             List<int[]> srcs = sources(new SplittableRandom(62), cfg, 6);
             EncodeResult enc = sim.encode(srcs, null);
             List<DecoderState> states = new ArrayList<>();
@@ -280,15 +283,24 @@ class SimModelTest {
             for (int i = 0; i < 20; i++) {
                 sim.decodeStep(states, tokens, logits, null);
             }
+            long[] workers = sim.workerThreadIds();
+            assertEquals(threads - 1, workers.length);
             long tid = Thread.currentThread().threadId();
             long before = bean.getThreadAllocatedBytes(tid);
+            long[] workersBefore = bean.getThreadAllocatedBytes(workers);
             int steps = 100;
             for (int i = 0; i < steps; i++) {
                 sim.decodeStep(states, tokens, logits, null);
             }
             long perStep = (bean.getThreadAllocatedBytes(tid) - before) / steps;
-            // a StepCost record (and nothing proportional to batch, width or vocabulary)
+            long[] workersAfter = bean.getThreadAllocatedBytes(workers);
+            long workerBytes = 0;
+            for (int i = 0; i < workers.length; i++) {
+                workerBytes += workersAfter[i] - workersBefore[i];
+            }
+            // a StepCost record (and nothing proportional to batch, width or vocabulary); workers: nothing
             assertTrue(perStep < 256, "decoder step allocated " + perStep + " bytes");
+            assertTrue(workerBytes / steps < 64, "workers allocated " + workerBytes + " bytes in " + steps + " steps");
         }
     }
 }

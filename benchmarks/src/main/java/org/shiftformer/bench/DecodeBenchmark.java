@@ -35,8 +35,10 @@ import org.shiftformer.api.spec.IntOps;
  * Greedy decoding with a KV cache on the {@code small} preset (d_model 256, 4 heads, d_ff 1024, 3+3
  * layers, vocabulary 1000: the shape of the PyTorch peer in PERF.md): one invocation encodes a batch of
  * 24-token sources and decodes exactly 24 tokens per sequence (an EOS is replaced so every step runs).
- * The {@code tokens} secondary result is decoded tokens per second. The scalar {@code reference}
- * backend runs in the same JMH run as the baseline.
+ * The {@code tokens} secondary result is decoded tokens per second. {@code backend} is {@code sim-1t}
+ * or {@code sim-2t} (the sim backend with setting {@code threads} = 1 or 2; any {@code sim-<n>t} works
+ * with {@code -p}) or {@code reference} (the scalar reference backend, single-threaded, run once per
+ * batch in the same JMH run as the baseline).
  */
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
@@ -50,7 +52,7 @@ public class DecodeBenchmark {
     @Param({"1", "16"})
     public int batch;
 
-    @Param({"sim", "reference"})
+    @Param({"sim-1t", "sim-2t", "reference"})
     public String backend;
 
     private Backend opened;
@@ -69,8 +71,14 @@ public class DecodeBenchmark {
     @Setup(Level.Trial)
     public void setUp() {
         ModelConfig cfg = RandomModels.preset("small", 1000);
-        BackendProvider provider = Backends.select(backend);
-        opened = provider.open(Map.of());
+        Map<String, String> settings = Map.of();
+        String name = backend;
+        if (backend.startsWith("sim-") && backend.endsWith("t")) {
+            name = "sim";
+            settings = Map.of("threads", backend.substring(4, backend.length() - 1));
+        }
+        BackendProvider provider = Backends.select(name);
+        opened = provider.open(settings);
         model = opened.load(RandomModels.generate(cfg, 1));
         SplittableRandom rnd = new SplittableRandom(2);
         sources = new ArrayList<>();

@@ -67,23 +67,41 @@ public final class Int8Gemm {
      * (uint8 inputs minus 128), zero past {@code k}.
      */
     public static void pairRows(byte[] x, int xOff, int xStride, int rows, int k, boolean unsignedInput, int[] xp) {
+        pairRows(x, xOff, xStride, rows, k, unsignedInput, xp, 0);
+    }
+
+    /** {@link #pairRows(byte[], int, int, int, int, boolean, int[])} writing row {@code r} at {@code xp[xpOff + r * pairStride(k)]}. */
+    public static void pairRows(byte[] x, int xOff, int xStride, int rows, int k, boolean unsignedInput, int[] xp, int xpOff) {
         int ps = pairStride(k);
-        int flip = unsignedInput ? 0x80 : 0;
         for (int r = 0; r < rows; r++) {
-            int src = xOff + r * xStride;
-            int dst = r * ps;
-            int p = 0;
-            for (; 2 * p + 1 < k; p++) {
-                int lo = (byte) (x[src + 2 * p] ^ flip);
-                int hi = (byte) (x[src + 2 * p + 1] ^ flip);
-                xp[dst + p] = (lo & 0xFFFF) | (hi << 16);
-            }
-            if (2 * p < k) {
-                xp[dst + p] = ((byte) (x[src + 2 * p] ^ flip)) & 0xFFFF;
-                p++;
-            }
+            pairColumns(x, xOff + r * xStride, 0, k, k, unsignedInput, xp, xpOff + r * ps);
+        }
+    }
+
+    /**
+     * Packs columns {@code [c0, c1)} ({@code c0} even) of one input row of length {@code k} at {@code x[xOff]}
+     * into its pair-packed row at {@code xp[xpOff]}, exactly as {@link #pairRows} would; when
+     * {@code c1 >= k} the zero padding of the row past {@code k} is written too. Disjoint column ranges of
+     * one row may be packed independently (by different threads).
+     */
+    public static void pairColumns(byte[] x, int xOff, int c0, int c1, int k, boolean unsignedInput, int[] xp, int xpOff) {
+        int flip = unsignedInput ? 0x80 : 0;
+        int end = Math.min(c1, k);
+        int p = c0 >>> 1;
+        for (; 2 * p + 1 < end; p++) {
+            int lo = (byte) (x[xOff + 2 * p] ^ flip);
+            int hi = (byte) (x[xOff + 2 * p + 1] ^ flip);
+            xp[xpOff + p] = (lo & 0xFFFF) | (hi << 16);
+        }
+        if (2 * p < end) {
+            // the last, odd column of the row (c1 >= k here, since c1 is k or even)
+            xp[xpOff + p] = ((byte) (x[xOff + 2 * p] ^ flip)) & 0xFFFF;
+            p++;
+        }
+        if (c1 >= k) {
+            int ps = pairStride(k);
             for (; p < ps; p++) {
-                xp[dst + p] = 0;
+                xp[xpOff + p] = 0;
             }
         }
     }
@@ -95,6 +113,17 @@ public final class Int8Gemm {
      * @param tail scratch of at least 32 ints for the last, partial output block
      */
     public static void gemm(int[] xp, int rows, PackedWeights w, int[] out, int outOff, int outStride, int[] tail) {
+        gemmBlocks(xp, rows, w, 0, w.nBlocks(), out, outOff, outStride, tail);
+    }
+
+    /**
+     * {@link #gemm} restricted to the output blocks {@code [nbFrom, nbTo)} (outputs {@code [8 nbFrom, min(8 nbTo, n))}).
+     * Every output is the exact accumulator whichever kernel computes it, so any partition of the blocks
+     * (across calls or threads) gives the same ints; callers that split a one-row product keep block
+     * boundaries at multiples of 4 so the 32-wide kernel stays in use.
+     */
+    public static void gemmBlocks(int[] xp, int rows, PackedWeights w, int nbFrom, int nbTo, int[] out, int outOff,
+                                  int outStride, int[] tail) {
         int quads = w.quads();
         int xs = 2 * quads;
         int bs = quads * QB;
@@ -103,24 +132,27 @@ public final class Int8Gemm {
         byte[] wd = w.data();
         short[] ws = w.wide();
         int[] adj = w.adj();
-        if (rows <= 0) {
+        if (rows <= 0 || nbFrom >= nbTo) {
             return;
         }
-        if (xp.length < rows * xs || out.length < outOff + (rows - 1) * outStride + n || tail.length < 32) {
-            throw new ShiftformerException(ErrorCode.INTERNAL, "gemm buffers too small for " + rows + "x" + w.k() + "x" + n);
+        if (nbFrom < 0 || nbTo > w.nBlocks() || xp.length < rows * xs || out.length < outOff + (rows - 1) * outStride + n
+                || tail.length < 32) {
+            throw new ShiftformerException(ErrorCode.INTERNAL, "gemm buffers too small for " + rows + "x" + w.k() + "x" + n
+                    + " (blocks " + nbFrom + ".." + nbTo + ")");
         }
+        int full = Math.min(nbTo, fullBlocks);
         if (rows < 4) {
             for (int r = 0; r < rows; r++) {
-                int nb = 0;
-                for (; nb + 4 <= fullBlocks; nb += 4) {
+                int nb = nbFrom;
+                for (; nb + 4 <= full; nb += 4) {
                     k1x32(xp, r * xs, wd, nb * bs, bs, quads, adj, nb * 8, out, outOff + r * outStride + nb * 8);
                 }
-                for (; nb < fullBlocks; nb++) {
+                for (; nb < full; nb++) {
                     k1x8(xp, r * xs, wd, nb * bs, quads, adj, nb * 8, out, outOff + r * outStride + nb * 8);
                 }
             }
         } else {
-            for (int nb = 0; nb < fullBlocks; nb++) {
+            for (int nb = nbFrom; nb < full; nb++) {
                 int r = 0;
                 for (; r + 4 <= rows; r += 4) {
                     k4x8(xp, r * xs, xs, ws, nb * bs, quads, adj, nb * 8, out, outOff + r * outStride + nb * 8, outStride);
@@ -130,7 +162,7 @@ public final class Int8Gemm {
                 }
             }
         }
-        if (fullBlocks < w.nBlocks()) {
+        if (nbTo > fullBlocks) {
             int nb = fullBlocks;
             int width = n - nb * 8;
             for (int r = 0; r < rows; r++) {
