@@ -3,6 +3,7 @@ package org.shiftformer.core.artifact;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.Objects;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ShiftformerException;
 
@@ -14,8 +15,9 @@ import org.shiftformer.api.ShiftformerException;
  *
  * <p>Every check is done in {@code long} arithmetic before any read, so no crafted offset can overflow
  * an {@code int} and no read can leave the buffer. A failed check throws {@link ShiftformerException}
- * with {@link ErrorCode#INVALID_ARTIFACT}, naming the source and the schema path
- * ({@code Model.tensors[3].shape}) of the bad object.
+ * with the verifier's error code ({@link ErrorCode#INVALID_ARTIFACT} for artifacts, {@link
+ * ErrorCode#PROTOCOL_ERROR} for the wire protocol's frames, see {@code org.shiftformer.core.protocol}),
+ * naming the source and the schema path ({@code Model.tensors[3].shape}) of the bad object.
  *
  * <p>Beyond the C++ verifier: vtable sizes and field offsets must be below 2^15, because the Java
  * runtime reads these unsigned 16-bit values as signed {@code short}s (a larger value would make the
@@ -23,11 +25,11 @@ import org.shiftformer.api.ShiftformerException;
  *
  * <p>Not thread-safe; one instance verifies one buffer once.
  */
-final class FlatBufferVerifier {
+public final class FlatBufferVerifier {
     /** Tables nested deeper than this are rejected (model.fbs nests three deep). */
-    static final int DEFAULT_MAX_DEPTH = 64;
+    public static final int DEFAULT_MAX_DEPTH = 64;
     /** Tables visited in one verification (bounds the work a crafted file can cause). */
-    static final int DEFAULT_MAX_TABLES = 1 << 20;
+    public static final int DEFAULT_MAX_TABLES = 1 << 20;
 
     private static final ValueLayout.OfInt INT_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfShort SHORT_LE =
@@ -45,10 +47,11 @@ final class FlatBufferVerifier {
      * @param vtableBytes size of the vtable in bytes
      * @param inlineBytes size of the table's inline part in bytes (from the vtable)
      */
-    record Table(String path, int pos, int vtable, int vtableBytes, int inlineBytes) {
+    public record Table(String path, int pos, int vtable, int vtableBytes, int inlineBytes) {
     }
 
     private final String source;
+    private final ErrorCode code;
     private final MemorySegment buf;
     private final long size;
     private final int maxDepth;
@@ -61,7 +64,21 @@ final class FlatBufferVerifier {
     }
 
     FlatBufferVerifier(String source, MemorySegment buf, int maxDepth, int maxTables) {
+        this(source, buf, ErrorCode.INVALID_ARTIFACT, maxDepth, maxTables);
+    }
+
+    /**
+     * A verifier for any FlatBuffers schema.
+     *
+     * @param source    prefix of every message, e.g. a file name or {@code "frame"}
+     * @param buf       the whole buffer; positions are relative to its first byte, and so is alignment
+     * @param code      the code of every error it reports
+     * @param maxDepth  deepest table nesting accepted
+     * @param maxTables most tables one verification may visit
+     */
+    public FlatBufferVerifier(String source, MemorySegment buf, ErrorCode code, int maxDepth, int maxTables) {
         this.source = source;
+        this.code = Objects.requireNonNull(code, "code");
         this.buf = buf;
         this.size = buf.byteSize();
         this.maxDepth = maxDepth;
@@ -71,23 +88,23 @@ final class FlatBufferVerifier {
         }
     }
 
-    long size() {
+    public long size() {
         return size;
     }
 
-    String source() {
+    public String source() {
         return source;
     }
 
-    /** An {@link ErrorCode#INVALID_ARTIFACT} error prefixed with the source name. */
-    ShiftformerException invalid(String message) {
-        return new ShiftformerException(ErrorCode.INVALID_ARTIFACT, source + ": " + message);
+    /** An error with this verifier's code, its message prefixed with the source name. */
+    public ShiftformerException invalid(String message) {
+        return new ShiftformerException(code, source + ": " + message);
     }
 
     // ---- bounds ------------------------------------------------------------------------------
 
     /** Checks that {@code [pos, pos + len)} lies inside the buffer. */
-    void checkRange(String what, long pos, long len) {
+    public void checkRange(String what, long pos, long len) {
         if (pos < 0 || len < 0 || pos > size || len > size - pos) {
             throw invalid(what + ": bytes [" + pos + ", " + (pos + len) + ") extend past the end of the buffer ("
                     + size + " bytes)");
@@ -95,7 +112,7 @@ final class FlatBufferVerifier {
     }
 
     /** Checks that {@code pos} is a multiple of {@code alignment} (a power of two). */
-    void checkAlignment(String what, long pos, int alignment) {
+    public void checkAlignment(String what, long pos, int alignment) {
         if ((pos & (alignment - 1)) != 0) {
             throw invalid(what + ": position " + pos + " is not aligned to " + alignment + " bytes");
         }
@@ -103,23 +120,23 @@ final class FlatBufferVerifier {
 
     // ---- raw reads: only after the range was checked --------------------------------------------
 
-    int u8(long pos) {
+    public int u8(long pos) {
         return buf.get(ValueLayout.JAVA_BYTE, pos) & 0xFF;
     }
 
-    int u16(long pos) {
+    public int u16(long pos) {
         return buf.get(SHORT_LE, pos) & 0xFFFF;
     }
 
-    int i32(long pos) {
+    public int i32(long pos) {
         return buf.get(INT_LE, pos);
     }
 
-    long u32(long pos) {
+    public long u32(long pos) {
         return buf.get(INT_LE, pos) & 0xFFFF_FFFFL;
     }
 
-    long i64(long pos) {
+    public long i64(long pos) {
         return buf.get(LONG_LE, pos);
     }
 
@@ -129,7 +146,7 @@ final class FlatBufferVerifier {
      * Follows the uoffset stored at {@code pos} and returns its target, which lies inside the buffer.
      * The offset must be non-zero (an object cannot start at its own reference) and below 2^31.
      */
-    int uoffset(String what, long pos) {
+    public int uoffset(String what, long pos) {
         checkRange(what + " offset", pos, 4);
         checkAlignment(what + " offset", pos, 4);
         long offset = u32(pos);
@@ -145,7 +162,7 @@ final class FlatBufferVerifier {
     }
 
     /** The root table's position, from the uoffset at byte 0. */
-    int rootTable(String what) {
+    public int rootTable(String what) {
         return uoffset(what, 0);
     }
 
@@ -154,7 +171,7 @@ final class FlatBufferVerifier {
      * 2-aligned, an even size of at least 4), and its inline part (inside the buffer). Counts towards the
      * table limit and enters one nesting level; pair with {@link #endTable()}.
      */
-    Table beginTable(String path, int pos) {
+    public Table beginTable(String path, int pos) {
         if (++tables > maxTables) {
             throw invalid(path + ": more than " + maxTables + " tables");
         }
@@ -165,12 +182,12 @@ final class FlatBufferVerifier {
     }
 
     /** Leaves the nesting level entered by {@link #beginTable}. */
-    void endTable() {
+    public void endTable() {
         depth--;
     }
 
     /** {@link #beginTable} without counting: for locating header fields before the full verification. */
-    Table tableHeader(String path, int pos) {
+    public Table tableHeader(String path, int pos) {
         checkRange(path + " table", pos, 4);
         checkAlignment(path + " table", pos, 4);
         long vtable = (long) pos - i32(pos);
@@ -196,7 +213,7 @@ final class FlatBufferVerifier {
      * field then has its default). A present field must lie inside the table's inline part, after the
      * 4-byte soffset, aligned to {@code alignment}.
      */
-    int field(Table table, int id, String name, int bytes, int alignment) {
+    public int field(Table table, int id, String name, int bytes, int alignment) {
         int slot = 4 + 2 * id;
         if (slot + 2 > table.vtableBytes()) {
             return -1;
@@ -215,7 +232,7 @@ final class FlatBufferVerifier {
     }
 
     /** {@link #field} for a field that must be present. */
-    int requiredField(Table table, int id, String name, int bytes, int alignment) {
+    public int requiredField(Table table, int id, String name, int bytes, int alignment) {
         int pos = field(table, id, name, bytes, alignment);
         if (pos < 0) {
             throw missing(table, name);
@@ -227,7 +244,7 @@ final class FlatBufferVerifier {
      * The target of the offset field {@code id} (a table, vector or string), or -1 if absent and not
      * {@code required}.
      */
-    int offsetField(Table table, int id, String name, boolean required) {
+    public int offsetField(Table table, int id, String name, boolean required) {
         int pos = field(table, id, name, 4, 4);
         if (pos < 0) {
             if (required) {
@@ -249,7 +266,7 @@ final class FlatBufferVerifier {
      * elementBytes} bytes, all inside the buffer, and at most {@code maxLength} elements. Returns the
      * length.
      */
-    int vector(String path, int pos, int elementBytes, long maxLength) {
+    public int vector(String path, int pos, int elementBytes, long maxLength) {
         checkRange(path + " length", pos, 4);
         checkAlignment(path + " length", pos, 4);
         long length = u32(pos);
@@ -265,7 +282,7 @@ final class FlatBufferVerifier {
     }
 
     /** Position of the first element of the vector at {@code pos}. */
-    static int vectorData(int pos) {
+    public static int vectorData(int pos) {
         return pos + 4;
     }
 
@@ -274,7 +291,7 @@ final class FlatBufferVerifier {
      * NUL byte inside the buffer, holding well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates,
      * nothing above U+10FFFF). Returns its length in bytes.
      */
-    int string(String path, int pos, int maxBytes) {
+    public int string(String path, int pos, int maxBytes) {
         int length = vector(path, pos, 1, maxBytes);
         long end = (long) pos + 4 + length;
         checkRange(path + " terminator", end, 1);
@@ -293,12 +310,12 @@ final class FlatBufferVerifier {
      * The target of element {@code index} of the vector of offsets at {@code pos} (already verified
      * with {@link #vector} and 4-byte elements).
      */
-    int vectorElementOffset(String path, int pos, int index) {
+    public int vectorElementOffset(String path, int pos, int index) {
         return uoffset(path + "[" + index + "]", pos + 4L + 4L * index);
     }
 
     /** Position of the first malformed byte of UTF-8 in {@code [from, to)}, or -1. */
-    long firstInvalidUtf8(long from, long to) {
+    public long firstInvalidUtf8(long from, long to) {
         long i = from;
         while (i < to) {
             int b = u8(i);
