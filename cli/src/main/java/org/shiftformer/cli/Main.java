@@ -8,6 +8,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
 import org.shiftformer.api.ModelConfig;
 import org.shiftformer.api.ShiftformerException;
 import org.shiftformer.api.backend.Availability;
@@ -22,6 +23,9 @@ import org.shiftformer.core.artifact.ArtifactReader;
 import org.shiftformer.core.decode.DecodeParams;
 import org.shiftformer.core.engine.RandomArtifacts;
 import org.shiftformer.core.engine.Translator;
+import org.shiftformer.core.server.ServedModel;
+import org.shiftformer.core.server.ServerConfig;
+import org.shiftformer.core.server.ShiftformerServer;
 import org.shiftformer.core.tokenizer.ByteBpeTokenizer;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -32,7 +36,7 @@ import picocli.CommandLine.Parameters;
 @Command(name = "shiftformer", mixinStandardHelpOptions = true, version = "shiftformer 0.1.0",
         description = "Integer-only Transformer translation runtime: artifacts, backends and decoding.",
         subcommands = {Main.Random.class, Main.Inspect.class, Main.Translate.class, Main.ListBackends.class,
-            Main.Demo.class})
+            Main.Demo.class, Main.Serve.class})
 public final class Main {
     /** Where commands print; swapped by tests. */
     static PrintWriter OUT = new PrintWriter(System.out, true, StandardCharsets.UTF_8);
@@ -183,6 +187,58 @@ public final class Main {
                             b.identity(), params, artifact.sha256Hex().substring(0, 16));
                 }
             }
+            return 0;
+        }
+    }
+
+    @Command(name = "serve", mixinStandardHelpOptions = true,
+            description = "Serve a model over the streaming protocol (PROTOCOL.md) until SIGINT or SIGTERM; "
+                    + "other settings come from the shiftformer.server.* system properties (ServerConfig).")
+    static final class Serve implements Callable<Integer> {
+        @Option(names = "--model", required = true, description = "artifact file")
+        Path model;
+        @Option(names = "--backend", defaultValue = "sim", description = "backend name (default ${DEFAULT-VALUE})")
+        String backend;
+        @Option(names = "--backend-option", description = "backend setting KEY=VALUE (repeatable)")
+        Map<String, String> backendOptions = new LinkedHashMap<>();
+        @Option(names = "--port", description = "TCP port; 0 picks a free one (default " + ServerConfig.PORT_DEFAULT + ")")
+        Integer port;
+        @Option(names = "--bind", description = "address to bind (default " + ServerConfig.BIND_ADDRESS_DEFAULT + ")")
+        String bind;
+
+        @Override
+        public Integer call() throws InterruptedException {
+            ServerConfig.Builder cfg = ServerConfig.builder();
+            if (port != null) {
+                cfg.port(port);
+            }
+            if (bind != null) {
+                cfg.bindAddress(bind);
+            }
+            ServerConfig config = cfg.conclude();
+            Artifact artifact = ArtifactReader.read(model);
+            BackendProvider provider = Backends.select(backend);
+            Backend b = provider.open(backendOptions);
+            ShiftformerServer server;
+            try {
+                LoadedModel m = b.load(artifact.model());
+                server = ShiftformerServer.start(config, ServedModel.of(artifact, m, b.identity()));
+            } catch (RuntimeException e) {
+                b.close();
+                throw e;
+            }
+            CountDownLatch stopped = new CountDownLatch(1);
+            Thread hook = new Thread(() -> {
+                ERR.println("shutting down: draining live streams for up to " + config.drainTimeoutMs() + " ms");
+                server.close();
+                b.close();
+                stopped.countDown();
+            }, "shiftformer-shutdown");
+            Runtime.getRuntime().addShutdownHook(hook);
+            OUT.printf("listening on %s:%d (%s, backend %s, model sha256 %s)%n", server.localAddress().getHostString(),
+                    server.localAddress().getPort(), server.transport(), b.identity(), artifact.sha256Hex());
+            OUT.flush();
+            stopped.await(); // until SIGINT / SIGTERM runs the hook
             return 0;
         }
     }

@@ -54,6 +54,14 @@ class MainTest {
     }
 
     @Test
+    void serveRejectsAnInvalidSettingNamingIt(@TempDir Path dir) {
+        Path f = randomModel(dir);
+        assertEquals(2, Main.run("serve", "--model", f.toString(), "--backend", "reference", "--port", "70000"));
+        assertTrue(err.toString().contains("[INVALID_ARGUMENT]") && err.toString().contains("shiftformer.server.port"),
+                err::toString);
+    }
+
+    @Test
     void translateStreamsTokensOnTheSimulatorAndTheReferenceAlike(@TempDir Path dir) {
         Path f = randomModel(dir);
         out.getBuffer().setLength(0);

@@ -15,10 +15,10 @@ import java.util.List;
  * log line nobody reads.
  *
  * <p>The factory must be installed before Netty creates its {@code ByteBuf} leak detector, i.e. before
- * the first buffer of the JVM is allocated: every protocol test class calls {@link #install()} in its
- * static initializer, and {@code MessageCodecTest} proves with a deliberate leak that reports arrive.
+ * the first buffer of the JVM is allocated: every protocol and server test class calls {@link #install()}
+ * in its static initializer, and {@code MessageCodecTest} proves with a deliberate leak that reports arrive.
  */
-final class LeakCheck {
+public final class LeakCheck {
     private static final List<String> LEAKS = new ArrayList<>();
 
     static {
@@ -37,7 +37,7 @@ final class LeakCheck {
     }
 
     /** Installs the recording detector (idempotent; the work is in the static initializer). */
-    static void install() {
+    public static void install() {
         ResourceLeakDetector.setLevel(ResourceLeakDetector.Level.PARANOID);
     }
 
@@ -45,7 +45,7 @@ final class LeakCheck {
      * Collects garbage and lets the detector look at it, then returns (and forgets) every leak reported
      * so far.
      */
-    static List<String> collect() {
+    public static List<String> collect() {
         for (int i = 0; i < 5; i++) {
             System.gc();
             // Leaks are reported when the detector is next asked to track a buffer of the same allocator.
@@ -60,7 +60,7 @@ final class LeakCheck {
     }
 
     /** Fails if any buffer leaked since the last call. */
-    static void assertNoLeaks() {
+    public static void assertNoLeaks() {
         List<String> leaks = collect();
         assertEquals(List.of(), leaks, "Netty reported leaked buffers");
     }

@@ -1,0 +1,299 @@
+package org.shiftformer.core.server;
+
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPromise;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Map;
+import org.shiftformer.api.ErrorCode;
+import org.shiftformer.api.ModelConfig;
+import org.shiftformer.api.ShiftformerException;
+import org.shiftformer.core.decode.DecodeParams;
+import org.shiftformer.core.protocol.Message;
+import org.shiftformer.core.protocol.ProtocolCodec;
+import org.shiftformer.core.protocol.ProtocolVersion;
+
+/**
+ * The per-connection protocol state machine (PROTOCOL.md sections 3 to 8), on the channel's event loop:
+ * Hello first, then model info, pings, translate requests (validated here, decoded by the
+ * {@link Scheduler}) and cancels. Nothing here blocks or decodes.
+ *
+ * <p>The requests in flight live in {@link #inFlight}, touched only on the event loop: a request enters
+ * when accepted and leaves when its terminal frame is written (in the same event-loop task, so that a
+ * client that reacts to the terminal frame finds the slot and the id free). Outbound Token frames of a
+ * request no longer in flight are dropped in {@link #write}, so nothing follows a terminal frame even
+ * when a connection error ends requests that the scheduler is still stepping.
+ *
+ * <p>Backpressure: while the channel is not writable, auto-read is off (no new requests are read) and the
+ * scheduler skips this connection's searches.
+ */
+final class ConnectionHandler extends ChannelDuplexHandler {
+    private final ServerConfig config;
+    private final Scheduler scheduler;
+    private final ServerStats stats;
+    private final Map<Long, Request> inFlight = new HashMap<>();
+    private ChannelHandlerContext ctx;
+    private volatile Channel channel;
+    private boolean welcomed;
+    private boolean closing;
+    /** Scheduler thread only: the step in which this connection was last queued for a flush. */
+    long flushStep = -1;
+
+    ConnectionHandler(ServerConfig config, Scheduler scheduler, ServerStats stats) {
+        this.config = config;
+        this.scheduler = scheduler;
+        this.stats = stats;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+        this.channel = ctx.channel();
+    }
+
+    // ---- inbound ------------------------------------------------------------------------------------
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (closing) {
+            return; // after a connection error nothing more is read (Messages hold no buffers)
+        }
+        if (!(msg instanceof Message m)) {
+            connectionError(new ShiftformerException(ErrorCode.INTERNAL, "unexpected inbound " + msg.getClass()));
+            return;
+        }
+        if (!welcomed) {
+            if (m instanceof Message.Hello h) {
+                hello(h);
+            } else {
+                connectionError(protocolError("expected Hello as the first frame, got " + m.typeName()));
+            }
+            return;
+        }
+        switch (m) {
+            case Message.TranslateRequest r -> translate(r);
+            case Message.Cancel c -> cancel(c.requestId());
+            case Message.Ping p -> ctx.writeAndFlush(new Message.Pong(p.requestId(), p.nonce()));
+            case Message.ModelInfoRequest i -> ctx.writeAndFlush(scheduler.served().info(i.requestId()));
+            case Message.Hello h -> connectionError(protocolError("second Hello on the connection"));
+            default -> connectionError(protocolError("server-to-client message " + m.typeName() + " sent by the client"));
+        }
+    }
+
+    private void hello(Message.Hello h) {
+        int version;
+        try {
+            version = ProtocolVersion.SUPPORTED.negotiate(h.minVersion(), h.maxVersion());
+        } catch (ShiftformerException e) {
+            connectionError(e);
+            return;
+        }
+        welcomed = true;
+        ctx.writeAndFlush(new Message.Welcome(0, version, "shiftformer", ShiftformerServer.VERSION,
+                config.maxFrameBytes(), config.maxInFlight(), config.maxBeamWidth(), scheduler.served().summary()));
+    }
+
+    private void translate(Message.TranslateRequest m) {
+        long id = m.requestId();
+        if (id == 0) {
+            connectionError(protocolError("TranslateRequest with request id 0"));
+            return;
+        }
+        if (inFlight.containsKey(id)) {
+            connectionError(protocolError("TranslateRequest id " + Long.toUnsignedString(id) + " is already in flight"));
+            return;
+        }
+        long received = System.nanoTime();
+        if (inFlight.size() >= config.maxInFlight()) {
+            reject(new Message.Error(id, ErrorCode.OVERLOADED.value(), "connection has " + inFlight.size()
+                    + " requests in flight, the limit is " + config.maxInFlight() + "; retry later"));
+            return;
+        }
+        Request r;
+        try {
+            r = prepare(m, received);
+        } catch (ShiftformerException e) {
+            reject(Message.Error.of(id, e));
+            return;
+        }
+        inFlight.put(id, r);
+        Message.Error refused = scheduler.submit(r);
+        if (refused != null) {
+            inFlight.remove(id);
+            ctx.writeAndFlush(refused);
+        }
+    }
+
+    /** Validates a request against the model and the limits (PROTOCOL.md 4) and makes its source ids. */
+    private Request prepare(Message.TranslateRequest m, long receivedNs) {
+        ServedModel served = scheduler.served();
+        ModelConfig cfg = served.config();
+        if ((m.text() == null) == (m.tokens() == null)) {
+            throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT,
+                    "a TranslateRequest needs exactly one of text and tokens, got " + (m.text() == null ? "neither" : "both"));
+        }
+        int maxSource = cfg.maxPositions() - 1; // the EOS takes one position
+        int[] ids;
+        if (m.tokens() != null) {
+            ids = m.tokens();
+            for (int i = 0; i < ids.length; i++) {
+                if (ids[i] < 0 || ids[i] >= cfg.vocabSize()) {
+                    throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "tokens[" + i + "] = "
+                            + Integer.toUnsignedString(ids[i]) + " is outside the vocabulary [0, " + cfg.vocabSize() + ")");
+                }
+            }
+        } else {
+            // Every token holds at least one byte and a char at most 3: longer text cannot fit, and
+            // rejecting it first bounds the tokenizer's work on the event loop.
+            if (m.text().length() > (long) maxSource * served.tokenizer().maxTokenBytes()) {
+                throw sourceTooLong(">" + maxSource, cfg);
+            }
+            ids = served.tokenizer().encode(m.text());
+        }
+        if (ids.length > maxSource) {
+            throw sourceTooLong(Integer.toString(ids.length), cfg);
+        }
+        int[] source = java.util.Arrays.copyOf(ids, ids.length + 1);
+        source[ids.length] = cfg.eosId();
+
+        Message.Params p = m.paramsOrDefaults();
+        if (p.maxNewTokens() == 0 && config.defaultMaxNewTokens() > 0) {
+            p = new Message.Params(p.beamWidth(), Math.min(config.defaultMaxNewTokens(), cfg.maxPositions() - 1),
+                    p.alphaQ8());
+        }
+        DecodeParams params = p.resolve(cfg.maxPositions(), config.maxBeamWidth());
+        return new Request(this, m.requestId(), source, params, m.stream(), receivedNs, m.deadlineMs(), stats);
+    }
+
+    private static ShiftformerException sourceTooLong(String tokens, ModelConfig cfg) {
+        return new ShiftformerException(ErrorCode.MODEL_LIMIT_EXCEEDED, "source of " + tokens
+                + " tokens (plus EOS) exceeds the model's " + cfg.maxPositions() + " positions");
+    }
+
+    private void reject(Message.Error error) {
+        stats.rejected.increment();
+        ctx.writeAndFlush(error);
+    }
+
+    private void cancel(long id) {
+        Request r = inFlight.get(id);
+        if (r != null) { // unknown or finished: ignored (PROTOCOL.md 6)
+            r.signal(Request.CANCEL);
+            scheduler.wake();
+        }
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        boolean writable = ctx.channel().isWritable();
+        if (!closing) {
+            ctx.channel().config().setAutoRead(writable);
+        }
+        if (writable) {
+            scheduler.wake();
+        }
+        ctx.fireChannelWritabilityChanged();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        // The client abandoned its requests: the scheduler drops them at its next step boundary.
+        for (Request r : inFlight.values()) {
+            r.signal(Request.DISCONNECT);
+        }
+        if (!inFlight.isEmpty()) {
+            inFlight.clear();
+            scheduler.wake();
+        }
+        ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        Throwable t = ProtocolCodec.unwrap(cause);
+        if (t instanceof ShiftformerException e) {
+            connectionError(e);
+        } else if (t instanceof IOException) {
+            ctx.close(); // reset by peer and the like: nobody to tell
+        } else {
+            connectionError(new ShiftformerException(ErrorCode.INTERNAL, "server error: " + t, t));
+        }
+    }
+
+    /**
+     * PROTOCOL.md 8: ends every request in flight with an Error of its own (same code and message), then
+     * sends Error for request 0 and closes. Reads nothing more.
+     */
+    private void connectionError(ShiftformerException e) {
+        if (closing) {
+            return;
+        }
+        closing = true;
+        stats.connectionErrors.increment();
+        ctx.channel().config().setAutoRead(false);
+        for (Request r : new ArrayList<>(inFlight.values())) {
+            // If the scheduler decided first, its frame is written now (and its queued task finds nothing).
+            r.terminate(Message.Error.of(r.id, e));
+            writeTerminal(r);
+        }
+        scheduler.wake();
+        ctx.writeAndFlush(Message.Error.of(0, e)).addListener(ChannelFutureListener.CLOSE);
+    }
+
+    private static ShiftformerException protocolError(String message) {
+        return new ShiftformerException(ErrorCode.PROTOCOL_ERROR, "frame: " + message);
+    }
+
+    // ---- outbound, called by the scheduler thread -----------------------------------------------------
+
+    boolean isWritable() {
+        Channel ch = channel;
+        return ch != null && ch.isWritable();
+    }
+
+    /** Queues a Token frame (any thread; flushed by {@link #flush}). */
+    void writeToken(Message.Token token) {
+        channel.write(token, channel.voidPromise());
+    }
+
+    void flush() {
+        channel.flush();
+    }
+
+    /** Writes {@code r}'s terminal frame on the event loop, after the Token frames queued before it. */
+    void sendTerminal(Request r) {
+        if (ctx.executor().inEventLoop()) {
+            writeTerminal(r);
+        } else {
+            ctx.executor().execute(() -> writeTerminal(r));
+        }
+    }
+
+    private void writeTerminal(Request r) {
+        if (inFlight.remove(r.id, r)) {
+            Message frame = r.terminalFrame();
+            if (frame != null) {
+                ctx.writeAndFlush(frame).addListener(f -> {
+                    // A Done too large for the frame limit must still end the request (with a small Error).
+                    if (!f.isSuccess() && f.cause() instanceof ShiftformerException e && ctx.channel().isActive()) {
+                        ctx.writeAndFlush(new Message.Error(r.id, ErrorCode.INTERNAL.value(),
+                                frame.typeName() + " frame could not be sent: " + e.getMessage()));
+                    }
+                });
+            }
+        }
+    }
+
+    @Override
+    public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
+        if (msg instanceof Message.Token t && !inFlight.containsKey(t.requestId())) {
+            promise.trySuccess(); // its request already ended: nothing may follow the terminal frame
+            return;
+        }
+        ctx.write(msg, promise);
+    }
+}

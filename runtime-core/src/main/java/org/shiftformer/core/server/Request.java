@@ -1,0 +1,142 @@
+package org.shiftformer.core.server;
+
+import java.util.concurrent.atomic.AtomicReference;
+import org.shiftformer.api.backend.EncodedSource;
+import org.shiftformer.core.decode.DecodeParams;
+import org.shiftformer.core.decode.SequenceSearch;
+import org.shiftformer.core.decode.TokenListener;
+import org.shiftformer.core.protocol.Message;
+import org.shiftformer.core.tokenizer.StreamingDecoder;
+
+/**
+ * One accepted translate request, from admission to its terminal frame.
+ *
+ * <p>Threads: the immutable part is set by the event loop that accepted it; {@link #signal} may be raised
+ * by that event loop (cancel, disconnect) and is read by the scheduler between steps; the decoding part
+ * belongs to the scheduler thread alone. {@link #terminate} is the one place a request ends: the first
+ * call decides the terminal frame (or that none can be sent), counts it, and hands it to the connection;
+ * every later call is a no-op. That is the "exactly one terminal frame" invariant of PROTOCOL.md 4.
+ */
+final class Request implements TokenListener {
+    static final int RUN = 0;
+    static final int CANCEL = 1;
+    static final int DISCONNECT = 2;
+
+    /** The terminal decision when the connection is gone and nothing can be sent. */
+    private static final Object DROPPED = new Object();
+
+    final ConnectionHandler connection;
+    final long id;
+    final int[] source;
+    final DecodeParams params;
+    final boolean stream;
+    final long receivedNs;
+    /** Absolute {@link System#nanoTime()} deadline, or 0 for none. */
+    final long deadlineNs;
+    /** Decoder rows reserved while active: a beam never has more live hypotheses than its width. */
+    final int rows;
+    private final ServerStats stats;
+
+    private volatile int signal = RUN;
+    private final AtomicReference<Object> terminal = new AtomicReference<>();
+
+    // ---- scheduler thread only ----
+    SequenceSearch search;
+    EncodedSource encoded;
+    StreamingDecoder text;
+    long encodeCycles;
+    long firstStepNs;
+    long firstTokenNs;
+    int tokensSent;
+    int stepRow;
+    long flushedStep = -1;
+    boolean wrote;
+
+    Request(ConnectionHandler connection, long id, int[] source, DecodeParams params, boolean stream, long receivedNs,
+            int deadlineMs, ServerStats stats) {
+        this.connection = connection;
+        this.id = id;
+        this.source = source;
+        this.params = params;
+        this.stream = stream;
+        this.receivedNs = receivedNs;
+        this.deadlineNs = deadlineMs == 0 ? 0 : receivedNs + deadlineMs * 1_000_000L;
+        this.rows = params.beamWidth();
+        this.stats = stats;
+    }
+
+    /** Asks the scheduler to stop this request ({@link #CANCEL} or {@link #DISCONNECT}); the first signal wins. */
+    void signal(int why) {
+        if (signal == RUN) {
+            signal = why;
+        }
+    }
+
+    int signal() {
+        return signal;
+    }
+
+    boolean expired(long nowNs) {
+        return deadlineNs != 0 && nowNs - deadlineNs >= 0;
+    }
+
+    /** True once the terminal decision is made. */
+    boolean terminated() {
+        return terminal.get() != null;
+    }
+
+    /**
+     * Ends the request with {@code frame} (Done, Error or Cancelled), or with no frame when {@code frame} is
+     * null or the connection is gone. Only the first call has an effect.
+     *
+     * @return true if this call ended the request
+     */
+    boolean terminate(Message frame) {
+        Object decision = frame == null || signal == DISCONNECT ? DROPPED : frame;
+        if (!terminal.compareAndSet(null, decision)) {
+            return false;
+        }
+        switch (decision) {
+            case Message.Done d -> stats.done.increment();
+            case Message.Error e -> stats.errors.increment();
+            case Message.Cancelled c -> stats.cancelled.increment();
+            default -> stats.dropped.increment();
+        }
+        if (decision != DROPPED) {
+            connection.sendTerminal(this);
+        }
+        return true;
+    }
+
+    /** The terminal frame decided by {@link #terminate}, or null (undecided, or dropped). */
+    Message terminalFrame() {
+        return terminal.get() instanceof Message m ? m : null;
+    }
+
+    /** Streams one final token (called by the search on the scheduler thread). */
+    @Override
+    public void onToken(int sequence, int token, int index, long deviceCycles) {
+        stats.tokens.increment();
+        if (firstTokenNs == 0) {
+            firstTokenNs = System.nanoTime();
+        }
+        if (stream) {
+            String piece = text.push(token);
+            connection.writeToken(new Message.Token(id, token, piece, index, deviceCycles));
+            tokensSent++;
+            wrote = true;
+        }
+    }
+
+    /** Releases the decoder states and the encoded source (scheduler thread). */
+    void release() {
+        if (search != null) {
+            search.close();
+            search = null;
+        }
+        if (encoded != null) {
+            encoded.close();
+            encoded = null;
+        }
+    }
+}

@@ -1,0 +1,399 @@
+package org.shiftformer.core.server;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
+import org.shiftformer.api.ErrorCode;
+import org.shiftformer.api.ShiftformerException;
+import org.shiftformer.api.backend.DecoderState;
+import org.shiftformer.api.backend.EncodeResult;
+import org.shiftformer.api.backend.LoadedModel;
+import org.shiftformer.api.backend.StepCost;
+import org.shiftformer.core.decode.DecodeResult;
+import org.shiftformer.core.decode.Decoding;
+import org.shiftformer.core.protocol.Message;
+
+/**
+ * Continuous batching for one loaded model on one dedicated thread (the only thread that touches the
+ * {@link LoadedModel}). Each iteration, between decoder steps, it
+ *
+ * <ol>
+ *   <li>moves newly accepted requests from the inbox to the pending queue;</li>
+ *   <li>ends requests that were cancelled, whose connection closed, or whose deadline passed (so a stop
+ *       takes effect within one step);</li>
+ *   <li>admits pending requests while the rows reserved by requests on writable connections fit
+ *       {@link ServerConfig#maxBatchRows()} and all reserved rows fit {@link ServerConfig#maxLiveRows()}
+ *       (a beam of width W reserves W rows), encoding all newly admitted sources in one
+ *       {@link LoadedModel#encode} batch;</li>
+ *   <li>gathers, round robin, up to {@link ServerConfig#maxBatchRows()} live hypotheses of the active
+ *       searches whose connection is writable (one that is not keeps its slot but is skipped:
+ *       backpressure, and a client that stops reading holds rows only against maxLiveRows, never the
+ *       batch of the others) and runs one {@link LoadedModel#decodeStep}; each search advances, streams
+ *       its final tokens, and on completion sends Done;</li>
+ *   <li>flushes each connection written to in the step once.</li>
+ * </ol>
+ *
+ * Admission is bounded: {@link #submit} refuses with OVERLOADED when {@link ServerConfig#maxQueued()}
+ * accepted requests already wait for a slot, so nothing queues without bound.
+ */
+public final class Scheduler {
+    private static final long IDLE_PARK_NS = TimeUnit.MILLISECONDS.toNanos(50);
+    private static final long BLOCKED_PARK_NS = TimeUnit.MILLISECONDS.toNanos(2);
+
+    private final ServedModel served;
+    private final LoadedModel model;
+    private final ServerConfig config;
+    private final ServerStats stats;
+    private final int vocab;
+    private final Thread thread;
+
+    private final ConcurrentLinkedQueue<Request> inbox = new ConcurrentLinkedQueue<>();
+    /** Accepted requests not yet active (inbox and pending): the admission bound. */
+    private final AtomicInteger waiting = new AtomicInteger();
+    private final Object admissionLock = new Object();
+    private boolean accepting = true; // guarded by admissionLock
+    private volatile boolean stopping;
+    private volatile boolean abort;
+    private volatile int activeCount;
+
+    // ---- scheduler thread only ----
+    private final ArrayDeque<Request> pending = new ArrayDeque<>();
+    private final List<Request> active = new ArrayList<>();
+    private final List<Request> stepped = new ArrayList<>();
+    private final List<Request> admitted = new ArrayList<>();
+    private final List<int[]> admittedSources = new ArrayList<>();
+    private final List<DecoderState> states = new ArrayList<>();
+    private final List<ConnectionHandler> toFlush = new ArrayList<>();
+    private final int[] tokens;
+    private final int[] logits;
+    private int reservedRows;
+    private long stepNo;
+
+    Scheduler(ServedModel served, ServerConfig config, ServerStats stats) {
+        this.served = served;
+        this.model = served.model();
+        this.config = config;
+        this.stats = stats;
+        this.vocab = served.config().vocabSize();
+        this.tokens = new int[config.maxBatchRows()];
+        this.logits = new int[Math.multiplyExact(config.maxBatchRows(), vocab)];
+        this.thread = Thread.ofPlatform().name("shiftformer-decode").daemon(true).unstarted(this::run);
+    }
+
+    void start() {
+        thread.start();
+    }
+
+    ServedModel served() {
+        return served;
+    }
+
+    /** Requests currently being decoded (their searches hold batch slots). */
+    public int activeSequences() {
+        return activeCount;
+    }
+
+    /** Accepted requests waiting for a slot. */
+    public int queuedRequests() {
+        return waiting.get();
+    }
+
+    /**
+     * Hands an accepted request to the scheduler (any thread).
+     *
+     * @return null if accepted (it will end in exactly one terminal frame), else the Error to answer with
+     */
+    Message.Error submit(Request r) {
+        synchronized (admissionLock) {
+            if (!accepting) {
+                stats.rejected.increment();
+                return new Message.Error(r.id, ErrorCode.CANCELLED.value(), "server is shutting down");
+            }
+            if (waiting.incrementAndGet() > config.maxQueued()) {
+                waiting.decrementAndGet();
+                stats.rejected.increment();
+                return new Message.Error(r.id, ErrorCode.OVERLOADED.value(), "server queue is full ("
+                        + config.maxQueued() + " requests wait for a slot); retry later");
+            }
+            stats.accepted.increment();
+            inbox.add(r);
+        }
+        wake();
+        return null;
+    }
+
+    /** Makes the scheduler look at its requests now (a signal was raised, a connection became writable). */
+    void wake() {
+        LockSupport.unpark(thread);
+    }
+
+    /**
+     * Stops accepting, lets live and queued requests finish for up to {@code drainTimeoutMs}, then ends the
+     * rest with Error CANCELLED and stops the thread. Returns when the thread has ended (or after a bounded
+     * wait if a backend call hangs).
+     */
+    void shutdown(long drainTimeoutMs) throws InterruptedException {
+        synchronized (admissionLock) {
+            accepting = false;
+        }
+        stopping = true;
+        wake();
+        thread.join(Math.max(1, drainTimeoutMs));
+        if (thread.isAlive()) {
+            abort = true;
+            wake();
+            thread.join(TimeUnit.SECONDS.toMillis(30));
+        }
+    }
+
+    boolean isAlive() {
+        return thread.isAlive();
+    }
+
+    // ---- the decode thread ------------------------------------------------------------------------
+
+    private void run() {
+        try {
+            while (true) {
+                drainInbox();
+                if (abort) {
+                    endAll(new ShiftformerException(ErrorCode.CANCELLED,
+                            "server shut down before the request completed"));
+                    if (inbox.isEmpty()) {
+                        return;
+                    }
+                    continue;
+                }
+                long now = System.nanoTime();
+                sweep(pending, now, true);
+                sweep(active, now, false);
+                admit(now);
+                activeCount = active.size();
+                if (stopping && pending.isEmpty() && active.isEmpty() && inbox.isEmpty()) {
+                    return;
+                }
+                int rows = gather(now);
+                if (rows == 0) {
+                    LockSupport.parkNanos(this, active.isEmpty() && pending.isEmpty() ? IDLE_PARK_NS : BLOCKED_PARK_NS);
+                    continue;
+                }
+                step(rows);
+            }
+        } catch (Throwable t) {
+            // A bug in the scheduler itself: end everything so that no request waits forever.
+            endAll(new ShiftformerException(ErrorCode.INTERNAL, "scheduler failed: " + t));
+            throw t;
+        } finally {
+            synchronized (admissionLock) {
+                accepting = false; // nothing may enter an inbox that nobody drains
+            }
+            endAll(new ShiftformerException(ErrorCode.CANCELLED, "server shut down before the request completed"));
+        }
+    }
+
+    private void drainInbox() {
+        Request r;
+        while ((r = inbox.poll()) != null) {
+            pending.add(r);
+        }
+    }
+
+    /** Ends requests that were stopped (connection error, cancel, disconnect) or are past their deadline. */
+    private void sweep(java.util.Collection<Request> list, long now, boolean isPending) {
+        Iterator<Request> it = list.iterator();
+        while (it.hasNext()) {
+            Request r = it.next();
+            if (r.terminated()) {
+                // ended from outside (a connection error answered it on the event loop)
+            } else if (r.signal() == Request.DISCONNECT) {
+                r.terminate(null);
+            } else if (r.signal() == Request.CANCEL) {
+                r.terminate(new Message.Cancelled(r.id, r.tokensSent));
+            } else if (r.expired(now)) {
+                r.terminate(new Message.Error(r.id, ErrorCode.DEADLINE_EXCEEDED.value(), "deadline of "
+                        + (r.deadlineNs - r.receivedNs) / 1_000_000 + " ms passed " + (isPending ? "while queued"
+                        : "after " + r.tokensSent + " tokens")));
+            } else {
+                continue;
+            }
+            it.remove();
+            leave(r, isPending);
+        }
+    }
+
+    private void leave(Request r, boolean wasPending) {
+        if (wasPending) {
+            waiting.decrementAndGet();
+        } else {
+            reservedRows -= r.rows;
+        }
+        r.release();
+    }
+
+    private void admit(long now) {
+        if (pending.isEmpty()) {
+            return;
+        }
+        int writableRows = 0;
+        for (Request r : active) {
+            if (r.connection.isWritable()) {
+                writableRows += r.rows;
+            }
+        }
+        while (!pending.isEmpty() && writableRows + pending.peek().rows <= config.maxBatchRows()
+                && reservedRows + pending.peek().rows <= config.maxLiveRows()) {
+            Request r = pending.poll();
+            waiting.decrementAndGet();
+            reservedRows += r.rows;
+            writableRows += r.rows;
+            admitted.add(r);
+            admittedSources.add(r.source);
+        }
+        if (admitted.isEmpty()) {
+            return;
+        }
+        try {
+            EncodeResult enc;
+            try {
+                enc = model.encode(admittedSources, null);
+            } catch (RuntimeException e) {
+                for (Request r : admitted) {
+                    r.terminate(Message.Error.of(r.id, backendFailure(e)));
+                    reservedRows -= r.rows;
+                }
+                return;
+            }
+            long share = enc.cost().deviceCycles() / admitted.size();
+            for (int i = 0; i < admitted.size(); i++) {
+                Request r = admitted.get(i);
+                r.encoded = enc.sources().get(i);
+                r.encodeCycles = share;
+                try {
+                    r.text = served.tokenizer().newStreamingDecoder();
+                    r.search = Decoding.search(model, r.encoded, r.params, 0, r);
+                    active.add(r);
+                } catch (RuntimeException e) {
+                    r.terminate(Message.Error.of(r.id, backendFailure(e)));
+                    reservedRows -= r.rows;
+                    r.release();
+                }
+            }
+        } finally {
+            admitted.clear();
+            admittedSources.clear();
+        }
+    }
+
+    private int gather(long now) {
+        states.clear();
+        stepped.clear();
+        int rows = 0;
+        int n = active.size();
+        int start = n == 0 ? 0 : (int) (stepNo % n); // round robin when more rows are live than fit a step
+        for (int k = 0; k < n; k++) {
+            Request r = active.get((start + k) % n);
+            if (!r.connection.isWritable()) {
+                stats.backpressureSkips.increment();
+                continue; // backpressure: keeps its slot, not stepped until the client reads again
+            }
+            List<DecoderState> st = r.search.states();
+            if (rows + st.size() > tokens.length) {
+                continue; // its turn comes in a later step
+            }
+            int[] t = r.search.tokens();
+            System.arraycopy(t, 0, tokens, rows, st.size());
+            states.addAll(st);
+            r.stepRow = rows;
+            rows += st.size();
+            if (r.firstStepNs == 0) {
+                r.firstStepNs = now;
+            }
+            stepped.add(r);
+        }
+        return rows;
+    }
+
+    private void step(int rows) {
+        stepNo++;
+        StepCost cost;
+        try {
+            cost = model.decodeStep(states, tokens, logits, null);
+        } catch (RuntimeException e) {
+            ShiftformerException failure = backendFailure(e);
+            for (Request r : stepped) {
+                r.terminate(Message.Error.of(r.id, failure));
+                active.remove(r);
+                leave(r, false);
+            }
+            return;
+        }
+        stats.steps.increment();
+        stats.stepRows.add(rows);
+        for (Request r : stepped) {
+            int n = r.search.states().size();
+            long share = cost.deviceCycles() * n / rows + r.encodeCycles;
+            r.encodeCycles = 0;
+            r.wrote = false;
+            try {
+                r.search.advance(logits, r.stepRow * vocab, share);
+            } catch (RuntimeException e) {
+                r.terminate(Message.Error.of(r.id, new ShiftformerException(ErrorCode.INTERNAL,
+                        "decoding failed: " + e, e)));
+                active.remove(r);
+                leave(r, false);
+                continue;
+            }
+            if (r.wrote && r.connection.flushStep != stepNo) {
+                r.connection.flushStep = stepNo;
+                toFlush.add(r.connection);
+            }
+            if (r.search.done()) {
+                complete(r);
+                active.remove(r);
+                leave(r, false);
+            }
+        }
+        for (ConnectionHandler c : toFlush) {
+            c.flush();
+        }
+        toFlush.clear();
+    }
+
+    private void complete(Request r) {
+        DecodeResult res = r.search.result();
+        long now = System.nanoTime();
+        String text = served.tokenizer().decode(res.tokens());
+        String tail = r.stream ? r.text.finish() : text;
+        r.terminate(new Message.Done(r.id, res.tokens().length, res.finishedByEos(), res.score(),
+                r.firstStepNs - r.receivedNs, r.firstTokenNs == 0 ? 0 : r.firstTokenNs - r.receivedNs,
+                now - r.receivedNs, res.deviceCycles(), served.backend(), served.sha256(),
+                Message.Params.of(r.params), res.tokens(), text, tail));
+    }
+
+    private void endAll(ShiftformerException why) {
+        drainInbox();
+        for (Request r : pending) {
+            r.terminate(Message.Error.of(r.id, why));
+            leave(r, true);
+        }
+        pending.clear();
+        for (Request r : active) {
+            r.terminate(Message.Error.of(r.id, why));
+            leave(r, false);
+        }
+        active.clear();
+        activeCount = 0;
+    }
+
+    private static ShiftformerException backendFailure(RuntimeException e) {
+        if (e instanceof ShiftformerException se) {
+            return se;
+        }
+        return new ShiftformerException(ErrorCode.BACKEND_FAILURE, "backend failed: " + e, e);
+    }
+}

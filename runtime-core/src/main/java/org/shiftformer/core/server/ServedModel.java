@@ -1,0 +1,50 @@
+package org.shiftformer.core.server;
+
+import java.util.Objects;
+import org.shiftformer.api.ModelConfig;
+import org.shiftformer.api.backend.BackendIdentity;
+import org.shiftformer.api.backend.LoadedModel;
+import org.shiftformer.core.artifact.Artifact;
+import org.shiftformer.core.artifact.TokenizerSpec;
+import org.shiftformer.core.protocol.Message;
+import org.shiftformer.core.tokenizer.ByteBpeTokenizer;
+
+/**
+ * A model as the server serves it: the backend's handle, the tokenizer, and what identifies the
+ * computation on every response. The server owns {@link #model()} and closes it on shutdown. Hot reload
+ * (issue 4, later) swaps one of these for another, each with its own {@link Scheduler}.
+ *
+ * @param model     the loaded model (driven by one scheduler thread only)
+ * @param tokenizer the artifact's tokenizer
+ * @param backend   who computes
+ * @param sha256    the artifact's SHA-256, 64 lowercase hex digits
+ * @param trainer   provenance: what produced the model
+ */
+public record ServedModel(LoadedModel model, ByteBpeTokenizer tokenizer, BackendIdentity backend, String sha256,
+                          String trainer) {
+    public ServedModel {
+        Objects.requireNonNull(model, "model");
+        Objects.requireNonNull(tokenizer, "tokenizer");
+        Objects.requireNonNull(backend, "backend");
+        Objects.requireNonNull(sha256, "sha256");
+        Objects.requireNonNull(trainer, "trainer");
+    }
+
+    /** Serves {@code artifact} with {@code model}, its load on the backend {@code backend}. */
+    public static ServedModel of(Artifact artifact, LoadedModel model, BackendIdentity backend) {
+        ByteBpeTokenizer tok = new ByteBpeTokenizer(artifact.tokenizer().mergeLeft(), artifact.tokenizer().mergeRight());
+        return new ServedModel(model, tok, backend, artifact.sha256Hex(), artifact.provenance().trainer());
+    }
+
+    public ModelConfig config() {
+        return model.config();
+    }
+
+    Message.ModelSummary summary() {
+        return new Message.ModelSummary(sha256, backend, config().vocabSize(), config().maxPositions());
+    }
+
+    Message.ModelInfo info(long requestId) {
+        return new Message.ModelInfo(requestId, config(), sha256, backend, TokenizerSpec.KIND, trainer);
+    }
+}

@@ -1,0 +1,331 @@
+package org.shiftformer.core.server;
+
+import org.shiftformer.api.ErrorCode;
+import org.shiftformer.api.ShiftformerException;
+import org.shiftformer.core.decode.DecodeParams;
+import org.shiftformer.core.protocol.FrameLayout;
+
+/**
+ * The server's settings, Aeron style: every setting has a documented default ({@code *_DEFAULT}) and a
+ * system property ({@code *_PROP}) that overrides it; {@link Builder} starts from the properties, takes
+ * explicit values, and {@link Builder#conclude()} validates everything at once, failing with
+ * {@link ErrorCode#INVALID_ARGUMENT} naming the setting (its property) and the accepted range.
+ * Immutable once concluded.
+ */
+public final class ServerConfig {
+    /** TCP port to listen on; 0 picks an ephemeral port ({@link ShiftformerServer#localAddress()} tells which). */
+    public static final String PORT_PROP = "shiftformer.server.port";
+    public static final int PORT_DEFAULT = 7433;
+
+    /** Address to bind; loopback by default, so a server is only reachable from elsewhere when asked. */
+    public static final String BIND_ADDRESS_PROP = "shiftformer.server.bindAddress";
+    public static final String BIND_ADDRESS_DEFAULT = "127.0.0.1";
+
+    /** Largest frame payload (length prefix) accepted and sent; announced in Welcome (PROTOCOL.md 1). */
+    public static final String MAX_FRAME_BYTES_PROP = "shiftformer.server.maxFrameBytes";
+    public static final int MAX_FRAME_BYTES_DEFAULT = FrameLayout.DEFAULT_MAX_PAYLOAD_BYTES;
+
+    /** Translate requests in flight per connection; one more is answered OVERLOADED. Announced in Welcome. */
+    public static final String MAX_IN_FLIGHT_PROP = "shiftformer.server.maxInFlight";
+    public static final int MAX_IN_FLIGHT_DEFAULT = 256;
+
+    /** Accepted requests waiting for a batch slot, over all connections; one more is answered OVERLOADED. */
+    public static final String MAX_QUEUED_PROP = "shiftformer.server.maxQueued";
+    public static final int MAX_QUEUED_DEFAULT = 1024;
+
+    /** Decoder rows (live hypotheses) per batched step; a beam of width W reserves W rows. */
+    public static final String MAX_BATCH_ROWS_PROP = "shiftformer.server.maxBatchRows";
+    public static final int MAX_BATCH_ROWS_DEFAULT = 128;
+
+    /**
+     * Decoder rows (each a KV cache) held by live requests, those paused by backpressure included. A
+     * connection that stops reading keeps its requests' rows, so this, not {@link #MAX_BATCH_ROWS_PROP},
+     * bounds the memory that stalled clients can pin; new requests are admitted while the rows of
+     * writable connections fit a batch. At least {@link #MAX_BATCH_ROWS_PROP}; 0 (the default) means
+     * 4 times {@link #MAX_BATCH_ROWS_PROP}.
+     */
+    public static final String MAX_LIVE_ROWS_PROP = "shiftformer.server.maxLiveRows";
+    public static final int MAX_LIVE_ROWS_DEFAULT = 0;
+
+    /** Largest beam width accepted; announced in Welcome. At most {@link #MAX_BATCH_ROWS_PROP}. */
+    public static final String MAX_BEAM_WIDTH_PROP = "shiftformer.server.maxBeamWidth";
+    public static final int MAX_BEAM_WIDTH_DEFAULT = 8;
+
+    /**
+     * What {@code max_new_tokens = 0} resolves to: 0 (the default) is the model's maximum
+     * {@code max_positions - 1} as PROTOCOL.md section 4 says; a positive value caps it (Done.params shows
+     * the value used).
+     */
+    public static final String DEFAULT_MAX_NEW_TOKENS_PROP = "shiftformer.server.defaultMaxNewTokens";
+    public static final int DEFAULT_MAX_NEW_TOKENS_DEFAULT = 0;
+
+    /** How long {@link ShiftformerServer#close()} lets live streams finish before ending them CANCELLED. */
+    public static final String DRAIN_TIMEOUT_MS_PROP = "shiftformer.server.drainTimeoutMs";
+    public static final long DRAIN_TIMEOUT_MS_DEFAULT = 10_000;
+
+    /**
+     * Bytes a connection may have queued in the server (encoded, not yet taken by the socket) before it
+     * counts as not writable: its streams pause and its requests are not read until it drains to half.
+     */
+    public static final String WRITE_BUFFER_HIGH_WATER_MARK_PROP = "shiftformer.server.writeBufferHighWaterMark";
+    public static final int WRITE_BUFFER_HIGH_WATER_MARK_DEFAULT = 64 * 1024;
+
+    /** SO_SNDBUF of client connections; 0 (the default) keeps the operating system's (auto-tuned) size. */
+    public static final String SOCKET_SEND_BUFFER_BYTES_PROP = "shiftformer.server.socketSendBufferBytes";
+    public static final int SOCKET_SEND_BUFFER_BYTES_DEFAULT = 0;
+
+    /** Use the native epoll transport when {@code Epoll.isAvailable()}; false forces NIO. */
+    public static final String NATIVE_TRANSPORT_PROP = "shiftformer.server.nativeTransport";
+    public static final boolean NATIVE_TRANSPORT_DEFAULT = true;
+
+    private final int port;
+    private final String bindAddress;
+    private final int maxFrameBytes;
+    private final int maxInFlight;
+    private final int maxQueued;
+    private final int maxBatchRows;
+    private final int maxLiveRows;
+    private final int maxBeamWidth;
+    private final int defaultMaxNewTokens;
+    private final long drainTimeoutMs;
+    private final boolean nativeTransport;
+    private final int writeBufferHighWaterMark;
+    private final int socketSendBufferBytes;
+
+    private ServerConfig(Builder b) {
+        this.port = b.port;
+        this.bindAddress = b.bindAddress;
+        this.maxFrameBytes = b.maxFrameBytes;
+        this.maxInFlight = b.maxInFlight;
+        this.maxQueued = b.maxQueued;
+        this.maxBatchRows = b.maxBatchRows;
+        this.maxLiveRows = b.maxLiveRows;
+        this.maxBeamWidth = b.maxBeamWidth;
+        this.defaultMaxNewTokens = b.defaultMaxNewTokens;
+        this.drainTimeoutMs = b.drainTimeoutMs;
+        this.nativeTransport = b.nativeTransport;
+        this.writeBufferHighWaterMark = b.writeBufferHighWaterMark;
+        this.socketSendBufferBytes = b.socketSendBufferBytes;
+    }
+
+    /** A builder holding the defaults, overridden by the system properties that are set. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** The defaults and system properties, validated. */
+    public static ServerConfig defaults() {
+        return builder().conclude();
+    }
+
+    public int port() {
+        return port;
+    }
+
+    public String bindAddress() {
+        return bindAddress;
+    }
+
+    public int maxFrameBytes() {
+        return maxFrameBytes;
+    }
+
+    public int maxInFlight() {
+        return maxInFlight;
+    }
+
+    public int maxQueued() {
+        return maxQueued;
+    }
+
+    public int maxBatchRows() {
+        return maxBatchRows;
+    }
+
+    public int maxLiveRows() {
+        return maxLiveRows;
+    }
+
+    public int maxBeamWidth() {
+        return maxBeamWidth;
+    }
+
+    public int defaultMaxNewTokens() {
+        return defaultMaxNewTokens;
+    }
+
+    public long drainTimeoutMs() {
+        return drainTimeoutMs;
+    }
+
+    public boolean nativeTransport() {
+        return nativeTransport;
+    }
+
+    public int writeBufferHighWaterMark() {
+        return writeBufferHighWaterMark;
+    }
+
+    public int socketSendBufferBytes() {
+        return socketSendBufferBytes;
+    }
+
+    @Override
+    public String toString() {
+        return "ServerConfig[bind " + bindAddress + ":" + port + ", maxFrameBytes " + maxFrameBytes + ", maxInFlight "
+                + maxInFlight + ", maxQueued " + maxQueued + ", maxBatchRows " + maxBatchRows + ", maxLiveRows " + maxLiveRows
+                + ", maxBeamWidth "
+                + maxBeamWidth + ", defaultMaxNewTokens " + defaultMaxNewTokens + ", drainTimeoutMs " + drainTimeoutMs
+                + ", nativeTransport " + nativeTransport + ", writeBufferHighWaterMark " + writeBufferHighWaterMark
+                + ", socketSendBufferBytes " + socketSendBufferBytes + "]";
+    }
+
+    /** Collects settings; {@link #conclude()} validates them. Not thread-safe. */
+    public static final class Builder {
+        private int port = intProp(PORT_PROP, PORT_DEFAULT);
+        private String bindAddress = System.getProperty(BIND_ADDRESS_PROP, BIND_ADDRESS_DEFAULT);
+        private int maxFrameBytes = intProp(MAX_FRAME_BYTES_PROP, MAX_FRAME_BYTES_DEFAULT);
+        private int maxInFlight = intProp(MAX_IN_FLIGHT_PROP, MAX_IN_FLIGHT_DEFAULT);
+        private int maxQueued = intProp(MAX_QUEUED_PROP, MAX_QUEUED_DEFAULT);
+        private int maxBatchRows = intProp(MAX_BATCH_ROWS_PROP, MAX_BATCH_ROWS_DEFAULT);
+        private int maxLiveRows = intProp(MAX_LIVE_ROWS_PROP, MAX_LIVE_ROWS_DEFAULT);
+        private int maxBeamWidth = intProp(MAX_BEAM_WIDTH_PROP, MAX_BEAM_WIDTH_DEFAULT);
+        private int defaultMaxNewTokens = intProp(DEFAULT_MAX_NEW_TOKENS_PROP, DEFAULT_MAX_NEW_TOKENS_DEFAULT);
+        private long drainTimeoutMs = longProp(DRAIN_TIMEOUT_MS_PROP, DRAIN_TIMEOUT_MS_DEFAULT);
+        private boolean nativeTransport = Boolean.parseBoolean(
+                System.getProperty(NATIVE_TRANSPORT_PROP, String.valueOf(NATIVE_TRANSPORT_DEFAULT)));
+        private int writeBufferHighWaterMark = intProp(WRITE_BUFFER_HIGH_WATER_MARK_PROP,
+                WRITE_BUFFER_HIGH_WATER_MARK_DEFAULT);
+        private int socketSendBufferBytes = intProp(SOCKET_SEND_BUFFER_BYTES_PROP, SOCKET_SEND_BUFFER_BYTES_DEFAULT);
+
+        private Builder() {
+        }
+
+        public Builder port(int port) {
+            this.port = port;
+            return this;
+        }
+
+        public Builder bindAddress(String bindAddress) {
+            this.bindAddress = bindAddress;
+            return this;
+        }
+
+        public Builder maxFrameBytes(int maxFrameBytes) {
+            this.maxFrameBytes = maxFrameBytes;
+            return this;
+        }
+
+        public Builder maxInFlight(int maxInFlight) {
+            this.maxInFlight = maxInFlight;
+            return this;
+        }
+
+        public Builder maxQueued(int maxQueued) {
+            this.maxQueued = maxQueued;
+            return this;
+        }
+
+        public Builder maxBatchRows(int maxBatchRows) {
+            this.maxBatchRows = maxBatchRows;
+            return this;
+        }
+
+        public Builder maxLiveRows(int maxLiveRows) {
+            this.maxLiveRows = maxLiveRows;
+            return this;
+        }
+
+        public Builder maxBeamWidth(int maxBeamWidth) {
+            this.maxBeamWidth = maxBeamWidth;
+            return this;
+        }
+
+        public Builder defaultMaxNewTokens(int defaultMaxNewTokens) {
+            this.defaultMaxNewTokens = defaultMaxNewTokens;
+            return this;
+        }
+
+        public Builder drainTimeoutMs(long drainTimeoutMs) {
+            this.drainTimeoutMs = drainTimeoutMs;
+            return this;
+        }
+
+        public Builder nativeTransport(boolean nativeTransport) {
+            this.nativeTransport = nativeTransport;
+            return this;
+        }
+
+        public Builder writeBufferHighWaterMark(int writeBufferHighWaterMark) {
+            this.writeBufferHighWaterMark = writeBufferHighWaterMark;
+            return this;
+        }
+
+        public Builder socketSendBufferBytes(int socketSendBufferBytes) {
+            this.socketSendBufferBytes = socketSendBufferBytes;
+            return this;
+        }
+
+        /**
+         * Validates every setting and returns the immutable configuration.
+         *
+         * @throws ShiftformerException {@link ErrorCode#INVALID_ARGUMENT} naming the first invalid setting
+         */
+        public ServerConfig conclude() {
+            range(PORT_PROP, port, 0, 65535);
+            if (bindAddress == null || bindAddress.isBlank()) {
+                throw invalid(BIND_ADDRESS_PROP + " must be a host name or address, got '" + bindAddress + "'");
+            }
+            range(MAX_FRAME_BYTES_PROP, maxFrameBytes, FrameLayout.MIN_MAX_PAYLOAD_BYTES, FrameLayout.MAX_MAX_PAYLOAD_BYTES);
+            range(MAX_IN_FLIGHT_PROP, maxInFlight, 1, 1 << 20);
+            range(MAX_QUEUED_PROP, maxQueued, 1, 1 << 20);
+            range(MAX_BATCH_ROWS_PROP, maxBatchRows, 1, 1 << 16);
+            if (maxLiveRows == 0) {
+                maxLiveRows = Math.min(4 * maxBatchRows, 1 << 20);
+            }
+            range(MAX_LIVE_ROWS_PROP, maxLiveRows, maxBatchRows, 1 << 20);
+            range(MAX_BEAM_WIDTH_PROP, maxBeamWidth, 1, Math.min(DecodeParams.MAX_BEAM, 0xFFFF));
+            if (maxBeamWidth > maxBatchRows) {
+                throw invalid(MAX_BEAM_WIDTH_PROP + " " + maxBeamWidth + " must not exceed " + MAX_BATCH_ROWS_PROP + " "
+                        + maxBatchRows + " (a beam's hypotheses share one batched step)");
+            }
+            range(DEFAULT_MAX_NEW_TOKENS_PROP, defaultMaxNewTokens, 0, Integer.MAX_VALUE);
+            if (drainTimeoutMs < 0) {
+                throw invalid(DRAIN_TIMEOUT_MS_PROP + " " + drainTimeoutMs + " must be >= 0");
+            }
+            range(WRITE_BUFFER_HIGH_WATER_MARK_PROP, writeBufferHighWaterMark, 2, 1 << 30);
+            range(SOCKET_SEND_BUFFER_BYTES_PROP, socketSendBufferBytes, 0, 1 << 30);
+            return new ServerConfig(this);
+        }
+
+        private static void range(String setting, long value, long min, long max) {
+            if (value < min || value > max) {
+                throw invalid(setting + " " + value + " must be in [" + min + ", " + max + "]");
+            }
+        }
+
+        private static ShiftformerException invalid(String message) {
+            return new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "server setting " + message);
+        }
+
+        private static int intProp(String name, int def) {
+            long v = longProp(name, def);
+            if (v < Integer.MIN_VALUE || v > Integer.MAX_VALUE) {
+                throw invalid(name + " " + v + " is not a 32-bit integer");
+            }
+            return (int) v;
+        }
+
+        private static long longProp(String name, long def) {
+            String s = System.getProperty(name);
+            if (s == null) {
+                return def;
+            }
+            try {
+                return Long.parseLong(s.trim());
+            } catch (NumberFormatException e) {
+                throw invalid(name + " '" + s + "' is not an integer");
+            }
+        }
+    }
+}

@@ -1,0 +1,130 @@
+package org.shiftformer.core.server;
+
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.DataInputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.SocketException;
+import java.net.SocketTimeoutException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.shiftformer.core.protocol.FrameLayout;
+import org.shiftformer.core.protocol.Message;
+import org.shiftformer.core.protocol.MessageReader;
+import org.shiftformer.core.protocol.MessageWriter;
+import org.shiftformer.core.protocol.ProtocolVersion;
+
+/**
+ * A small blocking client over a plain socket, with the real codec classes ({@link MessageWriter},
+ * {@link MessageReader}): test code, not the public client. Every read is bounded by the socket timeout.
+ */
+final class TestClient implements AutoCloseable {
+    static final int READ_TIMEOUT_MS = 15_000;
+
+    private final Socket socket;
+    private final DataInputStream in;
+    private final OutputStream out;
+    private final MessageWriter writer = new MessageWriter();
+
+    TestClient(InetSocketAddress address) throws IOException {
+        this(address, 0);
+    }
+
+    /** @param receiveBufferBytes socket receive buffer, or 0 for the system's */
+    TestClient(InetSocketAddress address, int receiveBufferBytes) throws IOException {
+        socket = new Socket();
+        if (receiveBufferBytes > 0) {
+            socket.setReceiveBufferSize(receiveBufferBytes);
+        }
+        socket.connect(address, 5_000);
+        socket.setSoTimeout(READ_TIMEOUT_MS);
+        socket.setTcpNoDelay(true);
+        in = new DataInputStream(socket.getInputStream());
+        out = socket.getOutputStream();
+    }
+
+    /** Connects and completes the Hello / Welcome exchange. */
+    static TestClient connect(InetSocketAddress address) throws IOException {
+        TestClient c = new TestClient(address);
+        c.send(new Message.Hello(0, 1, ProtocolVersion.CURRENT, "test-client"));
+        assertInstanceOf(Message.Welcome.class, c.read());
+        return c;
+    }
+
+    static byte[] frame(MessageWriter writer, Message m) {
+        ByteBuffer bb = writer.encode(m);
+        byte[] b = new byte[bb.remaining()];
+        bb.get(b);
+        return b;
+    }
+
+    byte[] frame(Message m) {
+        return frame(writer, m);
+    }
+
+    void send(Message m) throws IOException {
+        sendRaw(frame(m));
+    }
+
+    void sendRaw(byte[] bytes) throws IOException {
+        out.write(bytes);
+        out.flush();
+    }
+
+    /** Reads one frame (fails on timeout or EOF). */
+    Message read() throws IOException {
+        byte[] prefix = new byte[FrameLayout.LENGTH_BYTES];
+        in.readFully(prefix);
+        int len = ByteBuffer.wrap(prefix).order(FrameLayout.BYTE_ORDER).getInt();
+        assertTrue(len >= FrameLayout.MIN_PAYLOAD_BYTES && len <= FrameLayout.DEFAULT_MAX_PAYLOAD_BYTES, "length " + len);
+        byte[] frame = new byte[FrameLayout.LENGTH_BYTES + len];
+        System.arraycopy(prefix, 0, frame, 0, prefix.length);
+        in.readFully(frame, prefix.length, len);
+        return MessageReader.read(ByteBuffer.wrap(frame));
+    }
+
+    static boolean isTerminal(Message m) {
+        return m.requestId() != 0 && (m instanceof Message.Done || m instanceof Message.Error
+                || m instanceof Message.Cancelled);
+    }
+
+    /** Reads until {@code terminals} terminal frames have arrived; frames grouped by request id, in order. */
+    Map<Long, List<Message>> readTerminals(int terminals) throws IOException {
+        Map<Long, List<Message>> byId = new LinkedHashMap<>();
+        int seen = 0;
+        while (seen < terminals) {
+            Message m = read();
+            byId.computeIfAbsent(m.requestId(), k -> new ArrayList<>()).add(m);
+            if (isTerminal(m)) {
+                seen++;
+            }
+        }
+        return byId;
+    }
+
+    /** True if the server closes the connection (EOF or reset) before the read timeout; frames before it are skipped. */
+    boolean closedByServer() throws IOException {
+        try {
+            while (true) {
+                read();
+            }
+        } catch (EOFException | SocketException e) {
+            return true;
+        } catch (SocketTimeoutException e) {
+            return false;
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        socket.close();
+    }
+}

@@ -1,0 +1,547 @@
+package org.shiftformer.trainer.autodiff;
+
+import java.util.Arrays;
+import java.util.SplittableRandom;
+
+/**
+ * The differentiable ops. Each op computes its forward value and, when gradients are needed, records a
+ * backward function that accumulates into its inputs' gradients. Reductions inside one op (bias and gamma
+ * gradients, sums, cross-entropy) run sequentially in a fixed order, accumulating in double where stated,
+ * so the same inputs give the same bits on every run.
+ */
+public final class Ops {
+
+    static final double LN2 = Math.log(2.0);
+
+    private Ops() {
+    }
+
+    // ---- matmul ----------------------------------------------------------------------------------------
+
+    /**
+     * {@code a[..., M, K] · b}: {@code b} is {@code [K, N]} (shared by all leading entries of {@code a}) or
+     * {@code [..., K, N]} with the same leading dims as {@code a} (batched). Result {@code [..., M, N]}.
+     */
+    public static Tensor matmul(Tensor a, Tensor b) {
+        return mm(a, b, false);
+    }
+
+    /**
+     * {@code a[..., M, K] · bᵀ} with {@code b} stored {@code [N, K]} (a weight {@code [out, in]} as in SPEC.md,
+     * i.e. {@code x·Wᵀ}) or batched {@code [..., N, K]} (e.g. {@code Q·Kᵀ}). Result {@code [..., M, N]}.
+     */
+    public static Tensor matmulBT(Tensor a, Tensor b) {
+        return mm(a, b, true);
+    }
+
+    private static Tensor mm(Tensor a, Tensor b, boolean transB) {
+        Shapes.check(a.rank() >= 2 && b.rank() >= 2, "matmul needs rank >= 2: %s, %s", a, b);
+        int m = a.dim(-2);
+        int k = a.dim(-1);
+        int kb = transB ? b.dim(-1) : b.dim(-2);
+        int n = transB ? b.dim(-2) : b.dim(-1);
+        Shapes.check(k == kb, "matmul inner dimensions differ: %s, %s (transB=%s)", a, b, transB);
+        int batch = Shapes.leading(a.shape, 2);
+        boolean shared = b.rank() == 2;
+        if (!shared) {
+            Shapes.check(Arrays.equals(Arrays.copyOf(a.shape, a.rank() - 2), Arrays.copyOf(b.shape, b.rank() - 2)),
+                    "batched matmul leading dims differ: %s, %s", a, b);
+        }
+        int[] outShape = a.shape();
+        outShape[outShape.length - 1] = n;
+        float[] out = new float[batch * m * n];
+        if (shared) {
+            MatMul.gemm(false, transB, batch * m, n, k, a.data, 0, b.data, 0, out, 0, false);
+        } else {
+            MatMul.gemmBatched(batch, false, transB, m, n, k, a.data, 0, m * k, b.data, 0, k * n,
+                    out, 0, m * n, false);
+        }
+        return Tensor.result(out, outShape, t -> {
+            float[] g = t.grad;
+            if (a.requiresGrad) {
+                // dA = dC · op(B)ᵀ
+                if (shared) {
+                    MatMul.gemm(false, !transB, batch * m, k, n, g, 0, b.data, 0, a.grad(), 0, true);
+                } else {
+                    MatMul.gemmBatched(batch, false, !transB, m, k, n, g, 0, m * n, b.data, 0, k * n,
+                            a.grad(), 0, m * k, true);
+                }
+            }
+            if (b.requiresGrad) {
+                if (shared) {
+                    if (transB) { // dB[N,K] = dCᵀ · A
+                        MatMul.gemm(true, false, n, k, batch * m, g, 0, a.data, 0, b.grad(), 0, true);
+                    } else {      // dB[K,N] = Aᵀ · dC
+                        MatMul.gemm(true, false, k, n, batch * m, a.data, 0, g, 0, b.grad(), 0, true);
+                    }
+                } else {
+                    if (transB) {
+                        MatMul.gemmBatched(batch, true, false, n, k, m, g, 0, m * n, a.data, 0, m * k,
+                                b.grad(), 0, n * k, true);
+                    } else {
+                        MatMul.gemmBatched(batch, true, false, k, n, m, a.data, 0, m * k, g, 0, m * n,
+                                b.grad(), 0, k * n, true);
+                    }
+                }
+            }
+        }, a, b);
+    }
+
+    /** {@code x · Wᵀ + bias} with {@code W [out, in]} and {@code bias [out]} (may be null). */
+    public static Tensor linear(Tensor x, Tensor w, Tensor bias) {
+        Tensor y = matmulBT(x, w);
+        return bias == null ? y : add(y, bias);
+    }
+
+    // ---- elementwise -----------------------------------------------------------------------------------
+
+    /** {@code a + b}; {@code b} has the shape of {@code a} or of a suffix of it (broadcast, e.g. a bias). */
+    public static Tensor add(Tensor a, Tensor b) {
+        int inner = b.size();
+        Shapes.check(isSuffix(b.shape, a.shape), "add: %s does not broadcast to %s", b, a);
+        float[] out = new float[a.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = a.data[i] + b.data[i % inner];
+        }
+        return Tensor.result(out, a.shape, t -> {
+            float[] g = t.grad;
+            if (a.requiresGrad) {
+                float[] ga = a.grad();
+                for (int i = 0; i < g.length; i++) {
+                    ga[i] += g[i];
+                }
+            }
+            if (b.requiresGrad) {
+                float[] gb = b.grad();
+                int rows = g.length / inner;
+                for (int c = 0; c < inner; c++) {
+                    double s = 0;
+                    for (int r = 0; r < rows; r++) {
+                        s += g[r * inner + c];
+                    }
+                    gb[c] += (float) s;
+                }
+            }
+        }, a, b);
+    }
+
+    private static boolean isSuffix(int[] suffix, int[] shape) {
+        if (suffix.length > shape.length) {
+            return false;
+        }
+        for (int i = 1; i <= suffix.length; i++) {
+            if (suffix[suffix.length - i] != shape[shape.length - i]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Elementwise product of two tensors of the same shape. */
+    public static Tensor mul(Tensor a, Tensor b) {
+        Shapes.check(Arrays.equals(a.shape, b.shape), "mul: shapes differ: %s, %s", a, b);
+        float[] out = new float[a.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = a.data[i] * b.data[i];
+        }
+        return Tensor.result(out, a.shape, t -> {
+            float[] g = t.grad;
+            if (a.requiresGrad) {
+                float[] ga = a.grad();
+                for (int i = 0; i < g.length; i++) {
+                    ga[i] += g[i] * b.data[i];
+                }
+            }
+            if (b.requiresGrad) {
+                float[] gb = b.grad();
+                for (int i = 0; i < g.length; i++) {
+                    gb[i] += g[i] * a.data[i];
+                }
+            }
+        }, a, b);
+    }
+
+    /** {@code c · x} for a constant {@code c}. */
+    public static Tensor scale(Tensor x, float c) {
+        float[] out = new float[x.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = x.data[i] * c;
+        }
+        return Tensor.result(out, x.shape, t -> {
+            float[] gx = x.grad();
+            for (int i = 0; i < gx.length; i++) {
+                gx[i] += t.grad[i] * c;
+            }
+        }, x);
+    }
+
+    public static Tensor relu(Tensor x) {
+        float[] out = new float[x.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = x.data[i] > 0f ? x.data[i] : 0f;
+        }
+        return Tensor.result(out, x.shape, t -> {
+            float[] gx = x.grad();
+            for (int i = 0; i < gx.length; i++) {
+                if (x.data[i] > 0f) {
+                    gx[i] += t.grad[i];
+                }
+            }
+        }, x);
+    }
+
+    /** Sum of all elements (accumulated in double) as a 1-element tensor. */
+    public static Tensor sum(Tensor x) {
+        double s = 0;
+        for (float v : x.data) {
+            s += v;
+        }
+        return Tensor.result(new float[] {(float) s}, new int[] {1}, t -> {
+            float g = t.grad[0];
+            float[] gx = x.grad();
+            for (int i = 0; i < gx.length; i++) {
+                gx[i] += g;
+            }
+        }, x);
+    }
+
+    // ---- normalisation and softmax ---------------------------------------------------------------------
+
+    /**
+     * LayerNorm over the last dimension: {@code (x - mean) / sqrt(var + eps) · gamma + beta} (biased
+     * variance, statistics in double).
+     */
+    public static Tensor layerNorm(Tensor x, Tensor gamma, Tensor beta, float eps) {
+        int d = x.dim(-1);
+        Shapes.check(gamma.size() == d && beta.size() == d, "layerNorm: gamma/beta must have %s values", d);
+        int rows = x.size() / d;
+        float[] out = new float[x.size()];
+        float[] xhat = new float[x.size()];
+        double[] rstd = new double[rows];
+        for (int r = 0; r < rows; r++) {
+            int o = r * d;
+            double mean = 0;
+            for (int i = 0; i < d; i++) {
+                mean += x.data[o + i];
+            }
+            mean /= d;
+            double var = 0;
+            for (int i = 0; i < d; i++) {
+                double c = x.data[o + i] - mean;
+                var += c * c;
+            }
+            var /= d;
+            double rs = 1.0 / Math.sqrt(var + eps);
+            rstd[r] = rs;
+            for (int i = 0; i < d; i++) {
+                double h = (x.data[o + i] - mean) * rs;
+                xhat[o + i] = (float) h;
+                out[o + i] = (float) (h * gamma.data[i] + beta.data[i]);
+            }
+        }
+        return Tensor.result(out, x.shape, t -> {
+            float[] g = t.grad;
+            if (x.requiresGrad) {
+                float[] gx = x.grad();
+                for (int r = 0; r < rows; r++) {
+                    int o = r * d;
+                    double m1 = 0;
+                    double m2 = 0;
+                    for (int i = 0; i < d; i++) {
+                        double dh = (double) g[o + i] * gamma.data[i];
+                        m1 += dh;
+                        m2 += dh * xhat[o + i];
+                    }
+                    m1 /= d;
+                    m2 /= d;
+                    for (int i = 0; i < d; i++) {
+                        double dh = (double) g[o + i] * gamma.data[i];
+                        gx[o + i] += (float) (rstd[r] * (dh - m1 - xhat[o + i] * m2));
+                    }
+                }
+            }
+            if (gamma.requiresGrad || beta.requiresGrad) {
+                for (int i = 0; i < d; i++) {
+                    double sg = 0;
+                    double sb = 0;
+                    for (int r = 0; r < rows; r++) {
+                        sg += (double) g[r * d + i] * xhat[r * d + i];
+                        sb += g[r * d + i];
+                    }
+                    if (gamma.requiresGrad) {
+                        gamma.grad()[i] += (float) sg;
+                    }
+                    if (beta.requiresGrad) {
+                        beta.grad()[i] += (float) sb;
+                    }
+                }
+            }
+        }, x, gamma, beta);
+    }
+
+    /** Natural softmax over the last dimension. */
+    public static Tensor softmax(Tensor x) {
+        return softmax(x, null, null, false);
+    }
+
+    /**
+     * Softmax over the last dimension, {@code e^s / Σ e^s} or (base2) {@code 2^s / Σ 2^s} (SPEC.md 3.4's
+     * attention softmax), where {@code s = x + additive} over the positions that {@code mask} marks valid.
+     *
+     * @param mask     validity mask (null = all valid): masked positions get exactly 0, and a row without a
+     *                 valid position (or whose valid scores are all -infinity) is all zeros
+     * @param additive additive mask (null = none) of {@code r · L} values broadcast over rows:
+     *                 row {@code row} uses additive row {@code row % r}
+     */
+    public static Tensor softmax(Tensor x, RowMask mask, float[] additive, boolean base2) {
+        int len = x.dim(-1);
+        int rows = x.size() / len;
+        Shapes.check(additive == null || (additive.length > 0 && additive.length % len == 0
+                && (rows * len) % additive.length == 0), "softmax: additive mask size %s does not broadcast",
+                additive == null ? 0 : additive.length);
+        int addRows = additive == null ? 1 : additive.length / len;
+        float[] out = new float[x.size()];
+        double[] e = new double[len];
+        for (int r = 0; r < rows; r++) {
+            int o = r * len;
+            double m = Double.NEGATIVE_INFINITY;
+            for (int j = 0; j < len; j++) {
+                if (mask == null || mask.valid(r, j)) {
+                    double s = x.data[o + j] + (additive == null ? 0.0 : additive[(r % addRows) * len + j]);
+                    e[j] = s;
+                    m = Math.max(m, s);
+                } else {
+                    e[j] = Double.NaN; // marker: masked
+                }
+            }
+            if (m == Double.NEGATIVE_INFINITY) {
+                continue; // fully masked row: zeros
+            }
+            double sum = 0;
+            for (int j = 0; j < len; j++) {
+                if (Double.isNaN(e[j])) {
+                    e[j] = 0;
+                } else {
+                    e[j] = base2 ? Math.pow(2.0, e[j] - m) : Math.exp(e[j] - m);
+                    sum += e[j];
+                }
+            }
+            for (int j = 0; j < len; j++) {
+                out[o + j] = (float) (e[j] / sum);
+            }
+        }
+        double c = base2 ? LN2 : 1.0;
+        return Tensor.result(out, x.shape, t -> {
+            float[] g = t.grad;
+            float[] gx = x.grad();
+            for (int r = 0; r < rows; r++) {
+                int o = r * len;
+                double dot = 0;
+                for (int j = 0; j < len; j++) {
+                    dot += (double) g[o + j] * out[o + j];
+                }
+                for (int j = 0; j < len; j++) {
+                    gx[o + j] += (float) (c * out[o + j] * (g[o + j] - dot));
+                }
+            }
+        }, x);
+    }
+
+    // ---- embedding, dropout, views ---------------------------------------------------------------------
+
+    /** Rows {@code table[ids[i]]} of a {@code [V, D]} table: result {@code [ids.length, D]}; grad scatter-adds. */
+    public static Tensor embedding(Tensor table, int[] ids) {
+        Shapes.check(table.rank() == 2, "embedding table must be [V, D]: %s", table);
+        int vocab = table.dim(0);
+        int d = table.dim(1);
+        int[] idx = ids.clone();
+        float[] out = new float[idx.length * d];
+        for (int i = 0; i < idx.length; i++) {
+            Shapes.check(idx[i] >= 0 && idx[i] < vocab, "embedding id %s out of range [0, %s)", idx[i], vocab);
+            System.arraycopy(table.data, idx[i] * d, out, i * d, d);
+        }
+        return Tensor.result(out, new int[] {idx.length, d}, t -> {
+            float[] gt = table.grad();
+            for (int i = 0; i < idx.length; i++) { // fixed order: deterministic scatter-add
+                int o = idx[i] * d;
+                for (int c = 0; c < d; c++) {
+                    gt[o + c] += t.grad[i * d + c];
+                }
+            }
+        }, table);
+    }
+
+    /**
+     * Inverted dropout: keeps each element with probability {@code 1 - p} and scales it by {@code 1/(1-p)}.
+     * The keep mask is a function of {@code seed} only. Identity when not training or {@code p == 0}.
+     */
+    public static Tensor dropout(Tensor x, float p, long seed, boolean training) {
+        Shapes.check(p >= 0f && p < 1f, "dropout probability must be in [0, 1): %s", p);
+        if (!training || p == 0f) {
+            return x;
+        }
+        SplittableRandom rnd = new SplittableRandom(seed);
+        float keep = 1f / (1f - p);
+        float[] mask = new float[x.size()];
+        float[] out = new float[x.size()];
+        for (int i = 0; i < out.length; i++) {
+            mask[i] = rnd.nextDouble() < p ? 0f : keep;
+            out[i] = x.data[i] * mask[i];
+        }
+        return Tensor.result(out, x.shape, t -> {
+            float[] gx = x.grad();
+            for (int i = 0; i < gx.length; i++) {
+                gx[i] += t.grad[i] * mask[i];
+            }
+        }, x);
+    }
+
+    /** The same values under a new shape (copied). One dimension may be -1 (inferred). */
+    public static Tensor reshape(Tensor x, int... shape) {
+        int[] s = shape.clone();
+        int infer = -1;
+        int known = 1;
+        for (int i = 0; i < s.length; i++) {
+            if (s[i] == -1) {
+                Shapes.check(infer < 0, "reshape: more than one -1 in %s", Arrays.toString(shape));
+                infer = i;
+            } else {
+                known *= s[i];
+            }
+        }
+        if (infer >= 0) {
+            Shapes.check(known > 0 && x.size() % known == 0, "reshape: cannot infer %s from %s",
+                    Arrays.toString(shape), x);
+            s[infer] = x.size() / known;
+        }
+        Shapes.check(Shapes.size(s) == x.size(), "reshape: %s to %s changes the size", x, Arrays.toString(s));
+        return Tensor.result(x.data.clone(), s, t -> {
+            float[] gx = x.grad();
+            for (int i = 0; i < gx.length; i++) {
+                gx[i] += t.grad[i];
+            }
+        }, x);
+    }
+
+    /** Swaps dimensions {@code d1} and {@code d2} (copied), e.g. {@code [B,T,H,dk] -> [B,H,T,dk]}. */
+    public static Tensor transpose(Tensor x, int d1, int d2) {
+        int r = x.rank();
+        int i = Math.min(norm(d1, r), norm(d2, r));
+        int j = Math.max(norm(d1, r), norm(d2, r));
+        int[] s = x.shape();
+        if (i == j) {
+            return reshape(x, s);
+        }
+        int p = 1;
+        for (int q = 0; q < i; q++) {
+            p *= s[q];
+        }
+        int a = s[i];
+        int mid = 1;
+        for (int q = i + 1; q < j; q++) {
+            mid *= s[q];
+        }
+        int b = s[j];
+        int rest = 1;
+        for (int q = j + 1; q < r; q++) {
+            rest *= s[q];
+        }
+        int[] os = s.clone();
+        os[i] = s[j];
+        os[j] = s[i];
+        float[] out = new float[x.size()];
+        swap(x.data, out, p, a, mid, b, rest, false);
+        final int fp = p;
+        final int fm = mid;
+        final int fr = rest;
+        return Tensor.result(out, os, t -> swap(t.grad, x.grad(), fp, b, fm, a, fr, true), x);
+    }
+
+    private static int norm(int d, int r) {
+        int v = d < 0 ? d + r : d;
+        Shapes.check(v >= 0 && v < r, "dimension %s out of range for rank %s", d, r);
+        return v;
+    }
+
+    /** {@code dst[p][y][m][x][r] (=|+=) src[p][x][m][y][r]}, src dims {@code [P, A, M, B, R]}. */
+    private static void swap(float[] src, float[] dst, int p, int a, int m, int b, int rest, boolean acc) {
+        for (int ip = 0; ip < p; ip++) {
+            for (int ia = 0; ia < a; ia++) {
+                for (int im = 0; im < m; im++) {
+                    for (int ib = 0; ib < b; ib++) {
+                        int so = (((ip * a + ia) * m + im) * b + ib) * rest;
+                        int dO = (((ip * b + ib) * m + im) * a + ia) * rest;
+                        if (acc) {
+                            for (int q = 0; q < rest; q++) {
+                                dst[dO + q] += src[so + q];
+                            }
+                        } else {
+                            System.arraycopy(src, so, dst, dO, rest);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- loss ------------------------------------------------------------------------------------------
+
+    /**
+     * Mean cross-entropy of {@code logits [N, V]} against {@code targets[N]} with label smoothing
+     * {@code eps} (target distribution {@code (1-eps)·onehot + eps/V}, as PyTorch); rows whose target is
+     * {@code ignoreIndex} (the pad id) are skipped and the mean is over the remaining rows (0 if none).
+     * Log-softmax in double.
+     */
+    public static Tensor crossEntropy(Tensor logits, int[] targets, float eps, int ignoreIndex) {
+        int vocab = logits.dim(-1);
+        int rows = logits.size() / vocab;
+        Shapes.check(targets.length == rows, "crossEntropy: %s targets for %s rows", targets.length, rows);
+        int[] tg = targets.clone();
+        int count = 0;
+        double total = 0;
+        float[] prob = new float[logits.size()];
+        for (int r = 0; r < rows; r++) {
+            if (tg[r] == ignoreIndex) {
+                continue;
+            }
+            Shapes.check(tg[r] >= 0 && tg[r] < vocab, "target %s out of range [0, %s)", tg[r], vocab);
+            count++;
+            int o = r * vocab;
+            double m = Double.NEGATIVE_INFINITY;
+            for (int v = 0; v < vocab; v++) {
+                m = Math.max(m, logits.data[o + v]);
+            }
+            double se = 0;
+            double sumLogit = 0;
+            for (int v = 0; v < vocab; v++) {
+                se += Math.exp(logits.data[o + v] - m);
+                sumLogit += logits.data[o + v];
+            }
+            double lse = m + Math.log(se);
+            for (int v = 0; v < vocab; v++) {
+                prob[o + v] = (float) Math.exp(logits.data[o + v] - lse);
+            }
+            total += -(1.0 - eps) * (logits.data[o + tg[r]] - lse) - (eps / vocab) * (sumLogit - vocab * lse);
+        }
+        int n = count;
+        float loss = n == 0 ? 0f : (float) (total / n);
+        return Tensor.result(new float[] {loss}, new int[] {1}, t -> {
+            if (n == 0) {
+                return;
+            }
+            double g = t.grad[0] / (double) n;
+            float[] gl = logits.grad();
+            double off = eps / vocab;
+            for (int r = 0; r < rows; r++) {
+                if (tg[r] == ignoreIndex) {
+                    continue;
+                }
+                int o = r * vocab;
+                for (int v = 0; v < vocab; v++) {
+                    double q = off + (v == tg[r] ? 1.0 - eps : 0.0);
+                    gl[o + v] += (float) (g * (prob[o + v] - q));
+                }
+            }
+        }, logits);
+    }
+}
