@@ -1,0 +1,56 @@
+package org.shiftformer.trainer.model;
+
+import org.shiftformer.trainer.autodiff.Tensor;
+
+/**
+ * The arithmetic of the model between its parameters. Every point where SPEC.md makes a value an integer
+ * is exactly one call here, named by its SPEC.md section 2.3 prefix, so that the same model code runs
+ * <ul>
+ * <li>in float32 ({@code FloatNumerics}: plain autodiff ops, used for float training and evaluation),</li>
+ * <li>while collecting activation statistics (calibration), and</li>
+ * <li>fake-quantized ({@code org.shiftformer.trainer.qat}): forward bit-exact with SPEC.md's integer ops,
+ *     backward straight-through with TQT threshold gradients.</li>
+ * </ul>
+ * Activations are {@code [B, T, width]} tensors, row-major; {@code ids} are {@code B * T} token ids, row
+ * {@code b} at {@code [b * T, (b + 1) * T)}, padded with {@code pad_id}. Weights are {@code [out, in]} as
+ * in SPEC.md. Names: {@code stream} is {@code "enc"} or {@code "dec"}; a LayerNorm prefix is e.g.
+ * {@code "enc.0.ln1"} or {@code "dec.final"}; a linear prefix is e.g. {@code "enc.0.attn.q"},
+ * {@code "dec.1.cross.o"}, {@code "enc.0.ffn.1"}; an attention prefix is e.g. {@code "dec.0.self"}.
+ */
+public interface Numerics {
+
+    /**
+     * SPEC.md 3.1 EMBED of a whole batch: {@code out[b, t] = E[ids[b*T+t]] · 2^scaleLog2 + P[t]}, shape
+     * {@code [B, T, d]}; the result is the residual stream at exponent {@code {stream}.embed.out}.
+     */
+    Tensor embed(Tensor table, Tensor positions, int[] ids, int batch, int len, int scaleLog2, String stream);
+
+    /** SPEC.md 3.7 LAYERNORM over the last dimension; output exponent {@code {prefix}.out}. */
+    Tensor layerNorm(Tensor x, Tensor gamma, Tensor beta, String prefix);
+
+    /**
+     * SPEC.md 3.2 LINEAR followed by REQUANT: {@code x · wᵀ + b} for {@code x [B, T, K]}, {@code w [N, K]};
+     * {@code relu == false}: int8 output (Q, K, V projections); {@code relu == true}: uint8 output, i.e. the
+     * ReLU of the first FFN layer. Weight {@code {prefix}.weight}, output exponent {@code {prefix}.out}.
+     */
+    Tensor linear(Tensor x, Tensor w, Tensor b, boolean relu, String prefix);
+
+    /**
+     * SPEC.md 3.5 RESIDUAL over a LINEAR without requantization: {@code r + x · wᵀ + b}. {@code prefix}
+     * names the linear ({@code "enc.0.attn.o"}, {@code "enc.0.ffn.2"}); the int16 result is at exponent
+     * {@code {prefix}.out}.
+     */
+    Tensor residual(Tensor r, Tensor x, Tensor w, Tensor b, String prefix);
+
+    /**
+     * The middle of SPEC.md 3.3: per head {@code h}, {@code SOFTMAX2(Q_h · K_hᵀ)} over the valid keys (key
+     * {@code j} of batch row {@code b} is valid iff {@code j < keyLengths[b]} and, when {@code causal},
+     * {@code j <= i}), times {@code V_h}, requantized to {@code {prefix}.ctx.out}. {@code q [B, Tq, d]},
+     * {@code k, v [B, Tk, d]}; returns {@code [B, Tq, d]}. Scores are base-2 logits: no {@code 1/sqrt(d_k)}
+     * here (it is folded into {@code W_Q}, SPEC.md 3.3).
+     */
+    Tensor attention(Tensor q, Tensor k, Tensor v, int heads, int[] keyLengths, boolean causal, String prefix);
+
+    /** SPEC.md 3.8 tied logits: {@code f [B, T, d] · Eᵀ -> [B, T, vocab]}. */
+    Tensor logits(Tensor f, Tensor table);
+}
