@@ -3,12 +3,16 @@ package org.shiftformer.trainer.qat;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeMap;
 import org.shiftformer.api.DType;
 import org.shiftformer.api.ModelConfig;
+import org.shiftformer.api.backend.BackendProvider;
+import org.shiftformer.api.backend.Backends;
 import org.shiftformer.api.backend.IntKernels;
 import org.shiftformer.api.spec.IntOps;
 import org.shiftformer.api.spec.PositionalTable;
+import org.shiftformer.api.spec.ReferenceKernels;
 import org.shiftformer.api.spec.Tables;
 import org.shiftformer.trainer.autodiff.FakeQuant;
 import org.shiftformer.trainer.autodiff.Ops;
@@ -86,6 +90,23 @@ public final class QatNumerics implements Numerics {
         this.kernels = kernels;
         this.thresholds = thresholds;
         this.positions = PositionalTable.build(cfg.maxPositions(), cfg.dModel());
+    }
+
+    /**
+     * The op kernels of the highest-ranked installed backend that offers them (backend-sim's vectorised
+     * kernels when it is on the class path), else the scalar reference. All are conformance-tested against
+     * {@code IntOps}, so the choice changes speed, never bits. The backend stays open for the JVM's life.
+     */
+    public static IntKernels fastestKernels() {
+        for (BackendProvider p : Backends.installed()) {
+            if (p.availability().available() && p.capabilities().opKernels()) {
+                Optional<IntKernels> k = p.open(Map.of()).kernels();
+                if (k.isPresent()) {
+                    return k.get();
+                }
+            }
+        }
+        return ReferenceKernels.INSTANCE;
     }
 
     public Thresholds thresholds() {

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -14,6 +15,7 @@ import org.junit.jupiter.api.Test;
 import org.shiftformer.api.ModelConfig;
 import org.shiftformer.api.QuantizedModel;
 import org.shiftformer.api.backend.EncodedSource;
+import org.shiftformer.api.backend.IntKernels;
 import org.shiftformer.api.model.TransformerWeights;
 import org.shiftformer.api.spec.ReferenceKernels;
 import org.shiftformer.api.spec.ReferenceModel;
@@ -56,8 +58,19 @@ class QatBitExactTest {
 
     @Test
     void fakeQuantizedLogitsEqualTheExportedIntegerModel() {
+        trainAndCheck(ReferenceKernels.INSTANCE);
+    }
+
+    @Test
+    void theSameWithTheFastestInstalledKernels() {
+        IntKernels fastest = QatNumerics.fastestKernels();
+        assertNotSame(ReferenceKernels.INSTANCE, fastest, "backend-sim is on the test class path");
+        trainAndCheck(fastest);
+    }
+
+    private static void trainAndCheck(IntKernels kernels) {
         SpecForward model = new SpecForward(CFG, 7);
-        QatNumerics qat = new QatNumerics(CFG, ReferenceKernels.INSTANCE, new Thresholds());
+        QatNumerics qat = new QatNumerics(CFG, kernels, new Thresholds());
         qat.calibrating(true);
         for (int i = 0; i < 3; i++) {
             Batch c = batch(100 + i);
