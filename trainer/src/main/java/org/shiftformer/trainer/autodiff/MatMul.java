@@ -53,6 +53,39 @@ public final class MatMul {
         return threads;
     }
 
+    /** A body over items {@code [from, to)}. */
+    @FunctionalInterface
+    public interface Range {
+        void run(int from, int to);
+    }
+
+    /**
+     * Runs {@code body} over {@code [0, items)} split into contiguous chunks on the kernel threads (the caller
+     * is one of them). Only for bodies whose items are independent (each writes its own outputs), so the
+     * result does not depend on the split or the thread count. Runs on the caller alone below
+     * {@code items · workPerItem < 65,536}.
+     */
+    public static void parallelFor(int items, long workPerItem, Range body) {
+        ForkJoinPool p = pool;
+        int nThreads = threads;
+        if (p == null || items < 2 || (long) items * workPerItem < PARALLEL_THRESHOLD) {
+            body.run(0, items);
+            return;
+        }
+        int workers = Math.min(nThreads, items);
+        int per = (items + workers - 1) / workers;
+        ForkJoinTask<?>[] forked = new ForkJoinTask<?>[workers];
+        for (int w = 1; w < workers; w++) {
+            int from = Math.min(items, w * per);
+            int to = Math.min(items, from + per);
+            forked[w] = p.submit(() -> body.run(from, to));
+        }
+        body.run(0, Math.min(items, per));
+        for (int w = 1; w < workers; w++) {
+            forked[w].join();
+        }
+    }
+
     // ---- reference -------------------------------------------------------------------------------------
 
     /** The literal loop of the summation-order contract (slow; the reference for tests and benchmarks). */

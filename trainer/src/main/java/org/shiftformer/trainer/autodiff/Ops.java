@@ -100,8 +100,12 @@ public final class Ops {
         int inner = b.size();
         Shapes.check(isSuffix(b.shape, a.shape), "add: %s does not broadcast to %s", b, a);
         float[] out = new float[a.size()];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = a.data[i] + b.data[i % inner];
+        float[] ad = a.data;
+        float[] bd = b.data;
+        for (int o = 0; o < out.length; o += inner) {
+            for (int c = 0; c < inner; c++) {
+                out[o + c] = ad[o + c] + bd[c];
+            }
         }
         return Tensor.result(out, a.shape, t -> {
             float[] g = t.grad;
@@ -113,16 +117,33 @@ public final class Ops {
             }
             if (b.requiresGrad) {
                 float[] gb = b.grad();
-                int rows = g.length / inner;
+                double[] s = columnSums(g, g.length / inner, inner, null);
                 for (int c = 0; c < inner; c++) {
-                    double s = 0;
-                    for (int r = 0; r < rows; r++) {
-                        s += g[r * inner + c];
-                    }
-                    gb[c] += (float) s;
+                    gb[c] += (float) s[c];
                 }
             }
         }, a, b);
+    }
+
+    /**
+     * {@code Σ_r x[r, c]} (times {@code w[r, c]} when {@code w != null}) in double, rows ascending: the same
+     * order as a per-column loop, walked row by row so that memory is read contiguously.
+     */
+    static double[] columnSums(float[] x, int rows, int cols, float[] w) {
+        double[] s = new double[cols];
+        for (int r = 0; r < rows; r++) {
+            int o = r * cols;
+            if (w == null) {
+                for (int c = 0; c < cols; c++) {
+                    s[c] += x[o + c];
+                }
+            } else {
+                for (int c = 0; c < cols; c++) {
+                    s[c] += (double) x[o + c] * w[o + c];
+                }
+            }
+        }
+        return s;
     }
 
     private static boolean isSuffix(int[] suffix, int[] shape) {
@@ -218,62 +239,70 @@ public final class Ops {
         float[] out = new float[x.size()];
         float[] xhat = new float[x.size()];
         double[] rstd = new double[rows];
-        for (int r = 0; r < rows; r++) {
-            int o = r * d;
-            double mean = 0;
-            for (int i = 0; i < d; i++) {
-                mean += x.data[o + i];
+        float[] xd = x.data;
+        float[] gd = gamma.data;
+        float[] bd = beta.data;
+        MatMul.parallelFor(rows, 4L * d, (from, to) -> {
+            for (int r = from; r < to; r++) {
+                int o = r * d;
+                double mean = 0;
+                for (int i = 0; i < d; i++) {
+                    mean += xd[o + i];
+                }
+                mean /= d;
+                double var = 0;
+                for (int i = 0; i < d; i++) {
+                    double c = xd[o + i] - mean;
+                    var += c * c;
+                }
+                var /= d;
+                double rs = 1.0 / Math.sqrt(var + eps);
+                rstd[r] = rs;
+                float fm = (float) mean;
+                float frs = (float) rs;
+                for (int i = 0; i < d; i++) {
+                    float h = (xd[o + i] - fm) * frs;
+                    xhat[o + i] = h;
+                    out[o + i] = h * gd[i] + bd[i];
+                }
             }
-            mean /= d;
-            double var = 0;
-            for (int i = 0; i < d; i++) {
-                double c = x.data[o + i] - mean;
-                var += c * c;
-            }
-            var /= d;
-            double rs = 1.0 / Math.sqrt(var + eps);
-            rstd[r] = rs;
-            for (int i = 0; i < d; i++) {
-                double h = (x.data[o + i] - mean) * rs;
-                xhat[o + i] = (float) h;
-                out[o + i] = (float) (h * gamma.data[i] + beta.data[i]);
-            }
-        }
+        });
         return Tensor.result(out, x.shape, t -> {
             float[] g = t.grad;
             if (x.requiresGrad) {
                 float[] gx = x.grad();
-                for (int r = 0; r < rows; r++) {
-                    int o = r * d;
-                    double m1 = 0;
-                    double m2 = 0;
-                    for (int i = 0; i < d; i++) {
-                        double dh = (double) g[o + i] * gamma.data[i];
-                        m1 += dh;
-                        m2 += dh * xhat[o + i];
+                MatMul.parallelFor(rows, 4L * d, (from, to) -> {
+                    for (int r = from; r < to; r++) {
+                        int o = r * d;
+                        double s1 = 0;
+                        double s2 = 0;
+                        for (int i = 0; i < d; i++) {
+                            float dh = g[o + i] * gd[i];
+                            s1 += dh;
+                            s2 += (double) dh * xhat[o + i];
+                        }
+                        float m1 = (float) (s1 / d);
+                        float m2 = (float) (s2 / d);
+                        float rs = (float) rstd[r];
+                        for (int i = 0; i < d; i++) {
+                            float dh = g[o + i] * gd[i];
+                            gx[o + i] += rs * (dh - m1 - xhat[o + i] * m2);
+                        }
                     }
-                    m1 /= d;
-                    m2 /= d;
-                    for (int i = 0; i < d; i++) {
-                        double dh = (double) g[o + i] * gamma.data[i];
-                        gx[o + i] += (float) (rstd[r] * (dh - m1 - xhat[o + i] * m2));
-                    }
+                });
+            }
+            if (gamma.requiresGrad) {
+                double[] sg = columnSums(g, rows, d, xhat);
+                float[] gg = gamma.grad();
+                for (int i = 0; i < d; i++) {
+                    gg[i] += (float) sg[i];
                 }
             }
-            if (gamma.requiresGrad || beta.requiresGrad) {
+            if (beta.requiresGrad) {
+                double[] sb = columnSums(g, rows, d, null);
+                float[] gb = beta.grad();
                 for (int i = 0; i < d; i++) {
-                    double sg = 0;
-                    double sb = 0;
-                    for (int r = 0; r < rows; r++) {
-                        sg += (double) g[r * d + i] * xhat[r * d + i];
-                        sb += g[r * d + i];
-                    }
-                    if (gamma.requiresGrad) {
-                        gamma.grad()[i] += (float) sg;
-                    }
-                    if (beta.requiresGrad) {
-                        beta.grad()[i] += (float) sb;
-                    }
+                    gb[i] += (float) sb[i];
                 }
             }
         }, x, gamma, beta);
@@ -345,6 +374,159 @@ public final class Ops {
                 }
             }
         }, x);
+    }
+
+    /**
+     * Fused multi-head attention with the base-2 softmax (SPEC.md 3.3 between the projections):
+     * {@code q [B, Tq, d]}, {@code k, v [B, Tk, d]}, heads of {@code d_k = d / heads} contiguous columns;
+     * per head {@code P = softmax2(Q_h · K_hᵀ)} over the valid keys (key {@code j} of batch row {@code b} is
+     * valid iff {@code j < keyLengths[b]} and, when {@code causal}, {@code j <= i}); returns
+     * {@code P · V_h} in the head's columns, {@code [B, Tq, d]}. Masked probabilities are exactly 0 and a
+     * query without a valid key gives a zero row (SPEC.md 3.4). Equal to the composition of
+     * {@link #transpose}, {@link #matmulBT}, {@link #softmax} and {@link #matmul}, without the intermediate
+     * tensors and with one tape entry.
+     */
+    public static Tensor attention(Tensor q, Tensor k, Tensor v, int heads, int[] keyLengths, boolean causal) {
+        Shapes.check(q.rank() == 3 && k.rank() == 3 && v.rank() == 3, "attention needs [B, T, d] inputs: %s, %s, %s",
+                q, k, v);
+        int b = q.dim(0);
+        int tq = q.dim(1);
+        int d = q.dim(2);
+        int tk = k.dim(1);
+        Shapes.check(Arrays.equals(k.shape, v.shape) && k.dim(0) == b && k.dim(2) == d,
+                "attention: k %s and v %s must be [%s, Tk, %s]", k, v, b, d);
+        Shapes.check(heads >= 1 && d % heads == 0, "attention: %s heads do not divide d = %s", heads, d);
+        Shapes.check(keyLengths.length == b, "attention: %s key lengths for batch %s", keyLengths.length, b);
+        Shapes.check(!causal || tq == tk, "attention: causal needs Tq == Tk, got %s and %s", tq, tk);
+        int dk = d / heads;
+        int bh = b * heads;
+        int[] lens = keyLengths.clone();
+        float[] qh = toHeads(q.data, b, tq, heads, dk);
+        float[] kh = toHeads(k.data, b, tk, heads, dk);
+        float[] vh = toHeads(v.data, b, tk, heads, dk);
+        float[] p = new float[bh * tq * tk];
+        MatMul.gemmBatched(bh, false, true, tq, tk, dk, qh, 0, tq * dk, kh, 0, tk * dk, p, 0, tq * tk, false);
+        maskedSoftmax2(p, b, heads, tq, tk, lens, causal);
+        float[] ch = new float[bh * tq * dk];
+        MatMul.gemmBatched(bh, false, false, tq, dk, tk, p, 0, tq * tk, vh, 0, tk * dk, ch, 0, tq * dk, false);
+        float[] out = new float[b * tq * d];
+        fromHeads(ch, out, b, tq, heads, dk, false);
+        return Tensor.result(out, q.shape, t -> {
+            float[] gc = toHeads(t.grad, b, tq, heads, dk);
+            if (v.requiresGrad) { // dV_h = Pᵀ · dC_h
+                float[] gv = new float[bh * tk * dk];
+                MatMul.gemmBatched(bh, true, false, tk, dk, tq, p, 0, tq * tk, gc, 0, tq * dk, gv, 0, tk * dk, false);
+                fromHeads(gv, v.grad(), b, tk, heads, dk, true);
+            }
+            if (q.requiresGrad || k.requiresGrad) {
+                float[] gp = new float[bh * tq * tk]; // dP = dC_h · V_hᵀ, then dS in place
+                MatMul.gemmBatched(bh, false, true, tq, tk, dk, gc, 0, tq * dk, vh, 0, tk * dk, gp, 0, tq * tk, false);
+                softmax2Backward(p, gp, bh * tq, tk);
+                if (q.requiresGrad) { // dQ_h = dS · K_h
+                    float[] gq = new float[bh * tq * dk];
+                    MatMul.gemmBatched(bh, false, false, tq, dk, tk, gp, 0, tq * tk, kh, 0, tk * dk, gq, 0, tq * dk,
+                            false);
+                    fromHeads(gq, q.grad(), b, tq, heads, dk, true);
+                }
+                if (k.requiresGrad) { // dK_h = dSᵀ · Q_h
+                    float[] gk = new float[bh * tk * dk];
+                    MatMul.gemmBatched(bh, true, false, tk, dk, tq, gp, 0, tq * tk, qh, 0, tq * dk, gk, 0, tk * dk,
+                            false);
+                    fromHeads(gk, k.grad(), b, tk, heads, dk, true);
+                }
+            }
+        }, q, k, v);
+    }
+
+    /** {@code [B, T, H·dk] -> [B, H, T, dk]} (copy). */
+    private static float[] toHeads(float[] x, int b, int t, int heads, int dk) {
+        float[] out = new float[x.length];
+        int d = heads * dk;
+        for (int ib = 0; ib < b; ib++) {
+            for (int it = 0; it < t; it++) {
+                int src = (ib * t + it) * d;
+                for (int h = 0; h < heads; h++) {
+                    System.arraycopy(x, src + h * dk, out, ((ib * heads + h) * t + it) * dk, dk);
+                }
+            }
+        }
+        return out;
+    }
+
+    /** {@code [B, H, T, dk] -> [B, T, H·dk]}, stored or accumulated into {@code dst}. */
+    private static void fromHeads(float[] x, float[] dst, int b, int t, int heads, int dk, boolean acc) {
+        int d = heads * dk;
+        for (int ib = 0; ib < b; ib++) {
+            for (int h = 0; h < heads; h++) {
+                for (int it = 0; it < t; it++) {
+                    int src = ((ib * heads + h) * t + it) * dk;
+                    int o = (ib * t + it) * d + h * dk;
+                    if (acc) {
+                        for (int c = 0; c < dk; c++) {
+                            dst[o + c] += x[src + c];
+                        }
+                    } else {
+                        System.arraycopy(x, src, dst, o, dk);
+                    }
+                }
+            }
+        }
+    }
+
+    /** In place: scores {@code [B, H, Tq, Tk]} to base-2 probabilities over the valid keys (statistics in double). */
+    private static void maskedSoftmax2(float[] s, int b, int heads, int tq, int tk, int[] lens, boolean causal) {
+        MatMul.parallelFor(b, 8L * heads * tq * tk, (from, to) -> maskedSoftmax2(s, from, to, heads, tq, tk, lens,
+                causal));
+    }
+
+    private static void maskedSoftmax2(float[] s, int b0, int b1, int heads, int tq, int tk, int[] lens,
+                                       boolean causal) {
+        for (int ib = b0; ib < b1; ib++) {
+            int len = Math.min(Math.max(lens[ib], 0), tk);
+            for (int h = 0; h < heads; h++) {
+                for (int i = 0; i < tq; i++) {
+                    int o = ((ib * heads + h) * tq + i) * tk;
+                    int valid = causal ? Math.min(len, i + 1) : len;
+                    if (valid == 0) {
+                        Arrays.fill(s, o, o + tk, 0f);
+                        continue;
+                    }
+                    float m = Float.NEGATIVE_INFINITY;
+                    for (int j = 0; j < valid; j++) {
+                        m = Math.max(m, s[o + j]);
+                    }
+                    double sum = 0;
+                    for (int j = 0; j < valid; j++) {
+                        double e = Math.exp((s[o + j] - (double) m) * LN2);
+                        s[o + j] = (float) e;
+                        sum += e;
+                    }
+                    double inv = 1.0 / sum;
+                    for (int j = 0; j < valid; j++) {
+                        s[o + j] = (float) (s[o + j] * inv);
+                    }
+                    Arrays.fill(s, o + valid, o + tk, 0f);
+                }
+            }
+        }
+    }
+
+    /** In place: {@code g <- ln2 · p · (g - Σ g·p)} per row (the base-2 softmax backward). */
+    private static void softmax2Backward(float[] p, float[] g, int rows, int len) {
+        MatMul.parallelFor(rows, 4L * len, (from, to) -> softmax2Backward(p, g, from, to, len));
+    }
+
+    private static void softmax2Backward(float[] p, float[] g, int r0, int r1, int len) {
+        for (int r = r0; r < r1; r++) {
+            int o = r * len;
+            double dot = 0;
+            for (int j = 0; j < len; j++) {
+                dot += (double) g[o + j] * p[o + j];
+            }
+            for (int j = 0; j < len; j++) {
+                g[o + j] = (float) (LN2 * p[o + j] * (g[o + j] - dot));
+            }
+        }
     }
 
     // ---- embedding, dropout, views ---------------------------------------------------------------------
@@ -498,30 +680,44 @@ public final class Ops {
         Shapes.check(targets.length == rows, "crossEntropy: %s targets for %s rows", targets.length, rows);
         int[] tg = targets.clone();
         int count = 0;
-        double total = 0;
-        float[] prob = new float[logits.size()];
         for (int r = 0; r < rows; r++) {
-            if (tg[r] == ignoreIndex) {
-                continue;
+            if (tg[r] != ignoreIndex) {
+                Shapes.check(tg[r] >= 0 && tg[r] < vocab, "target %s out of range [0, %s)", tg[r], vocab);
+                count++;
             }
-            Shapes.check(tg[r] >= 0 && tg[r] < vocab, "target %s out of range [0, %s)", tg[r], vocab);
-            count++;
-            int o = r * vocab;
-            double m = Double.NEGATIVE_INFINITY;
-            for (int v = 0; v < vocab; v++) {
-                m = Math.max(m, logits.data[o + v]);
+        }
+        float[] x = logits.data;
+        float[] prob = new float[logits.size()];
+        double[] rowLoss = new double[rows];
+        MatMul.parallelFor(rows, 4L * vocab, (from, to) -> {
+            for (int r = from; r < to; r++) {
+                if (tg[r] == ignoreIndex) {
+                    continue;
+                }
+                int o = r * vocab;
+                float m = Float.NEGATIVE_INFINITY;
+                double sumLogit = 0;
+                for (int v = 0; v < vocab; v++) {
+                    m = Math.max(m, x[o + v]);
+                    sumLogit += x[o + v];
+                }
+                double se = 0;
+                for (int v = 0; v < vocab; v++) {
+                    double e = Math.exp((double) x[o + v] - m);
+                    prob[o + v] = (float) e;
+                    se += e;
+                }
+                float inv = (float) (1.0 / se);
+                for (int v = 0; v < vocab; v++) {
+                    prob[o + v] *= inv;
+                }
+                double lse = m + Math.log(se);
+                rowLoss[r] = -(1.0 - eps) * (x[o + tg[r]] - lse) - (eps / vocab) * (sumLogit - vocab * lse);
             }
-            double se = 0;
-            double sumLogit = 0;
-            for (int v = 0; v < vocab; v++) {
-                se += Math.exp(logits.data[o + v] - m);
-                sumLogit += logits.data[o + v];
-            }
-            double lse = m + Math.log(se);
-            for (int v = 0; v < vocab; v++) {
-                prob[o + v] = (float) Math.exp(logits.data[o + v] - lse);
-            }
-            total += -(1.0 - eps) * (logits.data[o + tg[r]] - lse) - (eps / vocab) * (sumLogit - vocab * lse);
+        });
+        double total = 0;
+        for (int r = 0; r < rows; r++) { // fixed order
+            total += rowLoss[r];
         }
         int n = count;
         float loss = n == 0 ? 0f : (float) (total / n);
@@ -529,19 +725,21 @@ public final class Ops {
             if (n == 0) {
                 return;
             }
-            double g = t.grad[0] / (double) n;
+            float g = (float) (t.grad[0] / (double) n);
             float[] gl = logits.grad();
-            double off = eps / vocab;
-            for (int r = 0; r < rows; r++) {
-                if (tg[r] == ignoreIndex) {
-                    continue;
+            float off = eps / vocab;
+            MatMul.parallelFor(rows, vocab, (from, to) -> {
+                for (int r = from; r < to; r++) {
+                    if (tg[r] == ignoreIndex) {
+                        continue;
+                    }
+                    int o = r * vocab;
+                    for (int v = 0; v < vocab; v++) {
+                        gl[o + v] += g * (prob[o + v] - off);
+                    }
+                    gl[o + tg[r]] -= g * (1f - eps);
                 }
-                int o = r * vocab;
-                for (int v = 0; v < vocab; v++) {
-                    double q = off + (v == tg[r] ? 1.0 - eps : 0.0);
-                    gl[o + v] += (float) (g * (prob[o + v] - q));
-                }
-            }
+            });
         }, logits);
     }
 }

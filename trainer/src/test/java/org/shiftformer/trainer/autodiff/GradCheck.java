@@ -20,7 +20,7 @@ import java.util.function.Supplier;
  * by default: two orders of magnitude above the budget, far below the size of a real gradient bug (a
  * missing term or a wrong factor moves the gradient by O(1) relative).
  */
-final class GradCheck {
+public final class GradCheck {
 
     static final double H = 1e-2;
     static final double RTOL = 1e-2;
@@ -37,12 +37,12 @@ final class GradCheck {
         return Tensor.param(d, shape);
     }
 
-    static void check(String what, Supplier<Tensor> f, List<Tensor> params) {
+    public static void check(String what, Supplier<Tensor> f, List<Tensor> params) {
         check(what, f, params, H, RTOL, ATOL, 40);
     }
 
     /** Checks up to {@code maxPerParam} (sampled) elements of every parameter; returns nothing, fails with all mismatches. */
-    static void check(String what, Supplier<Tensor> f, List<Tensor> params, double h, double rtol, double atol,
+    public static void check(String what, Supplier<Tensor> f, List<Tensor> params, double h, double rtol, double atol,
                       int maxPerParam) {
         SplittableRandom rnd = new SplittableRandom(what.hashCode());
         for (Tensor p : params) {

@@ -1,0 +1,240 @@
+package org.shiftformer.trainer.model;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.shiftformer.api.ModelConfig;
+import org.shiftformer.api.model.TensorNames;
+import org.shiftformer.core.tokenizer.ByteBpeTokenizer;
+import org.shiftformer.trainer.autodiff.Ops;
+import org.shiftformer.trainer.autodiff.Tensor;
+
+/**
+ * The encoder-decoder of SPEC.md section 2 over {@link TransformerParams}, written once against
+ * {@link Numerics}: every SPEC.md integer point (EMBED, each LAYERNORM, the Q/K/V and first-FFN LINEARs,
+ * each RESIDUAL, each attention, the tied LOGITS) is one {@code Numerics} call with its SPEC.md 2.3 prefix,
+ * so the same code is the float model ({@link FloatNumerics}) and the fake-quantized one.
+ *
+ * <p>Training uses teacher forcing ({@link Batch}) and label-smoothed cross-entropy ignoring {@code pad_id};
+ * {@link #greedy} decodes as SPEC.md 3.8 / 5 do (argmax over all ids but pad and bos, ties to the lowest
+ * id, until EOS), recomputing the decoder over the whole prefix at every step (SPEC.md 2.2: equal to a KV
+ * cache).
+ */
+public final class Seq2SeqModel {
+
+    private final TransformerParams params;
+    private final ModelConfig cfg;
+    private final float labelSmoothing;
+
+    public Seq2SeqModel(TransformerParams params, float labelSmoothing) {
+        if (!(labelSmoothing >= 0f && labelSmoothing < 1f)) {
+            throw new IllegalArgumentException("label smoothing must be in [0, 1): " + labelSmoothing);
+        }
+        this.params = params;
+        this.cfg = params.config();
+        this.labelSmoothing = labelSmoothing;
+    }
+
+    public TransformerParams params() {
+        return params;
+    }
+
+    public ModelConfig config() {
+        return cfg;
+    }
+
+    public float labelSmoothing() {
+        return labelSmoothing;
+    }
+
+    /** The encoder input for {@code text}, exactly as runtime-core's {@code Translator.sourceIds}: ids + EOS. */
+    public static int[] sourceIds(ByteBpeTokenizer tokenizer, String text, int eosId) {
+        int[] ids = tokenizer.encode(text);
+        int[] src = Arrays.copyOf(ids, ids.length + 1);
+        src[ids.length] = eosId;
+        return src;
+    }
+
+    // ---- forward ---------------------------------------------------------------------------------------
+
+    /** SPEC.md 2.1: the encoder memory {@code [B, S, d]} (after {@code enc.final}). */
+    public Tensor encode(int[] src, int[] srcLengths, int batch, int srcLen, Numerics n) {
+        Tensor h = n.embed(p(TensorNames.EMBED), params.positions(), src, batch, srcLen, cfg.embedScaleLog2(), "enc");
+        for (int i = 0; i < cfg.encoderLayers(); i++) {
+            String ln1 = TensorNames.enc(i, "ln1");
+            Tensor a = n.layerNorm(h, gamma(ln1), beta(ln1), ln1);
+            h = attentionBranch(h, a, a, TensorNames.enc(i, "attn"), srcLengths, false, n);
+            h = ffnBranch(h, TensorNames.enc(i, "ln2"), TensorNames.enc(i, "ffn"), n);
+        }
+        return n.layerNorm(h, gamma(TensorNames.ENC_FINAL), beta(TensorNames.ENC_FINAL), TensorNames.ENC_FINAL);
+    }
+
+    /** SPEC.md 2.2: the final decoder LayerNorm output {@code f [B, T, d]} for decoder inputs {@code ids}. */
+    public Tensor decode(Tensor memory, int[] srcLengths, int[] ids, int batch, int len, Numerics n) {
+        Tensor g = n.embed(p(TensorNames.EMBED), params.positions(), ids, batch, len, cfg.embedScaleLog2(), "dec");
+        int[] selfLengths = new int[batch];
+        Arrays.fill(selfLengths, len);
+        for (int i = 0; i < cfg.decoderLayers(); i++) {
+            String ln1 = TensorNames.dec(i, "ln1");
+            Tensor a = n.layerNorm(g, gamma(ln1), beta(ln1), ln1);
+            g = attentionBranch(g, a, a, TensorNames.dec(i, "self"), selfLengths, true, n);
+            String ln2 = TensorNames.dec(i, "ln2");
+            a = n.layerNorm(g, gamma(ln2), beta(ln2), ln2);
+            g = attentionBranch(g, a, memory, TensorNames.dec(i, "cross"), srcLengths, false, n);
+            g = ffnBranch(g, TensorNames.dec(i, "ln3"), TensorNames.dec(i, "ffn"), n);
+        }
+        return n.layerNorm(g, gamma(TensorNames.DEC_FINAL), beta(TensorNames.DEC_FINAL), TensorNames.DEC_FINAL);
+    }
+
+    /** SPEC.md 3.3 and 3.5: {@code h + ATTENTION_BRANCH(a, c, prefix)}. */
+    private Tensor attentionBranch(Tensor h, Tensor a, Tensor c, String prefix, int[] keyLengths, boolean causal,
+                                   Numerics n) {
+        Tensor q = n.linear(a, w(prefix + ".q"), b(prefix + ".q"), false, prefix + ".q");
+        Tensor k = n.linear(c, w(prefix + ".k"), b(prefix + ".k"), false, prefix + ".k");
+        Tensor v = n.linear(c, w(prefix + ".v"), b(prefix + ".v"), false, prefix + ".v");
+        Tensor ctx = n.attention(q, k, v, cfg.heads(), keyLengths, causal, prefix);
+        return n.residual(h, ctx, w(prefix + ".o"), b(prefix + ".o"), prefix + ".o");
+    }
+
+    /** SPEC.md 3.6 and 3.5 with the LayerNorm in front: {@code h + FFN_BRANCH(LAYERNORM(h, ln), ffn)}. */
+    private Tensor ffnBranch(Tensor h, String ln, String ffn, Numerics n) {
+        Tensor a = n.layerNorm(h, gamma(ln), beta(ln), ln);
+        Tensor u = n.linear(a, w(ffn + ".1"), b(ffn + ".1"), true, ffn + ".1");
+        return n.residual(h, u, w(ffn + ".2"), b(ffn + ".2"), ffn + ".2");
+    }
+
+    /** Tied logits {@code [B, T, vocab]} of a batch under teacher forcing. */
+    public Tensor logits(Batch batch, Numerics n) {
+        Tensor memory = encode(batch.src(), batch.srcLengths(), batch.size(), batch.srcLen(), n);
+        Tensor f = decode(memory, batch.srcLengths(), batch.decoderInput(), batch.size(), batch.tgtLen(), n);
+        return n.logits(f, p(TensorNames.EMBED));
+    }
+
+    /**
+     * Mean label-smoothed cross-entropy over the non-pad targets of {@code batch}.
+     *
+     * @param training {@code true}: records the graph for {@code backward()} (and keeps the dropout of a
+     *                 training {@link FloatNumerics}); {@code false}: evaluation, nothing recorded, no dropout
+     */
+    public Tensor loss(Batch batch, Numerics n, boolean training) {
+        if (training) {
+            return Ops.crossEntropy(logits(batch, n), batch.targets(), labelSmoothing, cfg.padId());
+        }
+        Numerics eval = n instanceof FloatNumerics ? FloatNumerics.plain() : n;
+        try (var ignored = Tensor.noGrad()) {
+            return Ops.crossEntropy(logits(batch, eval), batch.targets(), labelSmoothing, cfg.padId());
+        }
+    }
+
+    // ---- greedy decoding -------------------------------------------------------------------------------
+
+    /**
+     * Greedy decoding of {@code sources} (each ending in EOS) together in one batch: returns the generated
+     * ids of each, without the EOS. At most {@code maxNewTokens} tokens are generated (EOS included), and
+     * never more than {@code max_positions - 1} (SPEC.md 5).
+     */
+    public List<int[]> greedy(List<int[]> sources, int maxNewTokens, Numerics n) {
+        if (sources.isEmpty()) {
+            return List.of();
+        }
+        int b = sources.size();
+        int s = 0;
+        for (int[] x : sources) {
+            if (x.length == 0 || x.length > cfg.maxPositions()) {
+                throw new IllegalArgumentException("source of " + x.length + " ids: must be in [1, "
+                        + cfg.maxPositions() + "] with its EOS");
+            }
+            s = Math.max(s, x.length);
+        }
+        int[] src = new int[b * s];
+        Arrays.fill(src, cfg.padId());
+        int[] lens = new int[b];
+        for (int i = 0; i < b; i++) {
+            System.arraycopy(sources.get(i), 0, src, i * s, sources.get(i).length);
+            lens[i] = sources.get(i).length;
+        }
+        int maxNew = Math.min(maxNewTokens, cfg.maxPositions() - 1);
+        List<List<Integer>> out = new ArrayList<>();
+        for (int i = 0; i < b; i++) {
+            out.add(new ArrayList<>());
+        }
+        boolean[] done = new boolean[b];
+        int d = cfg.dModel();
+        int vocab = cfg.vocabSize();
+        try (var ignored = Tensor.noGrad()) {
+            Numerics eval = n instanceof FloatNumerics ? FloatNumerics.plain() : n;
+            Tensor memory = encode(src, lens, b, s, eval);
+            int[] ids = new int[b];
+            Arrays.fill(ids, cfg.bosId());
+            int remaining = b;
+            for (int step = 0; step < maxNew && remaining > 0; step++) {
+                int t = step + 1;
+                Tensor f = decode(memory, lens, ids, b, t, eval);
+                float[] last = new float[b * d];
+                for (int i = 0; i < b; i++) {
+                    System.arraycopy(f.data(), (i * t + t - 1) * d, last, i * d, d);
+                }
+                float[] logits = eval.logits(Tensor.of(last, b, 1, d), p(TensorNames.EMBED)).data();
+                int[] next = new int[b * (t + 1)];
+                for (int i = 0; i < b; i++) {
+                    System.arraycopy(ids, i * t, next, i * (t + 1), t);
+                    int best = argmax(logits, i * vocab, vocab);
+                    if (!done[i]) {
+                        if (best == cfg.eosId()) {
+                            done[i] = true;
+                            remaining--;
+                        } else {
+                            out.get(i).add(best);
+                        }
+                    }
+                    next[i * (t + 1) + t] = best;
+                }
+                ids = next;
+            }
+        }
+        List<int[]> result = new ArrayList<>(b);
+        for (List<Integer> o : out) {
+            result.add(o.stream().mapToInt(Integer::intValue).toArray());
+        }
+        return result;
+    }
+
+    /** SPEC.md 3.8: argmax over all ids except pad and bos, ties to the lowest id. */
+    private int argmax(float[] logits, int off, int vocab) {
+        int best = -1;
+        float bv = 0f;
+        for (int v = 0; v < vocab; v++) {
+            if (v == cfg.padId() || v == cfg.bosId()) {
+                continue;
+            }
+            float x = logits[off + v];
+            if (best < 0 || x > bv) {
+                best = v;
+                bv = x;
+            }
+        }
+        return best;
+    }
+
+    // ---- parameter access ------------------------------------------------------------------------------
+
+    private Tensor p(String name) {
+        return params.get(name);
+    }
+
+    private Tensor w(String prefix) {
+        return params.get(TensorNames.weight(prefix));
+    }
+
+    private Tensor b(String prefix) {
+        return params.get(TensorNames.bias(prefix));
+    }
+
+    private Tensor gamma(String prefix) {
+        return params.get(TensorNames.gamma(prefix));
+    }
+
+    private Tensor beta(String prefix) {
+        return params.get(TensorNames.beta(prefix));
+    }
+}

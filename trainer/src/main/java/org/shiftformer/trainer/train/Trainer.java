@@ -1,0 +1,250 @@
+package org.shiftformer.trainer.train;
+
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import org.shiftformer.api.ModelConfig;
+import org.shiftformer.core.artifact.TokenizerSpec;
+import org.shiftformer.core.tokenizer.BpeTrainer;
+import org.shiftformer.core.tokenizer.ByteBpeTokenizer;
+import org.shiftformer.trainer.autodiff.MatMul;
+import org.shiftformer.trainer.autodiff.Tensor;
+import org.shiftformer.trainer.data.Pair;
+import org.shiftformer.trainer.model.Batch;
+import org.shiftformer.trainer.model.FloatNumerics;
+import org.shiftformer.trainer.model.Numerics;
+import org.shiftformer.trainer.model.Seq2SeqModel;
+import org.shiftformer.trainer.model.TransformerParams;
+import org.shiftformer.trainer.optim.AdamW;
+import org.shiftformer.trainer.optim.LrSchedule;
+import org.shiftformer.trainer.optim.ParamGroup;
+
+/**
+ * Float training of the SPEC.md model on parallel pairs: BPE tokenizer (both sides, one vocabulary),
+ * length-bucketed batches, AdamW with warm-up + cosine decay and gradient clipping, residual dropout,
+ * periodic validation (greedy exact match) and checkpoints.
+ *
+ * <p>Deterministic: the same config, data and seed give the same bits, for any thread count; a run resumed
+ * from a checkpoint continues bit for bit (the checkpoint holds parameters, Adam moments, step and data
+ * position; step {@code s}'s dropout masks are seeded from {@code (seed, s)}).
+ */
+public final class Trainer {
+
+    private final TrainConfig config;
+    private final List<Pair> valid;
+    private final TrainListener listener;
+    private final ByteBpeTokenizer tokenizer;
+    private final ModelConfig modelConfig;
+    private final Seq2SeqModel model;
+    private final AdamW optimizer;
+    private final BatchSampler sampler;
+
+    /**
+     * Prepares a run: trains the tokenizer on {@code train} (or takes it from an existing checkpoint),
+     * tokenizes the data, initialises the model and, if {@code config.checkpoint()} exists, resumes from it.
+     *
+     * @throws IllegalArgumentException if a pair does not fit the model's positions, or the checkpoint does not
+     *     match the config
+     */
+    public Trainer(TrainConfig config, List<Pair> train, List<Pair> valid, TrainListener listener) {
+        if (train.isEmpty()) {
+            throw new IllegalArgumentException("the training set is empty");
+        }
+        this.config = config;
+        this.valid = List.copyOf(valid);
+        this.listener = listener == null ? TrainListener.NONE : listener;
+        MatMul.setThreads(config.threads());
+        Checkpoint resume = config.checkpoint() != null && Files.exists(config.checkpoint())
+                ? Checkpoint.read(config.checkpoint()) : null;
+        if (resume != null) {
+            tokenizer = new ByteBpeTokenizer(resume.mergeLeft(), resume.mergeRight());
+            if (resume.seed() != config.seed()) {
+                throw new IllegalArgumentException("checkpoint " + config.checkpoint() + " was trained with seed "
+                        + resume.seed() + ", the config says " + config.seed());
+            }
+        } else {
+            tokenizer = trainTokenizer(train, config.model().vocabSize());
+        }
+        modelConfig = withVocab(config.model(), tokenizer.vocabSize());
+        if (resume != null && !resume.config().equals(modelConfig)) {
+            throw new IllegalArgumentException("checkpoint " + config.checkpoint() + " holds a model " + resume.config()
+                    + ", the config asks for " + modelConfig);
+        }
+        List<int[]> src = new ArrayList<>(train.size());
+        List<int[]> tgt = new ArrayList<>(train.size());
+        for (int i = 0; i < train.size(); i++) {
+            Pair p = train.get(i);
+            int[] s = Seq2SeqModel.sourceIds(tokenizer, p.source(), modelConfig.eosId());
+            int[] t = tokenizer.encode(p.target());
+            if (s.length > modelConfig.maxPositions() || t.length + 1 > modelConfig.maxPositions()) {
+                throw new IllegalArgumentException("training pair " + i + " needs " + Math.max(s.length, t.length + 1)
+                        + " positions, the model has " + modelConfig.maxPositions() + ": " + p);
+            }
+            src.add(s);
+            tgt.add(t);
+        }
+        TransformerParams params = TransformerParams.init(modelConfig, config.seed());
+        model = new Seq2SeqModel(params, config.labelSmoothing());
+        LrSchedule schedule = LrSchedule.warmupCosine(config.peakLr(), config.warmupSteps(), config.steps(),
+                config.minLr());
+        optimizer = new AdamW(List.of(new ParamGroup("weights", params.list(), schedule, config.weightDecay())),
+                0.9, 0.98, 1e-9, config.clipNorm());
+        sampler = new BatchSampler(src, tgt, config.batchSentences(), config.seed(), modelConfig);
+        if (resume != null) {
+            resume.restore(optimizer);
+            sampler.seek(resume.epoch(), resume.cursor());
+        }
+    }
+
+    /** BPE on both sides of {@code pairs} into one vocabulary of at most {@code vocabSize} ids. */
+    public static ByteBpeTokenizer trainTokenizer(List<Pair> pairs, int vocabSize) {
+        List<String> corpus = new ArrayList<>(pairs.size() * 2);
+        for (Pair p : pairs) {
+            corpus.add(p.source());
+            corpus.add(p.target());
+        }
+        int[][] merges = BpeTrainer.train(corpus, vocabSize);
+        return new ByteBpeTokenizer(merges[0], merges[1]);
+    }
+
+    private static ModelConfig withVocab(ModelConfig c, int vocab) {
+        return new ModelConfig(c.dModel(), c.heads(), c.dFf(), c.encoderLayers(), c.decoderLayers(), vocab,
+                c.maxPositions(), c.embedScaleLog2(), c.padId(), c.bosId(), c.eosId()).validate();
+    }
+
+    public Seq2SeqModel model() {
+        return model;
+    }
+
+    public ByteBpeTokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    /** The tokenizer as the artifact stores it. */
+    public TokenizerSpec tokenizerSpec() {
+        return new TokenizerSpec(tokenizer.mergeLeft(), tokenizer.mergeRight());
+    }
+
+    public AdamW optimizer() {
+        return optimizer;
+    }
+
+    /** Steps done (including those before a resume). */
+    public long step() {
+        return optimizer.stepCount();
+    }
+
+    /** One optimizer step on the next batch; returns the batch loss. */
+    public double trainStep() {
+        Batch batch = sampler.next();
+        optimizer.zeroGrad();
+        long s = optimizer.stepCount() + 1;
+        Numerics n = FloatNumerics.training(config.dropout(), config.seed() * 0x9E3779B97F4A7C15L ^ s);
+        Tensor loss = model.loss(batch, n, true);
+        loss.backward();
+        optimizer.step();
+        lastTokens = batch.targetTokens();
+        return loss.item();
+    }
+
+    private int lastTokens;
+
+    /** Trains until {@code config.steps()}, validating and checkpointing as configured; returns the last evaluation. */
+    public TrainListener.EvalInfo run() {
+        long start = System.nanoTime();
+        TrainListener.EvalInfo last = null;
+        while (step() < config.steps()) {
+            double lr = optimizer.nextLr(0);
+            long t0 = System.nanoTime();
+            double loss = trainStep();
+            long t1 = System.nanoTime();
+            long s = step();
+            listener.onStep(new TrainListener.StepInfo(s, config.steps(), loss, lr, optimizer.lastGradNorm(),
+                    lastTokens, lastTokens / ((t1 - t0) * 1e-9), (t1 - start) * 1e-9));
+            boolean end = s == config.steps();
+            if (config.checkpoint() != null && (end || (config.checkpointInterval() > 0
+                    && s % config.checkpointInterval() == 0))) {
+                saveCheckpoint();
+            }
+            if (end || (config.evalInterval() > 0 && s % config.evalInterval() == 0)) {
+                last = evaluate();
+                listener.onEval(last);
+            }
+        }
+        return last;
+    }
+
+    /** Writes the checkpoint now (to {@code config.checkpoint()}). */
+    public void saveCheckpoint() {
+        if (config.checkpoint() == null) {
+            throw new IllegalStateException("no checkpoint path configured");
+        }
+        Checkpoint.capture(modelConfig, tokenizer.mergeLeft(), tokenizer.mergeRight(), optimizer, sampler.epoch(),
+                sampler.cursor(), config.seed()).write(config.checkpoint());
+        listener.onCheckpoint(step(), config.checkpoint());
+    }
+
+    /** Validation loss and greedy exact match on the first {@code evalSentences} validation pairs. */
+    public TrainListener.EvalInfo evaluate() {
+        List<Pair> v = valid.subList(0, Math.min(valid.size(), config.evalSentences()));
+        if (v.isEmpty()) {
+            return new TrainListener.EvalInfo(step(), Double.NaN, Double.NaN, 0);
+        }
+        List<String> hyp = translate(v.stream().map(Pair::source).toList());
+        int exact = 0;
+        for (int i = 0; i < v.size(); i++) {
+            if (hyp.get(i).equals(v.get(i).target())) {
+                exact++;
+            }
+        }
+        double lossSum = 0;
+        int batches = 0;
+        for (int from = 0; from < v.size(); from += config.batchSentences()) {
+            List<Pair> part = v.subList(from, Math.min(v.size(), from + config.batchSentences()));
+            List<int[]> s = new ArrayList<>();
+            List<int[]> t = new ArrayList<>();
+            for (Pair p : part) {
+                s.add(Seq2SeqModel.sourceIds(tokenizer, p.source(), modelConfig.eosId()));
+                t.add(tokenizer.encode(p.target()));
+            }
+            lossSum += model.loss(Batch.of(s, t, modelConfig), FloatNumerics.plain(), false).item();
+            batches++;
+        }
+        return new TrainListener.EvalInfo(step(), lossSum / batches, (double) exact / v.size(), v.size());
+    }
+
+    /** Greedy float translations of {@code sources} (batched by length; results in input order). */
+    public List<String> translate(List<String> sources) {
+        return translate(model, tokenizer, sources, 64);
+    }
+
+    /** Greedy float translations with {@code model} and {@code tokenizer}, {@code batch} sentences at a time. */
+    public static List<String> translate(Seq2SeqModel model, ByteBpeTokenizer tokenizer, List<String> sources,
+                                         int batch) {
+        ModelConfig c = model.config();
+        int n = sources.size();
+        int[][] ids = new int[n][];
+        Integer[] order = new Integer[n];
+        for (int i = 0; i < n; i++) {
+            ids[i] = Seq2SeqModel.sourceIds(tokenizer, sources.get(i), c.eosId());
+            order[i] = i;
+        }
+        Arrays.sort(order, Comparator.comparingInt(i -> ids[i].length));
+        String[] out = new String[n];
+        for (int from = 0; from < n; from += batch) {
+            int to = Math.min(n, from + batch);
+            List<int[]> part = new ArrayList<>();
+            for (int i = from; i < to; i++) {
+                part.add(ids[order[i]]);
+            }
+            int maxNew = Math.min(c.maxPositions() - 1, 2 * part.get(part.size() - 1).length + 8);
+            List<int[]> res = model.greedy(part, maxNew, FloatNumerics.plain());
+            for (int i = from; i < to; i++) {
+                out[order[i]] = tokenizer.decode(res.get(i - from));
+            }
+        }
+        return Arrays.asList(out);
+    }
+}

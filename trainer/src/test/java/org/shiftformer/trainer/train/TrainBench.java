@@ -1,0 +1,90 @@
+package org.shiftformer.trainer.train;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.shiftformer.api.ModelConfig;
+import org.shiftformer.api.model.RandomModels;
+import org.shiftformer.trainer.autodiff.MatMul;
+import org.shiftformer.trainer.autodiff.Tensor;
+import org.shiftformer.trainer.model.Batch;
+import org.shiftformer.trainer.model.FloatNumerics;
+import org.shiftformer.trainer.model.Seq2SeqModel;
+import org.shiftformer.trainer.model.TransformerParams;
+import org.shiftformer.trainer.optim.AdamW;
+import org.shiftformer.trainer.optim.LrSchedule;
+import org.shiftformer.trainer.optim.ParamGroup;
+
+/**
+ * Float training throughput on PERF.md's peer shape: {@code small} preset (d 256, 4 heads, FFN 1024, 3 + 3
+ * layers), vocabulary 1000, batch 64, source and target length 24 (23 random tokens + EOS), dropout 0.1:
+ * forward, backward and AdamW. Prints target tokens/s (PyTorch: 1,605 on 2 threads) and the matmul
+ * GFLOP/s achieved (6 x the forward multiply-adds per step, over the whole step time).
+ *
+ * <pre>
+ * mvn -o -q -pl trainer -am test-compile
+ * java --add-modules jdk.incubator.vector -cp "trainer/target/classes:trainer/target/test-classes:$(cat cp.txt)" \
+ *     org.shiftformer.trainer.train.TrainBench [threads] [steps]
+ * </pre>
+ */
+public final class TrainBench {
+
+    private TrainBench() {
+    }
+
+    public static void main(String[] args) {
+        int threads = args.length > 0 ? Integer.parseInt(args[0]) : Runtime.getRuntime().availableProcessors();
+        int steps = args.length > 1 ? Integer.parseInt(args[1]) : 6;
+        int b = 64;
+        int len = 24;
+        ModelConfig cfg = RandomModels.preset("small", 1000);
+        MatMul.setThreads(threads);
+        SplittableRandom rnd = new SplittableRandom(7);
+        List<int[]> src = new ArrayList<>();
+        List<int[]> tgt = new ArrayList<>();
+        for (int i = 0; i < b; i++) {
+            int[] s = new int[len];
+            int[] t = new int[len - 1];
+            for (int j = 0; j < len; j++) {
+                s[j] = 3 + rnd.nextInt(cfg.vocabSize() - 3);
+            }
+            s[len - 1] = cfg.eosId();
+            for (int j = 0; j < len - 1; j++) {
+                t[j] = 3 + rnd.nextInt(cfg.vocabSize() - 3);
+            }
+            src.add(s);
+            tgt.add(t);
+        }
+        Batch batch = Batch.of(src, tgt, cfg);
+        TransformerParams params = TransformerParams.init(cfg, 1);
+        Seq2SeqModel model = new Seq2SeqModel(params, 0.1f);
+        AdamW adam = AdamW.standard(List.of(new ParamGroup("w", params.list(), LrSchedule.constant(1e-4), 0)));
+        double d = cfg.dModel();
+        double ff = cfg.dFf();
+        double s = len;
+        double t = len;
+        double macs = b * (s * cfg.encoderLayers() * (4 * d * d + 2 * d * ff + 2 * s * d)
+                + t * cfg.decoderLayers() * (4 * d * d + 2 * d * d + 2 * d * ff + 2 * t * d + 2 * s * d)
+                + s * cfg.decoderLayers() * 2 * d * d
+                + t * cfg.vocabSize() * d);
+        double flops = 6 * macs;
+        System.out.printf("small preset, vocab %d, batch %d, length %d, %d threads, %.2f M params, %.1f GFLOP/step%n",
+                cfg.vocabSize(), b, len, threads, params.count() / 1e6, flops / 1e9);
+        for (int i = 0; i < steps + 2; i++) {
+            long t0 = System.nanoTime();
+            adam.zeroGrad();
+            Tensor loss = model.loss(batch, FloatNumerics.training(0.1f, i), true);
+            long t1 = System.nanoTime();
+            loss.backward();
+            long t2 = System.nanoTime();
+            adam.step();
+            long t3 = System.nanoTime();
+            double sec = (t3 - t0) * 1e-9;
+            System.out.printf("%s step %d: loss %.4f, %.0f ms (forward %.0f, backward %.0f, adam %.0f), "
+                            + "%.0f target tokens/s, %.1f GFLOP/s%n", i < 2 ? "warm-up" : "measured", i, loss.item(),
+                    sec * 1e3, (t1 - t0) * 1e-6, (t2 - t1) * 1e-6, (t3 - t2) * 1e-6, batch.targetTokens() / sec,
+                    flops / sec / 1e9);
+        }
+        MatMul.setThreads(1);
+    }
+}
