@@ -109,7 +109,7 @@ public final class DictdPairs {
                     throw indexError(files.index(), lineNumber, "entry at offset " + offset + " length " + length
                         + " ends beyond the " + data.length + " bytes of " + files.data());
                 }
-                if (!seen.add(offset << 24 ^ length)) {
+                if (!seen.add(offset << 32 | length)) { // both < 2^31: the data is one array
                     continue;
                 }
                 entryToPair(firstLines(data, (int) offset, (int) length)).ifPresent(pairs::add);

@@ -1,5 +1,8 @@
 package org.shiftformer.trainer.data;
 
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -29,6 +32,34 @@ public final class TsvPairs {
             }
         }
         return pairs;
+    }
+
+    /**
+     * Writes {@code pairs} as UTF-8 TSV that {@link #read(Path)} reads back unchanged (for saving a split
+     * to inspect or to evaluate on later). A field containing a tab or a line break, or with leading or
+     * trailing whitespace, cannot round-trip and is an error naming the pair's index.
+     */
+    public static void write(Path file, List<Pair> pairs) {
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < pairs.size(); i++) {
+            Pair p = pairs.get(i);
+            checkField(file, i, "source", p.source());
+            checkField(file, i, "target", p.target());
+            sb.append(p.source()).append('\t').append(p.target()).append('\n');
+        }
+        try {
+            Files.writeString(file, sb, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new ShiftformerException(ErrorCode.IO_ERROR, file + ": cannot write: " + e.getMessage(), e);
+        }
+    }
+
+    private static void checkField(Path file, int index, String name, String field) {
+        if (field.isEmpty() || !field.strip().equals(field) || field.indexOf('\t') >= 0 || field.indexOf('\n') >= 0
+            || field.indexOf('\r') >= 0) {
+            throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, file + ": pair " + index + " has a " + name
+                + " that TSV cannot hold (empty, outer whitespace, tab or line break): \"" + field + "\"");
+        }
     }
 
     /** Parses one non-blank line; {@code file} and {@code lineNumber} only label errors. */

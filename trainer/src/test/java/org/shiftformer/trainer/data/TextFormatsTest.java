@@ -61,6 +61,17 @@ class TextFormatsTest {
     }
 
     @Test
+    void tsvWriteRoundTripsASplit() throws IOException {
+        Dataset d = NumberTask.generate(new SplitConfig(10, 20, 1000, 1));
+        Path f = dir.resolve("test.tsv");
+        TsvPairs.write(f, d.test());
+        assertEquals(d.test(), TsvPairs.read(f));
+        var e = assertThrows(ShiftformerException.class,
+            () -> TsvPairs.write(dir.resolve("x.tsv"), List.of(new Pair("a", "b"), new Pair("a\tb", "c"))));
+        assertTrue(e.getMessage().contains("pair 1 has a source that TSV cannot hold"), e.getMessage());
+    }
+
+    @Test
     void gzippedTsvIsRead() throws IOException {
         Path f = dir.resolve("a.tsv.gz");
         try (OutputStream out = new GZIPOutputStream(Files.newOutputStream(f))) {
