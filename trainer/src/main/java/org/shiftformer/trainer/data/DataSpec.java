@@ -1,0 +1,144 @@
+package org.shiftformer.trainer.data;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Objects;
+
+import org.shiftformer.api.ErrorCode;
+import org.shiftformer.api.ShiftformerException;
+
+/**
+ * Where training data comes from, as written on the command line:
+ * <ul>
+ * <li>{@code default}: the embedded German number-word task ({@link NumberTask});</li>
+ * <li>{@code FILE.tsv} (or {@code tsv:FILE} for any name, {@code .tsv.gz} too): tab-separated pairs ({@link TsvPairs});</li>
+ * <li>{@code moses:SRC,TGT}: two line-parallel files ({@link MosesPairs});</li>
+ * <li>{@code dictd:PATH}: a dictd dictionary, PATH without extension or the {@code .index} file ({@link DictdPairs}).</li>
+ * </ul>
+ * {@link #load(SplitConfig)} reads the data and splits it ({@link Corpus}, or the number task's own rule).
+ */
+public sealed interface DataSpec {
+
+    /** The embedded default task. */
+    record Default() implements DataSpec {
+        @Override
+        public Dataset load(SplitConfig config) {
+            return NumberTask.generate(config);
+        }
+
+        @Override
+        public String toString() {
+            return NumberTask.NAME;
+        }
+    }
+
+    /** A TSV file of pairs. */
+    record Tsv(Path file) implements DataSpec {
+        public Tsv {
+            Objects.requireNonNull(file, "file");
+        }
+
+        @Override
+        public Dataset load(SplitConfig config) {
+            return Corpus.split(toString(), TsvPairs.read(file), config);
+        }
+
+        @Override
+        public String toString() {
+            return "tsv:" + file;
+        }
+    }
+
+    /** Moses-style parallel files. */
+    record Moses(Path source, Path target) implements DataSpec {
+        public Moses {
+            Objects.requireNonNull(source, "source");
+            Objects.requireNonNull(target, "target");
+        }
+
+        @Override
+        public Dataset load(SplitConfig config) {
+            return Corpus.split(toString(), MosesPairs.read(source, target), config);
+        }
+
+        @Override
+        public String toString() {
+            return "moses:" + source + "," + target;
+        }
+    }
+
+    /** A dictd dictionary. */
+    record Dictd(Path path) implements DataSpec {
+        public Dictd {
+            Objects.requireNonNull(path, "path");
+        }
+
+        @Override
+        public Dataset load(SplitConfig config) {
+            return Corpus.split(toString(), DictdPairs.read(path), config);
+        }
+
+        @Override
+        public String toString() {
+            return "dictd:" + path;
+        }
+    }
+
+    /** Reads and splits the data. */
+    Dataset load(SplitConfig config);
+
+    /** The forms this parser accepts, for usage messages. */
+    List<String> FORMS = List.of("default", "FILE.tsv", "tsv:FILE", "moses:SRC,TGT", "dictd:PATH");
+
+    /** Parses a spec; an unknown or incomplete one is an error listing the accepted forms. */
+    static DataSpec parse(String spec) {
+        Objects.requireNonNull(spec, "spec");
+        String s = spec.strip();
+        if (s.isEmpty()) {
+            throw bad(spec, "empty data spec");
+        }
+        if (s.equals("default")) {
+            return new Default();
+        }
+        if (s.startsWith("moses:")) {
+            String rest = s.substring("moses:".length());
+            int comma = rest.indexOf(',');
+            if (comma < 0 || rest.indexOf(',', comma + 1) >= 0) {
+                throw bad(spec, "moses: needs exactly two files separated by one comma, moses:SRC,TGT");
+            }
+            String src = rest.substring(0, comma).strip();
+            String tgt = rest.substring(comma + 1).strip();
+            if (src.isEmpty() || tgt.isEmpty()) {
+                throw bad(spec, "moses: source and target file must both be named, moses:SRC,TGT");
+            }
+            return new Moses(Path.of(src), Path.of(tgt));
+        }
+        if (s.startsWith("dictd:")) {
+            String path = s.substring("dictd:".length()).strip();
+            if (path.isEmpty()) {
+                throw bad(spec, "dictd: needs a path, dictd:PATH");
+            }
+            return new Dictd(Path.of(path));
+        }
+        if (s.startsWith("tsv:")) {
+            String path = s.substring("tsv:".length()).strip();
+            if (path.isEmpty()) {
+                throw bad(spec, "tsv: needs a file, tsv:FILE");
+            }
+            return new Tsv(Path.of(path));
+        }
+        if (s.endsWith(".tsv") || s.endsWith(".tsv.gz")) {
+            return new Tsv(Path.of(s));
+        }
+        int colon = s.indexOf(':');
+        if (colon > 1) {
+            throw bad(spec, "unknown data source \"" + s.substring(0, colon) + ":\"");
+        }
+        throw bad(spec, "not a known data spec");
+    }
+
+    private static ShiftformerException bad(String spec, String what) {
+        return new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "data spec \"" + spec + "\": " + what
+            + " (accepted: " + String.join(", ", FORMS) + ")");
+    }
+}
