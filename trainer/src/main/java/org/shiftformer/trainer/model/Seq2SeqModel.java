@@ -169,12 +169,13 @@ public final class Seq2SeqModel {
             int remaining = b;
             for (int step = 0; step < maxNew && remaining > 0; step++) {
                 int t = step + 1;
-                Tensor f = decode(memory, lens, ids, b, t, eval);
-                float[] last = new float[b * d];
+                // logits of every position (a numerics may only take tensors it produced, e.g. QAT's
+                // integers), then the last row of each sequence
+                float[] all = eval.logits(decode(memory, lens, ids, b, t, eval), p(TensorNames.EMBED)).data();
+                float[] logits = new float[b * vocab];
                 for (int i = 0; i < b; i++) {
-                    System.arraycopy(f.data(), (i * t + t - 1) * d, last, i * d, d);
+                    System.arraycopy(all, (i * t + t - 1) * vocab, logits, i * vocab, vocab);
                 }
-                float[] logits = eval.logits(Tensor.of(last, b, 1, d), p(TensorNames.EMBED)).data();
                 int[] next = new int[b * (t + 1)];
                 for (int i = 0; i < b; i++) {
                     System.arraycopy(ids, i * t, next, i * (t + 1), t);

@@ -223,6 +223,15 @@ public final class Trainer {
     /** Greedy float translations with {@code model} and {@code tokenizer}, {@code batch} sentences at a time. */
     public static List<String> translate(Seq2SeqModel model, ByteBpeTokenizer tokenizer, List<String> sources,
                                          int batch) {
+        return translate(model, tokenizer, sources, batch, FloatNumerics.plain());
+    }
+
+    /**
+     * Greedy translations computed with {@code numerics} (float, or the fake-quantized model's), {@code batch}
+     * sentences at a time, results in input order.
+     */
+    public static List<String> translate(Seq2SeqModel model, ByteBpeTokenizer tokenizer, List<String> sources,
+                                         int batch, Numerics numerics) {
         ModelConfig c = model.config();
         int n = sources.size();
         int[][] ids = new int[n][];
@@ -240,7 +249,7 @@ public final class Trainer {
                 part.add(ids[order[i]]);
             }
             int maxNew = Math.min(c.maxPositions() - 1, 2 * part.get(part.size() - 1).length + 8);
-            List<int[]> res = model.greedy(part, maxNew, FloatNumerics.plain());
+            List<int[]> res = model.greedy(part, maxNew, numerics);
             for (int i = from; i < to; i++) {
                 out[order[i]] = tokenizer.decode(res.get(i - from));
             }

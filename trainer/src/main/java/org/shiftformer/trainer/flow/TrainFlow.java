@@ -1,0 +1,253 @@
+package org.shiftformer.trainer.flow;
+
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.shiftformer.api.QuantizedModel;
+import org.shiftformer.api.backend.Backend;
+import org.shiftformer.api.backend.BackendProvider;
+import org.shiftformer.api.backend.Backends;
+import org.shiftformer.api.backend.LoadedModel;
+import org.shiftformer.core.artifact.Artifact;
+import org.shiftformer.core.artifact.ArtifactReader;
+import org.shiftformer.core.artifact.ArtifactWriter;
+import org.shiftformer.core.artifact.Provenance;
+import org.shiftformer.core.decode.DecodeParams;
+import org.shiftformer.core.engine.Translator;
+import org.shiftformer.core.tokenizer.ByteBpeTokenizer;
+import org.shiftformer.trainer.data.Dataset;
+import org.shiftformer.trainer.data.Pair;
+import org.shiftformer.trainer.eval.Metrics;
+import org.shiftformer.trainer.model.Seq2SeqModel;
+import org.shiftformer.trainer.qat.QatFineTuner;
+import org.shiftformer.trainer.qat.QatNumerics;
+import org.shiftformer.trainer.report.CurveCsv;
+import org.shiftformer.trainer.report.CurvePlot;
+import org.shiftformer.trainer.report.CurvePoint;
+import org.shiftformer.trainer.report.ProgressBar;
+import org.shiftformer.trainer.report.SummaryTable;
+import org.shiftformer.trainer.train.BatchSampler;
+import org.shiftformer.trainer.train.TrainConfig;
+import org.shiftformer.trainer.train.TrainListener;
+import org.shiftformer.trainer.train.Trainer;
+
+/**
+ * The whole training flow behind {@code ./shiftformer train}: float training, calibration, QAT
+ * fine-tuning, export, and evaluation of (a) the float model, (b) the fake-quantized model and (c) the
+ * exported artifact decoded by runtime-core on backend-sim, on the same held-out test sentences. The
+ * artifact records (a) and (c) in its provenance; curves go to {@code curves.csv} and {@code curves.png}
+ * beside it.
+ */
+public final class TrainFlow {
+
+    /**
+     * @param train         the float run
+     * @param qat           the QAT run
+     * @param testSentences held-out sentences scored at the end (the first ones of the test split)
+     * @param output        the artifact to write
+     * @param command       the command line, for the provenance
+     * @param backend       backend that decodes the artifact for (c) ({@code sim})
+     */
+    public record Settings(TrainConfig train, QatFineTuner.Settings qat, int testSentences, Path output, String command,
+                           String backend) {
+    }
+
+    /** What a run produced. */
+    public record Result(Metrics floatModel, Metrics fakeQuantized, Metrics int8, Path artifact, String sha256,
+                         double floatSeconds, double qatSeconds, double floatTokensPerSecond, double qatTokensPerSecond) {
+    }
+
+    private TrainFlow() {
+    }
+
+    public static Result run(Settings s, Dataset data, PrintStream out) {
+        Path dir = s.output().toAbsolutePath().getParent();
+        List<CurvePoint> curve = new ArrayList<>();
+        out.printf("== float training: %,d train / %,d validation / %,d test pairs (%s)%n", data.train().size(),
+                data.validation().size(), data.test().size(), data.name());
+        ProgressBar floatBar = new ProgressBar(out, s.train().steps(), inPlace(), ProgressBar.DEFAULT_LINE_INTERVAL_NS,
+                System::nanoTime);
+        Recorder rec = new Recorder(floatBar, curve);
+        Trainer trainer = new Trainer(s.train(), data.train(), data.validation(), rec);
+        out.printf("   model %s, %,d parameters%n", trainer.model().config(), trainer.model().params().count());
+        long t0 = System.nanoTime();
+        trainer.run();
+        floatBar.finish();
+        double floatSeconds = (System.nanoTime() - t0) * 1e-9;
+        double floatTps = rec.tokens / Math.max(1e-9, rec.busySeconds);
+        Path csvFile = dir.resolve(baseName(s.output()) + ".curves.csv");
+        try (CurveCsv csv = CurveCsv.create(csvFile)) {
+            curve.forEach(csv::append);
+        }
+        List<Pair> test = data.test().subList(0, Math.min(s.testSentences(), data.test().size()));
+        List<String> sources = test.stream().map(Pair::source).toList();
+        List<String> refs = test.stream().map(Pair::target).toList();
+        Metrics floatM = Metrics.evaluate(trainer.translate(sources), refs);
+        out.printf("   float: %s%n", floatM);
+
+        out.printf("== QAT: calibration, %,d fine-tuning steps with trained power-of-two thresholds%n", s.qat().steps());
+        Seq2SeqModel model = trainer.model();
+        BatchSampler sampler = sampler(trainer, data.train(), s.train());
+        QatFineTuner qat = new QatFineTuner(model, sampler, s.qat(), QatNumerics.fastestKernels());
+        long q0 = System.nanoTime();
+        qat.calibrate();
+        long tokens = 0;
+        double busy = 0;
+        if (s.qat().steps() > 0) {
+            ProgressBar bar = new ProgressBar(out, s.qat().steps(), inPlace(), ProgressBar.DEFAULT_LINE_INTERVAL_NS,
+                    System::nanoTime);
+            for (long i = 1; i <= s.qat().steps(); i++) {
+                long a = System.nanoTime();
+                QatFineTuner.StepResult r = qat.trainStep();
+                double dt = (System.nanoTime() - a) * 1e-9;
+                tokens += r.targetTokens();
+                busy += dt;
+                bar.update(i, r.loss(), r.targetTokens() / dt);
+            }
+            bar.finish();
+        }
+        QuantizedModel integer = qat.export();
+        double qatSeconds = (System.nanoTime() - q0) * 1e-9;
+        Metrics fqM = Metrics.evaluate(Trainer.translate(model, trainer.tokenizer(), sources, 64, qat.numerics()), refs);
+        out.printf("   fake-quantized: %s%n", fqM);
+
+        // (c): write, read back through the verifying reader, decode on the backend, then record (a) and (c)
+        Map<String, Double> metrics = new LinkedHashMap<>();
+        put(metrics, "fp32", floatM);
+        Provenance prov = provenance(s, data, metrics);
+        ArtifactWriter.write(integer, trainer.tokenizerSpec(), prov, s.output());
+        Metrics int8M = Metrics.evaluate(decode(s.output(), sources, s.backend()), refs);
+        put(metrics, "int8", int8M);
+        metrics.put("int8.test_segments", (double) int8M.segments());
+        String sha = ArtifactWriter.write(integer, trainer.tokenizerSpec(), provenance(s, data, metrics), s.output());
+        out.printf("   int8 artifact (%s): %s%n", s.backend(), int8M);
+        out.println();
+        out.print(SummaryTable.format(floatM, fqM, int8M));
+        Path png = dir.resolve(baseName(s.output()) + ".curves.png");
+        CurvePlot.write(curve, "shiftformer " + data.name() + " " + model.config().dModel() + "d", png,
+                CurvePlot.DEFAULT_WIDTH, CurvePlot.DEFAULT_HEIGHT);
+        out.printf("wrote %s (sha256 %s), curves %s and %s%n", s.output(), sha, csvFile, png);
+        return new Result(floatM, fqM, int8M, s.output(), sha, floatSeconds, qatSeconds, floatTps,
+                tokens / Math.max(1e-9, busy));
+    }
+
+    /** Greedy translations of {@code sources} by the artifact at {@code file} on {@code backend}. */
+    public static List<String> decode(Path file, List<String> sources, String backend) {
+        Artifact a = ArtifactReader.read(file);
+        ByteBpeTokenizer tok = new ByteBpeTokenizer(a.tokenizer().mergeLeft(), a.tokenizer().mergeRight());
+        BackendProvider provider = Backends.select(backend);
+        List<String> out = new ArrayList<>(sources.size());
+        try (Backend b = provider.open(Map.of()); LoadedModel m = b.load(a.model())) {
+            Translator tr = new Translator(m, tok);
+            int maxPos = a.model().config().maxPositions();
+            for (int from = 0; from < sources.size(); from += 64) {
+                List<String> part = sources.subList(from, Math.min(sources.size(), from + 64));
+                int longest = 0;
+                for (String src : part) {
+                    longest = Math.max(longest, tr.sourceIds(src).length);
+                }
+                DecodeParams p = DecodeParams.greedy(Math.min(maxPos - 1, 2 * longest + 8));
+                for (Translator.Translation t : tr.translate(part, p, null)) {
+                    out.add(t.text());
+                }
+            }
+        }
+        return out;
+    }
+
+    private static BatchSampler sampler(Trainer trainer, List<Pair> train, TrainConfig cfg) {
+        ByteBpeTokenizer tok = trainer.tokenizer();
+        var mc = trainer.model().config();
+        List<int[]> src = new ArrayList<>(train.size());
+        List<int[]> tgt = new ArrayList<>(train.size());
+        for (Pair p : train) {
+            src.add(Seq2SeqModel.sourceIds(tok, p.source(), mc.eosId()));
+            tgt.add(tok.encode(p.target()));
+        }
+        return new BatchSampler(src, tgt, cfg.batchSentences(), cfg.seed() + 1, mc);
+    }
+
+    private static void put(Map<String, Double> m, String prefix, Metrics x) {
+        m.put(prefix + ".exact_match", x.exactMatch());
+        m.put(prefix + ".chrf", x.chrf());
+        m.put(prefix + ".bleu", x.bleu());
+    }
+
+    private static Provenance provenance(Settings s, Dataset data, Map<String, Double> metrics) {
+        return new Provenance("shiftformer-trainer 0.1.0", System.currentTimeMillis(), dataHash(data),
+                s.command(), "data " + data.name() + "; float " + s.train().steps() + " steps, QAT " + s.qat().steps()
+                + " steps; test metrics on " + s.testSentences() + " held-out pairs", metrics);
+    }
+
+    /** SHA-256 over the training pairs (source, tab, target, newline), as hex. */
+    static String dataHash(Dataset data) {
+        try {
+            MessageDigest md = MessageDigest.getInstance("SHA-256");
+            for (Pair p : data.train()) {
+                md.update((p.source() + "\t" + p.target() + "\n").getBytes(StandardCharsets.UTF_8));
+            }
+            return "sha256:" + HexFormat.of().formatHex(md.digest());
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static String baseName(Path p) {
+        String n = p.getFileName().toString();
+        int dot = n.lastIndexOf('.');
+        return dot > 0 ? n.substring(0, dot) : n;
+    }
+
+    private static boolean inPlace() {
+        var console = System.console();
+        return console != null && console.isTerminal();
+    }
+
+    /** Feeds the progress bar and the curve (a point every 20 steps, with validation when it ran) from the float trainer. */
+    private static final class Recorder implements TrainListener {
+        private final ProgressBar bar;
+        private final List<CurvePoint> curve;
+        private double lossSum;
+        private int lossCount;
+        long tokens;
+        double busySeconds;
+
+        Recorder(ProgressBar bar, List<CurvePoint> curve) {
+            this.bar = bar;
+            this.curve = curve;
+        }
+
+        @Override
+        public void onStep(StepInfo i) {
+            bar.update(i.step(), i.loss(), i.tokensPerSecond());
+            tokens += i.targetTokens();
+            busySeconds += i.targetTokens() / Math.max(1e-9, i.tokensPerSecond());
+            lossSum += i.loss();
+            lossCount++;
+            if (i.step() % 20 == 0 || i.step() == i.totalSteps()) {
+                curve.add(new CurvePoint(i.step(), i.elapsedSeconds(), lossSum / lossCount, i.lr(), i.tokensPerSecond(),
+                        null));
+                lossSum = 0;
+                lossCount = 0;
+            }
+        }
+
+        @Override
+        public void onEval(EvalInfo e) {
+            // validation runs right after a step's point when its interval is a multiple of 20 (or at the end)
+            CurvePoint last = curve.isEmpty() ? null : curve.get(curve.size() - 1);
+            if (last != null && last.step() == e.step()) {
+                Metrics m = new Metrics(e.sentences(), 100 * e.exactMatch(), Double.NaN, Double.NaN);
+                curve.set(curve.size() - 1, new CurvePoint(last.step(), last.wallSeconds(), last.trainLoss(),
+                        last.learningRate(), last.tokensPerSecond(), m));
+            }
+        }
+    }
+}
