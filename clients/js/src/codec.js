@@ -18,6 +18,8 @@ export const MIN_PAYLOAD_BYTES = 12;
 /** Payload limit before the Welcome has announced the server's. */
 export const PRE_WELCOME_MAX_PAYLOAD_BYTES = 65536;
 export const PROTOCOL_VERSION = 1;
+/** Longest name (client_name, server_name, ...) in UTF-8 bytes (PROTOCOL.md section 2). */
+export const MAX_NAME_BYTES = 1024;
 
 /** Body type numbers (the `Body` union of stream.fbs). */
 export const BodyType = Object.freeze({
@@ -173,6 +175,11 @@ export function requestIdOf(id, what = 'request id') {
 
 /** `Hello { min_version, max_version, client_name }`, request id 0. */
 export function encodeHello(clientName, minVersion = PROTOCOL_VERSION, maxVersion = PROTOCOL_VERSION) {
+  if (typeof clientName !== 'string' || Buffer.byteLength(clientName, 'utf8') > MAX_NAME_BYTES) {
+    throw new ShiftformerError(ErrorCode.INVALID_ARGUMENT,
+      `clientName must be a string of at most ${MAX_NAME_BYTES} UTF-8 bytes, got ${typeof clientName === 'string'
+        ? `${Buffer.byteLength(clientName, 'utf8')} bytes` : typeof clientName}`);
+  }
   const b = new flatbuffers.Builder(128);
   const name = b.createString(clientName);
   return finish(b, 0n, fb.Body.Hello, fb.Hello.createHello(b, minVersion, maxVersion, name));

@@ -166,4 +166,6 @@ test('bad arguments of the encoders name what is wrong', () => {
   assert.throws(() => encodeTranslateRequest(1n, 'x', { beamWidth: 70000 }), /beamWidth must be an integer in 0..65535/);
   assert.throws(() => encodeTranslateRequest(1n, 'x', { deadlineMs: 2 ** 31 }), /deadlineMs must be an integer in 0..2147483647/);
   assert.throws(() => encodeTranslateRequest(1n, null), /source must be a string or an array of token ids, got null/);
+  assert.throws(() => encodeHello('é'.repeat(513)), /clientName must be a string of at most 1024 UTF-8 bytes, got 1026 bytes/);
+  assert.equal(decodeFrame(encodeHello('é'.repeat(512))).clientName, 'é'.repeat(512));
 });

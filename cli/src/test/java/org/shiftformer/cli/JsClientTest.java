@@ -14,6 +14,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -59,6 +61,7 @@ class JsClientTest {
     /** Hang guards only: npm ci may download, and the JS tests run under whatever load the machine has. */
     private static final long NPM_CI_TIMEOUT_S = 600;
     private static final long NPM_TEST_TIMEOUT_S = 600;
+    private static final Pattern NODE_VERSION = Pattern.compile("^v(\\d+)\\.");
 
     @Test
     void jsClientTestsPassAgainstARealServer(@TempDir Path dir) throws Exception {
@@ -194,9 +197,11 @@ class JsClientTest {
             String problem;
             try {
                 Process p = new ProcessBuilder(tool, "--version").redirectErrorStream(true).start();
-                p.getInputStream().readAllBytes();
+                String version = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
                 problem = !p.waitFor(60, TimeUnit.SECONDS) ? tool + " --version hung"
-                        : p.exitValue() != 0 ? tool + " --version exited with " + p.exitValue() : null;
+                        : p.exitValue() != 0 ? tool + " --version exited with " + p.exitValue()
+                        : tool.equals("node") && nodeMajor(version) < 20 ? "node " + version + " is older than 20"
+                        : null;
             } catch (IOException e) {
                 problem = tool + " not found on the PATH (" + e.getMessage() + ")";
             }
@@ -207,6 +212,12 @@ class JsClientTest {
                 Assumptions.abort("JavaScript client tests skipped: " + problem + "; install Node.js 20+ and npm");
             }
         }
+    }
+
+    /** The major version of {@code node --version}'s answer ({@code v20.20.2}), or -1. */
+    private static int nodeMajor(String version) {
+        Matcher m = NODE_VERSION.matcher(version);
+        return m.find() ? Integer.parseInt(m.group(1)) : -1;
     }
 
     /** Runs {@code command} in {@code dir}, its output to {@code logFile}; fails unless it exits 0. */
