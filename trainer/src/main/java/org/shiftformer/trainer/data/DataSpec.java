@@ -6,11 +6,13 @@ import java.util.Objects;
 
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ShiftformerException;
+import org.shiftformer.core.data.NumberWords;
 
 /**
  * Where training data comes from, as written on the command line:
  * <ul>
- * <li>{@code default}: the embedded German number-word task ({@link NumberTask});</li>
+ * <li>{@code default}: the embedded German number-word task ({@link NumberTask}); {@code default:MAX}
+ *     restricts it to the numbers 0..MAX (MAX from 1,000 to 999,999);</li>
  * <li>{@code FILE.tsv} (or {@code tsv:FILE} for any name, {@code .tsv.gz} too): tab-separated pairs ({@link TsvPairs});</li>
  * <li>{@code moses:SRC,TGT}: two line-parallel files ({@link MosesPairs});</li>
  * <li>{@code dictd:PATH}: a dictd dictionary, PATH without extension or the {@code .index} file ({@link DictdPairs}).</li>
@@ -19,16 +21,21 @@ import org.shiftformer.api.ShiftformerException;
  */
 public sealed interface DataSpec {
 
-    /** The embedded default task. */
-    record Default() implements DataSpec {
+    /** The embedded default task over the numbers {@code 0..maxNumber}. */
+    record Default(int maxNumber) implements DataSpec {
+        /** The full task, 0..999,999. */
+        public Default() {
+            this(NumberWords.MAX);
+        }
+
         @Override
         public Dataset load(SplitConfig config) {
-            return NumberTask.generate(config);
+            return NumberTask.generate(config, maxNumber);
         }
 
         @Override
         public String toString() {
-            return NumberTask.NAME;
+            return maxNumber == NumberWords.MAX ? NumberTask.NAME : NumberTask.NAME + ":" + maxNumber;
         }
     }
 
@@ -88,7 +95,7 @@ public sealed interface DataSpec {
     Dataset load(SplitConfig config);
 
     /** The forms this parser accepts, for usage messages. */
-    List<String> FORMS = List.of("default", "FILE.tsv", "tsv:FILE", "moses:SRC,TGT", "dictd:PATH");
+    List<String> FORMS = List.of("default", "default:MAX", "FILE.tsv", "tsv:FILE", "moses:SRC,TGT", "dictd:PATH");
 
     /** Parses a spec; an unknown or incomplete one is an error listing the accepted forms. */
     static DataSpec parse(String spec) {
@@ -99,6 +106,17 @@ public sealed interface DataSpec {
         }
         if (s.equals("default")) {
             return new Default();
+        }
+        if (s.startsWith("default:")) {
+            String max = s.substring("default:".length()).strip().replace("_", "");
+            if (!max.matches("[0-9]{1,7}")) {
+                throw bad(spec, "default:MAX needs a whole number MAX, the largest number of the task");
+            }
+            int n = Integer.parseInt(max);
+            if (n < NumberTask.ALWAYS_TRAIN || n > NumberWords.MAX) {
+                throw bad(spec, "default:MAX needs 1000 <= MAX <= 999999, got " + n);
+            }
+            return new Default(n);
         }
         if (s.startsWith("moses:")) {
             String rest = s.substring("moses:".length());

@@ -40,23 +40,35 @@ public final class NumberTask {
         return new Pair(NumberWords.german(n), NumberWords.english(n));
     }
 
-    /**
-     * Generates the task. {@code config.maxTrain()} is the training size ({@code 0} means
-     * {@link #DEFAULT_TRAIN}); it must be at least {@link #ALWAYS_TRAIN}, and the three sizes together
-     * must fit into the 1,000,000 numbers.
-     */
+    /** Generates the full task over 0..999,999; see {@link #generate(SplitConfig, int)}. */
     public static Dataset generate(SplitConfig config) {
-        int trainSize = config.maxTrain() == 0 ? DEFAULT_TRAIN : config.maxTrain();
+        return generate(config, NumberWords.MAX);
+    }
+
+    /**
+     * Generates the task over the numbers {@code 0..maxNumber} (a narrower range trains faster, e.g. for
+     * a short demo). {@code config.maxTrain()} is the training size; {@code 0} means
+     * {@link #DEFAULT_TRAIN} or, in a narrower range, every number not held out. The training size must
+     * be at least {@link #ALWAYS_TRAIN}, and training, validation and test must fit into the range.
+     */
+    public static Dataset generate(SplitConfig config, int maxNumber) {
+        if (maxNumber < ALWAYS_TRAIN || maxNumber > NumberWords.MAX) {
+            throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "default task: largest number " + maxNumber
+                + " outside [" + ALWAYS_TRAIN + ", " + NumberWords.MAX + "] (held-out numbers are >= 1,000)");
+        }
+        int population = maxNumber + 1 - ALWAYS_TRAIN;
+        long heldOut = (long) config.validationSize() + config.testSize();
+        int trainSize = config.maxTrain() != 0 ? config.maxTrain()
+            : (int) Math.max(ALWAYS_TRAIN, Math.min(DEFAULT_TRAIN, ALWAYS_TRAIN + population - heldOut));
         if (trainSize < ALWAYS_TRAIN) {
             throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "default task: training size " + trainSize
                 + " is below " + ALWAYS_TRAIN + " (every number below 1,000 is a training pair)");
         }
-        int population = NumberWords.MAX + 1 - ALWAYS_TRAIN;
-        long needed = (long) trainSize - ALWAYS_TRAIN + config.validationSize() + config.testSize();
+        long needed = (long) trainSize - ALWAYS_TRAIN + heldOut;
         if (needed > population) {
             throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "default task: train " + trainSize
                 + " + validation " + config.validationSize() + " + test " + config.testSize()
-                + " exceed the 1,000,000 numbers 0..999,999");
+                + " exceed the " + (maxNumber + 1) + " numbers 0.." + maxNumber);
         }
         // Key: the top 44 bits of the hash, then the number (< 2^20): one sort gives the seeded order.
         long[] keys = new long[population];

@@ -78,6 +78,30 @@ public record Bleu(boolean lowercase, boolean tokenize13a, Smoothing smoothing, 
      */
     public record Score(double score, long[] correct, long[] total, double[] precisions, double bp, long sysLen,
                         long refLen, String signature) {
+        public Score {
+            correct = correct.clone();
+            total = total.clone();
+            precisions = precisions.clone();
+        }
+
+        /** Clipped matches per order (a copy). */
+        @Override
+        public long[] correct() {
+            return correct.clone();
+        }
+
+        /** Hypothesis n-grams per order (a copy). */
+        @Override
+        public long[] total() {
+            return total.clone();
+        }
+
+        /** The (smoothed) precisions in percent (a copy). */
+        @Override
+        public double[] precisions() {
+            return precisions.clone();
+        }
+
         /** sacreBLEU's one-line form: {@code BLEU = 48.53 82.4/50.0/... (BP = 0.943 ratio = 0.944 hyp_len = 17 ref_len = 18)}. */
         public String format() {
             StringBuilder p = new StringBuilder();
@@ -154,7 +178,7 @@ public record Bleu(boolean lowercase, boolean tokenize13a, Smoothing smoothing, 
         double[] precisions = new double[MAX_ORDER];
         String signature = signature(nrefs);
         if (!anyMatch) {
-            return new Score(0.0, correctIn.clone(), totalIn.clone(), precisions, bp, sysLen, refLen, signature);
+            return new Score(0.0, correctIn, totalIn, precisions, bp, sysLen, refLen, signature);
         }
         double smoothMteval = 1.0;
         int effOrder = MAX_ORDER;
@@ -185,7 +209,7 @@ public record Bleu(boolean lowercase, boolean tokenize13a, Smoothing smoothing, 
             logSum += precisions[n] == 0 ? -9999999999.0 : Math.log(precisions[n]);
         }
         double score = bp * Math.exp(logSum / effOrder);
-        return new Score(score, correctIn.clone(), totalIn.clone(), precisions, bp, sysLen, refLen, signature);
+        return new Score(score, correctIn, totalIn, precisions, bp, sysLen, refLen, signature);
     }
 
     /** sacreBLEU's signature, e.g. {@code nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.4.2-compat}. */

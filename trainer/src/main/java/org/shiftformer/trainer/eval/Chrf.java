@@ -45,12 +45,22 @@ public record Chrf(int charOrder, int beta, boolean lowercase, boolean whitespac
      * A chrF result.
      *
      * @param score      chrF in [0, 100]
-     * @param statistics summed {@code [hyp, ref, match]} per order, flattened
+     * @param beta       the beta it was computed with (the 2 of chrF2)
+     * @param statistics summed {@code [hyp, ref, match]} per order, flattened (a copy)
      * @param signature  the sacreBLEU-style signature
      */
-    public record Score(double score, long[] statistics, String signature) {
+    public record Score(double score, int beta, long[] statistics, String signature) {
+        public Score {
+            statistics = statistics.clone();
+        }
+
+        @Override
+        public long[] statistics() {
+            return statistics.clone();
+        }
+
         /** sacreBLEU's form: {@code chrF2 = 64.13}. */
-        public String format(int beta) {
+        public String format() {
             return String.format(Locale.ROOT, "chrF%d = %.2f", beta, score);
         }
     }
@@ -88,7 +98,7 @@ public record Chrf(int charOrder, int beta, boolean lowercase, boolean whitespac
                 sum[k] += best[k];
             }
         }
-        return new Score(fScore(sum), sum, signature(referenceStreams.size()));
+        return new Score(fScore(sum), beta, sum, signature(referenceStreams.size()));
     }
 
     /** The final F-score in [0, 100] from flattened {@code [hyp, ref, match]} statistics. */

@@ -53,6 +53,23 @@ class NumberTaskTest {
     }
 
     @Test
+    void narrowerRangeHoldsOutUnseenNumbersAndTrainsOnTheRest() {
+        Dataset d = new DataSpec.Default(9_999).load(new SplitConfig(500, 2_000, 0, 5));
+        assertEquals(2_000, d.test().size());
+        assertEquals(500, d.validation().size());
+        assertEquals(10_000 - 2_500, d.train().size(), "0..999 plus every number not held out");
+        Set<String> inRange = new HashSet<>();
+        for (int n = 1_000; n <= 9_999; n++) {
+            inRange.add(NumberWords.german(n));
+        }
+        d.test().forEach(p -> assertTrue(inRange.contains(p.source()), p.toString()));
+        d.validation().forEach(p -> assertTrue(inRange.contains(p.source()), p.toString()));
+        var e = assertThrows(ShiftformerException.class,
+            () -> NumberTask.generate(new SplitConfig(1_000, 5_000, 0, 1), 5_000));
+        assertTrue(e.getMessage().contains("exceed the 5001 numbers 0..5000"), e.getMessage());
+    }
+
+    @Test
     void pairIsTheEmbeddedGenerator() {
         assertEquals(new Pair("zweihundertdreiundvierzig", "two hundred forty-three"), NumberTask.pair(243));
     }

@@ -1,7 +1,6 @@
 package org.shiftformer.trainer.data;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -100,7 +99,11 @@ class TextFormatsTest {
 
     @Test
     void specParserAcceptsTheDocumentedForms() {
-        assertInstanceOf(DataSpec.Default.class, DataSpec.parse("default"));
+        assertEquals(new DataSpec.Default(999_999), DataSpec.parse("default"));
+        assertEquals(new DataSpec.Default(9_999), DataSpec.parse("default:9999"));
+        assertEquals(new DataSpec.Default(99_999), DataSpec.parse("default:99_999"));
+        assertEquals("default:9999", DataSpec.parse("default:9999").toString());
+        assertEquals("default", DataSpec.parse("default").toString());
         assertEquals(new DataSpec.Tsv(Path.of("data/pairs.tsv")), DataSpec.parse("data/pairs.tsv"));
         assertEquals(new DataSpec.Tsv(Path.of("x.tsv.gz")), DataSpec.parse(" x.tsv.gz "));
         assertEquals(new DataSpec.Tsv(Path.of("pairs.txt")), DataSpec.parse("tsv:pairs.txt"));
@@ -112,10 +115,10 @@ class TextFormatsTest {
 
     @Test
     void specParserRejectsMalformedSpecsListingTheForms() {
-        for (String bad : List.of("", "pairs.csv", "moses:only-one", "moses:a,b,c", "moses:,b", "dictd:", "tsv:", "hf:wmt14")) {
+        for (String bad : List.of("", "pairs.csv", "default:", "default:999", "default:1000000", "default:ten", "moses:only-one", "moses:a,b,c", "moses:,b", "dictd:", "tsv:", "hf:wmt14")) {
             var e = assertThrows(ShiftformerException.class, () -> DataSpec.parse(bad), bad);
             assertEquals(ErrorCode.INVALID_ARGUMENT, e.code());
-            assertTrue(e.getMessage().contains("accepted: default, FILE.tsv, tsv:FILE, moses:SRC,TGT, dictd:PATH"), e.getMessage());
+            assertTrue(e.getMessage().contains("accepted: default, default:MAX, FILE.tsv, tsv:FILE, moses:SRC,TGT, dictd:PATH"), e.getMessage());
         }
         assertTrue(assertThrows(ShiftformerException.class, () -> DataSpec.parse("hf:wmt14")).getMessage()
             .contains("unknown data source \"hf:\""));

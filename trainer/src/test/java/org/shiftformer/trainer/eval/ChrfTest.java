@@ -91,7 +91,7 @@ class ChrfTest {
         assertArrayEquals(new long[] {2, 3, 2, 1, 2, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, s.statistics());
         assertEquals(700.0 / 11, s.score(), 1e-12);
         assertEquals("nrefs:1|case:mixed|eff:yes|nc:6|nw:0|space:no|version:" + Metrics.SACREBLEU_VERSION, s.signature());
-        assertEquals("chrF2 = 63.64", s.format(2));
+        assertEquals("chrF2 = 63.64", s.format());
     }
 
     @Test
