@@ -36,7 +36,7 @@ import picocli.CommandLine.Parameters;
 @Command(name = "shiftformer", mixinStandardHelpOptions = true, version = "shiftformer 0.1.0",
         description = "Integer-only Transformer translation runtime: artifacts, backends and decoding.",
         subcommands = {Main.Random.class, Main.Inspect.class, Main.Translate.class, Main.ListBackends.class,
-            Main.Demo.class, Main.Serve.class})
+            Main.Demo.class, Main.Serve.class, TrainCommands.Train.class, TrainCommands.Eval.class})
 public final class Main {
     /** Where commands print; swapped by tests. */
     static PrintWriter OUT = new PrintWriter(System.out, true, StandardCharsets.UTF_8);

@@ -89,8 +89,9 @@ public final class TrainFlow {
         List<Pair> test = data.test().subList(0, Math.min(s.testSentences(), data.test().size()));
         List<String> sources = test.stream().map(Pair::source).toList();
         List<String> refs = test.stream().map(Pair::target).toList();
+        long e0 = System.nanoTime();
         Metrics floatM = Metrics.evaluate(trainer.translate(sources), refs);
-        out.printf("   float: %s%n", floatM);
+        out.printf("   float: %s (%.1f s training, %.1f s scoring)%n", floatM, floatSeconds, (System.nanoTime() - e0) * 1e-9);
 
         out.printf("== QAT: calibration, %,d fine-tuning steps with trained power-of-two thresholds%n", s.qat().steps());
         Seq2SeqModel model = trainer.model();
@@ -115,19 +116,22 @@ public final class TrainFlow {
         }
         QuantizedModel integer = qat.export();
         double qatSeconds = (System.nanoTime() - q0) * 1e-9;
+        long f0 = System.nanoTime();
         Metrics fqM = Metrics.evaluate(Trainer.translate(model, trainer.tokenizer(), sources, 64, qat.numerics()), refs);
-        out.printf("   fake-quantized: %s%n", fqM);
+        out.printf("   fake-quantized: %s (%.1f s QAT, %.1f s scoring)%n", fqM, qatSeconds, (System.nanoTime() - f0) * 1e-9);
 
         // (c): write, read back through the verifying reader, decode on the backend, then record (a) and (c)
         Map<String, Double> metrics = new LinkedHashMap<>();
         put(metrics, "fp32", floatM);
         Provenance prov = provenance(s, data, metrics);
         ArtifactWriter.write(integer, trainer.tokenizerSpec(), prov, s.output());
+        long i0 = System.nanoTime();
         Metrics int8M = Metrics.evaluate(decode(s.output(), sources, s.backend()), refs);
+        double int8Seconds = (System.nanoTime() - i0) * 1e-9;
         put(metrics, "int8", int8M);
         metrics.put("int8.test_segments", (double) int8M.segments());
         String sha = ArtifactWriter.write(integer, trainer.tokenizerSpec(), provenance(s, data, metrics), s.output());
-        out.printf("   int8 artifact (%s): %s%n", s.backend(), int8M);
+        out.printf("   int8 artifact (%s): %s (%.1f s scoring)%n", s.backend(), int8M, int8Seconds);
         out.println();
         out.print(SummaryTable.format(floatM, fqM, int8M));
         Path png = dir.resolve(baseName(s.output()) + ".curves.png");

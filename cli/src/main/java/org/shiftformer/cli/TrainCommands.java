@@ -1,0 +1,227 @@
+package org.shiftformer.cli;
+
+import java.io.ByteArrayOutputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import org.shiftformer.api.ModelConfig;
+import org.shiftformer.api.model.RandomModels;
+import org.shiftformer.core.artifact.Artifact;
+import org.shiftformer.core.artifact.ArtifactReader;
+import org.shiftformer.trainer.data.DataSpec;
+import org.shiftformer.trainer.data.Dataset;
+import org.shiftformer.trainer.data.Pair;
+import org.shiftformer.trainer.data.SplitConfig;
+import org.shiftformer.trainer.eval.Metrics;
+import org.shiftformer.trainer.flow.TrainFlow;
+import org.shiftformer.trainer.qat.QatFineTuner;
+import org.shiftformer.trainer.train.TrainConfig;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** The trainer's commands: {@code train} and {@code eval}. */
+final class TrainCommands {
+
+    private TrainCommands() {
+    }
+
+    /** Options that pick and split a data set, shared by train and eval. */
+    static final class DataOptions {
+        @Option(names = "--data", defaultValue = "default",
+                description = "default (German number words -> English), FILE.tsv, tsv:FILE, moses:SRC,TGT or dictd:PATH "
+                        + "(default: ${DEFAULT-VALUE})")
+        String data;
+
+        @Option(names = "--train-size", defaultValue = "0",
+                description = "training pairs to keep (0: all; the default task generates 200,000)")
+        int trainSize;
+
+        @Option(names = "--validation-size", defaultValue = "1000", description = "validation pairs (default: ${DEFAULT-VALUE})")
+        int validationSize;
+
+        @Option(names = "--test-size", defaultValue = "5000", description = "held-out test pairs (default: ${DEFAULT-VALUE})")
+        int testSize;
+
+        @Option(names = "--split-seed", defaultValue = "20260101", description = "seed of the split (default: ${DEFAULT-VALUE})")
+        long splitSeed;
+
+        Dataset load() {
+            return DataSpec.parse(data).load(new SplitConfig(validationSize, testSize, trainSize, splitSeed));
+        }
+    }
+
+    @Command(name = "train", mixinStandardHelpOptions = true,
+            description = {"Train a model: float training, calibration, QAT with trained power-of-two thresholds, export.",
+                "Scores the float model, the fake-quantized model and the int8 artifact (decoded on backend-sim) on "
+                        + "held-out pairs, and writes the artifact, MODEL.curves.csv and MODEL.curves.png."})
+    static final class Train implements Callable<Integer> {
+        @picocli.CommandLine.Mixin
+        DataOptions data = new DataOptions();
+
+        @Option(names = "--preset", defaultValue = "tiny", description = "tiny, small or base (SPEC.md 2; default: ${DEFAULT-VALUE})")
+        String preset;
+
+        @Option(names = "--vocab", defaultValue = "1000", description = "BPE vocabulary size (default: ${DEFAULT-VALUE})")
+        int vocab;
+
+        @Option(names = "--max-positions", description = "positions of the model (default: the preset's)")
+        Integer maxPositions;
+
+        @Option(names = "--steps", defaultValue = "2000", description = "float training steps (default: ${DEFAULT-VALUE})")
+        long steps;
+
+        @Option(names = "--qat-steps", defaultValue = "200", description = "QAT fine-tuning steps (default: ${DEFAULT-VALUE})")
+        long qatSteps;
+
+        @Option(names = "--batch", defaultValue = "128", description = "sentence pairs per batch (default: ${DEFAULT-VALUE})")
+        int batch;
+
+        @Option(names = "--lr", defaultValue = "2e-3", description = "peak learning rate (default: ${DEFAULT-VALUE})")
+        double lr;
+
+        @Option(names = "--warmup", description = "warm-up steps (default: min(400, steps/5))")
+        Long warmup;
+
+        @Option(names = "--qat-lr", defaultValue = "2e-4", description = "QAT weight learning rate (default: ${DEFAULT-VALUE})")
+        double qatLr;
+
+        @Option(names = "--threshold-lr", defaultValue = "1e-3", description = "QAT threshold learning rate (default: ${DEFAULT-VALUE})")
+        double thresholdLr;
+
+        @Option(names = "--dropout", defaultValue = "0.1", description = "float-training dropout (default: ${DEFAULT-VALUE})")
+        float dropout;
+
+        @Option(names = "--seed", defaultValue = "1", description = "initialisation, data order and dropout (default: ${DEFAULT-VALUE})")
+        long seed;
+
+        @Option(names = "--threads", description = "kernel threads (default: all cores; results do not depend on it)")
+        Integer threads;
+
+        @Option(names = "--checkpoint", description = "checkpoint file of the float run; an existing one is resumed")
+        Path checkpoint;
+
+        @Option(names = "--checkpoint-every", defaultValue = "500", description = "steps between checkpoints (default: ${DEFAULT-VALUE})")
+        long checkpointEvery;
+
+        @Option(names = "--eval-every", description = "validate every N float steps (0: only at the end; default: a tenth "
+                + "of the steps, a multiple of 20)")
+        Long evalEvery;
+
+        @Option(names = "--eval-sentences", defaultValue = "500", description = "validation pairs per evaluation (default: ${DEFAULT-VALUE})")
+        int evalSentences;
+
+        @Option(names = "--test-sentences", defaultValue = "2000", description = "held-out pairs scored at the end (default: ${DEFAULT-VALUE})")
+        int testSentences;
+
+        @Option(names = {"-o", "--output"}, required = true, description = "the artifact to write")
+        Path output;
+
+        @Override
+        public Integer call() {
+            Dataset ds = data.load();
+            ModelConfig shape = RandomModels.preset(preset, vocab);
+            if (maxPositions != null) {
+                shape = new ModelConfig(shape.dModel(), shape.heads(), shape.dFf(), shape.encoderLayers(),
+                        shape.decoderLayers(), shape.vocabSize(), maxPositions, shape.embedScaleLog2(), shape.padId(),
+                        shape.bosId(), shape.eosId()).validate();
+            }
+            TrainConfig cfg = TrainConfig.defaults(shape, steps).withBatch(batch).withLr(lr, 0)
+                    .withSteps(steps, warmup != null ? warmup : Math.min(400, steps / 5))
+                    .withRegularization(dropout, 0.1f, 0).withSeed(seed)
+                    .withEval(evalEvery != null ? evalEvery : Math.max(20, steps / 200 * 20), evalSentences);
+            if (threads != null) {
+                cfg = cfg.withThreads(threads);
+            }
+            if (checkpoint != null) {
+                cfg = cfg.withCheckpoint(checkpoint, checkpointEvery);
+            }
+            QatFineTuner.Settings q = new QatFineTuner.Settings(qatSteps, qatLr, thresholdLr, 8, 1.0);
+            TrainFlow.run(new TrainFlow.Settings(cfg, q, testSentences, output, commandLine(), "sim"), ds, stream(Main.OUT));
+            return 0;
+        }
+    }
+
+    @Command(name = "eval", mixinStandardHelpOptions = true,
+            description = "Score an artifact (decoded by runtime-core on a backend) on a data set's held-out pairs.")
+    static final class Eval implements Callable<Integer> {
+        @picocli.CommandLine.Mixin
+        DataOptions data = new DataOptions();
+
+        @Option(names = "--model", required = true, description = "the artifact")
+        Path model;
+
+        @Option(names = "--backend", defaultValue = "sim", description = "backend (default: ${DEFAULT-VALUE})")
+        String backend;
+
+        @Option(names = "--split", defaultValue = "test", description = "test or validation (default: ${DEFAULT-VALUE})")
+        String split;
+
+        @Option(names = "--sentences", defaultValue = "2000", description = "pairs to score, the first ones (default: ${DEFAULT-VALUE})")
+        int sentences;
+
+        @Option(names = "--show", defaultValue = "5", description = "examples to print (default: ${DEFAULT-VALUE})")
+        int show;
+
+        @Override
+        public Integer call() {
+            Dataset ds = data.load();
+            List<Pair> pairs = switch (split) {
+                case "test" -> ds.test();
+                case "validation" -> ds.validation();
+                default -> throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+                        "--split must be test or validation, not '" + split + "'");
+            };
+            pairs = pairs.subList(0, Math.min(sentences, pairs.size()));
+            Artifact a = ArtifactReader.read(model);
+            List<String> hyp = TrainFlow.decode(model, pairs.stream().map(Pair::source).toList(), backend);
+            Metrics m = Metrics.evaluate(hyp, pairs.stream().map(Pair::target).toList());
+            PrintWriter out = Main.OUT;
+            for (int i = 0; i < Math.min(show, pairs.size()); i++) {
+                out.printf("%s%n  -> %s%n  reference %s%n", pairs.get(i).source(), hyp.get(i), pairs.get(i).target());
+            }
+            out.printf("%s on %s %s (%s, backend %s)%n", m, ds.name(), split, model, backend);
+            Double recorded = a.provenance().metrics().get("int8.exact_match");
+            if (recorded != null) {
+                out.printf("recorded at export: int8 exact %.2f%% on %s held-out pairs%n", recorded,
+                        a.provenance().metrics().getOrDefault("int8.test_segments", Double.NaN).intValue());
+            }
+            return 0;
+        }
+    }
+
+    private static String commandLine() {
+        return ProcessHandle.current().info().arguments().map(a -> "shiftformer " + String.join(" ", a)).orElse("shiftformer train");
+    }
+
+    /**
+     * A PrintStream over the command's PrintWriter (the trainer's progress bar prints to a stream); bytes are
+     * decoded as UTF-8 at every flush and at line ends.
+     */
+    static PrintStream stream(PrintWriter w) {
+        OutputStream bridge = new OutputStream() {
+            private final ByteArrayOutputStream buf = new ByteArrayOutputStream();
+
+            @Override
+            public void write(int b) {
+                buf.write(b);
+                if (b == '\n' || b == '\r') {
+                    flush();
+                }
+            }
+
+            @Override
+            public void flush() {
+                if (buf.size() > 0) {
+                    w.print(buf.toString(StandardCharsets.UTF_8));
+                    buf.reset();
+                }
+                w.flush();
+            }
+        };
+        return new PrintStream(bridge, true, StandardCharsets.UTF_8);
+    }
+}

@@ -1,0 +1,53 @@
+package org.shiftformer.trainer.flow;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.shiftformer.api.ModelConfig;
+import org.shiftformer.core.artifact.Artifact;
+import org.shiftformer.core.artifact.ArtifactReader;
+import org.shiftformer.trainer.data.Dataset;
+import org.shiftformer.trainer.data.NumberTask;
+import org.shiftformer.trainer.data.SplitConfig;
+import org.shiftformer.trainer.qat.QatFineTuner;
+import org.shiftformer.trainer.train.TrainConfig;
+
+/**
+ * The whole flow on a short run: it writes a verified artifact whose provenance carries the float and int8
+ * scores, the curves, and the int8 artifact decoded on backend-sim scores exactly what the fake-quantized
+ * model scores (the two compute the same bits, so they translate identically).
+ */
+class TrainFlowTest {
+
+    @Test
+    void floatThenQatThenArtifact(@TempDir Path dir) throws Exception {
+        ModelConfig shape = new ModelConfig(32, 2, 64, 1, 1, 300, 64, 2, 0, 1, 2);
+        TrainConfig train = TrainConfig.defaults(shape, 30).withBatch(32).withEval(0, 20).withThreads(2);
+        Dataset data = NumberTask.generate(new SplitConfig(20, 20, 2_000, 7));
+        Path out = dir.resolve("m.itm");
+        ByteArrayOutputStream log = new ByteArrayOutputStream();
+        TrainFlow.Result r = TrainFlow.run(new TrainFlow.Settings(train, QatFineTuner.Settings.defaults(10), 20, out,
+                "test", "sim"), data, new PrintStream(log, true, StandardCharsets.UTF_8));
+        String printed = log.toString(StandardCharsets.UTF_8);
+
+        assertEquals(20, r.int8().segments());
+        assertEquals(r.fakeQuantized(), r.int8(), "fake-quantized and int8 artifact translate identically\n" + printed);
+        Artifact a = ArtifactReader.read(out);
+        assertEquals(r.sha256(), a.sha256Hex());
+        assertEquals(r.floatModel().exactMatch(), a.provenance().metrics().get("fp32.exact_match"));
+        assertEquals(r.int8().chrf(), a.provenance().metrics().get("int8.chrf"));
+        assertTrue(a.provenance().dataHash().startsWith("sha256:"), a.provenance().dataHash());
+        List<String> csv = Files.readAllLines(dir.resolve("m.curves.csv"));
+        assertTrue(csv.size() >= 3, csv.toString()); // header + steps 20 and 30
+        assertTrue(Files.size(dir.resolve("m.curves.png")) > 1000);
+        assertTrue(printed.contains("int8 / float"), printed);
+    }
+}
