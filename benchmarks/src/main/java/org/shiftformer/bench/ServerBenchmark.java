@@ -72,6 +72,8 @@ public final class ServerBenchmark {
     private final ShiftformerClient client;
     private final List<int[]> sources;
     private final DecodeParams params = DecodeParams.greedy(LENGTH);
+    /** Modelled device cycles of the server's requests (Done.device_cycles), summed per trial. */
+    private long cycles;
 
     private ServerBenchmark(LoadedModel local, ShiftformerServer server, ShiftformerClient client, List<int[]> sources) {
         this.local = local;
@@ -189,7 +191,9 @@ public final class ServerBenchmark {
         }
         long tokens = 0;
         for (CompletableFuture<Translation> f : fs) {
-            tokens += f.join().tokens().length;
+            Translation t = f.join();
+            tokens += t.tokens().length;
+            cycles += t.deviceCycles();
         }
         return tokens;
     }
@@ -197,17 +201,21 @@ public final class ServerBenchmark {
     private long serial(int s) {
         long tokens = 0;
         for (int i = 0; i < s; i++) {
-            tokens += client.translate(request(i), COUNT_ONLY).join().tokens().length;
+            Translation t = client.translate(request(i), COUNT_ONLY).join();
+            tokens += t.tokens().length;
+            cycles += t.deviceCycles();
         }
         return tokens;
     }
+
+    private long trialTokens;
 
     private interface Config {
         long run(int streams);
     }
 
     /** Nanoseconds per token of one trial: repeats {@code c} until {@code trialNs} have passed. */
-    private static double trial(Config c, int s, long trialNs) {
+    private double trial(Config c, int s, long trialNs) {
         long tokens = 0;
         long t0 = System.nanoTime();
         long elapsed;
@@ -215,6 +223,7 @@ public final class ServerBenchmark {
             tokens += c.run(s);
             elapsed = System.nanoTime() - t0;
         } while (elapsed < trialNs);
+        trialTokens = tokens;
         return (double) elapsed / tokens;
     }
 
@@ -236,15 +245,20 @@ public final class ServerBenchmark {
 
         Map<String, double[]> nsPerToken = new LinkedHashMap<>();
         Map<String, long[]> stepsAndRows = new LinkedHashMap<>();
+        Map<String, long[]> cyclesAndTokens = new LinkedHashMap<>();
         configs.keySet().forEach(k -> {
             nsPerToken.put(k, new double[rounds]);
             stepsAndRows.put(k, new long[2]);
+            cyclesAndTokens.put(k, new long[2]);
         });
         for (int r = 0; r < rounds; r++) {
             for (Map.Entry<String, Config> e : configs.entrySet()) {
                 long steps = server.stats().steps();
                 long rows = server.stats().stepRows();
+                cycles = 0;
                 nsPerToken.get(e.getKey())[r] = trial(e.getValue(), streamsOf(e.getKey()), trialNs);
+                cyclesAndTokens.get(e.getKey())[0] += cycles;
+                cyclesAndTokens.get(e.getKey())[1] += trialTokens;
                 stepsAndRows.get(e.getKey())[0] += server.stats().steps() - steps;
                 stepsAndRows.get(e.getKey())[1] += server.stats().stepRows() - rows;
             }
@@ -277,6 +291,17 @@ public final class ServerBenchmark {
                     (double) sr[1] / Math.max(1, sr[0]));
         }
         System.out.println("(rows/step: mean decoder rows per server step while server/S ran, S at most)");
+        System.out.printf("%n(c) the same on the modelled device (the sim backend's datapath cost model): cycles per token%n");
+        System.out.printf("%-8s %16s %16s %10s%n", "streams", "batched cyc/tok", "serial cyc/tok", "speed-up");
+        for (int s : streams) {
+            double batched = perToken(cyclesAndTokens.get("server/" + s));
+            double serial = perToken(cyclesAndTokens.get(s > 1 ? "serial/" + s : "server/" + s));
+            System.out.printf("%-8d %16.0f %16.0f %9.2fx%n", s, batched, serial, serial / batched);
+        }
+    }
+
+    private static double perToken(long[] cyclesAndTokens) {
+        return (double) cyclesAndTokens[0] / Math.max(1, cyclesAndTokens[1]);
     }
 
     private static int streamsOf(String key) {

@@ -4,6 +4,7 @@ import io.netty.channel.EventLoop;
 import java.util.ArrayDeque;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Flow;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ShiftformerException;
@@ -83,7 +84,7 @@ public final class TokenPublisher implements Flow.Publisher<TokenEvent> {
 
         @Override
         public void request(long n) {
-            loop.execute(() -> {
+            onLoop(() -> {
                 if (finished) {
                     return;
                 }
@@ -100,7 +101,22 @@ public final class TokenPublisher implements Flow.Publisher<TokenEvent> {
 
         @Override
         public void cancel() {
-            loop.execute(this::cancelOnLoop);
+            onLoop(this::cancelOnLoop);
+        }
+
+        /**
+         * Runs {@code task} on the event loop, or here once {@link ShiftformerClient#close()} has stopped the
+         * loop: the request has then been failed and no frame can arrive, so a subscriber behind still gets
+         * its buffered tokens and the error.
+         */
+        private void onLoop(Runnable task) {
+            try {
+                loop.execute(task);
+            } catch (RejectedExecutionException e) {
+                synchronized (this) {
+                    task.run();
+                }
+            }
         }
 
         private void cancelOnLoop() {

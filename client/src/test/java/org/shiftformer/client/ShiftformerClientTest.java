@@ -258,7 +258,7 @@ class ShiftformerClientTest {
 
     @Test
     void cancelMidStreamGivesExactlyOneCancelledOutcome() throws Exception {
-        try (ShiftformerServer server = fx.start(TestServers.config().conclude(), new TestServers.NoEosModel(fx.reference(), 5));
+        try (ShiftformerServer server = fx.start(TestServers.config().conclude(), new TestServers.NoEosModel(fx.reference(), 20));
              ShiftformerClient client = connect(server)) {
             CountDownLatch firstToken = new CountDownLatch(1);
             AtomicInteger tokens = new AtomicInteger();
@@ -358,7 +358,7 @@ class ShiftformerClientTest {
 
     @Test
     void aLostConnectionFailsEveryPendingRequestExactlyOnce() throws Exception {
-        try (ShiftformerServer server = fx.start(TestServers.config().conclude(), new TestServers.NoEosModel(fx.reference(), 10));
+        try (ShiftformerServer server = fx.start(TestServers.config().conclude(), new TestServers.NoEosModel(fx.reference(), 30));
              TestServers.Relay relay = new TestServers.Relay(server.localAddress());
              ShiftformerClient client = ShiftformerClient.connect("127.0.0.1", relay.port())) {
             int n = 12;
@@ -418,7 +418,7 @@ class ShiftformerClientTest {
     @Test
     void aServerShutdownEndsEveryRequestOnceAndThenTheConnection() throws Exception {
         ShiftformerServer server = fx.start(TestServers.config().drainTimeoutMs(0).conclude(),
-                new TestServers.NoEosModel(fx.reference(), 10));
+                new TestServers.NoEosModel(fx.reference(), 30));
         try (ShiftformerClient client = connect(server)) {
             List<TranslationFuture> futures = new ArrayList<>();
             for (int i = 0; i < 6; i++) {
@@ -433,6 +433,28 @@ class ShiftformerClientTest {
             assertFalse(client.isOpen());
         } finally {
             server.close();
+        }
+    }
+
+    @Test
+    void closingTheClientFailsEveryRequestOnceEvenBehindAStalledSubscriber() throws Exception {
+        try (ShiftformerServer server = fx.start(TestServers.config().conclude(), new TestServers.NoEosModel(fx.reference(), 2))) {
+            ShiftformerClient client = connect(server, ClientOptions.builder().streamBufferTokens(2).build());
+            TokenPublisher p = client.stream(TranslationRequest.tokens(3, 4).maxNewTokens(MAX_NEW));
+            Recorder stalled = new Recorder(1);
+            p.subscribe(stalled);
+            TranslationFuture other = client.translate(TranslationRequest.tokens(5).maxNewTokens(MAX_NEW));
+            await("the connection to stop reading", () -> !client.isReading());
+            client.close();
+            assertEquals(ErrorCode.CANCELLED, failure(other).code());
+            assertEquals(ErrorCode.CANCELLED, failure(p.result()).code());
+            int buffered = stalled.items.size();
+            stalled.request(Long.MAX_VALUE); // after close: the buffered tokens, then the error
+            assertEquals(ErrorCode.CANCELLED, assertInstanceOf(ShiftformerException.class, stalled.awaitEnd()).code());
+            assertTrue(stalled.items.size() >= buffered + 1, "the buffered tokens were delivered");
+            assertEquals(1, stalled.terminalSignals.get());
+            assertEquals(ErrorCode.CANCELLED, failure(client.translate(TranslationRequest.tokens(5))).code());
+            assertEveryAcceptedRequestEndedOnce(server);
         }
     }
 
@@ -568,7 +590,7 @@ class ShiftformerClientTest {
 
     @Test
     void cancellingTheSubscriptionCancelsTheRequest() throws Exception {
-        try (ShiftformerServer server = fx.start(TestServers.config().conclude(), new TestServers.NoEosModel(fx.reference(), 5));
+        try (ShiftformerServer server = fx.start(TestServers.config().conclude(), new TestServers.NoEosModel(fx.reference(), 20));
              ShiftformerClient client = connect(server)) {
             TokenPublisher p = client.stream(TranslationRequest.tokens(3, 4).maxNewTokens(MAX_NEW));
             Recorder r = new Recorder(2);
@@ -579,6 +601,21 @@ class ShiftformerClientTest {
             assertTrue(e.tokenCount() >= 2 && e.tokenCount() < MAX_NEW, "stopped mid-stream: " + e.tokenCount());
             assertEquals(0, r.terminalSignals.get(), "no signal after cancel (Reactive Streams rule 1.8)");
             assertEquals(2, r.items.size());
+            assertEveryAcceptedRequestEndedOnce(server);
+        }
+    }
+
+    @Test
+    void nonPositiveDemandIsAnErrorThatCancelsTheRequest() throws Exception {
+        try (ShiftformerServer server = fx.start(TestServers.config().conclude(), new TestServers.NoEosModel(fx.reference(), 20));
+             ShiftformerClient client = connect(server)) {
+            TokenPublisher p = client.stream(TranslationRequest.tokens(3).maxNewTokens(MAX_NEW));
+            Recorder r = new Recorder(0);
+            p.subscribe(r);
+            r.subscription.request(0);
+            assertInstanceOf(IllegalArgumentException.class, r.awaitEnd(), "Reactive Streams rule 3.9");
+            assertEquals(ErrorCode.CANCELLED, failure(p.result()).code());
+            assertEquals(1, r.terminalSignals.get());
             assertEveryAcceptedRequestEndedOnce(server);
         }
     }
@@ -610,7 +647,7 @@ class ShiftformerClientTest {
 
     @Test
     void closingABlockingIteratorEarlyCancelsTheRequest() throws Exception {
-        try (ShiftformerServer server = fx.start(TestServers.config().conclude(), new TestServers.NoEosModel(fx.reference(), 5));
+        try (ShiftformerServer server = fx.start(TestServers.config().conclude(), new TestServers.NoEosModel(fx.reference(), 20));
              ShiftformerClient client = connect(server)) {
             TokenIterator it = client.translateBlocking(TranslationRequest.tokens(8).maxNewTokens(MAX_NEW));
             assertNotNull(it.next());
