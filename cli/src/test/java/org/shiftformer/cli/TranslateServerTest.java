@@ -1,0 +1,104 @@
+package org.shiftformer.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.shiftformer.api.backend.Backend;
+import org.shiftformer.api.backend.Backends;
+import org.shiftformer.core.artifact.Artifact;
+import org.shiftformer.core.artifact.ArtifactReader;
+import org.shiftformer.core.server.ServedModel;
+import org.shiftformer.core.server.ServerConfig;
+import org.shiftformer.core.server.ShiftformerServer;
+
+/** {@code translate --server}: the Java client against a real server on 127.0.0.1, printing as local translate does. */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class TranslateServerTest {
+    private final StringWriter out = new StringWriter();
+    private final StringWriter err = new StringWriter();
+    private PrintWriter savedOut;
+    private PrintWriter savedErr;
+
+    @BeforeEach
+    void capture() {
+        savedOut = Main.OUT;
+        savedErr = Main.ERR;
+        Main.OUT = new PrintWriter(out, true);
+        Main.ERR = new PrintWriter(err, true);
+    }
+
+    @AfterEach
+    void restore() {
+        Main.OUT = savedOut;
+        Main.ERR = savedErr;
+    }
+
+    private String run(String... args) {
+        out.getBuffer().setLength(0);
+        err.getBuffer().setLength(0);
+        assertEquals(0, Main.run(args), err::toString);
+        return out.toString();
+    }
+
+    /** The streamed lines: everything except the statistics lines (timings and identity differ). */
+    private static List<String> streamedLines(String output) {
+        return Arrays.stream(output.split("\n")).filter(l -> !l.trim().startsWith("[")).toList();
+    }
+
+    @Test
+    void translateOnAServerPrintsTheSameTokensAsLocalDecoding(@TempDir Path dir) {
+        Path f = dir.resolve("m.itm");
+        run("random", "--preset", "tiny", "--vocab", "300", "--max-positions", "32", "--seed", "7", "-o", f.toString());
+        Artifact artifact = ArtifactReader.read(f);
+        try (Backend backend = Backends.select("reference").open(Map.of());
+             ShiftformerServer server = ShiftformerServer.start(
+                     ServerConfig.builder().port(0).bindAddress("127.0.0.1").drainTimeoutMs(1_000).conclude(),
+                     ServedModel.of(artifact, backend.load(artifact.model()), backend.identity()))) {
+            String address = "127.0.0.1:" + server.localAddress().getPort();
+            for (String beam : new String[] {"1", "3"}) {
+                String[] common = {"--beam", beam, "--max-new-tokens", "12", "ein test", "zweihundert"};
+                String local = run(concat(new String[] {"translate", "--model", f.toString(), "--backend", "reference"}, common));
+                String remote = run(concat(new String[] {"translate", "--server", address}, common));
+                assertEquals(streamedLines(local), streamedLines(remote), "beam " + beam);
+                assertTrue(remote.contains("server " + address) && remote.contains(artifact.sha256Hex().substring(0, 16)),
+                        remote);
+                String tokens = run(concat(new String[] {"translate", "--server", address, "--tokens"}, common));
+                assertTrue(tokens.lines().filter(l -> l.trim().startsWith("token ")).count() >= 1, tokens);
+            }
+            assertEquals(0, server.stats().rejected(), "no request was rejected");
+        }
+    }
+
+    @Test
+    void translateOnAServerReportsErrorsWithTheirCode() {
+        assertEquals(2, Main.run("translate", "--server", "127.0.0.1:notaport", "x"));
+        assertTrue(err.toString().contains("[INVALID_ARGUMENT]") && err.toString().contains("HOST:PORT"), err::toString);
+        err.getBuffer().setLength(0);
+        assertEquals(2, Main.run("translate", "--server", "127.0.0.1:1", "x"));
+        assertTrue(err.toString().contains("[IO_ERROR]") && err.toString().contains("127.0.0.1:1"), err::toString);
+    }
+
+    @Test
+    void modelAndServerAreExclusive(@TempDir Path dir) {
+        assertEquals(2, Main.run("translate", "--model", dir.resolve("m.itm").toString(), "--server", "127.0.0.1:7433", "x"));
+        assertTrue(err.toString().contains("mutually exclusive"), err::toString);
+    }
+
+    private static String[] concat(String[] a, String[] b) {
+        String[] r = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
+}

@@ -1,0 +1,96 @@
+package org.shiftformer.client;
+
+import java.time.Duration;
+import java.util.Objects;
+import org.shiftformer.api.ErrorCode;
+import org.shiftformer.api.ShiftformerException;
+
+/**
+ * Settings of a {@link ShiftformerClient}, each with a documented default; {@link Builder#build()} checks
+ * them and names the setting that is wrong.
+ *
+ * @param connectTimeout     TCP connect plus the Hello / Welcome / ModelInfo exchange (default 10 s)
+ * @param clientName         sent in Hello (default {@value #CLIENT_NAME_DEFAULT})
+ * @param nativeTransport    use Netty's epoll transport where available, else NIO (default true)
+ * @param defaultDeadline    deadline sent with requests that set none; {@link Duration#ZERO} for none (default)
+ * @param streamBufferTokens tokens a {@link TokenPublisher} buffers for a subscriber without demand before
+ *                           the connection stops reading from the socket (default 64)
+ */
+public record ClientOptions(Duration connectTimeout, String clientName, boolean nativeTransport,
+                            Duration defaultDeadline, int streamBufferTokens) {
+    public static final Duration CONNECT_TIMEOUT_DEFAULT = Duration.ofSeconds(10);
+    public static final String CLIENT_NAME_DEFAULT = "shiftformer-java-client 0.1.0";
+    public static final int STREAM_BUFFER_TOKENS_DEFAULT = 64;
+
+    public ClientOptions {
+        Objects.requireNonNull(connectTimeout, "connectTimeout");
+        Objects.requireNonNull(clientName, "clientName");
+        Objects.requireNonNull(defaultDeadline, "defaultDeadline");
+        if (connectTimeout.isNegative() || connectTimeout.isZero() || connectTimeout.toMillis() > Integer.MAX_VALUE) {
+            throw invalid("connectTimeout " + connectTimeout + " must be positive and below 2^31 ms");
+        }
+        if (defaultDeadline.isNegative() || defaultDeadline.toMillis() > TranslationRequest.MAX_DEADLINE_MS) {
+            throw invalid("defaultDeadline " + defaultDeadline + " must be in [0, 2^31) ms");
+        }
+        if (clientName.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 1024) {
+            throw invalid("clientName must be at most 1024 UTF-8 bytes");
+        }
+        if (streamBufferTokens < 1) {
+            throw invalid("streamBufferTokens " + streamBufferTokens + " must be >= 1");
+        }
+    }
+
+    /** Every default. */
+    public static ClientOptions defaults() {
+        return builder().build();
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    private static ShiftformerException invalid(String message) {
+        return new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "client option " + message);
+    }
+
+    /** Builds {@link ClientOptions}; unset settings keep their defaults. */
+    public static final class Builder {
+        private Duration connectTimeout = CONNECT_TIMEOUT_DEFAULT;
+        private String clientName = CLIENT_NAME_DEFAULT;
+        private boolean nativeTransport = true;
+        private Duration defaultDeadline = Duration.ZERO;
+        private int streamBufferTokens = STREAM_BUFFER_TOKENS_DEFAULT;
+
+        private Builder() {
+        }
+
+        public Builder connectTimeout(Duration connectTimeout) {
+            this.connectTimeout = connectTimeout;
+            return this;
+        }
+
+        public Builder clientName(String clientName) {
+            this.clientName = clientName;
+            return this;
+        }
+
+        public Builder nativeTransport(boolean nativeTransport) {
+            this.nativeTransport = nativeTransport;
+            return this;
+        }
+
+        public Builder defaultDeadline(Duration defaultDeadline) {
+            this.defaultDeadline = defaultDeadline;
+            return this;
+        }
+
+        public Builder streamBufferTokens(int streamBufferTokens) {
+            this.streamBufferTokens = streamBufferTokens;
+            return this;
+        }
+
+        public ClientOptions build() {
+            return new ClientOptions(connectTimeout, clientName, nativeTransport, defaultDeadline, streamBufferTokens);
+        }
+    }
+}
