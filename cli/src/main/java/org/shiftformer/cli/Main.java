@@ -45,7 +45,7 @@ import picocli.CommandLine.Parameters;
 @Command(name = "shiftformer", mixinStandardHelpOptions = true, version = "shiftformer 0.1.0",
         description = "Integer-only Transformer translation runtime: artifacts, backends and decoding.",
         subcommands = {Main.Random.class, Main.Inspect.class, Main.Translate.class, Main.ListBackends.class,
-            Main.Demo.class, Main.Serve.class, TrainCommands.Train.class, TrainCommands.Eval.class})
+            Demo.class, Main.Serve.class, TrainCommands.Train.class, TrainCommands.Eval.class})
 public final class Main {
     /** Where commands print; swapped by tests. */
     static PrintWriter OUT = new PrintWriter(System.out, true, StandardCharsets.UTF_8);
@@ -330,42 +330,6 @@ public final class Main {
             OUT.flush();
             stopped.await(); // until SIGINT / SIGTERM runs the hook
             return 0;
-        }
-    }
-
-    @Command(name = "demo", mixinStandardHelpOptions = true,
-            description = "Write a random small model, inspect it, and translate with greedy and beam search on backend-sim.")
-    static final class Demo implements Callable<Integer> {
-        @Option(names = "--dir", description = "working directory for the artifact (default: a temporary one)")
-        Path dir;
-
-        @Override
-        public Integer call() throws Exception {
-            Path d = dir != null ? Files.createDirectories(dir) : Files.createTempDirectory("shiftformer-demo");
-            Path file = d.resolve("random-small.itm");
-            OUT.println("== 1. a random-weight artifact (the trainer replaces this with a trained model)");
-            run("random", "--preset", "small", "-o", file.toString());
-            OUT.println();
-            OUT.println("== 2. inspect: header, shapes, exponents, provenance, checksum");
-            String report = ArtifactInspector.inspect(file);
-            String[] lines = report.split("\n");
-            for (int i = 0; i < Math.min(lines.length, 28); i++) {
-                OUT.println(lines[i]);
-            }
-            OUT.println("   ... (" + lines.length + " lines; ./shiftformer inspect " + file + " prints all)");
-            OUT.println();
-            OUT.println("== 3. translate, tokens streamed as decoded (greedy, then beam 4) on backend-sim");
-            int rc = run("translate", "--model", file.toString(), "--backend", "sim", "--max-new-tokens", "24",
-                    "zweihundertdreiundvierzig", "ein test");
-            if (rc == 0) {
-                rc = run("translate", "--model", file.toString(), "--backend", "sim", "--beam", "4", "--max-new-tokens", "24",
-                        "ein test");
-            }
-            return rc;
-        }
-
-        private static int run(String... args) {
-            return Main.run(args);
         }
     }
 
