@@ -84,6 +84,9 @@ public final class ShiftformerServer implements AutoCloseable {
                 .description("hot reloads").register(this.registry);
         this.reloadsFailed = Counter.builder(ServerMeters.RELOADS).tag(ServerMeters.STATUS, "error")
                 .description("hot reloads").register(this.registry);
+        if (loader != null && loader.choice().isFallback()) {
+            LOG.log(Level.WARNING, "backend fallback: " + loader.choice().fallback());
+        }
         if (served != null) {
             install(served);
         }
@@ -355,6 +358,11 @@ public final class ShiftformerServer implements AutoCloseable {
         @Override
         public String notReadyReason() {
             return ShiftformerServer.this.notReadyReason();
+        }
+
+        @Override
+        public String readyNote() {
+            return loader != null && loader.choice().isFallback() ? "fallback: " + loader.choice().fallback() : null;
         }
 
         @Override

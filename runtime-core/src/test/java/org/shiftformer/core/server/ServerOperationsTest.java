@@ -97,7 +97,7 @@ class ServerOperationsTest {
     // ---- fixtures -----------------------------------------------------------------------------------
 
     private static ServerConfig.Builder config() {
-        return ServerConfig.builder().port(0).adminPort(0).bindAddress("127.0.0.1").drainTimeoutMs(30_000);
+        return ServerConfig.builder().port(0).adminPort(0).bindAddress("127.0.0.1").drainTimeoutMs(2_000);
     }
 
     private static ServedModel served(Artifact a, LoadedModel m) {
@@ -251,7 +251,7 @@ class ServerOperationsTest {
     void healthFollowsModelLoadBackendAvailabilityAndDrain() throws Exception {
         SwitchableProvider provider = new SwitchableProvider();
         ModelLoader loader = new ModelLoader(new FallbackPolicy.Choice(provider, backend, provider.name(), null), fileA);
-        ShiftformerServer server = ShiftformerServer.start(config().conclude(), null, loader, null);
+        ShiftformerServer server = ShiftformerServer.start(config().drainTimeoutMs(30_000).conclude(), null, loader, null);
         Thread closer = null;
         try {
             InetSocketAddress admin = server.adminAddress();
@@ -544,7 +544,10 @@ class ServerOperationsTest {
                 String text = Http.get(server.adminAddress(), "/metrics").body();
                 assertEquals(1, Http.sample(text, "shiftformer_model_info", "backend", "reference",
                         "requested_backend", "offline-card", "fallback", "true"));
-                assertEquals(200, Http.get(server.adminAddress(), "/health/ready").statusCode());
+                HttpResponse<String> ready = Http.get(server.adminAddress(), "/health/ready");
+                assertEquals(200, ready.statusCode());
+                assertTrue(ready.body().startsWith("ready; fallback: backend 'offline-card' is unavailable")
+                        && ready.body().contains("fell back to 'reference'"), ready.body());
                 assertEveryAcceptedRequestEndedOnce(server);
             }
         }

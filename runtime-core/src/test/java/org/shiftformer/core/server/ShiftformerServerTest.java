@@ -85,7 +85,7 @@ class ShiftformerServerTest {
     // ---- fixtures -----------------------------------------------------------------------------------
 
     private static ServerConfig.Builder config() {
-        return ServerConfig.builder().port(0).bindAddress("127.0.0.1").drainTimeoutMs(2_000);
+        return ServerConfig.builder().port(0).adminPort(0).bindAddress("127.0.0.1").drainTimeoutMs(2_000);
     }
 
     private static ShiftformerServer start(ServerConfig config, LoadedModel model) {

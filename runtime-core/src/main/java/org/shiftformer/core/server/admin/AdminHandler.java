@@ -67,8 +67,9 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
             case "/health/ready" -> {
                 if (allowed(ctx, keepAlive, method, HttpMethod.GET)) {
                     String why = endpoints.notReadyReason();
+                    String note = why == null ? endpoints.readyNote() : null;
                     respond(ctx, keepAlive, why == null ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE,
-                            TEXT, why == null ? "ready" : "not ready: " + why);
+                            TEXT, why != null ? "not ready: " + why : note == null ? "ready" : "ready; " + note);
                 }
             }
             case "/admin/reload" -> {

@@ -22,8 +22,8 @@ import org.shiftformer.api.ShiftformerException;
  * <ul>
  *   <li>{@code GET /metrics}: Prometheus text exposition (format 0.0.4);</li>
  *   <li>{@code GET /health/live}: 200 while the server serves;</li>
- *   <li>{@code GET /health/ready}: 200 with a model loaded on an available backend and not draining, else
- *       503 with the reason;</li>
+ *   <li>{@code GET /health/ready}: 200 with a model loaded on an available backend and not draining (the
+ *       body says so when the backend is a fallback), else 503 with the reason;</li>
  *   <li>{@code POST /admin/reload[?path=FILE]}: hot reload, run on its own thread (never on the event
  *       loop), 200 or an error status with the error text;</li>
  * </ul>
@@ -38,6 +38,11 @@ public final class AdminServer implements AutoCloseable {
 
         /** Null when ready; else why not, in a few words. */
         String notReadyReason();
+
+        /** Shown after {@code ready} (e.g. that the backend is a fallback), or null. */
+        default String readyNote() {
+            return null;
+        }
 
         /** The Prometheus text exposition, or null when the server's registry is not a Prometheus one. */
         String scrape();
