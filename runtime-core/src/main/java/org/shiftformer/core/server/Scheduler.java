@@ -92,7 +92,8 @@ public final class Scheduler {
         this.vocab = served.config().vocabSize();
         this.tokens = new int[config.maxBatchRows()];
         this.logits = new int[Math.multiplyExact(config.maxBatchRows(), vocab)];
-        this.thread = Thread.ofPlatform().name("shiftformer-decode-" + served.sha256().substring(0, 8)).daemon(true).unstarted(this::run);
+        String name = "shiftformer-decode-" + served.sha256().substring(0, Math.min(8, served.sha256().length()));
+        this.thread = Thread.ofPlatform().name(name).daemon(true).unstarted(this::run);
     }
 
     void start() {
@@ -150,16 +151,9 @@ public final class Scheduler {
     }
 
     /**
-     * Stops accepting, lets live and queued requests finish for up to {@code drainTimeoutMs}, then ends the
-     * rest with Error CANCELLED and stops the thread. Returns when the thread has ended (or after a bounded
-     * wait if a backend call hangs).
+     * Shutdown, first half: stops accepting (new requests are answered CANCELLED) and lets live and queued
+     * requests finish; {@link #awaitShutdown} ends the rest with Error CANCELLED and the thread.
      */
-    void shutdown(long drainTimeoutMs) throws InterruptedException {
-        beginShutdown();
-        awaitShutdown(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(Math.max(1, drainTimeoutMs)));
-    }
-
-    /** Stops accepting (new requests are answered CANCELLED) and lets the accepted ones finish. */
     void beginShutdown() {
         synchronized (admissionLock) {
             accepting = false;
@@ -169,7 +163,10 @@ public final class Scheduler {
         wake();
     }
 
-    /** Waits until {@code deadlineNs} for the drain, then ends the rest CANCELLED (bounded wait for a hung backend). */
+    /**
+     * Waits until {@code deadlineNs} ({@link System#nanoTime()}) for the drain, then ends the rest with Error
+     * CANCELLED and returns when the thread has ended (or after a bounded wait if a backend call hangs).
+     */
     void awaitShutdown(long deadlineNs) throws InterruptedException {
         long leftMs = TimeUnit.NANOSECONDS.toMillis(deadlineNs - System.nanoTime());
         thread.join(Math.max(1, leftMs));

@@ -273,6 +273,10 @@ public final class ShiftformerServer implements AutoCloseable {
         return router.current();
     }
 
+    ModelRouter router() {
+        return router;
+    }
+
     /** The model being served, or null before the first one. */
     public ServedModel served() {
         Scheduler s = router.current();

@@ -306,7 +306,8 @@ class ServerOperationsTest {
                 assertInstanceOf(Message.Done.class, lastOf(c.readTerminals(1).get(1L)), "the drain lets it finish");
                 closer.join(TimeUnit.SECONDS.toMillis(30));
                 assertFalse(closer.isAlive());
-                assertThrows(ConnectException.class, () -> Http.get(admin, "/health/live"), "admin port closed");
+                assertThrows(ConnectException.class, () -> new java.net.Socket(admin.getAddress(), admin.getPort()).close(),
+                        "admin port closed");
                 assertTrue(model.closed());
             }
             assertEveryAcceptedRequestEndedOnce(server);
@@ -399,6 +400,59 @@ class ServerOperationsTest {
             assertTrue(modelA.closed(), "and closes its model");
             assertEveryAcceptedRequestEndedOnce(server);
             assertEquals(5, server.stats().done());
+        }
+    }
+
+    @Test
+    void reloadsUnderPipelinedTrafficEndEveryRequestOnceWithTheTokensOfTheModelThatRanIt() throws Exception {
+        int n = 60;
+        int maxNew = 6;
+        SplittableRandom rnd = new SplittableRandom(17);
+        List<int[]> sources = new ArrayList<>();
+        Map<String, List<int[]>> expected = Map.of(artifactA.sha256Hex(), new ArrayList<>(),
+                artifactB.sha256Hex(), new ArrayList<>());
+        for (int i = 0; i < n; i++) {
+            int[] src = rnd.ints(1 + rnd.nextInt(5), 3, CFG.vocabSize()).toArray();
+            sources.add(src);
+            expected.get(artifactA.sha256Hex()).add(expected(artifactA, src, maxNew));
+            expected.get(artifactB.sha256Hex()).add(expected(artifactB, src, maxNew));
+        }
+        List<GatedModel> models = new ArrayList<>();
+        GatedModel first = gated(artifactA);
+        first.open();
+        models.add(first);
+        try (ShiftformerServer server = ShiftformerServer.start(config().conclude(), served(artifactA, first));
+             TestClient c = TestClient.connect(server.localAddress())) {
+            ByteBuffer all = ByteBuffer.allocate(1 << 16);
+            for (int i = 0; i < n; i++) {
+                all.put(c.frame(request(i + 1, sources.get(i), maxNew, 0)));
+            }
+            c.sendRaw(Arrays.copyOf(all.array(), all.position())); // the event loop submits while we reload
+            for (int k = 0; k < 4; k++) {
+                Artifact next = k % 2 == 0 ? artifactB : artifactA;
+                GatedModel m = gated(next);
+                m.open();
+                models.add(m);
+                server.reload(served(next, m));
+            }
+            Map<Long, List<Message>> frames = c.readTerminals(n);
+            assertEquals(n, frames.size());
+            for (int i = 0; i < n; i++) {
+                List<Message> f = frames.get(i + 1L);
+                String sha = assertInstanceOf(Message.Done.class, lastOf(f), f::toString).modelSha256();
+                assertStream(expected.get(sha).get(i), sha, f);
+            }
+            for (Scheduler s : List.copyOf(server.router().running())) {
+                if (s != server.scheduler()) {
+                    assertTrue(s.awaitExit(30_000), "a retired scheduler ends");
+                }
+            }
+            for (GatedModel m : models.subList(0, models.size() - 1)) {
+                assertTrue(m.closed(), "every replaced model is closed once its streams are done");
+            }
+            assertFalse(models.get(models.size() - 1).closed());
+            assertEveryAcceptedRequestEndedOnce(server);
+            assertEquals(n, server.stats().done());
         }
     }
 

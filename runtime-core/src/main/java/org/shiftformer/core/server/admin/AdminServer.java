@@ -5,9 +5,12 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.ServerChannel;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -57,10 +60,12 @@ public final class AdminServer implements AutoCloseable {
     }
 
     private final Channel channel;
+    private final ChannelGroup clients;
     private final ExecutorService reloads;
 
-    private AdminServer(Channel channel, ExecutorService reloads) {
+    private AdminServer(Channel channel, ChannelGroup clients, ExecutorService reloads) {
         this.channel = channel;
+        this.clients = clients;
         this.reloads = reloads;
     }
 
@@ -73,6 +78,7 @@ public final class AdminServer implements AutoCloseable {
                                     int port, Endpoints endpoints) {
         ExecutorService reloads = Executors.newSingleThreadExecutor(
                 Thread.ofPlatform().name("shiftformer-admin-reload").daemon(true).factory());
+        ChannelGroup clients = new DefaultChannelGroup("shiftformer-admin", GlobalEventExecutor.INSTANCE);
         try {
             Channel ch = new ServerBootstrap()
                     .group(group)
@@ -80,13 +86,14 @@ public final class AdminServer implements AutoCloseable {
                     .childHandler(new ChannelInitializer<SocketChannel>() {
                         @Override
                         protected void initChannel(SocketChannel c) {
+                            clients.add(c);
                             c.pipeline().addLast("http", new HttpServerCodec())
                                     .addLast("aggregate", new HttpObjectAggregator(AdminHandler.MAX_REQUEST_BYTES))
                                     .addLast("admin", new AdminHandler(endpoints, reloads));
                         }
                     })
                     .bind(bindAddress, port).syncUninterruptibly().channel();
-            return new AdminServer(ch, reloads);
+            return new AdminServer(ch, clients, reloads);
         } catch (RuntimeException e) {
             reloads.shutdownNow();
             throw new ShiftformerException(ErrorCode.IO_ERROR, "cannot listen (admin) on " + bindAddress + ":" + port
@@ -99,10 +106,11 @@ public final class AdminServer implements AutoCloseable {
         return (InetSocketAddress) channel.localAddress();
     }
 
-    /** Stops listening (open admin connections end with their event loop group) and the reload thread. */
+    /** Stops listening, closes the open admin connections (keep-alive ones too) and stops the reload thread. */
     @Override
     public void close() {
         channel.close().syncUninterruptibly();
+        clients.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
         reloads.shutdown();
         try {
             reloads.awaitTermination(5, TimeUnit.SECONDS);
