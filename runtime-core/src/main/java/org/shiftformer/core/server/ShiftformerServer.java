@@ -1,6 +1,8 @@
 package org.shiftformer.core.server;
 
 import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.ByteBufAllocatorMetricProvider;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
@@ -21,6 +23,13 @@ import io.netty.util.concurrent.GlobalEventExecutor;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.netty4.NettyAllocatorMetrics;
+import io.micrometer.core.instrument.binder.netty4.NettyEventExecutorMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.lang.System.Logger;
@@ -61,6 +70,7 @@ public final class ShiftformerServer implements AutoCloseable {
     private final PrometheusMeterRegistry prometheus;
     private final Counter reloadsDone;
     private final Counter reloadsFailed;
+    private final JvmGcMetrics gcMetrics;
     private final EventLoopGroup bossGroup;
     private final EventLoopGroup workerGroup;
     private final ChannelGroup connections = new DefaultChannelGroup("shiftformer-connections",
@@ -78,6 +88,18 @@ public final class ShiftformerServer implements AutoCloseable {
         this.loader = loader;
         this.registry = registry != null ? registry : new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         this.prometheus = this.registry instanceof PrometheusMeterRegistry p ? p : null;
+        if (registry == null) {
+            // Its own registry is the process's /metrics: add the usual JVM and process meters. A caller's
+            // registry gets only the server's (the caller decides what else it binds).
+            new JvmMemoryMetrics().bindTo(this.registry);
+            new JvmThreadMetrics().bindTo(this.registry);
+            new ProcessorMetrics().bindTo(this.registry);
+            new UptimeMetrics().bindTo(this.registry);
+            this.gcMetrics = new JvmGcMetrics();
+            gcMetrics.bindTo(this.registry);
+        } else {
+            this.gcMetrics = null;
+        }
         new ServerMetrics(stats, router::queuedRequests, router::activeSequences, this::connectionCount)
                 .bindTo(this.registry);
         this.reloadsDone = Counter.builder(ServerMeters.RELOADS).tag(ServerMeters.STATUS, "done")
@@ -96,6 +118,10 @@ public final class ShiftformerServer implements AutoCloseable {
         this.transport = epoll ? "epoll" : "nio";
         this.bossGroup = new MultiThreadIoEventLoopGroup(1, io);
         this.workerGroup = new MultiThreadIoEventLoopGroup(0, io);
+        new NettyEventExecutorMetrics(workerGroup).bindTo(this.registry);
+        if (ByteBufAllocator.DEFAULT instanceof ByteBufAllocatorMetricProvider allocator) {
+            new NettyAllocatorMetrics(allocator).bindTo(this.registry);
+        }
         ByteCounter bytes = new ByteCounter(stats);
         try {
             ServerBootstrap b = new ServerBootstrap()
@@ -348,6 +374,9 @@ public final class ShiftformerServer implements AutoCloseable {
     }
 
     private void shutdownQuietly() {
+        if (gcMetrics != null) {
+            gcMetrics.close();
+        }
         workerGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
         bossGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
     }

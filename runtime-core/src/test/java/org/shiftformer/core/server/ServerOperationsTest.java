@@ -242,6 +242,11 @@ class ServerOperationsTest {
             assertEquals(s.bytesOut(), Http.sample(text, "shiftformer_bytes_out_total"), 0.0);
             assertEquals(0, Http.sample(text, "shiftformer_streams_live"));
             assertEquals(0, Http.sample(text, "shiftformer_queue_depth"));
+            // Beside its own meters, its registry has the usual JVM, process and Netty ones.
+            assertTrue(Http.sample(text, "jvm_memory_used_bytes") > 0);
+            assertTrue(Http.sample(text, "process_uptime_seconds") > 0);
+            assertTrue(Http.sample(text, "netty_eventexecutor_tasks_pending") >= 0);
+            assertTrue(Http.sample(text, "netty_allocator_memory_used") > 0, "the protocol's buffers");
         }
     }
 
