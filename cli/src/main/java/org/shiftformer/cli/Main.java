@@ -282,7 +282,8 @@ public final class Main {
     }
 
     @Command(name = "serve", mixinStandardHelpOptions = true,
-            description = "Serve a model over the streaming protocol (PROTOCOL.md) until SIGINT or SIGTERM; "
+            description = "Serve a model over the streaming protocol (PROTOCOL.md) until SIGINT or SIGTERM, with an "
+                    + "admin HTTP port (GET /metrics, /health/live, /health/ready; POST /admin/reload[?path=FILE]); "
                     + "other settings come from the shiftformer.server.* system properties (ServerConfig).")
     static final class Serve implements Callable<Integer> {
         @Option(names = "--model", required = true, description = "artifact file")
@@ -293,8 +294,16 @@ public final class Main {
         Map<String, String> backendOptions = new LinkedHashMap<>();
         @Option(names = "--port", description = "TCP port; 0 picks a free one (default " + ServerConfig.PORT_DEFAULT + ")")
         Integer port;
-        @Option(names = "--bind", description = "address to bind (default " + ServerConfig.BIND_ADDRESS_DEFAULT + ")")
+        @Option(names = "--bind", description = "address to bind, for both ports (default "
+                + ServerConfig.BIND_ADDRESS_DEFAULT + ")")
         String bind;
+        @Option(names = "--admin-port", description = "admin HTTP port; 0 picks a free one, -1 disables it (default "
+                + ServerConfig.ADMIN_PORT_DEFAULT + ")")
+        Integer adminPort;
+        @Option(names = "--fallback", description = "when the backend cannot run: none (fail start-up), next (the next "
+                + "available backend by rank) or a comma-separated list of backend names (default "
+                + ServerConfig.FALLBACK_DEFAULT + ")")
+        String fallback;
 
         @Override
         public Integer call() throws InterruptedException {
@@ -305,14 +314,22 @@ public final class Main {
             if (bind != null) {
                 cfg.bindAddress(bind);
             }
+            if (adminPort != null) {
+                cfg.adminPort(adminPort);
+            }
+            if (fallback != null) {
+                cfg.fallback(fallback);
+            }
             ServerConfig config = cfg.conclude();
-            Artifact artifact = ArtifactReader.read(model);
-            BackendProvider provider = Backends.select(backend);
-            Backend b = provider.open(backendOptions);
+            org.shiftformer.core.server.FallbackPolicy.Choice choice = config.fallback().open(backend, backendOptions);
+            if (choice.isFallback()) {
+                ERR.println("warning: " + choice.fallback());
+            }
+            Backend b = choice.backend();
             ShiftformerServer server;
             try {
-                LoadedModel m = b.load(artifact.model());
-                server = ShiftformerServer.start(config, ServedModel.of(artifact, m, b.identity()));
+                org.shiftformer.core.server.ModelLoader loader = new org.shiftformer.core.server.ModelLoader(choice, model);
+                server = ShiftformerServer.start(config, loader.load(model), loader, null);
             } catch (RuntimeException e) {
                 b.close();
                 throw e;
@@ -325,8 +342,14 @@ public final class Main {
                 stopped.countDown();
             }, "shiftformer-shutdown");
             Runtime.getRuntime().addShutdownHook(hook);
-            OUT.printf("listening on %s:%d (%s, backend %s, model sha256 %s)%n", server.localAddress().getHostString(),
-                    server.localAddress().getPort(), server.transport(), b.identity(), artifact.sha256Hex());
+            ServedModel served = server.served();
+            OUT.printf("listening on %s:%d (%s, backend %s%s, model sha256 %s)%n", server.localAddress().getHostString(),
+                    server.localAddress().getPort(), server.transport(), served.backend(),
+                    choice.isFallback() ? ", a fallback for " + choice.requested() : "", served.sha256());
+            if (server.adminAddress() != null) {
+                OUT.printf("admin on http://%s:%d (/metrics /health/live /health/ready, POST /admin/reload)%n",
+                        server.adminAddress().getHostString(), server.adminAddress().getPort());
+            }
             OUT.flush();
             stopped.await(); // until SIGINT / SIGTERM runs the hook
             return 0;

@@ -33,7 +33,7 @@ import org.shiftformer.core.protocol.ProtocolVersion;
  */
 final class ConnectionHandler extends ChannelDuplexHandler {
     private final ServerConfig config;
-    private final Scheduler scheduler;
+    private final ModelRouter router;
     private final ServerStats stats;
     private final Map<Long, Request> inFlight = new HashMap<>();
     private ChannelHandlerContext ctx;
@@ -43,9 +43,9 @@ final class ConnectionHandler extends ChannelDuplexHandler {
     /** Scheduler thread only: the step in which this connection was last queued for a flush. */
     long flushStep = -1;
 
-    ConnectionHandler(ServerConfig config, Scheduler scheduler, ServerStats stats) {
+    ConnectionHandler(ServerConfig config, ModelRouter router, ServerStats stats) {
         this.config = config;
-        this.scheduler = scheduler;
+        this.router = router;
         this.stats = stats;
     }
 
@@ -78,7 +78,7 @@ final class ConnectionHandler extends ChannelDuplexHandler {
             case Message.TranslateRequest r -> translate(r);
             case Message.Cancel c -> cancel(c.requestId());
             case Message.Ping p -> ctx.writeAndFlush(new Message.Pong(p.requestId(), p.nonce()));
-            case Message.ModelInfoRequest i -> ctx.writeAndFlush(scheduler.served().info(i.requestId()));
+            case Message.ModelInfoRequest i -> ctx.writeAndFlush(router.current().served().info(i.requestId()));
             case Message.Hello h -> connectionError(protocolError("second Hello on the connection"));
             default -> connectionError(protocolError("server-to-client message " + m.typeName() + " sent by the client"));
         }
@@ -92,9 +92,15 @@ final class ConnectionHandler extends ChannelDuplexHandler {
             connectionError(e);
             return;
         }
+        Scheduler current = router.current();
+        if (current == null) {
+            connectionError(new ShiftformerException(ErrorCode.BACKEND_UNAVAILABLE,
+                    "no model is loaded yet; retry when /health/ready answers 200"));
+            return;
+        }
         welcomed = true;
         ctx.writeAndFlush(new Message.Welcome(0, version, "shiftformer", ShiftformerServer.VERSION,
-                config.maxFrameBytes(), config.maxInFlight(), config.maxBeamWidth(), scheduler.served().summary()));
+                config.maxFrameBytes(), config.maxInFlight(), config.maxBeamWidth(), current.served().summary()));
     }
 
     private void translate(Message.TranslateRequest m) {
@@ -113,23 +119,32 @@ final class ConnectionHandler extends ChannelDuplexHandler {
                     + " requests in flight, the limit is " + config.maxInFlight() + "; retry later"));
             return;
         }
-        Request r;
-        try {
-            r = prepare(m, received);
-        } catch (ShiftformerException e) {
-            reject(Message.Error.of(id, e));
-            return;
-        }
-        inFlight.put(id, r);
-        Message.Error refused = scheduler.submit(r);
-        if (refused != null) {
+        while (true) {
+            // Validated against the model that will decode it: after a hot reload, the new one.
+            Scheduler scheduler = router.current();
+            Request r;
+            try {
+                r = prepare(m, scheduler, received);
+            } catch (ShiftformerException e) {
+                reject(Message.Error.of(id, e));
+                return;
+            }
+            inFlight.put(id, r);
+            Message.Error refused = scheduler.submit(r);
+            if (refused == null) {
+                return;
+            }
             inFlight.remove(id);
-            ctx.writeAndFlush(refused);
+            if (refused != Scheduler.RETIRED) {
+                ctx.writeAndFlush(refused);
+                return;
+            }
+            // A reload retired it between router.current() and submit: the router already has the new one.
         }
     }
 
     /** Validates a request against the model and the limits (PROTOCOL.md 4) and makes its source ids. */
-    private Request prepare(Message.TranslateRequest m, long receivedNs) {
+    private Request prepare(Message.TranslateRequest m, Scheduler scheduler, long receivedNs) {
         ServedModel served = scheduler.served();
         ModelConfig cfg = served.config();
         if ((m.text() == null) == (m.tokens() == null)) {
@@ -166,7 +181,7 @@ final class ConnectionHandler extends ChannelDuplexHandler {
                     p.alphaQ8());
         }
         DecodeParams params = p.resolve(cfg.maxPositions(), config.maxBeamWidth());
-        return new Request(this, m.requestId(), source, params, m.stream(), receivedNs, m.deadlineMs(), stats);
+        return new Request(this, scheduler, m.requestId(), source, params, m.stream(), receivedNs, m.deadlineMs(), stats);
     }
 
     private static ShiftformerException sourceTooLong(String tokens, ModelConfig cfg) {
@@ -175,7 +190,7 @@ final class ConnectionHandler extends ChannelDuplexHandler {
     }
 
     private void reject(Message.Error error) {
-        stats.rejected.increment();
+        stats.reject(error.code());
         ctx.writeAndFlush(error);
     }
 
@@ -183,7 +198,7 @@ final class ConnectionHandler extends ChannelDuplexHandler {
         Request r = inFlight.get(id);
         if (r != null) { // unknown or finished: ignored (PROTOCOL.md 6)
             r.signal(Request.CANCEL);
-            scheduler.wake();
+            r.scheduler.wake();
         }
     }
 
@@ -194,7 +209,7 @@ final class ConnectionHandler extends ChannelDuplexHandler {
             ctx.channel().config().setAutoRead(writable);
         }
         if (writable) {
-            scheduler.wake();
+            router.wakeAll();
         }
         ctx.fireChannelWritabilityChanged();
     }
@@ -207,7 +222,7 @@ final class ConnectionHandler extends ChannelDuplexHandler {
         }
         if (!inFlight.isEmpty()) {
             inFlight.clear();
-            scheduler.wake();
+            router.wakeAll();
         }
         ctx.fireChannelInactive();
     }
@@ -240,7 +255,7 @@ final class ConnectionHandler extends ChannelDuplexHandler {
             r.terminate(Message.Error.of(r.id, e));
             writeTerminal(r);
         }
-        scheduler.wake();
+        router.wakeAll();
         ctx.writeAndFlush(Message.Error.of(0, e)).addListener(ChannelFutureListener.CLOSE);
     }
 

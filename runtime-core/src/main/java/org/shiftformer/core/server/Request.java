@@ -26,6 +26,8 @@ final class Request implements TokenListener {
     private static final Object DROPPED = new Object();
 
     final ConnectionHandler connection;
+    /** The scheduler that accepted it: the one model that decodes it, even across a hot reload. */
+    final Scheduler scheduler;
     final long id;
     final int[] source;
     final DecodeParams params;
@@ -47,14 +49,16 @@ final class Request implements TokenListener {
     long encodeCycles;
     long firstStepNs;
     long firstTokenNs;
+    long lastTokenNs;
     int tokensSent;
     int stepRow;
     long flushedStep = -1;
     boolean wrote;
 
-    Request(ConnectionHandler connection, long id, int[] source, DecodeParams params, boolean stream, long receivedNs,
-            int deadlineMs, ServerStats stats) {
+    Request(ConnectionHandler connection, Scheduler scheduler, long id, int[] source, DecodeParams params, boolean stream,
+            long receivedNs, int deadlineMs, ServerStats stats) {
         this.connection = connection;
+        this.scheduler = scheduler;
         this.id = id;
         this.source = source;
         this.params = params;
@@ -98,7 +102,7 @@ final class Request implements TokenListener {
         }
         switch (decision) {
             case Message.Done d -> stats.done.increment();
-            case Message.Error e -> stats.errors.increment();
+            case Message.Error e -> stats.error(e.code());
             case Message.Cancelled c -> stats.cancelled.increment();
             default -> stats.dropped.increment();
         }
@@ -117,9 +121,14 @@ final class Request implements TokenListener {
     @Override
     public void onToken(int sequence, int token, int index, long deviceCycles) {
         stats.tokens.increment();
+        long now = System.nanoTime();
         if (firstTokenNs == 0) {
-            firstTokenNs = System.nanoTime();
+            firstTokenNs = now;
+            scheduler.meters().firstToken(now - receivedNs);
+        } else {
+            scheduler.meters().nextToken(now - lastTokenNs);
         }
+        lastTokenNs = now;
         if (stream) {
             String piece = text.push(token);
             connection.writeToken(new Message.Token(id, token, piece, index, deviceCycles));

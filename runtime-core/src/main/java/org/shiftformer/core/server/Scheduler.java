@@ -17,6 +17,7 @@ import org.shiftformer.api.backend.StepCost;
 import org.shiftformer.core.decode.DecodeResult;
 import org.shiftformer.core.decode.Decoding;
 import org.shiftformer.core.protocol.Message;
+import org.shiftformer.core.server.metrics.ModelMetrics;
 
 /**
  * Continuous batching for one loaded model on one dedicated thread (the only thread that touches the
@@ -40,15 +41,22 @@ import org.shiftformer.core.protocol.Message;
  *
  * Admission is bounded: {@link #submit} refuses with OVERLOADED when {@link ServerConfig#maxQueued()}
  * accepted requests already wait for a slot, so nothing queues without bound.
+ *
+ * <p>Hot reload {@linkplain #retire() retires} a scheduler: it accepts nothing more (the connection
+ * submits to the new one), finishes what it accepted, closes its model and ends. The thread that drives a
+ * model is the one that closes it, so no backend call can race with the close.
  */
 public final class Scheduler {
     private static final long IDLE_PARK_NS = TimeUnit.MILLISECONDS.toNanos(50);
     private static final long BLOCKED_PARK_NS = TimeUnit.MILLISECONDS.toNanos(2);
+    /** {@link #submit}'s answer after {@link #retire()}: submit to the server's current scheduler instead. */
+    static final Message.Error RETIRED = new Message.Error(0, ErrorCode.CANCELLED.value(), "scheduler retired by a reload");
 
     private final ServedModel served;
     private final LoadedModel model;
     private final ServerConfig config;
     private final ServerStats stats;
+    private final ModelMetrics meters;
     private final int vocab;
     private final Thread thread;
 
@@ -57,6 +65,7 @@ public final class Scheduler {
     private final AtomicInteger waiting = new AtomicInteger();
     private final Object admissionLock = new Object();
     private boolean accepting = true; // guarded by admissionLock
+    private boolean retired; // guarded by admissionLock
     private volatile boolean stopping;
     private volatile boolean abort;
     private volatile int activeCount;
@@ -74,15 +83,17 @@ public final class Scheduler {
     private int reservedRows;
     private long stepNo;
 
-    Scheduler(ServedModel served, ServerConfig config, ServerStats stats) {
+    Scheduler(ServedModel served, ServerConfig config, ServerStats stats, ModelMetrics meters) {
         this.served = served;
         this.model = served.model();
         this.config = config;
         this.stats = stats;
+        this.meters = meters;
         this.vocab = served.config().vocabSize();
         this.tokens = new int[config.maxBatchRows()];
         this.logits = new int[Math.multiplyExact(config.maxBatchRows(), vocab)];
-        this.thread = Thread.ofPlatform().name("shiftformer-decode").daemon(true).unstarted(this::run);
+        String name = "shiftformer-decode-" + served.sha256().substring(0, Math.min(8, served.sha256().length()));
+        this.thread = Thread.ofPlatform().name(name).daemon(true).unstarted(this::run);
     }
 
     void start() {
@@ -91,6 +102,10 @@ public final class Scheduler {
 
     ServedModel served() {
         return served;
+    }
+
+    ModelMetrics meters() {
+        return meters;
     }
 
     /** Requests currently being decoded (their searches hold batch slots). */
@@ -111,12 +126,15 @@ public final class Scheduler {
     Message.Error submit(Request r) {
         synchronized (admissionLock) {
             if (!accepting) {
-                stats.rejected.increment();
+                if (retired) {
+                    return RETIRED;
+                }
+                stats.reject(ErrorCode.CANCELLED.value());
                 return new Message.Error(r.id, ErrorCode.CANCELLED.value(), "server is shutting down");
             }
             if (waiting.incrementAndGet() > config.maxQueued()) {
                 waiting.decrementAndGet();
-                stats.rejected.increment();
+                stats.reject(ErrorCode.OVERLOADED.value());
                 return new Message.Error(r.id, ErrorCode.OVERLOADED.value(), "server queue is full ("
                         + config.maxQueued() + " requests wait for a slot); retry later");
             }
@@ -133,22 +151,49 @@ public final class Scheduler {
     }
 
     /**
-     * Stops accepting, lets live and queued requests finish for up to {@code drainTimeoutMs}, then ends the
-     * rest with Error CANCELLED and stops the thread. Returns when the thread has ended (or after a bounded
-     * wait if a backend call hangs).
+     * Shutdown, first half: stops accepting (new requests are answered CANCELLED) and lets live and queued
+     * requests finish; {@link #awaitShutdown} ends the rest with Error CANCELLED and the thread.
      */
-    void shutdown(long drainTimeoutMs) throws InterruptedException {
+    void beginShutdown() {
         synchronized (admissionLock) {
             accepting = false;
+            retired = false;
         }
         stopping = true;
         wake();
-        thread.join(Math.max(1, drainTimeoutMs));
+    }
+
+    /**
+     * Waits until {@code deadlineNs} ({@link System#nanoTime()}) for the drain, then ends the rest with Error
+     * CANCELLED and returns when the thread has ended (or after a bounded wait if a backend call hangs).
+     */
+    void awaitShutdown(long deadlineNs) throws InterruptedException {
+        long leftMs = TimeUnit.NANOSECONDS.toMillis(deadlineNs - System.nanoTime());
+        thread.join(Math.max(1, leftMs));
         if (thread.isAlive()) {
             abort = true;
             wake();
             thread.join(TimeUnit.SECONDS.toMillis(30));
         }
+    }
+
+    /**
+     * Hot reload: accepts nothing more ({@link #submit} answers {@link #RETIRED}, and the connection submits
+     * to the new scheduler), finishes every accepted request on this model, then closes it and ends.
+     */
+    void retire() {
+        synchronized (admissionLock) {
+            accepting = false;
+            retired = true;
+        }
+        stopping = true;
+        wake();
+    }
+
+    /** Waits up to {@code timeoutMs} for the thread to end; true if it has. */
+    boolean awaitExit(long timeoutMs) throws InterruptedException {
+        thread.join(Math.max(1, timeoutMs));
+        return !thread.isAlive();
     }
 
     boolean isAlive() {
@@ -193,6 +238,7 @@ public final class Scheduler {
                 accepting = false; // nothing may enter an inbox that nobody drains
             }
             endAll(new ShiftformerException(ErrorCode.CANCELLED, "server shut down before the request completed"));
+            model.close(); // every request released its states in endAll; nothing else drives this model
         }
     }
 
@@ -259,6 +305,7 @@ public final class Scheduler {
         }
         try {
             EncodeResult enc;
+            long t0 = System.nanoTime();
             try {
                 enc = model.encode(admittedSources, null);
             } catch (RuntimeException e) {
@@ -268,6 +315,7 @@ public final class Scheduler {
                 }
                 return;
             }
+            meters.encoded(System.nanoTime() - t0, enc.cost().deviceCycles());
             long share = enc.cost().deviceCycles() / admitted.size();
             for (int i = 0; i < admitted.size(); i++) {
                 Request r = admitted.get(i);
@@ -321,6 +369,7 @@ public final class Scheduler {
     private void step(int rows) {
         stepNo++;
         StepCost cost;
+        long t0 = System.nanoTime();
         try {
             cost = model.decodeStep(states, tokens, logits, null);
         } catch (RuntimeException e) {
@@ -332,6 +381,7 @@ public final class Scheduler {
             }
             return;
         }
+        meters.stepped(rows, System.nanoTime() - t0, cost.deviceCycles());
         stats.steps.increment();
         stats.stepRows.add(rows);
         for (Request r : stepped) {

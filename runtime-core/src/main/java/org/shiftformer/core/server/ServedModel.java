@@ -11,8 +11,9 @@ import org.shiftformer.core.tokenizer.ByteBpeTokenizer;
 
 /**
  * A model as the server serves it: the backend's handle, the tokenizer, and what identifies the
- * computation on every response. The server owns {@link #model()} and closes it on shutdown. Hot reload
- * (issue 4, later) swaps one of these for another, each with its own {@link Scheduler}.
+ * computation on every response. The server owns {@link #model()}: the scheduler thread that drives it
+ * closes it when it ends (on shutdown, or once its streams finish after a hot reload swapped in another
+ * one, each with its own {@link Scheduler}).
  *
  * @param model     the loaded model (driven by one scheduler thread only)
  * @param tokenizer the artifact's tokenizer

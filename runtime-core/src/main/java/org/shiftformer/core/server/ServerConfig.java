@@ -21,6 +21,24 @@ public final class ServerConfig {
     public static final String BIND_ADDRESS_PROP = "shiftformer.server.bindAddress";
     public static final String BIND_ADDRESS_DEFAULT = "127.0.0.1";
 
+    /**
+     * TCP port of the admin HTTP server ({@code /metrics}, {@code /health/live}, {@code /health/ready},
+     * {@code POST /admin/reload}), on the same {@link #BIND_ADDRESS_PROP}; 0 picks an ephemeral port
+     * ({@link ShiftformerServer#adminAddress()} tells which), -1 disables it.
+     */
+    public static final String ADMIN_PORT_PROP = "shiftformer.server.adminPort";
+    public static final int ADMIN_PORT_DEFAULT = 7434;
+    /** {@link #ADMIN_PORT_PROP} value that disables the admin server. */
+    public static final int ADMIN_DISABLED = -1;
+
+    /**
+     * What {@code serve} does when the requested backend cannot run: {@code none} (fail start-up),
+     * {@code next} (the next available backend by rank) or a comma-separated list of backend names
+     * ({@link FallbackPolicy}).
+     */
+    public static final String FALLBACK_PROP = "shiftformer.server.fallback";
+    public static final String FALLBACK_DEFAULT = "none";
+
     /** Largest frame payload (length prefix) accepted and sent; announced in Welcome (PROTOCOL.md 1). */
     public static final String MAX_FRAME_BYTES_PROP = "shiftformer.server.maxFrameBytes";
     public static final int MAX_FRAME_BYTES_DEFAULT = FrameLayout.DEFAULT_MAX_PAYLOAD_BYTES;
@@ -79,6 +97,8 @@ public final class ServerConfig {
     public static final boolean NATIVE_TRANSPORT_DEFAULT = true;
 
     private final int port;
+    private final int adminPort;
+    private final FallbackPolicy fallback;
     private final String bindAddress;
     private final int maxFrameBytes;
     private final int maxInFlight;
@@ -94,6 +114,8 @@ public final class ServerConfig {
 
     private ServerConfig(Builder b) {
         this.port = b.port;
+        this.adminPort = b.adminPort;
+        this.fallback = b.fallbackPolicy;
         this.bindAddress = b.bindAddress;
         this.maxFrameBytes = b.maxFrameBytes;
         this.maxInFlight = b.maxInFlight;
@@ -120,6 +142,16 @@ public final class ServerConfig {
 
     public int port() {
         return port;
+    }
+
+    /** The admin HTTP port, 0 for an ephemeral one, {@link #ADMIN_DISABLED} for none. */
+    public int adminPort() {
+        return adminPort;
+    }
+
+    /** The backend fallback policy. */
+    public FallbackPolicy fallback() {
+        return fallback;
     }
 
     public String bindAddress() {
@@ -172,7 +204,8 @@ public final class ServerConfig {
 
     @Override
     public String toString() {
-        return "ServerConfig[bind " + bindAddress + ":" + port + ", maxFrameBytes " + maxFrameBytes + ", maxInFlight "
+        return "ServerConfig[bind " + bindAddress + ":" + port + ", adminPort " + adminPort + ", fallback " + fallback
+                + ", maxFrameBytes " + maxFrameBytes + ", maxInFlight "
                 + maxInFlight + ", maxQueued " + maxQueued + ", maxBatchRows " + maxBatchRows + ", maxLiveRows " + maxLiveRows
                 + ", maxBeamWidth "
                 + maxBeamWidth + ", defaultMaxNewTokens " + defaultMaxNewTokens + ", drainTimeoutMs " + drainTimeoutMs
@@ -183,6 +216,9 @@ public final class ServerConfig {
     /** Collects settings; {@link #conclude()} validates them. Not thread-safe. */
     public static final class Builder {
         private int port = intProp(PORT_PROP, PORT_DEFAULT);
+        private int adminPort = intProp(ADMIN_PORT_PROP, ADMIN_PORT_DEFAULT);
+        private String fallback = System.getProperty(FALLBACK_PROP, FALLBACK_DEFAULT);
+        private FallbackPolicy fallbackPolicy;
         private String bindAddress = System.getProperty(BIND_ADDRESS_PROP, BIND_ADDRESS_DEFAULT);
         private int maxFrameBytes = intProp(MAX_FRAME_BYTES_PROP, MAX_FRAME_BYTES_DEFAULT);
         private int maxInFlight = intProp(MAX_IN_FLIGHT_PROP, MAX_IN_FLIGHT_DEFAULT);
@@ -203,6 +239,18 @@ public final class ServerConfig {
 
         public Builder port(int port) {
             this.port = port;
+            return this;
+        }
+
+        /** The admin HTTP port; 0 for an ephemeral one, {@link #ADMIN_DISABLED} to disable it. */
+        public Builder adminPort(int adminPort) {
+            this.adminPort = adminPort;
+            return this;
+        }
+
+        /** {@code none}, {@code next} or a comma-separated list of backend names. */
+        public Builder fallback(String fallback) {
+            this.fallback = fallback;
             return this;
         }
 
@@ -273,6 +321,15 @@ public final class ServerConfig {
          */
         public ServerConfig conclude() {
             range(PORT_PROP, port, 0, 65535);
+            range(ADMIN_PORT_PROP, adminPort, ADMIN_DISABLED, 65535);
+            if (adminPort != 0 && adminPort == port) {
+                throw invalid(ADMIN_PORT_PROP + " " + adminPort + " must differ from " + PORT_PROP);
+            }
+            try {
+                fallbackPolicy = FallbackPolicy.parse(fallback);
+            } catch (ShiftformerException e) {
+                throw invalid(FALLBACK_PROP + ": " + e.getMessage());
+            }
             if (bindAddress == null || bindAddress.isBlank()) {
                 throw invalid(BIND_ADDRESS_PROP + " must be a host name or address, got '" + bindAddress + "'");
             }

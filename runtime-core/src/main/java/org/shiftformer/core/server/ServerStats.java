@@ -1,11 +1,13 @@
 package org.shiftformer.core.server;
 
 import java.util.concurrent.atomic.LongAdder;
+import org.shiftformer.api.ErrorCode;
 
 /**
- * Counters of one {@link Scheduler}, cheap to update from its thread and the event loops and safe to read
- * from any thread. The Micrometer binder (issue 4, later) reads these instead of keeping its own: one
- * {@code MeterBinder} over this class and the gauges of {@link Scheduler}.
+ * Counters of one server (every {@link Scheduler} it ran, across hot reloads), cheap to update from the
+ * scheduler threads and the event loops and safe to read from any thread. The Micrometer binder
+ * ({@link org.shiftformer.core.server.metrics.ServerMetrics}) reads these with function counters instead
+ * of keeping counts of its own.
  *
  * <p>Invariant, once the server is idle: {@code accepted == done + errors + cancelled + dropped}: every
  * accepted request ends exactly once ({@link Request#terminate}); {@code dropped} are those whose
@@ -23,6 +25,30 @@ public final class ServerStats {
     final LongAdder stepRows = new LongAdder();
     final LongAdder connectionErrors = new LongAdder();
     final LongAdder backpressureSkips = new LongAdder();
+    final LongAdder bytesIn = new LongAdder();
+    final LongAdder bytesOut = new LongAdder();
+    private final LongAdder[] errorsByCode = adders();
+    private final LongAdder[] rejectedByCode = adders();
+
+    private static LongAdder[] adders() {
+        LongAdder[] a = new LongAdder[ErrorCode.values().length];
+        for (int i = 0; i < a.length; i++) {
+            a[i] = new LongAdder();
+        }
+        return a;
+    }
+
+    /** Counts an accepted request ended by Error {@code code}. */
+    void error(int code) {
+        errors.increment();
+        errorsByCode[ErrorCode.fromValue(code).ordinal()].increment();
+    }
+
+    /** Counts a request answered at once with Error {@code code}. */
+    void reject(int code) {
+        rejected.increment();
+        rejectedByCode[ErrorCode.fromValue(code).ordinal()].increment();
+    }
 
     /** Translate requests handed to the scheduler (each owes one terminal frame). */
     public long accepted() {
@@ -32,6 +58,26 @@ public final class ServerStats {
     /** Translate requests answered at once with an Error (invalid, over a limit): not accepted. */
     public long rejected() {
         return rejected.sum();
+    }
+
+    /** {@link #rejected()} with this error code. */
+    public long rejected(ErrorCode code) {
+        return rejectedByCode[code.ordinal()].sum();
+    }
+
+    /** {@link #errors()} with this error code. */
+    public long errors(ErrorCode code) {
+        return errorsByCode[code.ordinal()].sum();
+    }
+
+    /** Bytes read from client connections (frames as received, length prefixes included). */
+    public long bytesIn() {
+        return bytesIn.sum();
+    }
+
+    /** Bytes written to client connections (encoded frames handed to the transport). */
+    public long bytesOut() {
+        return bytesOut.sum();
     }
 
     /** Accepted requests ended by Done. */

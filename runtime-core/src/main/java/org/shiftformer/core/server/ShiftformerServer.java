@@ -1,6 +1,8 @@
 package org.shiftformer.core.server;
 
 import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.ByteBufAllocatorMetricProvider;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
@@ -18,54 +20,109 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.util.concurrent.GlobalEventExecutor;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.netty4.NettyAllocatorMetrics;
+import io.micrometer.core.instrument.binder.netty4.NettyEventExecutorMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.lang.System.Logger;
+import java.lang.System.Logger.Level;
 import java.net.InetSocketAddress;
+import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ShiftformerException;
+import org.shiftformer.api.backend.Availability;
 import org.shiftformer.core.protocol.ProtocolCodec;
+import org.shiftformer.core.server.admin.AdminServer;
+import org.shiftformer.core.server.metrics.ModelMetrics;
+import org.shiftformer.core.server.metrics.ServerMeters;
+import org.shiftformer.core.server.metrics.ServerMetrics;
 
 /**
  * The streaming server: a Netty {@link ServerBootstrap} (native epoll where {@link Epoll#isAvailable()},
- * NIO otherwise) whose pipeline per connection is the protocol codec ({@link ProtocolCodec}) followed by
- * a {@link ConnectionHandler}; one {@link Scheduler} thread decodes for every connection. Inference never
- * runs on an event loop.
+ * NIO otherwise) whose pipeline per connection is a byte counter, the protocol codec
+ * ({@link ProtocolCodec}) and a {@link ConnectionHandler}; one {@link Scheduler} thread decodes for every
+ * connection. Inference never runs on an event loop.
  *
- * <p>Later parts of issue 4 attach here: the admin HTTP port (another bootstrap on its own port, reading
- * {@link #stats()} and {@link #scheduler()}), Micrometer (a {@code MeterBinder} over {@link ServerStats}
- * and the scheduler's gauges) and hot reload (a second {@link ServedModel} with its own scheduler, new
- * connections' requests routed to it while the old one drains).
+ * <p>Operations: Micrometer meters ({@link ServerMeters}) on the registry given, or on a Prometheus
+ * registry of its own; the admin HTTP port ({@link AdminServer}: metrics, liveness, readiness, reload);
+ * hot reload ({@link #reload(ServedModel)}: a new scheduler for the new model takes new requests while the
+ * old one finishes its live streams, then closes its model).
  */
 public final class ShiftformerServer implements AutoCloseable {
     /** The server version announced in Welcome. */
     public static final String VERSION = "0.1.0";
+    private static final Logger LOG = System.getLogger(ShiftformerServer.class.getName());
 
     private final ServerConfig config;
-    private final ServedModel served;
+    private final ModelLoader loader;
     private final ServerStats stats = new ServerStats();
-    private final Scheduler scheduler;
+    private final ModelRouter router = new ModelRouter();
+    private final MeterRegistry registry;
+    private final PrometheusMeterRegistry prometheus;
+    private final Counter reloadsDone;
+    private final Counter reloadsFailed;
+    private final JvmGcMetrics gcMetrics;
     private final EventLoopGroup bossGroup;
     private final EventLoopGroup workerGroup;
     private final ChannelGroup connections = new DefaultChannelGroup("shiftformer-connections",
             GlobalEventExecutor.INSTANCE);
     private final Channel serverChannel;
+    private final AdminServer admin;
     private final String transport;
-    private boolean closed;
+    private final Object reloadLock = new Object();
+    private Gauge modelInfo; // guarded by this
+    private volatile boolean draining;
+    private volatile boolean closed;
 
-    private ShiftformerServer(ServerConfig config, ServedModel served) {
+    private ShiftformerServer(ServerConfig config, ServedModel served, ModelLoader loader, MeterRegistry registry) {
         this.config = config;
-        this.served = served;
-        if (served.tokenizer().vocabSize() != served.config().vocabSize()) {
-            throw new ShiftformerException(ErrorCode.INVALID_ARTIFACT, "tokenizer has " + served.tokenizer().vocabSize()
-                    + " ids but the model's vocabulary is " + served.config().vocabSize());
+        this.loader = loader;
+        this.registry = registry != null ? registry : new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        this.prometheus = this.registry instanceof PrometheusMeterRegistry p ? p : null;
+        if (registry == null) {
+            // Its own registry is the process's /metrics: add the usual JVM and process meters. A caller's
+            // registry gets only the server's (the caller decides what else it binds).
+            new JvmMemoryMetrics().bindTo(this.registry);
+            new JvmThreadMetrics().bindTo(this.registry);
+            new ProcessorMetrics().bindTo(this.registry);
+            new UptimeMetrics().bindTo(this.registry);
+            this.gcMetrics = new JvmGcMetrics();
+            gcMetrics.bindTo(this.registry);
+        } else {
+            this.gcMetrics = null;
         }
-        this.scheduler = new Scheduler(served, config, stats);
+        new ServerMetrics(stats, router::queuedRequests, router::activeSequences, this::connectionCount)
+                .bindTo(this.registry);
+        this.reloadsDone = Counter.builder(ServerMeters.RELOADS).tag(ServerMeters.STATUS, "done")
+                .description("hot reloads").register(this.registry);
+        this.reloadsFailed = Counter.builder(ServerMeters.RELOADS).tag(ServerMeters.STATUS, "error")
+                .description("hot reloads").register(this.registry);
+        if (loader != null && loader.choice().isFallback()) {
+            LOG.log(Level.WARNING, "backend fallback: " + loader.choice().fallback());
+        }
+        if (served != null) {
+            install(served);
+        }
         boolean epoll = config.nativeTransport() && Epoll.isAvailable();
         IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
         Class<? extends ServerChannel> channelClass = epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
         this.transport = epoll ? "epoll" : "nio";
         this.bossGroup = new MultiThreadIoEventLoopGroup(1, io);
         this.workerGroup = new MultiThreadIoEventLoopGroup(0, io);
-        scheduler.start();
+        new NettyEventExecutorMetrics(workerGroup).bindTo(this.registry);
+        if (ByteBufAllocator.DEFAULT instanceof ByteBufAllocatorMetricProvider allocator) {
+            new NettyAllocatorMetrics(allocator).bindTo(this.registry);
+        }
+        ByteCounter bytes = new ByteCounter(stats);
         try {
             ServerBootstrap b = new ServerBootstrap()
                     .group(bossGroup, workerGroup)
@@ -77,39 +134,146 @@ public final class ShiftformerServer implements AutoCloseable {
                         @Override
                         protected void initChannel(SocketChannel ch) {
                             connections.add(ch);
+                            ch.pipeline().addLast("bytes", bytes);
                             ProtocolCodec.addTo(ch.pipeline(), config.maxFrameBytes())
-                                    .addLast("connection", new ConnectionHandler(config, scheduler, stats));
+                                    .addLast("connection", new ConnectionHandler(config, router, stats));
                         }
                     });
             if (config.socketSendBufferBytes() > 0) {
                 b.childOption(ChannelOption.SO_SNDBUF, config.socketSendBufferBytes());
             }
-            this.serverChannel = b.bind(config.bindAddress(), config.port()).syncUninterruptibly().channel();
-        } catch (RuntimeException e) {
             try {
-                scheduler.shutdown(0);
-            } catch (InterruptedException ie) {
-                Thread.currentThread().interrupt();
+                this.serverChannel = b.bind(config.bindAddress(), config.port()).syncUninterruptibly().channel();
+            } catch (RuntimeException e) {
+                throw new ShiftformerException(ErrorCode.IO_ERROR, "cannot listen on " + config.bindAddress() + ":"
+                        + config.port() + ": " + e, e);
+            }
+            this.admin = config.adminPort() == ServerConfig.ADMIN_DISABLED ? null
+                    : AdminServer.start(bossGroup, channelClass, config.bindAddress(), config.adminPort(), new Admin());
+        } catch (RuntimeException e) {
+            for (Scheduler s : router.running()) {
+                s.beginShutdown();
             }
             shutdownQuietly();
-            throw new ShiftformerException(ErrorCode.IO_ERROR, "cannot listen on " + config.bindAddress() + ":"
-                    + config.port() + ": " + e, e);
+            throw e;
         }
     }
 
     /**
-     * Starts serving {@code served} as {@code config} says. The server owns the model from now on and
-     * closes it in {@link #close()}.
+     * Starts serving {@code served} as {@code config} says, with metrics on a Prometheus registry of its
+     * own and no reload from files. The server owns the model from now on and closes it.
      *
-     * @throws ShiftformerException {@link ErrorCode#IO_ERROR} if the address cannot be bound
+     * @throws ShiftformerException {@link ErrorCode#IO_ERROR} if an address cannot be bound
      */
     public static ShiftformerServer start(ServerConfig config, ServedModel served) {
-        return new ShiftformerServer(config, served);
+        return start(config, served, null, null);
+    }
+
+    /**
+     * Starts the server.
+     *
+     * @param served   the model to serve, or null to start without one (connections are refused with
+     *                 BACKEND_UNAVAILABLE and {@code /health/ready} says so until {@link #reload(ServedModel)})
+     * @param loader   loads artifact files for {@code POST /admin/reload} and tells readiness whether the
+     *                 backend can run; null: reloads only through {@link #reload(ServedModel)}
+     * @param registry where the meters go; null for a Prometheus registry of the server's own (what
+     *                 {@code /metrics} serves; with another kind of registry {@code /metrics} answers 404)
+     * @throws ShiftformerException {@link ErrorCode#IO_ERROR} if an address cannot be bound
+     */
+    public static ShiftformerServer start(ServerConfig config, ServedModel served, ModelLoader loader,
+                                          MeterRegistry registry) {
+        return new ShiftformerServer(config, served, loader, registry);
+    }
+
+    /**
+     * Hot reload: {@code next} takes every request from now on, on a scheduler of its own; the streams
+     * live on the previous model finish there (their Done names the previous model), after which the
+     * previous scheduler closes that model and ends. Welcome and ModelInfo describe {@code next} from now
+     * on. The server owns {@code next} once this returns.
+     *
+     * @throws ShiftformerException {@link ErrorCode#INVALID_ARTIFACT} if its tokenizer does not fit its
+     *         vocabulary, {@link ErrorCode#CANCELLED} once the server is closing (the caller keeps
+     *         {@code next} then)
+     */
+    public void reload(ServedModel next) {
+        synchronized (this) {
+            if (draining) {
+                throw new ShiftformerException(ErrorCode.CANCELLED, "server is shutting down; nothing was reloaded");
+            }
+            Scheduler previous = install(next);
+            if (previous != null) {
+                previous.retire();
+                LOG.log(Level.INFO, "reloaded: now serving model {0} on {1}; model {2} finishes {3} live and {4} "
+                        + "queued requests", next.sha256(), next.backend(), previous.served().sha256(),
+                        previous.activeSequences(), previous.queuedRequests());
+            }
+        }
+    }
+
+    /**
+     * Reads, verifies and loads {@code file} with the server's {@link ModelLoader}, then
+     * {@linkplain #reload(ServedModel) reloads} it. On any failure the previous model keeps serving.
+     *
+     * @param file the artifact, or null for the file the server was started with
+     * @return the model now served
+     * @throws ShiftformerException the reason (a bad file: INVALID_ARTIFACT or IO_ERROR); INVALID_ARGUMENT
+     *         when the server has no loader
+     */
+    public ServedModel reload(Path file) {
+        if (loader == null) {
+            throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT,
+                    "this server was started without a model loader: it can only be reloaded in-process");
+        }
+        synchronized (reloadLock) { // one load at a time: each may hold a whole model in memory
+            Path f = file != null ? file : loader.defaultFile();
+            try {
+                ServedModel next = loader.load(f);
+                try {
+                    reload(next);
+                } catch (RuntimeException e) {
+                    next.model().close();
+                    throw e;
+                }
+                reloadsDone.increment();
+                return next;
+            } catch (RuntimeException e) {
+                reloadsFailed.increment();
+                LOG.log(Level.WARNING, "reload of " + f + " failed, the previous model keeps serving: " + e.getMessage());
+                throw e;
+            }
+        }
+    }
+
+    private synchronized Scheduler install(ServedModel served) {
+        if (served.tokenizer().vocabSize() != served.config().vocabSize()) {
+            throw new ShiftformerException(ErrorCode.INVALID_ARTIFACT, "tokenizer has " + served.tokenizer().vocabSize()
+                    + " ids but the model's vocabulary is " + served.config().vocabSize());
+        }
+        String model = served.sha256().substring(0, Math.min(16, served.sha256().length()));
+        String backend = served.backend().backend();
+        Scheduler next = new Scheduler(served, config, stats, new ModelMetrics(registry, model, backend));
+        next.start();
+        if (modelInfo != null) {
+            registry.remove(modelInfo);
+        }
+        boolean fallback = loader != null && loader.choice().isFallback();
+        modelInfo = Gauge.builder(ServerMeters.MODEL_INFO, () -> 1).strongReference(true)
+                .description("the served model (value 1) and the backend computing it")
+                .tag(ServerMeters.MODEL, model).tag(ServerMeters.BACKEND, backend)
+                .tag(ServerMeters.REQUESTED_BACKEND, loader != null ? loader.choice().requested() : backend)
+                .tag(ServerMeters.FALLBACK, Boolean.toString(fallback))
+                .register(registry);
+        return router.install(next);
     }
 
     /** The bound address (with the actual port when the configured one was 0). */
     public InetSocketAddress localAddress() {
         return (InetSocketAddress) serverChannel.localAddress();
+    }
+
+    /** The bound admin HTTP address, or null when the admin server is disabled. */
+    public InetSocketAddress adminAddress() {
+        return admin == null ? null : admin.localAddress();
     }
 
     /** {@code "epoll"} or {@code "nio"}. */
@@ -125,8 +289,24 @@ public final class ShiftformerServer implements AutoCloseable {
         return stats;
     }
 
+    /** Where the server's meters are. */
+    public MeterRegistry meterRegistry() {
+        return registry;
+    }
+
+    /** The scheduler of the model being served (new requests go to it), or null before the first model. */
     public Scheduler scheduler() {
-        return scheduler;
+        return router.current();
+    }
+
+    ModelRouter router() {
+        return router;
+    }
+
+    /** The model being served, or null before the first one. */
+    public ServedModel served() {
+        Scheduler s = router.current();
+        return s == null ? null : s.served();
     }
 
     /** Open client connections. */
@@ -135,32 +315,105 @@ public final class ShiftformerServer implements AutoCloseable {
     }
 
     /**
+     * Readiness: null when the server takes requests (a model is loaded, its backend is available, its
+     * scheduler runs, and the server is not draining); otherwise why not, in a few words.
+     */
+    public String notReadyReason() {
+        if (closed || draining) {
+            return "draining: the server is shutting down";
+        }
+        Scheduler s = router.current();
+        if (s == null) {
+            return "no model loaded";
+        }
+        if (!s.isAlive()) {
+            return "the decode thread of model " + s.served().sha256() + " has stopped";
+        }
+        if (loader != null) {
+            Availability a = loader.availability();
+            if (!a.available()) {
+                return "backend " + loader.choice().provider().name() + " is unavailable: " + a.reason();
+            }
+        }
+        return null;
+    }
+
+    /**
      * Graceful shutdown: stops accepting connections and requests (new requests are answered with Error
      * CANCELLED), lets live streams finish within {@link ServerConfig#drainTimeoutMs()}, ends the rest
-     * with Error CANCELLED, closes the model and then the connections. Idempotent.
+     * with Error CANCELLED, closes the models and then the connections and the admin port (which answers
+     * {@code /health/ready} 503 while this drains). Idempotent.
      */
     @Override
-    public synchronized void close() {
-        if (closed) {
-            return;
+    public void close() {
+        synchronized (this) {
+            if (draining) {
+                return;
+            }
+            draining = true;
         }
-        closed = true;
         serverChannel.close().syncUninterruptibly();
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(config.drainTimeoutMs());
+        for (Scheduler s : router.running()) {
+            s.beginShutdown();
+        }
         try {
-            scheduler.shutdown(config.drainTimeoutMs());
+            for (Scheduler s : router.running()) {
+                s.awaitShutdown(deadline);
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        closed = true;
         // Terminal frames are queued on the event loops before the close tasks, so they are written first.
         connections.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
+        if (admin != null) {
+            admin.close();
+        }
         shutdownQuietly();
     }
 
     private void shutdownQuietly() {
+        if (gcMetrics != null) {
+            gcMetrics.close();
+        }
         workerGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
         bossGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
-        if (!scheduler.isAlive()) {
-            served.model().close();
+    }
+
+    /** The admin endpoints over this server. */
+    private final class Admin implements AdminServer.Endpoints {
+        @Override
+        public boolean live() {
+            return !closed;
+        }
+
+        @Override
+        public String notReadyReason() {
+            return ShiftformerServer.this.notReadyReason();
+        }
+
+        @Override
+        public String readyNote() {
+            return loader != null && loader.choice().isFallback() ? "fallback: " + loader.choice().fallback() : null;
+        }
+
+        @Override
+        public String scrape() {
+            return prometheus == null ? null : prometheus.scrape();
+        }
+
+        @Override
+        public String reload(String path) {
+            Path file;
+            try {
+                file = path == null ? null : Path.of(path);
+            } catch (java.nio.file.InvalidPathException e) {
+                throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "path '" + path + "' is not a file name: "
+                        + e.getMessage());
+            }
+            ServedModel m = ShiftformerServer.this.reload(file);
+            return "model sha256 " + m.sha256() + " on " + m.backend() + (path == null ? "" : " from " + path);
         }
     }
 }

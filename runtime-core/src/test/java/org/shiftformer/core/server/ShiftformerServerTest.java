@@ -85,7 +85,7 @@ class ShiftformerServerTest {
     // ---- fixtures -----------------------------------------------------------------------------------
 
     private static ServerConfig.Builder config() {
-        return ServerConfig.builder().port(0).bindAddress("127.0.0.1").drainTimeoutMs(2_000);
+        return ServerConfig.builder().port(0).adminPort(0).bindAddress("127.0.0.1").drainTimeoutMs(2_000);
     }
 
     private static ShiftformerServer start(ServerConfig config, LoadedModel model) {
@@ -526,13 +526,17 @@ class ShiftformerServerTest {
     @Test
     void fullAdmissionQueueAnswersOverloaded() throws Exception {
         ServerConfig cfg = config().maxQueued(2).maxBatchRows(1).maxBeamWidth(1).conclude();
-        try (ShiftformerServer server = start(cfg, slow(3));
+        GatedModel gate = new GatedModel(slow(0)); // nothing finishes until the test opens it
+        try (ShiftformerServer server = start(cfg, gate);
              TestClient c = TestClient.connect(server.localAddress())) {
             ByteBuffer all = ByteBuffer.allocate(4096);
             for (long id = 1; id <= 6; id++) {
                 all.put(c.frame(tokensRequest(id, new int[] {9}, 1, 6, 0)));
             }
             c.sendRaw(Arrays.copyOf(all.array(), all.position()));
+            await("all 6 answered or accepted", 30_000,
+                    () -> server.stats().accepted() + server.stats().rejected() == 6);
+            gate.open();
             Map<Long, List<Message>> frames = c.readTerminals(6);
             int overloaded = 0;
             int done = 0;

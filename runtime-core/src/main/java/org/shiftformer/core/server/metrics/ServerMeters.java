@@ -1,0 +1,57 @@
+package org.shiftformer.core.server.metrics;
+
+/**
+ * Every meter name and tag key of the server, declared once (Micrometer conventions: dotted lowercase,
+ * base units; a registry renders them in its own style, Prometheus as {@code shiftformer_requests_total}
+ * and so on). Tags are bounded: a status, an {@code ErrorCode} name, a backend name, a model checksum
+ * prefix; never a client address or a request id. README.md ("Serving") lists the Prometheus names.
+ */
+public final class ServerMeters {
+    /** Counter: requests by outcome, tags {@link #STATUS} and {@link #CODE}. */
+    public static final String REQUESTS = "shiftformer.requests";
+    /** Gauge: accepted requests waiting for a batch slot, over every live scheduler. */
+    public static final String QUEUE_DEPTH = "shiftformer.queue.depth";
+    /** Gauge: requests being decoded (holding batch slots), over every live scheduler. */
+    public static final String STREAMS_LIVE = "shiftformer.streams.live";
+    /** Gauge: open client connections. */
+    public static final String CONNECTIONS = "shiftformer.connections";
+    /** Counter, bytes: frames read from client connections. */
+    public static final String BYTES_IN = "shiftformer.bytes.in";
+    /** Counter, bytes: frames written to client connections. */
+    public static final String BYTES_OUT = "shiftformer.bytes.out";
+    /** Gauge, 1 for the model being served (tags model, backend, requested backend, fallback). */
+    public static final String MODEL_INFO = "shiftformer.model.info";
+    /** Counter: hot reloads, tag {@link #STATUS} = done | error. */
+    public static final String RELOADS = "shiftformer.reloads";
+
+    /** Timer: from receipt of a request to its first output token. Tags model, backend. */
+    public static final String TIME_TO_FIRST_TOKEN = "shiftformer.time.to.first.token";
+    /** Timer: between consecutive output tokens of one request. Tags model, backend. */
+    public static final String INTER_TOKEN_LATENCY = "shiftformer.inter.token.latency";
+    /** Counter: output tokens (its rate is tokens per second). Tags model, backend. */
+    public static final String TOKENS = "shiftformer.tokens";
+    /** Distribution summary: decoder rows per batched step. Tags model, backend. */
+    public static final String BATCH_SIZE = "shiftformer.batch.size";
+    /** Timer: wall time of one backend call, tag {@link #PHASE} = encode | decode. Tags model, backend. */
+    public static final String BACKEND_STEP = "shiftformer.backend.step";
+    /** Counter: modelled (simulator) or measured (device) datapath cycles of every step. Tags model, backend. */
+    public static final String DEVICE_CYCLES = "shiftformer.device.cycles";
+
+    /** Tag: request outcome, one of {@code done error cancelled dropped rejected}. */
+    public static final String STATUS = "status";
+    /** Tag: the {@code ErrorCode} name of an error or rejection, {@code none} otherwise. */
+    public static final String CODE = "code";
+    /** Tag: the first 16 hex digits of the served artifact's SHA-256. */
+    public static final String MODEL = "model";
+    /** Tag: the backend that computes (after any fallback). */
+    public static final String BACKEND = "backend";
+    /** Tag: the backend that was asked for (differs from {@link #BACKEND} after a fallback). */
+    public static final String REQUESTED_BACKEND = "requested.backend";
+    /** Tag: {@code true} when the backend is a fallback for the requested one. */
+    public static final String FALLBACK = "fallback";
+    /** Tag of {@link #BACKEND_STEP}: {@code encode} or {@code decode}. */
+    public static final String PHASE = "phase";
+
+    private ServerMeters() {
+    }
+}
