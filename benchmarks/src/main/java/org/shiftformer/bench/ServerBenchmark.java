@@ -51,7 +51,9 @@ import org.shiftformer.core.server.ShiftformerServer;
  * </ul>
  * After a warm-up that runs every configuration, the configurations run <em>interleaved</em>, one trial
  * each per round, and the report gives medians over the rounds, plus the per-token server overhead as
- * the median of the per-round differences {@code server/S - local/S} (microseconds per token).
+ * the median of the per-round differences {@code server/S - local/S} (microseconds per token), in wall
+ * clock time and in CPU time of the whole JVM (server, client and decoding threads; on a shared machine
+ * the CPU figure is the steadier one, as it does not count time spent waiting for a core).
  *
  * <p>Why a plain main and not JMH: JMH measures one parameter combination after another, and on these
  * machines a JVM's speed drifts by +-25% over minutes (PERF.md), which swamps a difference of a few
@@ -209,14 +211,20 @@ public final class ServerBenchmark {
     }
 
     private long trialTokens;
+    /** CPU time of the whole JVM (server, client and decoding threads) per token in the last trial. */
+    private double trialCpuNsPerToken;
 
     private interface Config {
         long run(int streams);
     }
 
+    private static final com.sun.management.OperatingSystemMXBean OS =
+            (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+
     /** Nanoseconds per token of one trial: repeats {@code c} until {@code trialNs} have passed. */
     private double trial(Config c, int s, long trialNs) {
         long tokens = 0;
+        long cpu0 = OS.getProcessCpuTime();
         long t0 = System.nanoTime();
         long elapsed;
         do {
@@ -224,6 +232,7 @@ public final class ServerBenchmark {
             elapsed = System.nanoTime() - t0;
         } while (elapsed < trialNs);
         trialTokens = tokens;
+        trialCpuNsPerToken = (double) (OS.getProcessCpuTime() - cpu0) / tokens;
         return (double) elapsed / tokens;
     }
 
@@ -244,10 +253,12 @@ public final class ServerBenchmark {
         } while (System.nanoTime() < warmEnd);
 
         Map<String, double[]> nsPerToken = new LinkedHashMap<>();
+        Map<String, double[]> cpuNsPerToken = new LinkedHashMap<>();
         Map<String, long[]> stepsAndRows = new LinkedHashMap<>();
         Map<String, long[]> cyclesAndTokens = new LinkedHashMap<>();
         configs.keySet().forEach(k -> {
             nsPerToken.put(k, new double[rounds]);
+            cpuNsPerToken.put(k, new double[rounds]);
             stepsAndRows.put(k, new long[2]);
             cyclesAndTokens.put(k, new long[2]);
         });
@@ -257,6 +268,7 @@ public final class ServerBenchmark {
                 long rows = server.stats().stepRows();
                 cycles = 0;
                 nsPerToken.get(e.getKey())[r] = trial(e.getValue(), streamsOf(e.getKey()), trialNs);
+                cpuNsPerToken.get(e.getKey())[r] = trialCpuNsPerToken;
                 cyclesAndTokens.get(e.getKey())[0] += cycles;
                 cyclesAndTokens.get(e.getKey())[1] += trialTokens;
                 stepsAndRows.get(e.getKey())[0] += server.stats().steps() - steps;
@@ -265,18 +277,20 @@ public final class ServerBenchmark {
             System.out.printf("  round %d/%d done%n", r + 1, rounds);
         }
 
-        System.out.printf("%n(a) per-token server overhead: server/S - local/S, us per token (median of %d paired rounds, "
-                + "min..max)%n", rounds);
-        System.out.printf("%-8s %14s %14s %24s%n", "streams", "local us/tok", "server us/tok", "overhead us/tok");
+        System.out.printf("%n(a) per-token server overhead: server/S - local/S in us per token, wall clock and CPU time of "
+                + "the JVM (median of %d paired rounds, min..max)%n", rounds);
+        System.out.printf("%-8s %12s %12s %22s %12s %12s %22s%n", "streams", "local wall", "server wall", "overhead wall",
+                "local cpu", "server cpu", "overhead cpu");
         for (int s : streams) {
             double[] l = nsPerToken.get("local/" + s);
             double[] v = nsPerToken.get("server/" + s);
-            double[] d = new double[rounds];
-            for (int r = 0; r < rounds; r++) {
-                d[r] = v[r] - l[r];
-            }
-            System.out.printf("%-8d %14.1f %14.1f %10.1f (%5.1f..%5.1f)%n", s, median(l) / 1e3, median(v) / 1e3,
-                    median(d) / 1e3, min(d) / 1e3, max(d) / 1e3);
+            double[] d = diff(v, l);
+            double[] lc = cpuNsPerToken.get("local/" + s);
+            double[] vc = cpuNsPerToken.get("server/" + s);
+            double[] dc = diff(vc, lc);
+            System.out.printf("%-8d %12.1f %12.1f %8.1f (%5.1f..%5.1f) %12.1f %12.1f %8.1f (%5.1f..%5.1f)%n", s,
+                    median(l) / 1e3, median(v) / 1e3, median(d) / 1e3, min(d) / 1e3, max(d) / 1e3,
+                    median(lc) / 1e3, median(vc) / 1e3, median(dc) / 1e3, min(dc) / 1e3, max(dc) / 1e3);
         }
         System.out.printf("%n(b) aggregate tokens/s through the server: S concurrent streams (continuous batching) vs "
                 + "the same S requests one at a time (median of %d rounds)%n", rounds);
@@ -306,6 +320,14 @@ public final class ServerBenchmark {
 
     private static int streamsOf(String key) {
         return Integer.parseInt(key.substring(key.indexOf('/') + 1));
+    }
+
+    private static double[] diff(double[] a, double[] b) {
+        double[] d = new double[a.length];
+        for (int i = 0; i < a.length; i++) {
+            d[i] = a[i] - b[i];
+        }
+        return d;
     }
 
     private static double median(double[] a) {
