@@ -238,6 +238,13 @@ public final class MatMul {
     }
 
     private static void packPanel(float[] b, int b0, int n, int k, int w, float[] dst) {
+        if (w == 2 * V) { // two vector moves per row: cheaper than a System.arraycopy call of 64 bytes
+            for (int p = 0, bi = b0, d = 0; p < k; p++, bi += n, d += w) {
+                FloatVector.fromArray(SP, b, bi).intoArray(dst, d);
+                FloatVector.fromArray(SP, b, bi + V).intoArray(dst, d + V);
+            }
+            return;
+        }
         for (int p = 0, bi = b0, d = 0; p < k; p++, bi += n, d += w) {
             System.arraycopy(b, bi, dst, d, w);
         }

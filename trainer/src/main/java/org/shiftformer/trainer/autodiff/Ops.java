@@ -197,16 +197,16 @@ public final class Ops {
     }
 
     public static Tensor relu(Tensor x) {
+        float[] xd = x.data;
         float[] out = new float[x.size()];
         for (int i = 0; i < out.length; i++) {
-            out[i] = x.data[i] > 0f ? x.data[i] : 0f;
+            out[i] = Math.max(xd[i], 0f); // branch-free (vectorised); max(-0, 0) = 0
         }
         return Tensor.result(out, x.shape, t -> {
             float[] gx = x.grad();
+            float[] g = t.grad;
             for (int i = 0; i < gx.length; i++) {
-                if (x.data[i] > 0f) {
-                    gx[i] += t.grad[i];
-                }
+                gx[i] += out[i] > 0f ? g[i] : 0f; // out > 0 iff x > 0
             }
         }, x);
     }

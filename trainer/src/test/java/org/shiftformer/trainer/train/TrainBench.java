@@ -70,7 +70,12 @@ public final class TrainBench {
         double flops = 6 * macs;
         System.out.printf("small preset, vocab %d, batch %d, length %d, %d threads, %.2f M params, %.1f GFLOP/step%n",
                 cfg.vocabSize(), b, len, threads, params.count() / 1e6, flops / 1e9);
+        var os = (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
+                .getOperatingSystemMXBean();
+        double wallSum = 0;
+        double cpuSum = 0;
         for (int i = 0; i < steps + 2; i++) {
+            long c0 = os.getProcessCpuTime();
             long t0 = System.nanoTime();
             adam.zeroGrad();
             Tensor loss = model.loss(batch, FloatNumerics.training(0.1f, i), true);
@@ -79,12 +84,23 @@ public final class TrainBench {
             long t2 = System.nanoTime();
             adam.step();
             long t3 = System.nanoTime();
+            double cpu = (os.getProcessCpuTime() - c0) * 1e-9;
             double sec = (t3 - t0) * 1e-9;
+            if (i >= 2) {
+                wallSum += sec;
+                cpuSum += cpu;
+            }
             System.out.printf("%s step %d: loss %.4f, %.0f ms (forward %.0f, backward %.0f, adam %.0f), "
-                            + "%.0f target tokens/s, %.1f GFLOP/s%n", i < 2 ? "warm-up" : "measured", i, loss.item(),
-                    sec * 1e3, (t1 - t0) * 1e-6, (t2 - t1) * 1e-6, (t3 - t2) * 1e-6, batch.targetTokens() / sec,
-                    flops / sec / 1e9);
+                            + "%.0f target tokens/s, %.1f GFLOP/s; %.2f CPU s%n", i < 2 ? "warm-up" : "measured", i,
+                    loss.item(), sec * 1e3, (t1 - t0) * 1e-6, (t2 - t1) * 1e-6, (t3 - t2) * 1e-6,
+                    batch.targetTokens() / sec, flops / sec / 1e9, cpu);
         }
+        // CPU time (all JVM threads, including GC and JIT) tells what the step costs when other processes
+        // share the cores: tokens per CPU-second times the core count is the unshared ceiling.
+        System.out.printf("mean of %d measured steps: %.0f target tokens/s wall, %.1f GFLOP/s wall; "
+                        + "%.0f target tokens per CPU-second, %.1f GFLOP per CPU-second%n", steps,
+                batch.targetTokens() * steps / wallSum, flops * steps / wallSum / 1e9,
+                batch.targetTokens() * steps / cpuSum, flops * steps / cpuSum / 1e9);
         MatMul.setThreads(1);
     }
 }
