@@ -121,7 +121,7 @@ public final class ServerBenchmark {
         for (int s = 0; s < maxStreams; s++) {
             sources.add(rnd.ints(LENGTH - 1, 3, cfg.vocabSize()).toArray()); // + the EOS = 24 source tokens
         }
-        ServerConfig serverConfig = ServerConfig.builder().port(0).bindAddress("127.0.0.1")
+        ServerConfig serverConfig = ServerConfig.builder().port(0).adminPort(ServerConfig.ADMIN_DISABLED).bindAddress("127.0.0.1")
                 .maxBatchRows(Math.max(ServerConfig.MAX_BATCH_ROWS_DEFAULT, maxStreams)).conclude();
         try (Backend backend = Backends.select(opt.get("backend")).open(backendOptions);
              LoadedModel local = new NoEosModel(backend.load(artifact.model()));

@@ -73,7 +73,7 @@ final class Demo implements Callable<Integer> {
         Artifact artifact = ArtifactReader.read(file);
         try (Backend backend = Backends.select("sim").open(Map.of())) {
             LoadedModel model = backend.load(artifact.model());
-            ServerConfig config = ServerConfig.builder().port(0).bindAddress("127.0.0.1").conclude();
+            ServerConfig config = ServerConfig.builder().port(0).adminPort(ServerConfig.ADMIN_DISABLED).bindAddress("127.0.0.1").conclude();
             try (ShiftformerServer server = ShiftformerServer.start(config, ServedModel.of(artifact, model,
                     backend.identity()));
                  ShiftformerClient client = ShiftformerClient.connect("127.0.0.1", server.localAddress().getPort())) {

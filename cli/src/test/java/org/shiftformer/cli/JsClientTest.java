@@ -76,7 +76,7 @@ class JsClientTest {
         Artifact artifact = ArtifactReader.read(modelFile);
         Artifact slowArtifact = ArtifactReader.read(slowFile);
         Backend backend = Backends.select("reference").open(Map.of());
-        ServerConfig config = ServerConfig.builder().port(0).bindAddress("127.0.0.1").drainTimeoutMs(2_000).conclude();
+        ServerConfig config = ServerConfig.builder().port(0).adminPort(ServerConfig.ADMIN_DISABLED).bindAddress("127.0.0.1").drainTimeoutMs(2_000).conclude();
 
         Path expected = logs.resolve("expected.json");
         Files.writeString(expected, expectedJson(artifact, backend));

@@ -64,7 +64,7 @@ class TranslateServerTest {
         Artifact artifact = ArtifactReader.read(f);
         try (Backend backend = Backends.select("reference").open(Map.of());
              ShiftformerServer server = ShiftformerServer.start(
-                     ServerConfig.builder().port(0).bindAddress("127.0.0.1").drainTimeoutMs(1_000).conclude(),
+                     ServerConfig.builder().port(0).adminPort(ServerConfig.ADMIN_DISABLED).bindAddress("127.0.0.1").drainTimeoutMs(1_000).conclude(),
                      ServedModel.of(artifact, backend.load(artifact.model()), backend.identity()))) {
             String address = "127.0.0.1:" + server.localAddress().getPort();
             for (String beam : new String[] {"1", "3"}) {

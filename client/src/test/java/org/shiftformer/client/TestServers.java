@@ -58,7 +58,7 @@ final class TestServers {
     }
 
     static ServerConfig.Builder config() {
-        return ServerConfig.builder().port(0).bindAddress("127.0.0.1").drainTimeoutMs(2_000);
+        return ServerConfig.builder().port(0).adminPort(ServerConfig.ADMIN_DISABLED).bindAddress("127.0.0.1").drainTimeoutMs(2_000);
     }
 
     ShiftformerServer start(ServerConfig config, LoadedModel model) {
