@@ -14,9 +14,11 @@ import org.shiftformer.trainer.model.TransformerParams;
 import org.shiftformer.trainer.optim.AdamW;
 import org.shiftformer.trainer.optim.LrSchedule;
 import org.shiftformer.trainer.optim.ParamGroup;
+import org.shiftformer.trainer.qat.QatNumerics;
+import org.shiftformer.trainer.qat.Thresholds;
 
 /**
- * Float training throughput on PERF.md's peer shape: {@code small} preset (d 256, 4 heads, FFN 1024, 3 + 3
+ * Float and QAT training throughput on PERF.md's peer shape: {@code small} preset (d 256, 4 heads, FFN 1024, 3 + 3
  * layers), vocabulary 1000, batch 64, source and target length 24 (23 random tokens + EOS), dropout 0.1:
  * forward, backward and AdamW. Prints target tokens/s (PyTorch: 1,605 on 2 threads) and the matmul
  * GFLOP/s achieved (6 x the forward multiply-adds per step, over the whole step time).
@@ -30,6 +32,42 @@ import org.shiftformer.trainer.optim.ParamGroup;
 public final class TrainBench {
 
     private TrainBench() {
+    }
+
+    /** Runs warm-up then {@code steps} measured steps; prints each and the mean; returns target tokens/s (wall). */
+    private static double measure(String label, int steps, Batch batch, double flops,
+                                  java.util.function.Supplier<Tensor> forward, AdamW adam) {
+        var os = (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
+                .getOperatingSystemMXBean();
+        double wallSum = 0;
+        double cpuSum = 0;
+        for (int i = 0; i < steps + 2; i++) {
+            long c0 = os.getProcessCpuTime();
+            long t0 = System.nanoTime();
+            Tensor loss = forward.get();
+            long t1 = System.nanoTime();
+            loss.backward();
+            long t2 = System.nanoTime();
+            adam.step();
+            long t3 = System.nanoTime();
+            double cpu = (os.getProcessCpuTime() - c0) * 1e-9;
+            double sec = (t3 - t0) * 1e-9;
+            if (i >= 2) {
+                wallSum += sec;
+                cpuSum += cpu;
+            }
+            System.out.printf("%s %s step %d: loss %.4f, %.0f ms (forward %.0f, backward %.0f, adam %.0f), "
+                            + "%.0f target tokens/s, %.1f GFLOP/s; %.2f CPU s%n", label, i < 2 ? "warm-up" : "measured",
+                    i, loss.item(), sec * 1e3, (t1 - t0) * 1e-6, (t2 - t1) * 1e-6, (t3 - t2) * 1e-6,
+                    batch.targetTokens() / sec, flops / sec / 1e9, cpu);
+        }
+        // CPU time (all JVM threads, including GC and JIT) tells what the step costs when other processes
+        // share the cores: tokens per CPU-second times the core count is the unshared ceiling.
+        System.out.printf("%s: mean of %d measured steps: %.0f target tokens/s wall, %.1f GFLOP/s wall; "
+                        + "%.0f target tokens per CPU-second, %.1f GFLOP per CPU-second%n", label, steps,
+                batch.targetTokens() * steps / wallSum, flops * steps / wallSum / 1e9,
+                batch.targetTokens() * steps / cpuSum, flops * steps / cpuSum / 1e9);
+        return batch.targetTokens() * steps / wallSum;
     }
 
     public static void main(String[] args) {
@@ -70,37 +108,25 @@ public final class TrainBench {
         double flops = 6 * macs;
         System.out.printf("small preset, vocab %d, batch %d, length %d, %d threads, %.2f M params, %.1f GFLOP/step%n",
                 cfg.vocabSize(), b, len, threads, params.count() / 1e6, flops / 1e9);
-        var os = (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
-                .getOperatingSystemMXBean();
-        double wallSum = 0;
-        double cpuSum = 0;
-        for (int i = 0; i < steps + 2; i++) {
-            long c0 = os.getProcessCpuTime();
-            long t0 = System.nanoTime();
+        double floatTps = measure("float", steps, batch, flops, () -> {
             adam.zeroGrad();
-            Tensor loss = model.loss(batch, FloatNumerics.training(0.1f, i), true);
-            long t1 = System.nanoTime();
-            loss.backward();
-            long t2 = System.nanoTime();
-            adam.step();
-            long t3 = System.nanoTime();
-            double cpu = (os.getProcessCpuTime() - c0) * 1e-9;
-            double sec = (t3 - t0) * 1e-9;
-            if (i >= 2) {
-                wallSum += sec;
-                cpuSum += cpu;
-            }
-            System.out.printf("%s step %d: loss %.4f, %.0f ms (forward %.0f, backward %.0f, adam %.0f), "
-                            + "%.0f target tokens/s, %.1f GFLOP/s; %.2f CPU s%n", i < 2 ? "warm-up" : "measured", i,
-                    loss.item(), sec * 1e3, (t1 - t0) * 1e-6, (t2 - t1) * 1e-6, (t3 - t2) * 1e-6,
-                    batch.targetTokens() / sec, flops / sec / 1e9, cpu);
+            return model.loss(batch, FloatNumerics.training(0.1f, adam.stepCount()), true);
+        }, adam);
+        // QAT: the bit-exact fake-quantized forward (backend-sim's integer kernels) with the TQT backward,
+        // thresholds calibrated on the batch and trained in their own Adam group
+        QatNumerics qat = new QatNumerics(cfg, QatNumerics.fastestKernels(), new Thresholds());
+        qat.calibrating(true);
+        try (var ignored = Tensor.noGrad()) {
+            model.logits(batch, qat);
         }
-        // CPU time (all JVM threads, including GC and JIT) tells what the step costs when other processes
-        // share the cores: tokens per CPU-second times the core count is the unshared ceiling.
-        System.out.printf("mean of %d measured steps: %.0f target tokens/s wall, %.1f GFLOP/s wall; "
-                        + "%.0f target tokens per CPU-second, %.1f GFLOP per CPU-second%n", steps,
-                batch.targetTokens() * steps / wallSum, flops * steps / wallSum / 1e9,
-                batch.targetTokens() * steps / cpuSum, flops * steps / cpuSum / 1e9);
+        qat.calibrating(false);
+        AdamW qadam = AdamW.standard(List.of(new ParamGroup("w", params.list(), LrSchedule.constant(1e-5), 0),
+                new ParamGroup("t", qat.thresholds().parameters(), LrSchedule.constant(1e-3), 0)));
+        double qatTps = measure("QAT", steps, batch, flops, () -> {
+            qadam.zeroGrad();
+            return model.loss(batch, qat, true);
+        }, qadam);
+        System.out.printf("QAT step cost: %.2fx a float step (measured side by side in this run)%n", floatTps / qatTps);
         MatMul.setThreads(1);
     }
 }
