@@ -9,15 +9,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
+import org.shiftformer.api.backend.NoEosModel;
 import org.shiftformer.api.ModelConfig;
 import org.shiftformer.api.backend.Backend;
 import org.shiftformer.api.backend.Backends;
-import org.shiftformer.api.backend.DecoderState;
-import org.shiftformer.api.backend.EncodeResult;
-import org.shiftformer.api.backend.EncodedSource;
-import org.shiftformer.api.backend.LayerTap;
 import org.shiftformer.api.backend.LoadedModel;
-import org.shiftformer.api.backend.StepCost;
 import org.shiftformer.api.model.RandomModels;
 import org.shiftformer.client.ShiftformerClient;
 import org.shiftformer.client.Translation;
@@ -344,48 +340,4 @@ public final class ServerBenchmark {
         return Arrays.stream(a).max().orElse(Double.NaN);
     }
 
-    /** The model with EOS masked out of the logits, so that every request decodes exactly its maximum. */
-    static final class NoEosModel implements LoadedModel {
-        private final LoadedModel delegate;
-
-        NoEosModel(LoadedModel delegate) {
-            this.delegate = delegate;
-        }
-
-        @Override
-        public ModelConfig config() {
-            return delegate.config();
-        }
-
-        @Override
-        public int logitsExponent() {
-            return delegate.logitsExponent();
-        }
-
-        @Override
-        public EncodeResult encode(List<int[]> sources, LayerTap tap) {
-            return delegate.encode(sources, tap);
-        }
-
-        @Override
-        public DecoderState newDecoder(EncodedSource source, int capacity) {
-            return delegate.newDecoder(source, capacity);
-        }
-
-        @Override
-        public StepCost decodeStep(List<DecoderState> states, int[] tokens, int[] logits, LayerTap tap) {
-            StepCost cost = delegate.decodeStep(states, tokens, logits, tap);
-            int vocab = config().vocabSize();
-            int eos = config().eosId();
-            for (int i = 0; i < states.size(); i++) {
-                logits[i * vocab + eos] = Integer.MIN_VALUE;
-            }
-            return cost;
-        }
-
-        @Override
-        public void close() {
-            delegate.close();
-        }
-    }
 }

@@ -19,15 +19,11 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.shiftformer.api.backend.NoEosModel;
 import org.shiftformer.api.ModelConfig;
 import org.shiftformer.api.backend.Backend;
 import org.shiftformer.api.backend.Backends;
-import org.shiftformer.api.backend.DecoderState;
-import org.shiftformer.api.backend.EncodeResult;
-import org.shiftformer.api.backend.EncodedSource;
-import org.shiftformer.api.backend.LayerTap;
 import org.shiftformer.api.backend.LoadedModel;
-import org.shiftformer.api.backend.StepCost;
 import org.shiftformer.core.artifact.Artifact;
 import org.shiftformer.core.artifact.ArtifactReader;
 import org.shiftformer.core.decode.DecodeParams;
@@ -84,7 +80,7 @@ class JsClientTest {
         try (ShiftformerServer server = ShiftformerServer.start(config,
                 ServedModel.of(artifact, backend.load(artifact.model()), backend.identity()));
              ShiftformerServer slow = ShiftformerServer.start(config,
-                ServedModel.of(slowArtifact, new SlowModel(backend.load(slowArtifact.model()), SLOW_STEP_MS),
+                ServedModel.of(slowArtifact, new NoEosModel(backend.load(slowArtifact.model()), SLOW_STEP_MS),
                         backend.identity()))) {
             if (!Files.isDirectory(js.resolve("node_modules"))) {
                 run(js, logs.resolve("npm-ci.log"), NPM_CI_TIMEOUT_S, Map.of(),
@@ -247,54 +243,4 @@ class JsClientTest {
 
     // ---- the slow model -----------------------------------------------------------------------------
 
-    /** A model that takes {@code stepDelayMs} per decoder step and never emits EOS: its requests run long. */
-    private static final class SlowModel implements LoadedModel {
-        private final LoadedModel delegate;
-        private final int stepDelayMs;
-
-        SlowModel(LoadedModel delegate, int stepDelayMs) {
-            this.delegate = delegate;
-            this.stepDelayMs = stepDelayMs;
-        }
-
-        @Override
-        public ModelConfig config() {
-            return delegate.config();
-        }
-
-        @Override
-        public int logitsExponent() {
-            return delegate.logitsExponent();
-        }
-
-        @Override
-        public EncodeResult encode(List<int[]> sources, LayerTap tap) {
-            return delegate.encode(sources, tap);
-        }
-
-        @Override
-        public DecoderState newDecoder(EncodedSource source, int capacity) {
-            return delegate.newDecoder(source, capacity);
-        }
-
-        @Override
-        public StepCost decodeStep(List<DecoderState> states, int[] tokens, int[] logits, LayerTap tap) {
-            try {
-                Thread.sleep(stepDelayMs);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            StepCost cost = delegate.decodeStep(states, tokens, logits, tap);
-            int vocab = config().vocabSize();
-            for (int i = 0; i < states.size(); i++) {
-                logits[i * vocab + config().eosId()] = Integer.MIN_VALUE;
-            }
-            return cost;
-        }
-
-        @Override
-        public void close() {
-            delegate.close();
-        }
-    }
 }

@@ -3,36 +3,17 @@ package org.shiftformer.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.shiftformer.core.artifact.ArtifactReader;
 
 /** {@code train} then {@code eval} in process on a short run of the default task. */
 class TrainCommandsTest {
-    private final StringWriter out = new StringWriter();
-    private final StringWriter err = new StringWriter();
-    private PrintWriter savedOut;
-    private PrintWriter savedErr;
-
-    @BeforeEach
-    void capture() {
-        savedOut = Main.OUT;
-        savedErr = Main.ERR;
-        Main.OUT = new PrintWriter(out, true);
-        Main.ERR = new PrintWriter(err, true);
-    }
-
-    @AfterEach
-    void restore() {
-        Main.OUT = savedOut;
-        Main.ERR = savedErr;
-    }
+    @RegisterExtension
+    final CliOutput io = new CliOutput();
 
     @Test
     void trainWritesAScoredArtifactThatEvalDecodes(@TempDir Path dir) {
@@ -41,17 +22,17 @@ class TrainCommandsTest {
         String[] args = concat(new String[] {"train"}, data, new String[] {"--preset", "tiny", "--vocab", "300",
             "--max-positions", "64", "--steps", "12", "--qat-steps", "2", "--batch", "16", "--eval-sentences", "10",
             "--test-sentences", "10", "--threads", "2", "-o", model.toString()});
-        assertEquals(0, Main.run(args), err::toString);
-        String printed = out.toString();
+        assertEquals(0, Main.run(args), io::err);
+        String printed = io.out();
         assertTrue(printed.contains("int8 / float"), printed);
         assertTrue(Files.exists(dir.resolve("numbers.curves.csv")) && Files.exists(dir.resolve("numbers.curves.png")));
         var metrics = ArtifactReader.read(model).provenance().metrics();
         assertTrue(metrics.containsKey("fp32.exact_match") && metrics.containsKey("int8.chrf"), metrics.toString());
 
-        out.getBuffer().setLength(0);
+        io.clearOut();
         assertEquals(0, Main.run(concat(new String[] {"eval", "--model", model.toString(), "--sentences", "10"}, data)),
-                err::toString);
-        String scored = out.toString();
+                io::err);
+        String scored = io.out();
         assertTrue(scored.contains("(10 segments) on default test"), scored);
         // the same 10 test pairs, the same integer model: the score recorded at export is reproduced
         String recorded = String.format(java.util.Locale.ROOT, "exact %.2f%%", metrics.get("int8.exact_match"));
@@ -61,7 +42,7 @@ class TrainCommandsTest {
     @Test
     void aBadDataSpecIsAnErrorNamingTheAcceptedForms(@TempDir Path dir) {
         assertEquals(2, Main.run("train", "--data", "nosuch:thing", "-o", dir.resolve("x.itm").toString()));
-        assertTrue(err.toString().contains("moses:SRC,TGT"), err.toString());
+        assertTrue(io.err().contains("moses:SRC,TGT"), io.err());
     }
 
     private static String[] concat(String[]... parts) {

@@ -3,16 +3,13 @@ package org.shiftformer.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.shiftformer.api.backend.Backend;
@@ -26,30 +23,14 @@ import org.shiftformer.core.server.ShiftformerServer;
 /** {@code translate --server}: the Java client against a real server on 127.0.0.1, printing as local translate does. */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class TranslateServerTest {
-    private final StringWriter out = new StringWriter();
-    private final StringWriter err = new StringWriter();
-    private PrintWriter savedOut;
-    private PrintWriter savedErr;
-
-    @BeforeEach
-    void capture() {
-        savedOut = Main.OUT;
-        savedErr = Main.ERR;
-        Main.OUT = new PrintWriter(out, true);
-        Main.ERR = new PrintWriter(err, true);
-    }
-
-    @AfterEach
-    void restore() {
-        Main.OUT = savedOut;
-        Main.ERR = savedErr;
-    }
+    @RegisterExtension
+    final CliOutput io = new CliOutput();
 
     private String run(String... args) {
-        out.getBuffer().setLength(0);
-        err.getBuffer().setLength(0);
-        assertEquals(0, Main.run(args), err::toString);
-        return out.toString();
+        io.clearOut();
+        io.clearErr();
+        assertEquals(0, Main.run(args), io::err);
+        return io.out();
     }
 
     /** The streamed lines: everything except the statistics lines (timings and identity differ). */
@@ -84,16 +65,16 @@ class TranslateServerTest {
     @Test
     void translateOnAServerReportsErrorsWithTheirCode() {
         assertEquals(2, Main.run("translate", "--server", "127.0.0.1:notaport", "x"));
-        assertTrue(err.toString().contains("[INVALID_ARGUMENT]") && err.toString().contains("HOST:PORT"), err::toString);
-        err.getBuffer().setLength(0);
+        assertTrue(io.err().contains("[INVALID_ARGUMENT]") && io.err().contains("HOST:PORT"), io::err);
+        io.clearErr();
         assertEquals(2, Main.run("translate", "--server", "127.0.0.1:1", "x"));
-        assertTrue(err.toString().contains("[IO_ERROR]") && err.toString().contains("127.0.0.1:1"), err::toString);
+        assertTrue(io.err().contains("[IO_ERROR]") && io.err().contains("127.0.0.1:1"), io::err);
     }
 
     @Test
     void modelAndServerAreExclusive(@TempDir Path dir) {
         assertEquals(2, Main.run("translate", "--model", dir.resolve("m.itm").toString(), "--server", "127.0.0.1:7433", "x"));
-        assertTrue(err.toString().contains("mutually exclusive"), err::toString);
+        assertTrue(io.err().contains("mutually exclusive"), io::err);
     }
 
     private static String[] concat(String[] a, String[] b) {

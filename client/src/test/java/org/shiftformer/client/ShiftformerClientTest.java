@@ -33,6 +33,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.shiftformer.api.backend.NoEosModel;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ShiftformerException;
 import org.shiftformer.api.backend.LoadedModel;
@@ -258,7 +259,7 @@ class ShiftformerClientTest {
 
     @Test
     void cancelMidStreamGivesExactlyOneCancelledOutcome() throws Exception {
-        try (ShiftformerServer server = fx.start(TestServers.config().conclude(), new TestServers.NoEosModel(fx.reference(), 20));
+        try (ShiftformerServer server = fx.start(TestServers.config().conclude(), new NoEosModel(fx.reference(), 20));
              ShiftformerClient client = connect(server)) {
             CountDownLatch firstToken = new CountDownLatch(1);
             AtomicInteger tokens = new AtomicInteger();
@@ -347,7 +348,7 @@ class ShiftformerClientTest {
 
     @Test
     void anExpiredDeadlineIsDeadlineExceeded() throws Exception {
-        try (ShiftformerServer server = fx.start(TestServers.config().conclude(), new TestServers.NoEosModel(fx.reference(), 20));
+        try (ShiftformerServer server = fx.start(TestServers.config().conclude(), new NoEosModel(fx.reference(), 20));
              ShiftformerClient client = connect(server, ClientOptions.builder().defaultDeadline(Duration.ofMillis(30)).build())) {
             assertEquals(ErrorCode.DEADLINE_EXCEEDED,
                     failure(client.translate(TranslationRequest.tokens(4, 5).maxNewTokens(MAX_NEW))).code());
@@ -358,7 +359,7 @@ class ShiftformerClientTest {
 
     @Test
     void aLostConnectionFailsEveryPendingRequestExactlyOnce() throws Exception {
-        try (ShiftformerServer server = fx.start(TestServers.config().conclude(), new TestServers.NoEosModel(fx.reference(), 30));
+        try (ShiftformerServer server = fx.start(TestServers.config().conclude(), new NoEosModel(fx.reference(), 30));
              TestServers.Relay relay = new TestServers.Relay(server.localAddress());
              ShiftformerClient client = ShiftformerClient.connect("127.0.0.1", relay.port())) {
             int n = 12;
@@ -418,7 +419,7 @@ class ShiftformerClientTest {
     @Test
     void aServerShutdownEndsEveryRequestOnceAndThenTheConnection() throws Exception {
         ShiftformerServer server = fx.start(TestServers.config().drainTimeoutMs(0).conclude(),
-                new TestServers.NoEosModel(fx.reference(), 30));
+                new NoEosModel(fx.reference(), 30));
         try (ShiftformerClient client = connect(server)) {
             List<TranslationFuture> futures = new ArrayList<>();
             for (int i = 0; i < 6; i++) {
@@ -438,7 +439,7 @@ class ShiftformerClientTest {
 
     @Test
     void closingTheClientFailsEveryRequestOnceEvenBehindAStalledSubscriber() throws Exception {
-        try (ShiftformerServer server = fx.start(TestServers.config().conclude(), new TestServers.NoEosModel(fx.reference(), 2))) {
+        try (ShiftformerServer server = fx.start(TestServers.config().conclude(), new NoEosModel(fx.reference(), 2))) {
             ShiftformerClient client = connect(server, ClientOptions.builder().streamBufferTokens(2).build());
             TokenPublisher p = client.stream(TranslationRequest.tokens(3, 4).maxNewTokens(MAX_NEW));
             Recorder stalled = new Recorder(1);
@@ -526,10 +527,10 @@ class ShiftformerClientTest {
         DecodeParams params = DecodeParams.greedy(maxNew);
         int[] source = {11, 12, 13};
         int[] expected;
-        try (LoadedModel local = new TestServers.NoEosModel(fx.reference(), 0)) {
+        try (LoadedModel local = new NoEosModel(fx.reference(), 0)) {
             expected = TestServers.local(local, source, params).tokens();
         }
-        try (ShiftformerServer server = fx.start(TestServers.config().conclude(), new TestServers.NoEosModel(fx.reference(), 0));
+        try (ShiftformerServer server = fx.start(TestServers.config().conclude(), new NoEosModel(fx.reference(), 0));
              ShiftformerClient client = connect(server, ClientOptions.builder().streamBufferTokens(4).build())) {
             TokenPublisher p = client.stream(TranslationRequest.tokens(source).maxNewTokens(maxNew));
             Recorder r = new Recorder(3);
@@ -561,11 +562,11 @@ class ShiftformerClientTest {
         int n = 150;
         int[] stalledSource = {21, 22};
         int[] expectedStalled;
-        try (LoadedModel local = new TestServers.NoEosModel(fx.reference(), 0)) {
+        try (LoadedModel local = new NoEosModel(fx.reference(), 0)) {
             expectedStalled = TestServers.local(local, stalledSource, DecodeParams.greedy(MAX_NEW)).tokens();
         }
         ServerConfig cfg = TestServers.config().socketSendBufferBytes(8192).writeBufferHighWaterMark(8192).conclude();
-        try (ShiftformerServer server = fx.start(cfg, new TestServers.NoEosModel(fx.reference(), 0));
+        try (ShiftformerServer server = fx.start(cfg, new NoEosModel(fx.reference(), 0));
              ShiftformerClient client = connect(server, ClientOptions.builder().streamBufferTokens(4).build())) {
             TokenPublisher p = client.stream(TranslationRequest.tokens(stalledSource).maxNewTokens(MAX_NEW));
             Recorder stalled = new Recorder(0); // requests nothing yet
@@ -590,7 +591,7 @@ class ShiftformerClientTest {
 
     @Test
     void cancellingTheSubscriptionCancelsTheRequest() throws Exception {
-        try (ShiftformerServer server = fx.start(TestServers.config().conclude(), new TestServers.NoEosModel(fx.reference(), 20));
+        try (ShiftformerServer server = fx.start(TestServers.config().conclude(), new NoEosModel(fx.reference(), 20));
              ShiftformerClient client = connect(server)) {
             TokenPublisher p = client.stream(TranslationRequest.tokens(3, 4).maxNewTokens(MAX_NEW));
             Recorder r = new Recorder(2);
@@ -607,7 +608,7 @@ class ShiftformerClientTest {
 
     @Test
     void nonPositiveDemandIsAnErrorThatCancelsTheRequest() throws Exception {
-        try (ShiftformerServer server = fx.start(TestServers.config().conclude(), new TestServers.NoEosModel(fx.reference(), 20));
+        try (ShiftformerServer server = fx.start(TestServers.config().conclude(), new NoEosModel(fx.reference(), 20));
              ShiftformerClient client = connect(server)) {
             TokenPublisher p = client.stream(TranslationRequest.tokens(3).maxNewTokens(MAX_NEW));
             Recorder r = new Recorder(0);
@@ -647,7 +648,7 @@ class ShiftformerClientTest {
 
     @Test
     void closingABlockingIteratorEarlyCancelsTheRequest() throws Exception {
-        try (ShiftformerServer server = fx.start(TestServers.config().conclude(), new TestServers.NoEosModel(fx.reference(), 20));
+        try (ShiftformerServer server = fx.start(TestServers.config().conclude(), new NoEosModel(fx.reference(), 20));
              ShiftformerClient client = connect(server)) {
             TokenIterator it = client.translateBlocking(TranslationRequest.tokens(8).maxNewTokens(MAX_NEW));
             assertNotNull(it.next());

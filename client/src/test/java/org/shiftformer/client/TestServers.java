@@ -19,12 +19,7 @@ import java.util.function.BooleanSupplier;
 import org.shiftformer.api.ModelConfig;
 import org.shiftformer.api.backend.Backend;
 import org.shiftformer.api.backend.Backends;
-import org.shiftformer.api.backend.DecoderState;
-import org.shiftformer.api.backend.EncodeResult;
-import org.shiftformer.api.backend.EncodedSource;
-import org.shiftformer.api.backend.LayerTap;
 import org.shiftformer.api.backend.LoadedModel;
-import org.shiftformer.api.backend.StepCost;
 import org.shiftformer.core.artifact.Artifact;
 import org.shiftformer.core.artifact.ArtifactReader;
 import org.shiftformer.core.decode.DecodeParams;
@@ -96,62 +91,6 @@ final class TestServers {
                 fail("timed out after 30 s waiting for " + what);
             }
             Thread.sleep(5);
-        }
-    }
-
-    /**
-     * A model wrapper that never emits EOS (every greedy or beam decode runs to its length limit) and,
-     * with {@code stepDelayMs > 0}, sleeps before every decoder step, so that a test can act mid-stream.
-     */
-    static final class NoEosModel implements LoadedModel {
-        private final LoadedModel delegate;
-        private final int stepDelayMs;
-
-        NoEosModel(LoadedModel delegate, int stepDelayMs) {
-            this.delegate = delegate;
-            this.stepDelayMs = stepDelayMs;
-        }
-
-        @Override
-        public ModelConfig config() {
-            return delegate.config();
-        }
-
-        @Override
-        public int logitsExponent() {
-            return delegate.logitsExponent();
-        }
-
-        @Override
-        public EncodeResult encode(List<int[]> sources, LayerTap tap) {
-            return delegate.encode(sources, tap);
-        }
-
-        @Override
-        public DecoderState newDecoder(EncodedSource source, int capacity) {
-            return delegate.newDecoder(source, capacity);
-        }
-
-        @Override
-        public StepCost decodeStep(List<DecoderState> states, int[] tokens, int[] logits, LayerTap tap) {
-            if (stepDelayMs > 0) {
-                try {
-                    Thread.sleep(stepDelayMs);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            }
-            StepCost cost = delegate.decodeStep(states, tokens, logits, tap);
-            int vocab = config().vocabSize();
-            for (int i = 0; i < states.size(); i++) {
-                logits[i * vocab + config().eosId()] = Integer.MIN_VALUE;
-            }
-            return cost;
-        }
-
-        @Override
-        public void close() {
-            delegate.close();
         }
     }
 

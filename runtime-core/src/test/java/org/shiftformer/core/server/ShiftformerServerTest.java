@@ -11,7 +11,6 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import io.netty.channel.epoll.Epoll;
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -26,17 +25,13 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.shiftformer.api.backend.NoEosModel;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ModelConfig;
 import org.shiftformer.api.ShiftformerException;
 import org.shiftformer.api.backend.Backend;
 import org.shiftformer.api.backend.Backends;
-import org.shiftformer.api.backend.DecoderState;
-import org.shiftformer.api.backend.EncodeResult;
-import org.shiftformer.api.backend.EncodedSource;
-import org.shiftformer.api.backend.LayerTap;
 import org.shiftformer.api.backend.LoadedModel;
-import org.shiftformer.api.backend.StepCost;
 import org.shiftformer.core.artifact.Artifact;
 import org.shiftformer.core.artifact.ArtifactReader;
 import org.shiftformer.core.decode.DecodeParams;
@@ -98,7 +93,7 @@ class ShiftformerServerTest {
 
     /** The reference model, slowed to {@code stepDelayMs} per decoder step and never emitting EOS (greedy runs to its limit). */
     private static LoadedModel slow(int stepDelayMs) {
-        return new SlowModel(reference(), stepDelayMs);
+        return new NoEosModel(reference(), stepDelayMs);
     }
 
     private static Message.TranslateRequest tokensRequest(long id, int[] tokens, int beam, int maxNew, int deadlineMs) {
@@ -593,54 +588,4 @@ class ShiftformerServerTest {
         assertNotEquals(null, ServerConfig.defaults());
     }
 
-    /** The reference model slowed down per step, with EOS suppressed so that greedy runs to max_new_tokens. */
-    private static final class SlowModel implements LoadedModel {
-        private final LoadedModel delegate;
-        private final int stepDelayMs;
-
-        SlowModel(LoadedModel delegate, int stepDelayMs) {
-            this.delegate = delegate;
-            this.stepDelayMs = stepDelayMs;
-        }
-
-        @Override
-        public ModelConfig config() {
-            return delegate.config();
-        }
-
-        @Override
-        public int logitsExponent() {
-            return delegate.logitsExponent();
-        }
-
-        @Override
-        public EncodeResult encode(List<int[]> sources, LayerTap tap) {
-            return delegate.encode(sources, tap);
-        }
-
-        @Override
-        public DecoderState newDecoder(EncodedSource source, int capacity) {
-            return delegate.newDecoder(source, capacity);
-        }
-
-        @Override
-        public StepCost decodeStep(List<DecoderState> states, int[] tokens, int[] logits, LayerTap tap) {
-            try {
-                Thread.sleep(stepDelayMs);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            StepCost cost = delegate.decodeStep(states, tokens, logits, tap);
-            int vocab = config().vocabSize();
-            for (int i = 0; i < states.size(); i++) {
-                logits[i * vocab + config().eosId()] = Integer.MIN_VALUE;
-            }
-            return cost;
-        }
-
-        @Override
-        public void close() {
-            delegate.close();
-        }
-    }
 }
