@@ -117,6 +117,10 @@ final class TrainCommands {
         @Option(names = "--test-sentences", defaultValue = "2000", description = "held-out pairs scored at the end (default: ${DEFAULT-VALUE})")
         int testSentences;
 
+        @Option(names = "--bit-exact-sentences", defaultValue = "64", description = "validation pairs whose every "
+                + "logit is compared between the fake-quantized and the exported integer model (default: ${DEFAULT-VALUE})")
+        int bitExactSentences;
+
         @Option(names = {"-o", "--output"}, required = true, description = "the artifact to write")
         Path output;
 
@@ -140,7 +144,8 @@ final class TrainCommands {
                 cfg = cfg.withCheckpoint(checkpoint, checkpointEvery);
             }
             QatFineTuner.Settings q = new QatFineTuner.Settings(qatSteps, qatLr, thresholdLr, 8, 1.0);
-            TrainFlow.run(new TrainFlow.Settings(cfg, q, testSentences, output, commandLine(), "sim"), ds, stream(Main.OUT));
+            TrainFlow.run(new TrainFlow.Settings(cfg, q, testSentences, output, commandLine(), "sim", bitExactSentences), ds,
+                    stream(Main.OUT));
             return 0;
         }
     }

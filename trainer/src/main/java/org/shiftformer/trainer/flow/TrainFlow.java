@@ -26,6 +26,7 @@ import org.shiftformer.trainer.data.Dataset;
 import org.shiftformer.trainer.data.Pair;
 import org.shiftformer.trainer.eval.Metrics;
 import org.shiftformer.trainer.model.Seq2SeqModel;
+import org.shiftformer.trainer.qat.BitExactCheck;
 import org.shiftformer.trainer.qat.QatFineTuner;
 import org.shiftformer.trainer.qat.QatNumerics;
 import org.shiftformer.trainer.report.CurveCsv;
@@ -42,7 +43,8 @@ import org.shiftformer.trainer.train.Trainer;
  * The whole training flow behind {@code ./shiftformer train}: float training, calibration, QAT
  * fine-tuning, export, and evaluation of (a) the float model, (b) the fake-quantized model and (c) the
  * exported artifact decoded by runtime-core on backend-sim, on the same held-out test sentences. The
- * artifact records (a) and (c) in its provenance; curves go to {@code curves.csv} and {@code curves.png}
+ * fake-quantized model's int32 logits are checked to equal the integer model's bit for bit on validation
+ * pairs. The artifact records (a) and (c) in its provenance; curves go to {@code curves.csv} and {@code curves.png}
  * beside it.
  */
 public final class TrainFlow {
@@ -54,9 +56,11 @@ public final class TrainFlow {
      * @param output        the artifact to write
      * @param command       the command line, for the provenance
      * @param backend       backend that decodes the artifact for (c) ({@code sim})
+     * @param bitExactSentences validation pairs whose every logit is compared between the fake-quantized
+     *                      model and the exported integer model (SPEC.md's scalar reference)
      */
     public record Settings(TrainConfig train, QatFineTuner.Settings qat, int testSentences, Path output, String command,
-                           String backend) {
+                           String backend, int bitExactSentences) {
     }
 
     /** What a run produced. */
@@ -116,6 +120,18 @@ public final class TrainFlow {
         }
         QuantizedModel integer = qat.export();
         double qatSeconds = (System.nanoTime() - q0) * 1e-9;
+        // the promise, on validation pairs: the fake-quantized logits are the integer model's, bit for bit
+        List<Pair> checkPairs = data.validation().subList(0, Math.min(s.bitExactSentences(), data.validation().size()));
+        List<int[]> checkSrc = new ArrayList<>();
+        List<int[]> checkTgt = new ArrayList<>();
+        for (Pair p : checkPairs) {
+            checkSrc.add(Seq2SeqModel.sourceIds(trainer.tokenizer(), p.source(), model.config().eosId()));
+            checkTgt.add(trainer.tokenizer().encode(p.target()));
+        }
+        long b0 = System.nanoTime();
+        long logitsCompared = BitExactCheck.check(model, qat.numerics(), integer, checkSrc, checkTgt);
+        out.printf("   bit-exact: %,d int32 logits of %d validation pairs equal the integer model's (SPEC reference), "
+                + "%.1f s%n", logitsCompared, checkPairs.size(), (System.nanoTime() - b0) * 1e-9);
         long f0 = System.nanoTime();
         Metrics fqM = Metrics.evaluate(Trainer.translate(model, trainer.tokenizer(), sources, 64, qat.numerics()), refs);
         out.printf("   fake-quantized: %s (%.1f s QAT, %.1f s scoring)%n", fqM, qatSeconds, (System.nanoTime() - f0) * 1e-9);
@@ -130,6 +146,7 @@ public final class TrainFlow {
         double int8Seconds = (System.nanoTime() - i0) * 1e-9;
         put(metrics, "int8", int8M);
         metrics.put("int8.test_segments", (double) int8M.segments());
+        metrics.put("qat.bitexact_logits", (double) logitsCompared);
         String sha = ArtifactWriter.write(integer, trainer.tokenizerSpec(), provenance(s, data, metrics), s.output());
         out.printf("   int8 artifact (%s): %s (%.1f s scoring)%n", s.backend(), int8M, int8Seconds);
         out.println();

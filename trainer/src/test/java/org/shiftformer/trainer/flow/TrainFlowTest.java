@@ -35,7 +35,7 @@ class TrainFlowTest {
         Path out = dir.resolve("m.itm");
         ByteArrayOutputStream log = new ByteArrayOutputStream();
         TrainFlow.Result r = TrainFlow.run(new TrainFlow.Settings(train, QatFineTuner.Settings.defaults(10), 20, out,
-                "test", "sim"), data, new PrintStream(log, true, StandardCharsets.UTF_8));
+                "test", "sim", 16), data, new PrintStream(log, true, StandardCharsets.UTF_8));
         String printed = log.toString(StandardCharsets.UTF_8);
 
         assertEquals(20, r.int8().segments());
@@ -49,5 +49,7 @@ class TrainFlowTest {
         assertTrue(csv.size() >= 3, csv.toString()); // header + steps 20 and 30
         assertTrue(Files.size(dir.resolve("m.curves.png")) > 1000);
         assertTrue(printed.contains("int8 / float"), printed);
+        assertTrue(printed.contains("bit-exact: "), printed);
+        assertTrue(a.provenance().metrics().get("qat.bitexact_logits") > 16 * 300, a.provenance().metrics().toString());
     }
 }
