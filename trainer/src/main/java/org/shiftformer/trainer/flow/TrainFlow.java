@@ -78,7 +78,7 @@ public final class TrainFlow {
                 data.validation().size(), data.test().size(), data.name());
         ProgressBar floatBar = new ProgressBar(out, s.train().steps(), inPlace(), ProgressBar.DEFAULT_LINE_INTERVAL_NS,
                 System::nanoTime);
-        Recorder rec = new Recorder(floatBar, curve);
+        Recorder rec = new Recorder(floatBar, curve, out);
         Trainer trainer = new Trainer(s.train(), data.train(), data.validation(), rec);
         out.printf("   model %s, %,d parameters%n", trainer.model().config(), trainer.model().params().count());
         long t0 = System.nanoTime();
@@ -235,14 +235,16 @@ public final class TrainFlow {
     private static final class Recorder implements TrainListener {
         private final ProgressBar bar;
         private final List<CurvePoint> curve;
+        private final PrintStream out;
         private double lossSum;
         private int lossCount;
         long tokens;
         double busySeconds;
 
-        Recorder(ProgressBar bar, List<CurvePoint> curve) {
+        Recorder(ProgressBar bar, List<CurvePoint> curve, PrintStream out) {
             this.bar = bar;
             this.curve = curve;
+            this.out = out;
         }
 
         @Override
@@ -262,6 +264,8 @@ public final class TrainFlow {
 
         @Override
         public void onEval(EvalInfo e) {
+            out.printf("%n   step %d: validation loss %.4f, greedy exact match %.2f%% (%d pairs)%n", e.step(), e.loss(),
+                    100 * e.exactMatch(), e.sentences());
             // validation runs right after a step's point when its interval is a multiple of 20 (or at the end)
             CurvePoint last = curve.isEmpty() ? null : curve.get(curve.size() - 1);
             if (last != null && last.step() == e.step()) {
