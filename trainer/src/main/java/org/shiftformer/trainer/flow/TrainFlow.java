@@ -159,28 +159,36 @@ public final class TrainFlow {
                 tokens / Math.max(1e-9, busy));
     }
 
-    /** Greedy translations of {@code sources} by the artifact at {@code file} on {@code backend}. */
+    /**
+     * Greedy translations of {@code sources} by the artifact at {@code file} on {@code backend}, each with the
+     * trainer's per-sentence limit ({@link Trainer#maxNewTokens}); sentences with the same limit are decoded
+     * together, up to 64 at a time.
+     */
     public static List<String> decode(Path file, List<String> sources, String backend) {
         Artifact a = ArtifactReader.read(file);
         ByteBpeTokenizer tok = new ByteBpeTokenizer(a.tokenizer().mergeLeft(), a.tokenizer().mergeRight());
         BackendProvider provider = Backends.select(backend);
-        List<String> out = new ArrayList<>(sources.size());
+        String[] out = new String[sources.size()];
         try (Backend b = provider.open(Map.of()); LoadedModel m = b.load(a.model())) {
             Translator tr = new Translator(m, tok);
-            int maxPos = a.model().config().maxPositions();
-            for (int from = 0; from < sources.size(); from += 64) {
-                List<String> part = sources.subList(from, Math.min(sources.size(), from + 64));
-                int longest = 0;
-                for (String src : part) {
-                    longest = Math.max(longest, tr.sourceIds(src).length);
-                }
-                DecodeParams p = DecodeParams.greedy(Math.min(maxPos - 1, 2 * longest + 8));
-                for (Translator.Translation t : tr.translate(part, p, null)) {
-                    out.add(t.text());
+            Map<Integer, List<Integer>> byLimit = new java.util.TreeMap<>();
+            for (int i = 0; i < sources.size(); i++) {
+                int limit = Trainer.maxNewTokens(tr.sourceIds(sources.get(i)).length, a.model().config());
+                byLimit.computeIfAbsent(limit, k -> new ArrayList<>()).add(i);
+            }
+            for (Map.Entry<Integer, List<Integer>> group : byLimit.entrySet()) {
+                List<Integer> idx = group.getValue();
+                DecodeParams p = DecodeParams.greedy(group.getKey());
+                for (int from = 0; from < idx.size(); from += 64) {
+                    List<Integer> part = idx.subList(from, Math.min(idx.size(), from + 64));
+                    List<Translator.Translation> res = tr.translate(part.stream().map(sources::get).toList(), p, null);
+                    for (int i = 0; i < part.size(); i++) {
+                        out[part.get(i)] = res.get(i).text();
+                    }
                 }
             }
         }
-        return out;
+        return List.of(out);
     }
 
     private static BatchSampler sampler(Trainer trainer, List<Pair> train, TrainConfig cfg) {

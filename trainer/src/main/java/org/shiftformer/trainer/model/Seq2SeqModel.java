@@ -134,8 +134,22 @@ public final class Seq2SeqModel {
      * never more than {@code max_positions - 1} (SPEC.md 5).
      */
     public List<int[]> greedy(List<int[]> sources, int maxNewTokens, Numerics n) {
+        int[] limits = new int[sources.size()];
+        Arrays.fill(limits, maxNewTokens);
+        return greedy(sources, limits, n);
+    }
+
+    /**
+     * Greedy decoding as {@link #greedy(List, int, Numerics)} with a limit per source: sequence {@code i}
+     * stops after {@code maxNewTokens[i]} steps (EOS included) like runtime-core's {@code GreedySearch}, so
+     * its output does not depend on which other sources share the batch.
+     */
+    public List<int[]> greedy(List<int[]> sources, int[] maxNewTokens, Numerics n) {
         if (sources.isEmpty()) {
             return List.of();
+        }
+        if (maxNewTokens.length != sources.size()) {
+            throw new IllegalArgumentException(maxNewTokens.length + " limits for " + sources.size() + " sources");
         }
         int b = sources.size();
         int s = 0;
@@ -153,13 +167,17 @@ public final class Seq2SeqModel {
             System.arraycopy(sources.get(i), 0, src, i * s, sources.get(i).length);
             lens[i] = sources.get(i).length;
         }
-        int maxNew = Math.min(maxNewTokens, cfg.maxPositions() - 1);
+        int maxNew = 0;
+        int[] limit = new int[b];
+        for (int i = 0; i < b; i++) {
+            limit[i] = Math.min(maxNewTokens[i], cfg.maxPositions() - 1);
+            maxNew = Math.max(maxNew, limit[i]);
+        }
         List<List<Integer>> out = new ArrayList<>();
         for (int i = 0; i < b; i++) {
             out.add(new ArrayList<>());
         }
         boolean[] done = new boolean[b];
-        int d = cfg.dModel();
         int vocab = cfg.vocabSize();
         try (var ignored = Tensor.noGrad()) {
             Numerics eval = n instanceof FloatNumerics ? FloatNumerics.plain() : n;
@@ -186,6 +204,10 @@ public final class Seq2SeqModel {
                             remaining--;
                         } else {
                             out.get(i).add(best);
+                            if (step + 1 == limit[i]) {
+                                done[i] = true;
+                                remaining--;
+                            }
                         }
                     }
                     next[i * (t + 1) + t] = best;

@@ -220,6 +220,16 @@ public final class Trainer {
         return translate(model, tokenizer, sources, 64);
     }
 
+    /**
+     * The decoding limit of a source of {@code sourceIds} ids (EOS included) when the trainer scores a model:
+     * {@code min(max_positions - 1, 2 * sourceIds + 8)} steps. Per sentence, so that a translation does not
+     * depend on its batch; the artifact is scored with the same limit (TrainFlow), which keeps the
+     * fake-quantized and the int8 scores comparable even for sentences that never reach EOS.
+     */
+    public static int maxNewTokens(int sourceIds, ModelConfig cfg) {
+        return Math.min(cfg.maxPositions() - 1, 2 * sourceIds + 8);
+    }
+
     /** Greedy float translations with {@code model} and {@code tokenizer}, {@code batch} sentences at a time. */
     public static List<String> translate(Seq2SeqModel model, ByteBpeTokenizer tokenizer, List<String> sources,
                                          int batch) {
@@ -245,11 +255,12 @@ public final class Trainer {
         for (int from = 0; from < n; from += batch) {
             int to = Math.min(n, from + batch);
             List<int[]> part = new ArrayList<>();
+            int[] limits = new int[to - from];
             for (int i = from; i < to; i++) {
                 part.add(ids[order[i]]);
+                limits[i - from] = maxNewTokens(ids[order[i]].length, c);
             }
-            int maxNew = Math.min(c.maxPositions() - 1, 2 * part.get(part.size() - 1).length + 8);
-            List<int[]> res = model.greedy(part, maxNew, numerics);
+            List<int[]> res = model.greedy(part, limits, numerics);
             for (int i = from; i < to; i++) {
                 out[order[i]] = tokenizer.decode(res.get(i - from));
             }
