@@ -272,8 +272,9 @@ public final class TrainFlow {
 
         @Override
         public void onEval(EvalInfo e) {
-            out.printf("%n   step %d: validation loss %.4f, greedy exact match %.2f%% (%d pairs)%n", e.step(), e.loss(),
-                    100 * e.exactMatch(), e.sentences());
+            // a bar redrawn in place has no line end yet: start a new line below it
+            out.printf((bar.inPlace() ? "%n" : "") + "   step %d: validation loss %.4f, greedy exact match %.2f%% (%d pairs)%n",
+                    e.step(), e.loss(), 100 * e.exactMatch(), e.sentences());
             // validation runs right after a step's point when its interval is a multiple of 20 (or at the end)
             CurvePoint last = curve.isEmpty() ? null : curve.get(curve.size() - 1);
             if (last != null && last.step() == e.step()) {
