@@ -15,6 +15,7 @@ import org.shiftformer.api.spec.PositionalTable;
 import org.shiftformer.api.spec.ReferenceKernels;
 import org.shiftformer.api.spec.Tables;
 import org.shiftformer.trainer.autodiff.FakeQuant;
+import org.shiftformer.trainer.autodiff.MatMul;
 import org.shiftformer.trainer.autodiff.Ops;
 import org.shiftformer.trainer.autodiff.RowMask;
 import org.shiftformer.trainer.autodiff.StraightThrough;
@@ -41,6 +42,10 @@ import org.shiftformer.trainer.model.Numerics;
  * to {@code log2} of the largest magnitude its surrogate takes (a running maximum over the calibration
  * batches, with the upstream tensors already quantized); missing weight thresholds are created from the
  * weight's largest magnitude at any time.
+ *
+ * <p>The integer matmuls (rows of a linear, batch entries of an attention) run on the trainer's kernel
+ * threads ({@link MatMul#parallelFor}); the kernels must be thread-safe (the reference and backend-sim's
+ * are stateless), and since every row is computed alone the thread count changes no bit.
  *
  * <p>A forward pass starts with the encoder's {@code embed}, which drops the previous pass's
  * integers and weight quantizations (weights change between passes); call {@link #reset()} before a pass
@@ -260,23 +265,26 @@ public final class QatNumerics implements Numerics {
         byte[] vb = qv.bytes();
         int eS = qq.exp() + qk.exp();
         byte[] p = new byte[batch * heads * tq * tk];
-        int[] validLen = new int[tq];
-        byte[] qh = new byte[tq * dk];
-        byte[] kh = new byte[tk * dk];
-        int[] scores = new int[tq * tk];
-        byte[] ph = new byte[tq * tk];
-        for (int bi = 0; bi < batch; bi++) {
-            for (int i = 0; i < tq; i++) {
-                validLen[i] = Math.min(keyLengths[bi], causal ? i + 1 : tk);
+        // batch entries are independent: split them over the kernel threads (no bit depends on the split)
+        MatMul.parallelFor(batch, (long) heads * tq * tk * dk, (bFrom, bTo) -> {
+            int[] validLen = new int[tq];
+            byte[] qh = new byte[tq * dk];
+            byte[] kh = new byte[tk * dk];
+            int[] scores = new int[tq * tk];
+            byte[] ph = new byte[tq * tk];
+            for (int bi = bFrom; bi < bTo; bi++) {
+                for (int i = 0; i < tq; i++) {
+                    validLen[i] = Math.min(keyLengths[bi], causal ? i + 1 : tk);
+                }
+                for (int h = 0; h < heads; h++) {
+                    head(qb, bi, tq, d, h, dk, qh);
+                    head(kb, bi, tk, d, h, dk, kh);
+                    kernels.linear(qh, tq, dk, false, kh, tk, null, scores);
+                    kernels.softmax2(scores, tq, tk, validLen, eS, lut, ph);
+                    System.arraycopy(ph, 0, p, ((bi * heads + h) * tq) * tk, tq * tk);
+                }
             }
-            for (int h = 0; h < heads; h++) {
-                head(qb, bi, tq, d, h, dk, qh);
-                head(kb, bi, tk, d, h, dk, kh);
-                kernels.linear(qh, tq, dk, false, kh, tk, null, scores);
-                kernels.softmax2(scores, tq, tk, validLen, eS, lut, ph);
-                System.arraycopy(ph, 0, p, ((bi * heads + h) * tq) * tk, tq * tk);
-            }
-        }
+        });
         float[] pv = new float[p.length];
         for (int i = 0; i < p.length; i++) {
             pv[i] = Math.scalb((float) (p[i] & 0xFF), -8);
@@ -287,24 +295,28 @@ public final class QatNumerics implements Numerics {
         int eOut = activation(name, sur, 8, true);
         // exact: acc[i][t] = sum_j p[i][j] · V[j][t], requantized to ctx.out
         byte[] ctx = new byte[batch * tq * d];
-        byte[] vt = new byte[dk * tk];
-        int[] acc = new int[tq * dk];
-        byte[] ch = new byte[tq * dk];
-        for (int bi = 0; bi < batch; bi++) {
-            for (int h = 0; h < heads; h++) {
-                for (int j = 0; j < tk; j++) {
-                    for (int t = 0; t < dk; t++) {
-                        vt[t * tk + j] = vb[(bi * tk + j) * d + h * dk + t];
+        int ctxShift = eOut - (-8 + qv.exp());
+        MatMul.parallelFor(batch, (long) heads * tq * tk * dk, (bFrom, bTo) -> {
+            byte[] vt = new byte[dk * tk];
+            int[] acc = new int[tq * dk];
+            byte[] ch = new byte[tq * dk];
+            byte[] ph = new byte[tq * tk];
+            for (int bi = bFrom; bi < bTo; bi++) {
+                for (int h = 0; h < heads; h++) {
+                    for (int j = 0; j < tk; j++) {
+                        for (int t = 0; t < dk; t++) {
+                            vt[t * tk + j] = vb[(bi * tk + j) * d + h * dk + t];
+                        }
+                    }
+                    System.arraycopy(p, ((bi * heads + h) * tq) * tk, ph, 0, tq * tk);
+                    kernels.linear(ph, tq, tk, true, vt, dk, null, acc);
+                    kernels.requantize(acc, acc.length, ctxShift, DType.INT8, ch);
+                    for (int i = 0; i < tq; i++) {
+                        System.arraycopy(ch, i * dk, ctx, (bi * tq + i) * d + h * dk, dk);
                     }
                 }
-                System.arraycopy(p, ((bi * heads + h) * tq) * tk, ph, 0, tq * tk);
-                kernels.linear(ph, tq, tk, true, vt, dk, null, acc);
-                kernels.requantize(acc, acc.length, eOut - (-8 + qv.exp()), DType.INT8, ch);
-                for (int i = 0; i < tq; i++) {
-                    System.arraycopy(ch, i * dk, ctx, (bi * tq + i) * d + h * dk, dk);
-                }
             }
-        }
+        });
         return snap(FakeQuant.apply(sur, thresholds.get(name), 8, true), widen(ctx, false), eOut, DType.INT8);
     }
 
@@ -316,8 +328,7 @@ public final class QatNumerics implements Numerics {
         int vocab = table.dim(0);
         int d = table.dim(1);
         int rows = f.size() / d;
-        int[] acc = new int[rows * vocab];
-        kernels.linear(qf.bytes(), rows, d, false, e.ints(), vocab, null, acc);
+        int[] acc = linearRows(qf.bytes(), d, false, e.ints(), vocab, null);
         int eL = qf.exp() + e.exp();
         float[] values = new float[acc.length];
         for (int i = 0; i < acc.length; i++) {
@@ -331,13 +342,27 @@ public final class QatNumerics implements Numerics {
     // ---- helpers -----------------------------------------------------------------------------------------
 
     private int[] accumulate(Q qx, QWeight qw, int n, int k, long[] bias) {
-        int rows = qx.v().length / k;
         int[] b = new int[n];
         for (int i = 0; i < n; i++) {
             b[i] = (int) bias[i];
         }
+        return linearRows(qx.bytes(), k, qx.type() == DType.UINT8, qw.ints(), n, b);
+    }
+
+    /**
+     * {@code IntKernels.linear} over the rows of {@code x}, split into row ranges on the trainer's kernel
+     * threads: each row's accumulators depend on that row only, so the split changes no bit.
+     */
+    private int[] linearRows(byte[] x, int k, boolean unsigned, byte[] w, int n, int[] bias) {
+        int rows = x.length / k;
         int[] acc = new int[rows * n];
-        kernels.linear(qx.bytes(), rows, k, qx.type() == DType.UINT8, qw.ints(), n, b, acc);
+        MatMul.parallelFor(rows, (long) n * k, (from, to) -> {
+            int count = to - from;
+            byte[] xs = java.util.Arrays.copyOfRange(x, from * k, to * k);
+            int[] part = new int[count * n];
+            kernels.linear(xs, count, k, unsigned, w, n, bias, part);
+            System.arraycopy(part, 0, acc, from * n, count * n);
+        });
         return acc;
     }
 

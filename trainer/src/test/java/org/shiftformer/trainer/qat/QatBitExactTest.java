@@ -19,6 +19,7 @@ import org.shiftformer.api.backend.IntKernels;
 import org.shiftformer.api.model.TransformerWeights;
 import org.shiftformer.api.spec.ReferenceKernels;
 import org.shiftformer.api.spec.ReferenceModel;
+import org.shiftformer.trainer.autodiff.MatMul;
 import org.shiftformer.trainer.autodiff.Ops;
 import org.shiftformer.trainer.autodiff.Tensor;
 
@@ -66,6 +67,17 @@ class QatBitExactTest {
         IntKernels fastest = QatNumerics.fastestKernels();
         assertNotSame(ReferenceKernels.INSTANCE, fastest, "backend-sim is on the test class path");
         trainAndCheck(fastest);
+    }
+
+    @Test
+    void theSameWhenTheIntegerMatmulsAreSplitOverThreeThreads() {
+        int before = MatMul.threads();
+        MatMul.setThreads(3); // the FFN linears and the attention batch are above the parallel threshold here
+        try {
+            trainAndCheck(QatNumerics.fastestKernels());
+        } finally {
+            MatMul.setThreads(before);
+        }
     }
 
     private static void trainAndCheck(IntKernels kernels) {
