@@ -59,21 +59,27 @@ import org.shiftformer.core.server.ShiftformerServer;
  *
  * <pre>
  * ./shiftformer bench ServerBenchmark [--preset small] [--streams 1,8,32,64] [--rounds 7]
- *     [--warmup-s 15] [--trial-ms 400] [--backend sim] [--backend-option threads=2]
+ *     [--warmup-s 15] [--trial-ms 400] [--tokens 24] [--backend sim] [--backend-option threads=2]
  * </pre>
  */
 public final class ServerBenchmark {
+    /** Source tokens per request (EOS included). */
     static final int LENGTH = 24;
 
     private final LoadedModel local;
     private final ShiftformerServer server;
     private final ShiftformerClient client;
     private final List<int[]> sources;
-    private final DecodeParams params = DecodeParams.greedy(LENGTH);
+    /** Output tokens per request (EOS is masked, so every request generates exactly this many). */
+    private final int outTokens;
+    private final DecodeParams params;
     /** Modelled device cycles of the server's requests (Done.device_cycles), summed per trial. */
     private long cycles;
 
-    private ServerBenchmark(LoadedModel local, ShiftformerServer server, ShiftformerClient client, List<int[]> sources) {
+    private ServerBenchmark(LoadedModel local, ShiftformerServer server, ShiftformerClient client, List<int[]> sources,
+                            int outTokens) {
+        this.outTokens = outTokens;
+        this.params = DecodeParams.greedy(outTokens);
         this.local = local;
         this.server = server;
         this.client = client;
@@ -82,12 +88,12 @@ public final class ServerBenchmark {
 
     public static void main(String[] args) throws Exception {
         Map<String, String> opt = new LinkedHashMap<>(Map.of("preset", "small", "streams", "1,8,32,64", "rounds", "7",
-                "warmup-s", "15", "trial-ms", "400", "backend", "sim"));
+                "warmup-s", "15", "trial-ms", "400", "backend", "sim", "tokens", Integer.toString(LENGTH)));
         Map<String, String> backendOptions = new LinkedHashMap<>();
         for (int i = 0; i < args.length; i++) {
             if (!args[i].startsWith("--") || i + 1 >= args.length) {
                 throw new IllegalArgumentException("usage: ServerBenchmark [--preset P] [--streams 1,8,32,64] [--rounds N]"
-                        + " [--warmup-s S] [--trial-ms MS] [--backend NAME] [--backend-option KEY=VALUE]; got '"
+                        + " [--warmup-s S] [--trial-ms MS] [--tokens N] [--backend NAME] [--backend-option KEY=VALUE]; got '"
                         + args[i] + "'");
             }
             String key = args[i].substring(2);
@@ -107,6 +113,7 @@ public final class ServerBenchmark {
         long warmupNs = Long.parseLong(opt.get("warmup-s")) * 1_000_000_000L;
         long trialNs = Long.parseLong(opt.get("trial-ms")) * 1_000_000L;
         int maxStreams = Arrays.stream(streams).max().orElseThrow();
+        int outTokens = Integer.parseInt(opt.get("tokens"));
 
         ModelConfig cfg = RandomModels.preset(opt.get("preset"), 1000);
         Path file = Files.createTempFile("shiftformer-server-bench", ".itm");
@@ -128,9 +135,9 @@ public final class ServerBenchmark {
                             + "%d source tokens -> %d output tokens per request; server transport %s, client %s; "
                             + "%d rounds after %d s warm-up, trials of >= %d ms%n",
                     opt.get("preset"), cfg.dModel(), cfg.encoderLayers(), cfg.decoderLayers(), cfg.vocabSize(),
-                    backend.identity(), LENGTH, LENGTH, server.transport(), client.transport(), rounds,
+                    backend.identity(), LENGTH, outTokens, server.transport(), client.transport(), rounds,
                     warmupNs / 1_000_000_000L, trialNs / 1_000_000L);
-            ServerBenchmark b = new ServerBenchmark(local, server, client, sources);
+            ServerBenchmark b = new ServerBenchmark(local, server, client, sources, outTokens);
             b.checkBitExact(maxStreams);
             b.run(streams, rounds, warmupNs, trialNs);
             System.out.printf("server: %s%n", server.stats());
@@ -148,7 +155,7 @@ public final class ServerBenchmark {
         }
         for (int i = 0; i < n; i++) {
             int[] tokens = got.get(i).join().tokens();
-            if (!Arrays.equals(expected.get(i).tokens(), tokens) || tokens.length != LENGTH) {
+            if (!Arrays.equals(expected.get(i).tokens(), tokens) || tokens.length != outTokens) {
                 throw new IllegalStateException("request " + i + ": the server streamed " + Arrays.toString(tokens)
                         + ", local decoding gives " + Arrays.toString(expected.get(i).tokens()));
             }
@@ -166,7 +173,7 @@ public final class ServerBenchmark {
     }
 
     private TranslationRequest request(int i) {
-        return TranslationRequest.tokens(sources.get(i)).maxNewTokens(LENGTH);
+        return TranslationRequest.tokens(sources.get(i)).maxNewTokens(outTokens);
     }
 
     // ---- the three configurations; each returns the tokens it produced ----------------------------------
