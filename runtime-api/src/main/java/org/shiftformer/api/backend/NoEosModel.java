@@ -1,7 +1,6 @@
 package org.shiftformer.api.backend;
 
 import java.util.List;
-import org.shiftformer.api.ModelConfig;
 
 /**
  * A {@link LoadedModel} decorator for tests and benchmarks: EOS is masked out of every step's logits, so
@@ -9,8 +8,7 @@ import org.shiftformer.api.ModelConfig;
  * decoder step first sleeps, so that a test can act while a stream is live. Everything else is the
  * delegate's; closing closes it.
  */
-public final class NoEosModel implements LoadedModel {
-    private final LoadedModel delegate;
+public final class NoEosModel extends ForwardingLoadedModel {
     private final int stepDelayMs;
 
     /** EOS suppressed, no delay. */
@@ -20,31 +18,11 @@ public final class NoEosModel implements LoadedModel {
 
     /** EOS suppressed and {@code stepDelayMs} of sleep before each decoder step. */
     public NoEosModel(LoadedModel delegate, int stepDelayMs) {
+        super(delegate);
         if (stepDelayMs < 0) {
             throw new IllegalArgumentException("step delay " + stepDelayMs + " ms must be >= 0");
         }
-        this.delegate = delegate;
         this.stepDelayMs = stepDelayMs;
-    }
-
-    @Override
-    public ModelConfig config() {
-        return delegate.config();
-    }
-
-    @Override
-    public int logitsExponent() {
-        return delegate.logitsExponent();
-    }
-
-    @Override
-    public EncodeResult encode(List<int[]> sources, LayerTap tap) {
-        return delegate.encode(sources, tap);
-    }
-
-    @Override
-    public DecoderState newDecoder(EncodedSource source, int capacity) {
-        return delegate.newDecoder(source, capacity);
     }
 
     @Override
@@ -56,17 +34,12 @@ public final class NoEosModel implements LoadedModel {
                 Thread.currentThread().interrupt();
             }
         }
-        StepCost cost = delegate.decodeStep(states, tokens, logits, tap);
+        StepCost cost = super.decodeStep(states, tokens, logits, tap);
         int vocab = config().vocabSize();
         int eos = config().eosId();
         for (int i = 0; i < states.size(); i++) {
             logits[i * vocab + eos] = Integer.MIN_VALUE;
         }
         return cost;
-    }
-
-    @Override
-    public void close() {
-        delegate.close();
     }
 }

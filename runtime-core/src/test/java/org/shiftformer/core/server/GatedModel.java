@@ -3,10 +3,9 @@ package org.shiftformer.core.server;
 import java.util.List;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
-import org.shiftformer.api.ModelConfig;
 import org.shiftformer.api.backend.DecoderState;
 import org.shiftformer.api.backend.EncodeResult;
-import org.shiftformer.api.backend.EncodedSource;
+import org.shiftformer.api.backend.ForwardingLoadedModel;
 import org.shiftformer.api.backend.LayerTap;
 import org.shiftformer.api.backend.LoadedModel;
 import org.shiftformer.api.backend.StepCost;
@@ -17,16 +16,15 @@ import org.shiftformer.api.backend.StepCost;
  * per row (the reference backend models none) and records its close. The logits are the delegate's,
  * untouched: tokens equal local decoding of the same model.
  */
-final class GatedModel implements LoadedModel {
+final class GatedModel extends ForwardingLoadedModel {
     static final long CYCLES_PER_ROW = 1_000;
 
-    private final LoadedModel delegate;
     private final Semaphore permits = new Semaphore(0);
     private volatile boolean gated = true;
     private volatile boolean closed;
 
     GatedModel(LoadedModel delegate) {
-        this.delegate = delegate;
+        super(delegate);
     }
 
     /** Lets {@code steps} more decoder steps run. */
@@ -45,25 +43,10 @@ final class GatedModel implements LoadedModel {
     }
 
     @Override
-    public ModelConfig config() {
-        return delegate.config();
-    }
-
-    @Override
-    public int logitsExponent() {
-        return delegate.logitsExponent();
-    }
-
-    @Override
     public EncodeResult encode(List<int[]> sources, LayerTap tap) {
-        EncodeResult r = delegate.encode(sources, tap);
+        EncodeResult r = super.encode(sources, tap);
         return new EncodeResult(r.sources(), new StepCost(r.cost().deviceCycles() + CYCLES_PER_ROW * sources.size(),
                 r.cost().deviceNanos()));
-    }
-
-    @Override
-    public DecoderState newDecoder(EncodedSource source, int capacity) {
-        return delegate.newDecoder(source, capacity);
     }
 
     @Override
@@ -78,13 +61,13 @@ final class GatedModel implements LoadedModel {
                 throw new IllegalStateException("interrupted at the gate", e);
             }
         }
-        StepCost cost = delegate.decodeStep(states, tokens, logits, tap);
+        StepCost cost = super.decodeStep(states, tokens, logits, tap);
         return new StepCost(cost.deviceCycles() + CYCLES_PER_ROW * states.size(), cost.deviceNanos());
     }
 
     @Override
     public void close() {
         closed = true;
-        delegate.close();
+        super.close();
     }
 }
