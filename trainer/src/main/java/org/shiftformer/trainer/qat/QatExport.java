@@ -20,6 +20,7 @@ import org.shiftformer.api.model.TransformerWeights;
 import org.shiftformer.api.spec.PositionalTable;
 import org.shiftformer.api.spec.Tables;
 import org.shiftformer.trainer.autodiff.FakeQuant;
+import org.shiftformer.trainer.autodiff.StraightThrough;
 import org.shiftformer.trainer.autodiff.Tensor;
 
 /**
@@ -100,7 +101,7 @@ public final class QatExport {
         Tensor b = param(params, bias(prefix));
         int[] ints = new int[b.size()];
         long[] q = new long[b.size()];
-        org.shiftformer.trainer.autodiff.StraightThrough.quantizeFixed(b, eAcc, 32, q);
+        StraightThrough.quantizeFixed(b, eAcc, 32, q);
         for (int i = 0; i < ints.length; i++) {
             ints[i] = (int) q[i];
         }
@@ -114,8 +115,8 @@ public final class QatExport {
         Tensor b = param(params, beta(prefix));
         long[] gq = new long[g.size()];
         long[] bq = new long[b.size()];
-        org.shiftformer.trainer.autodiff.StraightThrough.quantizeFixed(g, eG, 16, gq);
-        org.shiftformer.trainer.autodiff.StraightThrough.quantizeFixed(b, eG - 12, 32, bq);
+        StraightThrough.quantizeFixed(g, eG, 16, gq);
+        StraightThrough.quantizeFixed(b, eG - 12, 32, bq);
         short[] gs = new short[gq.length];
         int[] bs = new int[bq.length];
         for (int i = 0; i < gs.length; i++) {
@@ -135,14 +136,7 @@ public final class QatExport {
             throw new IllegalStateException("weight " + name + " has exponent " + e + " but the last forward pass used "
                     + passed + ": run a forward pass after the last optimizer step before exporting");
         }
-        double s = FakeQuant.scale(lt, 8, true);
-        byte[] q = new byte[w.size()];
-        float[] v = w.data();
-        for (int i = 0; i < q.length; i++) {
-            double r = FakeQuant.roundHalfUp(v[i] / s);
-            q[i] = (byte) Math.max(-128, Math.min(127, r));
-        }
-        return QTensor.int8(name, w.shape(), e, q);
+        return QTensor.int8(name, w.shape(), e, QatNumerics.int8Values(w, lt));
     }
 
     private static void exponent(Map<String, Integer> exponents, Map<String, Integer> used, String name) {

@@ -385,15 +385,24 @@ public final class QatNumerics implements Numerics {
         Tensor lt = thresholds.get(name);
         int e = FakeQuant.exponent(lt.data()[0], 8, true);
         Tensor fq = FakeQuant.apply(w, lt, 8, true);
-        byte[] q = new byte[w.size()];
-        float[] v = fq.data();
-        for (int i = 0; i < q.length; i++) {
-            q[i] = (byte) Math.scalb(v[i], -e); // exact: fq is an integer times 2^e
-        }
         used.put(name, e);
-        qw = new QWeight(fq, q, e);
+        qw = new QWeight(fq, int8Values(w, lt.data()[0]), e);
         weights.put(name, qw);
         return qw;
+    }
+
+    /**
+     * The int8 integers of weight {@code w} under threshold {@code log2t}: {@code SAT(floor(w/s + 0.5))}, the
+     * integers behind {@link FakeQuant#apply}'s values. The forward pass and {@link QatExport} both use this.
+     */
+    static byte[] int8Values(Tensor w, float log2t) {
+        double s = FakeQuant.scale(log2t, 8, true);
+        byte[] q = new byte[w.size()];
+        float[] v = w.data();
+        for (int i = 0; i < q.length; i++) {
+            q[i] = (byte) Math.max(-128, Math.min(127, FakeQuant.roundHalfUp(v[i] / s)));
+        }
+        return q;
     }
 
     /** The exponent of activation {@code name} ({@code bits}, signed or not), calibrating it if asked. */
