@@ -99,7 +99,7 @@ public final class TrainFlow {
 
         out.printf("== QAT: calibration, %,d fine-tuning steps with trained power-of-two thresholds%n", s.qat().steps());
         Seq2SeqModel model = trainer.model();
-        BatchSampler sampler = sampler(trainer, data.train(), s.train());
+        BatchSampler sampler = trainer.newSampler(s.train().seed() + 1);
         QatFineTuner qat = new QatFineTuner(model, sampler, s.qat(), QatNumerics.fastestKernels());
         long q0 = System.nanoTime();
         qat.calibrate();
@@ -189,18 +189,6 @@ public final class TrainFlow {
             }
         }
         return List.of(out);
-    }
-
-    private static BatchSampler sampler(Trainer trainer, List<Pair> train, TrainConfig cfg) {
-        ByteBpeTokenizer tok = trainer.tokenizer();
-        var mc = trainer.model().config();
-        List<int[]> src = new ArrayList<>(train.size());
-        List<int[]> tgt = new ArrayList<>(train.size());
-        for (Pair p : train) {
-            src.add(Seq2SeqModel.sourceIds(tok, p.source(), mc.eosId()));
-            tgt.add(tok.encode(p.target()));
-        }
-        return new BatchSampler(src, tgt, cfg.batchSentences(), cfg.seed() + 1, mc);
     }
 
     private static void put(Map<String, Double> m, String prefix, Metrics x) {

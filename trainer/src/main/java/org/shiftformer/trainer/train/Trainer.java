@@ -40,6 +40,9 @@ public final class Trainer {
     private final Seq2SeqModel model;
     private final AdamW optimizer;
     private final BatchSampler sampler;
+    /** The tokenized training pairs (sources with EOS, targets without), read-only. */
+    private final List<int[]> trainSources;
+    private final List<int[]> trainTargets;
 
     /**
      * Prepares a run: trains the tokenizer on {@code train} (or takes it from an existing checkpoint),
@@ -91,7 +94,9 @@ public final class Trainer {
                 config.minLr());
         optimizer = new AdamW(List.of(new ParamGroup("weights", params.list(), schedule, config.weightDecay())),
                 0.9, 0.98, 1e-9, config.clipNorm());
-        sampler = new BatchSampler(src, tgt, config.batchSentences(), config.seed(), modelConfig);
+        trainSources = List.copyOf(src);
+        trainTargets = List.copyOf(tgt);
+        sampler = new BatchSampler(trainSources, trainTargets, config.batchSentences(), config.seed(), modelConfig);
         if (resume != null) {
             resume.restore(optimizer);
             sampler.seek(resume.epoch(), resume.cursor());
@@ -125,6 +130,14 @@ public final class Trainer {
     /** The tokenizer as the artifact stores it. */
     public TokenizerSpec tokenizerSpec() {
         return new TokenizerSpec(tokenizer.mergeLeft(), tokenizer.mergeRight());
+    }
+
+    /**
+     * A new sampler over this run's tokenized training pairs with the configured batch size and its own seed
+     * (the QAT phase draws its batches from the same data without re-tokenizing it).
+     */
+    public BatchSampler newSampler(long seed) {
+        return new BatchSampler(trainSources, trainTargets, config.batchSentences(), seed, modelConfig);
     }
 
     public AdamW optimizer() {
