@@ -155,12 +155,7 @@ public final class Scheduler {
      * requests finish; {@link #awaitShutdown} ends the rest with Error CANCELLED and the thread.
      */
     void beginShutdown() {
-        synchronized (admissionLock) {
-            accepting = false;
-            retired = false;
-        }
-        stopping = true;
-        wake();
+        stopAccepting(false);
     }
 
     /**
@@ -182,9 +177,14 @@ public final class Scheduler {
      * to the new scheduler), finishes every accepted request on this model, then closes it and ends.
      */
     void retire() {
+        stopAccepting(true);
+    }
+
+    /** Closes admission ({@code retire}: answered {@link #RETIRED}, else CANCELLED) and lets the thread drain. */
+    private void stopAccepting(boolean retire) {
         synchronized (admissionLock) {
             accepting = false;
-            retired = true;
+            retired = retire;
         }
         stopping = true;
         wake();
