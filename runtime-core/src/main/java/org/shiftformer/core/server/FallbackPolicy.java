@@ -122,9 +122,24 @@ public record FallbackPolicy(String spec, List<String> backends) {
             throw new ShiftformerException(code, why + "; available: " + available(installed)
                     + " (fallback policy none: choose one of those, or allow a fallback with next)");
         }
+        return fallback(requested, why, installed);
+    }
+
+    /**
+     * Opens a backend to replace {@code failed}, which cannot run ({@code why}): the first of this policy's
+     * candidates other than {@code failed} that is available and opens (without settings). Used at start-up
+     * and when a backend fails while serving (the server then moves its live streams to the replacement).
+     *
+     * @throws ShiftformerException {@link ErrorCode#BACKEND_UNAVAILABLE} naming every candidate tried and why,
+     *         also for the policy {@code none}
+     */
+    public Choice fallback(String failed, String why, List<BackendProvider> installed) {
+        if (failClosed()) {
+            throw new ShiftformerException(ErrorCode.BACKEND_UNAVAILABLE, why + "; no fallback (fallback policy none)");
+        }
         List<String> tried = new ArrayList<>();
         for (BackendProvider p : candidates(installed)) {
-            if (p.name().equals(requested)) {
+            if (p.name().equals(failed)) {
                 continue;
             }
             Availability a = p.availability();
@@ -134,7 +149,7 @@ public record FallbackPolicy(String spec, List<String> backends) {
             }
             try {
                 Backend b = p.open(Map.of());
-                return new Choice(p, b, requested, why + "; fell back to '" + p.name() + "' (fallback policy " + spec + ")");
+                return new Choice(p, b, failed, why + "; fell back to '" + p.name() + "' (fallback policy " + spec + ")");
             } catch (ShiftformerException e) {
                 if (e.code() != ErrorCode.BACKEND_UNAVAILABLE) {
                     throw e;

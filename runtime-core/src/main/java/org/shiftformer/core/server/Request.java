@@ -51,6 +51,10 @@ final class Request implements TokenListener {
     long firstTokenNs;
     long lastTokenNs;
     int tokensSent;
+    /** Tokens given to {@link #onToken} so far (streamed or not). */
+    int emitted;
+    /** Tokens still to be reproduced silently after a failover before streaming goes on ({@link #restart}). */
+    int replay;
     int stepRow;
     long flushedStep = -1;
     boolean wrote;
@@ -120,6 +124,11 @@ final class Request implements TokenListener {
     /** Streams one final token (called by the search on the scheduler thread). */
     @Override
     public void onToken(int sequence, int token, int index, long deviceCycles) {
+        if (replay > 0) {
+            replay--; // the client has this token already: the replay on the fallback backend reproduces it
+            return;
+        }
+        emitted++;
         stats.tokens.increment();
         long now = System.nanoTime();
         if (firstTokenNs == 0) {
@@ -135,6 +144,20 @@ final class Request implements TokenListener {
             tokensSent++;
             wrote = true;
         }
+    }
+
+    /**
+     * Failover (scheduler thread): releases the states on the failed backend; the scheduler then decodes
+     * this request again on the replacement, and the first {@link #emitted} tokens are not sent twice.
+     */
+    void restart() {
+        try {
+            release();
+        } catch (RuntimeException e) {
+            search = null; // the failed backend may not release cleanly; its model is closed next
+            encoded = null;
+        }
+        replay = emitted;
     }
 
     /** Releases the decoder states and the encoded source (scheduler thread). */

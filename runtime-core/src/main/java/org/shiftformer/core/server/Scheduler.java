@@ -42,21 +42,45 @@ import org.shiftformer.core.server.metrics.ModelMetrics;
  * Admission is bounded: {@link #submit} refuses with OVERLOADED when {@link ServerConfig#maxQueued()}
  * accepted requests already wait for a slot, so nothing queues without bound.
  *
+ * <p>Failover: when the backend fails while running ({@link ErrorCode#BACKEND_FAILURE} from an encode or a
+ * decoder step) and the server's {@link FallbackPolicy} allows one, the {@link Failover} loads the model on
+ * a fallback backend and the scheduler moves every live request there: it re-encodes their sources and
+ * decodes them again from the start, without streaming the tokens a client already has. Backends are
+ * bit-exact (SPEC.md, the conformance kit), so the replay reproduces those tokens and the stream continues
+ * where it stopped; the request's Done names the backend that finished it. Without a fallback the
+ * requests of the failed step end in one Error frame each, and the scheduler goes on with the next step.
+ *
  * <p>Hot reload {@linkplain #retire() retires} a scheduler: it accepts nothing more (the connection
  * submits to the new one), finishes what it accepted, closes its model and ends. The thread that drives a
  * model is the one that closes it, so no backend call can race with the close.
  */
 public final class Scheduler {
+    private static final System.Logger LOG = System.getLogger(Scheduler.class.getName());
     private static final long IDLE_PARK_NS = TimeUnit.MILLISECONDS.toNanos(50);
     private static final long BLOCKED_PARK_NS = TimeUnit.MILLISECONDS.toNanos(2);
     /** {@link #submit}'s answer after {@link #retire()}: submit to the server's current scheduler instead. */
     static final Message.Error RETIRED = new Message.Error(0, ErrorCode.CANCELLED.value(), "scheduler retired by a reload");
 
-    private final ServedModel served;
-    private final LoadedModel model;
+    /** Replaces a model whose backend failed while serving (the fallback policy), or null (fail the requests). */
+    interface Failover {
+        /**
+         * Loads {@code failed}'s model on a fallback backend.
+         *
+         * @return the replacement, or null when the policy allows none
+         * @throws ShiftformerException when a fallback is allowed but none can run (the message says why)
+         */
+        ServedModel replace(ServedModel failed, ShiftformerException cause);
+
+        /** The meters of a replacement model. */
+        ModelMetrics meters(ServedModel replacement);
+    }
+
+    private final Failover failover;
+    private volatile ServedModel served;
+    private LoadedModel model; // scheduler thread only, after start
     private final ServerConfig config;
     private final ServerStats stats;
-    private final ModelMetrics meters;
+    private volatile ModelMetrics meters;
     private final int vocab;
     private final Thread thread;
 
@@ -84,6 +108,12 @@ public final class Scheduler {
     private long stepNo;
 
     Scheduler(ServedModel served, ServerConfig config, ServerStats stats, ModelMetrics meters) {
+        this(served, config, stats, meters, null);
+    }
+
+    /** @param failover what replaces the model when its backend fails while serving; null for none */
+    Scheduler(ServedModel served, ServerConfig config, ServerStats stats, ModelMetrics meters, Failover failover) {
+        this.failover = failover;
         this.served = served;
         this.model = served.model();
         this.config = config;
@@ -307,7 +337,7 @@ public final class Scheduler {
             EncodeResult enc;
             long t0 = System.nanoTime();
             try {
-                enc = model.encode(admittedSources, null);
+                enc = encodeOrFailOver(admittedSources);
             } catch (RuntimeException e) {
                 for (Request r : admitted) {
                     r.terminate(Message.Error.of(r.id, backendFailure(e)));
@@ -374,6 +404,9 @@ public final class Scheduler {
             cost = model.decodeStep(states, tokens, logits, null);
         } catch (RuntimeException e) {
             ShiftformerException failure = backendFailure(e);
+            if (failOver(failure)) {
+                return; // every live request now decodes again on the replacement, from the next step
+            }
             for (Request r : stepped) {
                 r.terminate(Message.Error.of(r.id, failure));
                 active.remove(r);
@@ -412,6 +445,87 @@ public final class Scheduler {
             c.flush();
         }
         toFlush.clear();
+    }
+
+    /** {@link LoadedModel#encode}, on a replacement model if the backend fails and the policy allows one. */
+    private EncodeResult encodeOrFailOver(List<int[]> sources) {
+        try {
+            return model.encode(sources, null);
+        } catch (RuntimeException e) {
+            ShiftformerException failure = backendFailure(e);
+            if (!failOver(failure)) {
+                throw failure;
+            }
+            return model.encode(sources, null);
+        }
+    }
+
+    /**
+     * After {@code failure} of the backend: asks the {@link Failover} for a replacement model and moves every
+     * live request to it (see the class comment). Requests that cannot move end with an Error.
+     *
+     * @return true if the scheduler now runs the replacement
+     */
+    private boolean failOver(ShiftformerException failure) {
+        if (failover == null || failure.code() != ErrorCode.BACKEND_FAILURE) {
+            return false;
+        }
+        ServedModel next;
+        try {
+            next = failover.replace(served, failure);
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "backend " + served.backend() + " failed and no fallback could take over: "
+                    + e.getMessage());
+            return false;
+        }
+        if (next == null) {
+            return false;
+        }
+        LoadedModel failed = model;
+        for (Request r : active) {
+            r.restart(); // releases its states on the failed model, keeps what it has streamed
+        }
+        try {
+            failed.close();
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.DEBUG, "closing the failed model: " + e);
+        }
+        served = next;
+        model = next.model();
+        meters = failover.meters(next);
+        if (active.isEmpty()) {
+            return true;
+        }
+        List<int[]> sources = new ArrayList<>(active.size());
+        for (Request r : active) {
+            sources.add(r.source);
+        }
+        EncodeResult enc;
+        try {
+            enc = model.encode(sources, null);
+        } catch (RuntimeException e) {
+            ShiftformerException why = backendFailure(e);
+            for (Request r : active) {
+                r.terminate(Message.Error.of(r.id, why));
+                leave(r, false);
+            }
+            active.clear();
+            return true;
+        }
+        meters.encoded(0, enc.cost().deviceCycles());
+        Iterator<Request> it = active.iterator();
+        for (int i = 0; it.hasNext(); i++) {
+            Request r = it.next();
+            r.encoded = enc.sources().get(i);
+            try {
+                r.search = Decoding.search(model, r.encoded, r.params, 0, r);
+            } catch (RuntimeException e) {
+                r.terminate(Message.Error.of(r.id, backendFailure(e)));
+                it.remove();
+                leave(r, false);
+            }
+        }
+        return true;
     }
 
     private void complete(Request r) {

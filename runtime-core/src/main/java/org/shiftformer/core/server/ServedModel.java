@@ -2,6 +2,7 @@ package org.shiftformer.core.server;
 
 import java.util.Objects;
 import org.shiftformer.api.ModelConfig;
+import org.shiftformer.api.QuantizedModel;
 import org.shiftformer.api.backend.BackendIdentity;
 import org.shiftformer.api.backend.LoadedModel;
 import org.shiftformer.core.artifact.Artifact;
@@ -20,9 +21,11 @@ import org.shiftformer.core.tokenizer.ByteBpeTokenizer;
  * @param backend   who computes
  * @param sha256    the artifact's SHA-256, 64 lowercase hex digits
  * @param trainer   provenance: what produced the model
+ * @param weights   the artifact's model, kept to load it on a fallback backend if this backend fails while
+ *                  serving ({@link FallbackPolicy}); null when the server may not fail over
  */
 public record ServedModel(LoadedModel model, ByteBpeTokenizer tokenizer, BackendIdentity backend, String sha256,
-                          String trainer) {
+                          String trainer, QuantizedModel weights) {
     public ServedModel {
         Objects.requireNonNull(model, "model");
         Objects.requireNonNull(tokenizer, "tokenizer");
@@ -34,7 +37,13 @@ public record ServedModel(LoadedModel model, ByteBpeTokenizer tokenizer, Backend
     /** Serves {@code artifact} with {@code model}, its load on the backend {@code backend}. */
     public static ServedModel of(Artifact artifact, LoadedModel model, BackendIdentity backend) {
         ByteBpeTokenizer tok = new ByteBpeTokenizer(artifact.tokenizer().mergeLeft(), artifact.tokenizer().mergeRight());
-        return new ServedModel(model, tok, backend, artifact.sha256Hex(), artifact.provenance().trainer());
+        return new ServedModel(model, tok, backend, artifact.sha256Hex(), artifact.provenance().trainer(),
+                artifact.model());
+    }
+
+    /** The same model, tokenizer and identity, computed by {@code other} on the backend {@code backend}. */
+    ServedModel on(LoadedModel other, BackendIdentity otherBackend) {
+        return new ServedModel(other, tokenizer, otherBackend, sha256, trainer, weights);
     }
 
     public ModelConfig config() {

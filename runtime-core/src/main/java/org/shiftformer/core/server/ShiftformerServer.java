@@ -36,10 +36,14 @@ import java.lang.System.Logger;
 import java.lang.System.Logger.Level;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ShiftformerException;
 import org.shiftformer.api.backend.Availability;
+import org.shiftformer.api.backend.Backend;
+import org.shiftformer.api.backend.Backends;
 import org.shiftformer.core.protocol.ProtocolCodec;
 import org.shiftformer.core.server.admin.AdminServer;
 import org.shiftformer.core.server.metrics.ModelMetrics;
@@ -80,6 +84,10 @@ public final class ShiftformerServer implements AutoCloseable {
     private final String transport;
     private final Object reloadLock = new Object();
     private Gauge modelInfo; // guarded by this
+    /** Backends opened by a failover; closed with the server. Guarded by this. */
+    private final List<Backend> failoverBackends = new ArrayList<>();
+    /** What the last failover did, for {@code /health/ready}; null before any. */
+    private volatile String failoverNote;
     private volatile boolean draining;
     private volatile boolean closed;
 
@@ -249,21 +257,72 @@ public final class ShiftformerServer implements AutoCloseable {
             throw new ShiftformerException(ErrorCode.INVALID_ARTIFACT, "tokenizer has " + served.tokenizer().vocabSize()
                     + " ids but the model's vocabulary is " + served.config().vocabSize());
         }
-        String model = served.sha256().substring(0, Math.min(16, served.sha256().length()));
+        String model = modelTag(served);
         String backend = served.backend().backend();
-        Scheduler next = new Scheduler(served, config, stats, new ModelMetrics(registry, model, backend));
+        Scheduler next = new Scheduler(served, config, stats, new ModelMetrics(registry, model, backend),
+                new PolicyFailover());
         next.start();
+        boolean fallback = loader != null && loader.choice().isFallback();
+        registerModelInfo(model, backend, loader != null ? loader.choice().requested() : backend, fallback);
+        return router.install(next);
+    }
+
+    private synchronized void registerModelInfo(String model, String backend, String requested, boolean fallback) {
         if (modelInfo != null) {
             registry.remove(modelInfo);
         }
-        boolean fallback = loader != null && loader.choice().isFallback();
         modelInfo = Gauge.builder(ServerMeters.MODEL_INFO, () -> 1).strongReference(true)
                 .description("the served model (value 1) and the backend computing it")
                 .tag(ServerMeters.MODEL, model).tag(ServerMeters.BACKEND, backend)
-                .tag(ServerMeters.REQUESTED_BACKEND, loader != null ? loader.choice().requested() : backend)
+                .tag(ServerMeters.REQUESTED_BACKEND, requested)
                 .tag(ServerMeters.FALLBACK, Boolean.toString(fallback))
                 .register(registry);
-        return router.install(next);
+    }
+
+    private static String modelTag(ServedModel served) {
+        return served.sha256().substring(0, Math.min(16, served.sha256().length()));
+    }
+
+    /**
+     * Failover while serving, under the server's {@link FallbackPolicy}: opens the policy's next backend
+     * (never the failed one), loads the same model on it, and reports the switch in the log,
+     * {@code /health/ready}, the model-info gauge and the failover counter.
+     */
+    private final class PolicyFailover implements Scheduler.Failover {
+        @Override
+        public ServedModel replace(ServedModel failed, ShiftformerException cause) {
+            if (config.fallback().failClosed() || failed.weights() == null || draining) {
+                return null;
+            }
+            String name = failed.backend().backend();
+            FallbackPolicy.Choice c = config.fallback().fallback(name, "backend '" + name + "' failed while serving: "
+                    + cause.getMessage(), Backends.installed());
+            ServedModel next;
+            try {
+                next = failed.on(c.backend().load(failed.weights()), c.backend().identity());
+            } catch (RuntimeException e) {
+                c.backend().close();
+                throw e;
+            }
+            synchronized (ShiftformerServer.this) {
+                failoverBackends.add(c.backend());
+            }
+            failoverNote = c.fallback() + "; live streams moved there";
+            Counter.builder(ServerMeters.FAILOVERS).tag(ServerMeters.BACKEND, c.provider().name())
+                    .tag(ServerMeters.REQUESTED_BACKEND, name)
+                    .description("backend failures while serving that moved live streams to a fallback backend")
+                    .register(registry).increment();
+            if (router.current() != null && router.current().served() == failed) {
+                registerModelInfo(modelTag(failed), c.provider().name(), name, true);
+            }
+            LOG.log(Level.WARNING, "failover: " + failoverNote);
+            return next;
+        }
+
+        @Override
+        public ModelMetrics meters(ServedModel replacement) {
+            return new ModelMetrics(registry, modelTag(replacement), replacement.backend().backend());
+        }
     }
 
     /** The bound address (with the actual port when the configured one was 0). */
@@ -370,6 +429,12 @@ public final class ShiftformerServer implements AutoCloseable {
         if (admin != null) {
             admin.close();
         }
+        synchronized (this) {
+            for (Backend b : failoverBackends) {
+                b.close(); // their models were closed by the scheduler threads, which have ended
+            }
+            failoverBackends.clear();
+        }
         shutdownQuietly();
     }
 
@@ -395,6 +460,10 @@ public final class ShiftformerServer implements AutoCloseable {
 
         @Override
         public String readyNote() {
+            String f = failoverNote;
+            if (f != null) {
+                return "fallback: " + f;
+            }
             return loader != null && loader.choice().isFallback() ? "fallback: " + loader.choice().fallback() : null;
         }
 

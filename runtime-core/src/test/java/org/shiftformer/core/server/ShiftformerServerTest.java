@@ -30,6 +30,11 @@ import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ModelConfig;
 import org.shiftformer.api.ShiftformerException;
 import org.shiftformer.api.backend.Backend;
+import org.shiftformer.api.backend.BackendIdentity;
+import org.shiftformer.api.backend.DecoderState;
+import org.shiftformer.api.backend.ForwardingLoadedModel;
+import org.shiftformer.api.backend.LayerTap;
+import org.shiftformer.api.backend.StepCost;
 import org.shiftformer.api.backend.Backends;
 import org.shiftformer.api.backend.LoadedModel;
 import org.shiftformer.core.artifact.Artifact;
@@ -42,6 +47,7 @@ import org.shiftformer.core.engine.RandomArtifacts;
 import org.shiftformer.core.protocol.FrameLayout;
 import org.shiftformer.core.protocol.LeakCheck;
 import org.shiftformer.core.protocol.Message;
+import org.shiftformer.core.server.metrics.ServerMeters;
 import org.shiftformer.core.tokenizer.ByteBpeTokenizer;
 
 /**
@@ -156,6 +162,10 @@ class ShiftformerServerTest {
 
     /** Exactly the local decode's tokens, streamed and in Done, the texts adding up, one terminal frame last. */
     private static void assertMatches(Case c, List<Message> frames) {
+        assertMatches(c, frames, backend.identity());
+    }
+
+    private static void assertMatches(Case c, List<Message> frames, BackendIdentity computedBy) {
         long id = c.request.requestId();
         assertTrue(frames != null && !frames.isEmpty(), "no frames for request " + id);
         int terminals = 0;
@@ -183,7 +193,7 @@ class ShiftformerServerTest {
         assertEquals(done.text(), text + done.textTail());
         assertEquals(artifact.sha256Hex(), done.modelSha256());
         assertEquals(Message.Params.of(c.params), done.params());
-        assertEquals(backend.identity(), done.backend());
+        assertEquals(computedBy, done.backend());
         assertTrue(done.queueNs() >= 0 && done.totalNs() >= done.queueNs() && done.totalNs() >= done.firstTokenNs());
     }
 
@@ -573,6 +583,103 @@ class ShiftformerServerTest {
             server.close();
         }
         assertEquals(server.stats().accepted(), server.stats().terminated());
+    }
+
+    // ---- backend failure while serving -------------------------------------------------------------
+
+    /**
+     * The reference model under another backend's name, whose device "breaks" at decoder step
+     * {@code failAt}: that call and every later one fail with BACKEND_FAILURE.
+     */
+    private static final class BreakingModel extends ForwardingLoadedModel {
+        static final BackendIdentity IDENTITY = new BackendIdentity("flaky", "card0", "test");
+        private final int failAt;
+        private int steps;
+        volatile boolean closed;
+
+        BreakingModel(LoadedModel delegate, int failAt) {
+            super(delegate);
+            this.failAt = failAt;
+        }
+
+        @Override
+        public StepCost decodeStep(List<DecoderState> states, int[] tokens, int[] logits, LayerTap tap) {
+            if (++steps >= failAt) {
+                throw new ShiftformerException(ErrorCode.BACKEND_FAILURE, "injected: the device was lost at step " + steps);
+            }
+            return super.decodeStep(states, tokens, logits, tap);
+        }
+
+        @Override
+        public void close() {
+            closed = true;
+            super.close();
+        }
+    }
+
+    @Test
+    void backendFailingMidStreamMovesLiveStreamsToTheFallbackWithoutLosingOrRepeatingAToken() throws Exception {
+        int failAt = 4;
+        List<Case> cases = cases(40, 1, 7);
+        assertTrue(cases.stream().anyMatch(k -> k.expected.tokens().length > failAt + 2), "streams outlive the failure");
+        BreakingModel breaking = new BreakingModel(reference(), failAt);
+        try (ShiftformerServer server = ShiftformerServer.start(config().fallback("next").conclude(),
+                ServedModel.of(artifact, breaking, BreakingModel.IDENTITY));
+             TestClient c = TestClient.connect(server.localAddress())) {
+            ByteBuffer all = ByteBuffer.allocate(1 << 20);
+            for (Case k : cases) {
+                all.put(c.frame(k.request));
+            }
+            c.sendRaw(Arrays.copyOf(all.array(), all.position()));
+            Map<Long, List<Message>> frames = c.readTerminals(cases.size());
+            int moved = 0;
+            for (Case k : cases) {
+                List<Message> f = frames.get(k.request.requestId());
+                boolean onFallback = lastOf(f) instanceof Message.Done d && d.backend().equals(backend.identity());
+                // every token exactly once, in order, whichever backend finished the request
+                assertMatches(k, f, onFallback ? backend.identity() : BreakingModel.IDENTITY);
+                if (onFallback) {
+                    moved++;
+                } else {
+                    assertTrue(k.expected.tokens().length < failAt, "request " + k.request.requestId()
+                            + " finished on the broken device after its failure");
+                }
+            }
+            assertTrue(moved > 0, "live streams moved to the fallback");
+            assertEquals(0, server.stats().errors(), server.stats().toString());
+            assertEveryAcceptedRequestEndedOnce(server);
+            assertTrue(breaking.closed, "the failed model is closed");
+            assertEquals(1.0, server.meterRegistry().get(ServerMeters.FAILOVERS).tag(ServerMeters.BACKEND, "reference")
+                    .tag(ServerMeters.REQUESTED_BACKEND, "flaky").counter().count());
+            var ready = Http.get(server.adminAddress(), "/health/ready");
+            assertEquals(200, ready.statusCode(), ready.body());
+            assertTrue(ready.body().contains("backend 'flaky' failed while serving") && ready.body().contains(
+                    "fell back to 'reference'"), ready.body());
+
+            // after the failover, new requests run on the fallback
+            Case later = cases(1, 500, 8).get(0);
+            c.send(later.request);
+            assertMatches(later, c.readTerminals(1).get(500L));
+        }
+    }
+
+    @Test
+    void withoutAFallbackTheRequestsOfAFailedStepEndInOneBackendFailureEach() throws Exception {
+        BreakingModel breaking = new BreakingModel(slow(0), 3);
+        try (ShiftformerServer server = start(config().conclude(), breaking);
+             TestClient c = TestClient.connect(server.localAddress())) {
+            for (long id = 1; id <= 5; id++) {
+                c.send(longRequest(id));
+            }
+            Map<Long, List<Message>> frames = c.readTerminals(5);
+            for (long id = 1; id <= 5; id++) {
+                Message.Error e = assertInstanceOf(Message.Error.class, lastOf(frames.get(id)));
+                assertEquals(ErrorCode.BACKEND_FAILURE.value(), e.code());
+                assertTrue(e.message().contains("device was lost"), e.message());
+            }
+            assertEveryAcceptedRequestEndedOnce(server);
+            assertEquals(5, server.stats().errors(ErrorCode.BACKEND_FAILURE));
+        }
     }
 
     @Test

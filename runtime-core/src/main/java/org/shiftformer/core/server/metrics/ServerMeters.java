@@ -23,6 +23,12 @@ public final class ServerMeters {
     public static final String MODEL_INFO = "shiftformer.model.info";
     /** Counter: hot reloads, tag {@link #STATUS} = done | error. */
     public static final String RELOADS = "shiftformer.reloads";
+    /**
+     * Counter: a backend failed while serving and its live streams moved to a fallback backend (the
+     * server's fallback policy), tags {@link #BACKEND} (the replacement) and {@link #REQUESTED_BACKEND}
+     * (the one that failed).
+     */
+    public static final String FAILOVERS = "shiftformer.backend.failovers";
 
     /** Timer: from receipt of a request to its first output token. Tags model, backend. */
     public static final String TIME_TO_FIRST_TOKEN = "shiftformer.time.to.first.token";
