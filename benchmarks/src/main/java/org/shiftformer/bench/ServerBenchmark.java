@@ -59,7 +59,7 @@ import org.shiftformer.core.server.ShiftformerServer;
  *
  * <pre>
  * ./shiftformer bench ServerBenchmark [--preset small] [--streams 1,8,32,64] [--rounds 7]
- *     [--warmup-s 15] [--trial-ms 400] [--tokens 24] [--backend sim] [--backend-option threads=2]
+ *     [--warmup-s 15] [--trial-ms 400] [--tokens 24] [--backend sim] [--backend-option threads=2] [--only server]
  * </pre>
  */
 public final class ServerBenchmark {
@@ -88,12 +88,13 @@ public final class ServerBenchmark {
 
     public static void main(String[] args) throws Exception {
         Map<String, String> opt = new LinkedHashMap<>(Map.of("preset", "small", "streams", "1,8,32,64", "rounds", "7",
-                "warmup-s", "15", "trial-ms", "400", "backend", "sim", "tokens", Integer.toString(LENGTH)));
+                "warmup-s", "15", "trial-ms", "400", "backend", "sim", "tokens", Integer.toString(LENGTH), "only", "all"));
         Map<String, String> backendOptions = new LinkedHashMap<>();
         for (int i = 0; i < args.length; i++) {
             if (!args[i].startsWith("--") || i + 1 >= args.length) {
                 throw new IllegalArgumentException("usage: ServerBenchmark [--preset P] [--streams 1,8,32,64] [--rounds N]"
-                        + " [--warmup-s S] [--trial-ms MS] [--tokens N] [--backend NAME] [--backend-option KEY=VALUE]; got '"
+                        + " [--warmup-s S] [--trial-ms MS] [--tokens N] [--backend NAME] [--backend-option KEY=VALUE]"
+                        + " [--only all|local|server|serial]; got '"
                         + args[i] + "'");
             }
             String key = args[i].substring(2);
@@ -139,6 +140,7 @@ public final class ServerBenchmark {
                     warmupNs / 1_000_000_000L, trialNs / 1_000_000L);
             ServerBenchmark b = new ServerBenchmark(local, server, client, sources, outTokens);
             b.checkBitExact(maxStreams);
+            b.only = opt.get("only");
             b.run(streams, rounds, warmupNs, trialNs);
             System.out.printf("server: %s%n", server.stats());
         } finally {
@@ -213,6 +215,8 @@ public final class ServerBenchmark {
         return tokens;
     }
 
+    /** Which configurations run: all, or only local, server or serial (to profile one of them, e.g. with perf). */
+    private String only = "all";
     private long trialTokens;
     /** CPU time of the whole JVM (server, client and decoding threads) per token in the last trial. */
     private double trialCpuNsPerToken;
@@ -247,6 +251,14 @@ public final class ServerBenchmark {
             if (s > 1) {
                 configs.put("serial/" + s, this::serial);
             }
+        }
+        if (!only.equals("all")) {
+            configs.keySet().removeIf(k -> !k.startsWith(only + "/"));
+            if (configs.isEmpty()) {
+                throw new IllegalArgumentException("--only " + only + ": no such configuration (all, local, server, serial)");
+            }
+            profileOnly(configs, streams, rounds, warmupNs, trialNs);
+            return;
         }
         long warmEnd = System.nanoTime() + warmupNs;
         do {
@@ -314,6 +326,32 @@ public final class ServerBenchmark {
             double batched = perToken(cyclesAndTokens.get("server/" + s));
             double serial = perToken(cyclesAndTokens.get(s > 1 ? "serial/" + s : "server/" + s));
             System.out.printf("%-8d %16.0f %16.0f %9.2fx%n", s, batched, serial, serial / batched);
+        }
+    }
+
+    /**
+     * {@code --only}: runs the chosen configuration alone (after its warm-up, which prints a line to start a
+     * profiler on, e.g. {@code perf stat --per-thread -p PID}) and prints its medians.
+     */
+    private void profileOnly(Map<String, Config> configs, int[] streams, int rounds, long warmupNs, long trialNs) {
+        long warmEnd = System.nanoTime() + warmupNs;
+        do {
+            for (Map.Entry<String, Config> e : configs.entrySet()) {
+                trial(e.getValue(), streamsOf(e.getKey()), Math.min(trialNs, 200_000_000L));
+            }
+        } while (System.nanoTime() < warmEnd);
+        System.out.printf("warm: measuring %s in pid %d%n", configs.keySet(), ProcessHandle.current().pid());
+        for (Map.Entry<String, Config> e : configs.entrySet()) {
+            double[] wall = new double[rounds];
+            double[] cpu = new double[rounds];
+            long tokens = 0;
+            for (int r = 0; r < rounds; r++) {
+                wall[r] = trial(e.getValue(), streamsOf(e.getKey()), trialNs);
+                cpu[r] = trialCpuNsPerToken;
+                tokens += trialTokens;
+            }
+            System.out.printf("%-10s %10.1f us/token wall %10.1f us/token cpu (medians of %d trials, %d tokens)%n",
+                    e.getKey(), median(wall) / 1e3, median(cpu) / 1e3, rounds, tokens);
         }
     }
 
