@@ -21,6 +21,10 @@ import org.shiftformer.api.ShiftformerException;
  *     unparks only parked workers (a Dekker handshake on {@code generation} and {@code parked}).</li>
  * <li>The driver claims chunks too; a worker that wakes late simply finds nothing left, so a region never
  *     waits for a sleeping thread, only for chunks already being computed.</li>
+ * <li>Waiting for those, the driver spins, then yields a few times, then parks until the worker that
+ *     finishes the last chunk unparks it ({@link #DRIVER_PARK_NANOS} at most per park). A worker preempted
+ *     mid-chunk by another thread (the server's event loops, another process) can then be moved to the
+ *     driver's core instead of waiting behind a driver that spins or yields on it.</li>
  * <li>A chunk that throws is recorded (the first failure wins) and still counted as done, so the region
  *     always completes; {@code run} then throws it on the driving thread: a {@link ShiftformerException}
  *     as is, anything else wrapped as {@link ErrorCode#INTERNAL}.</li>
@@ -35,6 +39,8 @@ final class WorkerPool implements AutoCloseable {
 
     /** How long an idle worker spins before parking. */
     static final long SPIN_NANOS = 200_000;
+    /** Longest single park of a driver waiting for chunks (a safety net: the last chunk's worker unparks it). */
+    static final long DRIVER_PARK_NANOS = 100_000;
     private static final long CLOSED = -1L;
     private static final AtomicInteger NAMES = new AtomicInteger();
 
@@ -50,6 +56,9 @@ final class WorkerPool implements AutoCloseable {
     private volatile int grain;
     private volatile Throwable failure;
     private volatile boolean shutdown;
+    /** The thread in {@link #run}, and whether it is (about to be) parked waiting for the last chunks. */
+    private volatile Thread driver;
+    private volatile boolean driverParked;
 
     WorkerPool(int threads, Body body) {
         if (threads < 1) {
@@ -116,8 +125,16 @@ final class WorkerPool implements AutoCloseable {
         while (done.get() < units) {
             if (++spins < 4096) {
                 Thread.onSpinWait();
-            } else {
+            } else if (spins < 4096 + 16) {
                 Thread.yield();
+            } else {
+                // Dekker with work(): either the finishing worker sees driverParked, or we see done == units.
+                driver = Thread.currentThread();
+                driverParked = true;
+                if (done.get() < units) {
+                    LockSupport.parkNanos(this, DRIVER_PARK_NANOS);
+                }
+                driverParked = false;
             }
         }
         ticket.set(CLOSED);
@@ -159,7 +176,9 @@ final class WorkerPool implements AutoCloseable {
                     failure = e;
                 }
             }
-            done.addAndGet(to - from);
+            if (done.addAndGet(to - from) == n && driverParked) {
+                LockSupport.unpark(driver);
+            }
         }
     }
 
