@@ -93,7 +93,7 @@ public class XrtCallBenchmark {
         vaddRun = vadd.newRun();
         noopRun = noop.newRun();
         arena = Arena.ofConfined();
-        native4k = arena.allocate(4096);
+        native4k = arena.allocate(4096, 64);
         heap4k = MemorySegment.ofArray(new byte[4096]);
         Linker linker = Linker.nativeLinker();
         abs = linker.downcallHandle(linker.defaultLookup().find("abs").orElseThrow(), FunctionDescriptor.of(JAVA_INT, JAVA_INT));

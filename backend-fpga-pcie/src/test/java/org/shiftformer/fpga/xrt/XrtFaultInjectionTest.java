@@ -195,11 +195,14 @@ class XrtFaultInjectionTest {
     @Test
     void environmentVariableConfiguresTheLibraryAtLoad() throws Exception {
         XrtTestSupport.emulationLibrary();
-        assertTrue(child("fail-open").contains("failed BACKEND_UNAVAILABLE: xrtDeviceOpen(0) failed: NULL"), child("fail-open"));
+        String failOpen = child("fail-open");
+        assertTrue(failOpen.contains("failed BACKEND_UNAVAILABLE: xrtDeviceOpen(0) failed: NULL"), failOpen);
+        assertTrue(failOpen.contains("injected failure (fail-open)"), failOpen);
         String bad = child("fail-open,warp=9");
         assertTrue(bad.contains("failed BACKEND_UNAVAILABLE: xrtDeviceOpen(0)"), bad);
         assertTrue(bad.contains("SHIFTFORMER_XRT_EMU=\"fail-open,warp=9\": unknown item 'warp=9'"), bad);
-        assertTrue(child("launch-us=1").contains("opened device 0"), child("launch-us=1"));
+        String fine = child("launch-us=1");
+        assertTrue(fine.contains("opened device 0"), fine);
     }
 
     @Test
