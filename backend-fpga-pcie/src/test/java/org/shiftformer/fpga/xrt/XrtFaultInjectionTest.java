@@ -154,6 +154,9 @@ class XrtFaultInjectionTest {
             assertEquals(RunState.TIMEOUT, run.waitForState(Duration.ofMillis(20)));
             fails(ErrorCode.BACKEND_FAILURE, () -> run.waitFor(Duration.ofMillis(20)), "xrtRunWaitFor(run of kernel noop, 20 ms)",
                     "state TIMEOUT", "did not complete within 20 ms");
+            fails(ErrorCode.BACKEND_FAILURE, () -> run.waitFor(Duration.ofNanos(1_000_001)), "noop, 2 ms)",
+                    "within 2 ms");
+            fails(ErrorCode.INVALID_ARGUMENT, () -> run.waitFor(Duration.ofDays(30)), "at most 2147483647 ms");
             fails(ErrorCode.BACKEND_FAILURE, run::start, "xrtRunStart(run of kernel noop)", "still in flight",
                     "Device or resource busy");
             assertEquals(RunState.RUNNING, run.state());

@@ -192,6 +192,17 @@ class XrtRoundTripTest {
     }
 
     @Test
+    void computeUnitSuffixSelectsTheKernel() {
+        try (XrtDevice dev = XrtDevice.open(0)) {
+            dev.loadXclbin(xclbin);
+            try (XrtKernel k = dev.openKernel("noop:{noop_1}"); XrtRun run = k.newRun()) {
+                run.start();
+                assertEquals(RunState.COMPLETED, run.waitFor(TIMEOUT));
+            }
+        }
+    }
+
+    @Test
     void syncsAreCountedInBytes() {
         try (XrtDevice dev = XrtDevice.open(0); XrtBuffer bo = dev.alloc(4096, 0)) {
             long to = emu.bytesSyncedToDevice();
