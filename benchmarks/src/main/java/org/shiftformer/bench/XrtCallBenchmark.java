@@ -73,6 +73,7 @@ public class XrtCallBenchmark {
     private MethodHandle abs;
 
     @Setup(Level.Trial)
+    @SuppressWarnings("restricted") // links abs() for the floor
     public void setUp() {
         Path lib = Path.of(System.getProperty(XrtLibrary.PATH_PROPERTY, NATIVE_DIR + "/libxrt_coreutil.so.2"));
         Path xclbin = Path.of(System.getProperty("shiftformer.xrt.test.xclbin", NATIVE_DIR + "/xrt-test-kernels.xclbin"));

@@ -28,6 +28,7 @@ import org.shiftformer.api.ShiftformerException;
  * reports the reason of a failure in {@code errno}, which the JVM may overwrite before Java could read it,
  * so the linker captures it right after the call.
  */
+@SuppressWarnings("restricted") // the binding itself: linking native calls is its job (run with --enable-native-access)
 final class XrtApi {
     private static final Linker LINKER = Linker.nativeLinker();
     private static final SymbolLookup LIB = XrtLibrary.loaded().lookup();

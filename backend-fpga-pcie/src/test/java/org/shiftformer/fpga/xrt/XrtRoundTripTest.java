@@ -62,6 +62,7 @@ class XrtRoundTripTest {
     }
 
     @Test
+    @SuppressWarnings("try") // closes inside the try on purpose: the close is what is tested
     void openAndCloseCountDevices() {
         try (XrtDevice a = XrtDevice.open(0); XrtDevice b = XrtDevice.openByBdf("0000:65:00.1")) {
             assertEquals(2, emu.liveDevices());
