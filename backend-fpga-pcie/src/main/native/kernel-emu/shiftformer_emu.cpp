@@ -36,7 +36,8 @@ const xrt_emu_kernel kKernels[] = {
 
 }  // namespace
 
-extern "C" const xrt_emu_kernel* xrt_emu_kernels(int* count) {
+// Exported explicitly: the native build compiles with -fvisibility=hidden.
+extern "C" __attribute__((visibility("default"))) const xrt_emu_kernel* xrt_emu_kernels(int* count) {
   *count = static_cast<int>(sizeof(kKernels) / sizeof(kKernels[0]));
   return kKernels;
 }
