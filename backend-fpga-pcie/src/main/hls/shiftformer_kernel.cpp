@@ -13,6 +13,9 @@
 namespace sfk {
 namespace {
 
+// d_k <= d_model <= 1024 (SPEC.md section 8): the bound of the one per-head local array.
+const int32_t MAX_D = 1024;
+
 // ---- the model as the descriptor table describes it ------------------------------------------------------
 struct Model {
   const uint8_t* w;   // the weights buffer
@@ -152,13 +155,22 @@ void attend_row(const Model& m, const Scratch& sc, const AttDesc& at, const int8
       st32(sc.s + 4 * j, dot_s8(q_row + col, keys_k + (int64_t)j * d + col, dk));
     }
     softmax2(sc.s, keys, valid, e_s, m.lut, sc.p);
+    // Pr x V, value rows outside so V is read row by row; uint8 x int8 over positions is exact in int32
+    // (section 8, the max_positions bound).
+    int32_t acc[MAX_D];
     for (int32_t t = 0; t < dk; t++) {
-      int32_t acc = 0;  // uint8 x int8 over positions: exact in int32 (section 8, max_positions bound)
-      for (int32_t j = 0; j < keys; j++) {
+      acc[t] = 0;
+    }
+    for (int32_t j = 0; j < keys; j++) {
+      int32_t pj = sc.p[j];
+      const int8_t* v_row = keys_v + (int64_t)j * d + col;
+      for (int32_t t = 0; t < dk; t++) {
 #pragma HLS PIPELINE II=1
-        acc += (int32_t)sc.p[j] * (int32_t)keys_v[(int64_t)j * d + col + t];
+        acc[t] += pj * (int32_t)v_row[t];
       }
-      ctx_row[col + t] = sat8(shift(acc, k_ctx));
+    }
+    for (int32_t t = 0; t < dk; t++) {
+      ctx_row[col + t] = sat8(shift(acc[t], k_ctx));
     }
   }
 }
@@ -208,6 +220,9 @@ int32_t load_model(Model& m, const uint8_t* weights) {
   m.rows = m.word(H_ROWS);
   m.kv_slots = m.word(H_KV_SLOTS);
   m.src_slots = m.word(H_SRC_SLOTS);
+  if (m.d < 1 || m.d > MAX_D || m.heads < 1 || m.dk * m.heads != m.d || m.max_pos < 1 || m.rows < m.max_pos) {
+    return ST_BAD_WEIGHTS;
+  }
   const uint8_t* lut = m.at(m.word(H_LUT_OFF));
   for (int32_t i = 0; i < 64; i++) {
     m.lut[i] = ld32(lut + 4 * i);
