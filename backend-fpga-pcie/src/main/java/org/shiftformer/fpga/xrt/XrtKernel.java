@@ -1,0 +1,114 @@
+package org.shiftformer.fpga.xrt;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.shiftformer.api.ErrorCode;
+import org.shiftformer.api.ShiftformerException;
+
+/**
+ * An open kernel of a loaded xclbin ({@code xrtKernelHandle}). Thread-safe; closing it is idempotent.
+ * Runs opened from it are separate resources: close them first.
+ */
+public final class XrtKernel implements AutoCloseable {
+    private final XrtDevice device;
+    private final MemorySegment handle;
+    private final String name;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    XrtKernel(XrtDevice device, MemorySegment handle, String name) {
+        this.device = device;
+        this.handle = handle;
+        this.name = name;
+    }
+
+    /** The name it was opened by. */
+    public String name() {
+        return name;
+    }
+
+    /** The device it was opened on. */
+    public XrtDevice device() {
+        return device;
+    }
+
+    /**
+     * The memory group of a buffer argument ({@code xrtKernelArgGroupId}): allocate that argument's buffer
+     * there.
+     *
+     * @throws ShiftformerException {@link ErrorCode#INVALID_ARGUMENT} for an index the kernel does not have or
+     *                              an argument that is not a buffer (XRT returns a negative value)
+     */
+    public int groupId(int argIndex) {
+        ensureOpen();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = XrtApi.newCallState(arena);
+            int group = (int) XrtApi.KERNEL_ARG_GROUP_ID.invokeExact(state, handle, argIndex);
+            if (group < 0) {
+                throw XrtApi.failure(ErrorCode.INVALID_ARGUMENT, "xrtKernelArgGroupId(kernel " + name + ", argument "
+                        + argIndex + ")", "returned " + group, XrtApi.errno(state));
+            }
+            return group;
+        } catch (Throwable t) {
+            throw XrtApi.unexpected("xrtKernelArgGroupId", t);
+        }
+    }
+
+    /**
+     * Opens a run of this kernel ({@code xrtRunOpen}); set its arguments, then start it.
+     *
+     * @throws ShiftformerException {@link ErrorCode#BACKEND_FAILURE} when XRT cannot create the run
+     */
+    public XrtRun newRun() {
+        ensureOpen();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = XrtApi.newCallState(arena);
+            MemorySegment h = (MemorySegment) XrtApi.RUN_OPEN.invokeExact(state, handle);
+            if (h.equals(MemorySegment.NULL)) {
+                throw XrtApi.failure(ErrorCode.BACKEND_FAILURE, "xrtRunOpen(kernel " + name + ")", "NULL",
+                        XrtApi.errno(state));
+            }
+            return new XrtRun(h, name);
+        } catch (Throwable t) {
+            throw XrtApi.unexpected("xrtRunOpen", t);
+        }
+    }
+
+    /** True once {@link #close()} ran. */
+    public boolean isClosed() {
+        return closed.get();
+    }
+
+    private void ensureOpen() {
+        if (closed.get()) {
+            throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "XRT kernel " + name + " is closed");
+        }
+    }
+
+    /**
+     * Closes the kernel ({@code xrtKernelClose}); a second call does nothing.
+     *
+     * @throws ShiftformerException {@link ErrorCode#BACKEND_FAILURE} when XRT reports a failure
+     */
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = XrtApi.newCallState(arena);
+            int rc = (int) XrtApi.KERNEL_CLOSE.invokeExact(state, handle);
+            if (rc != 0) {
+                throw XrtApi.failure(ErrorCode.BACKEND_FAILURE, "xrtKernelClose(kernel " + name + ")", "returned " + rc,
+                        XrtApi.errno(state));
+            }
+        } catch (Throwable t) {
+            throw XrtApi.unexpected("xrtKernelClose", t);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "XrtKernel[" + name + " on " + device.name() + (closed.get() ? ", closed" : "") + "]";
+    }
+}

@@ -1,0 +1,250 @@
+package org.shiftformer.fpga.xrt;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
+import org.junit.jupiter.api.io.TempDir;
+import org.shiftformer.api.ErrorCode;
+import org.shiftformer.api.ShiftformerException;
+
+/** Every failure the emulation can inject or detect surfaces as a ShiftformerException naming the call. */
+class XrtFaultInjectionTest {
+    private static final Duration TIMEOUT = Duration.ofSeconds(60); // a hang guard only
+
+    private XrtEmulation emu;
+    private Path xclbin;
+
+    @BeforeEach
+    void setUp() {
+        emu = XrtTestSupport.emulation();
+        xclbin = XrtTestSupport.testXclbin();
+        emu.configure("");
+    }
+
+    @AfterEach
+    void resetAndCheckLeaks() {
+        if (emu != null) {
+            emu.configure("");
+            assertEquals(0, emu.liveRuns(), "live runs");
+            assertEquals(0, emu.liveBuffers(), "live buffers");
+            assertEquals(0, emu.liveKernels(), "live kernels");
+            assertEquals(0, emu.liveDevices(), "live devices");
+        }
+    }
+
+    @Test
+    void injectedOpenFailureNamesTheCallAndErrno() {
+        emu.configure("fail-open");
+        ShiftformerException e = fails(ErrorCode.BACKEND_UNAVAILABLE, () -> XrtDevice.open(0), "xrtDeviceOpen(0) failed: NULL",
+                "errno 19 (No such device)", "fail-open");
+        assertTrue(e.getMessage().contains("injected"), e.getMessage());
+        fails(ErrorCode.BACKEND_UNAVAILABLE, () -> XrtDevice.openByBdf("0000:65:00.1"), "xrtDeviceOpenByBDF(0000:65:00.1)");
+        emu.configure("");
+        XrtDevice.open(0).close();
+    }
+
+    @Test
+    void missingDevicesAndBadAddresses() {
+        fails(ErrorCode.BACKEND_UNAVAILABLE, () -> XrtDevice.open(1), "xrtDeviceOpen(1)", "No such device");
+        fails(ErrorCode.BACKEND_UNAVAILABLE, () -> XrtDevice.openByBdf("0000:17:00.1"), "xrtDeviceOpenByBDF(0000:17:00.1)");
+        fails(ErrorCode.INVALID_ARGUMENT, () -> XrtDevice.openByBdf("card0"), "'card0' is not a PCIe BDF");
+        fails(ErrorCode.INVALID_ARGUMENT, () -> XrtDevice.open(-1), "index must be >= 0");
+    }
+
+    @Test
+    void injectedXclbinFailure() {
+        emu.configure("fail-xclbin");
+        try (XrtDevice dev = XrtDevice.open(0)) {
+            fails(ErrorCode.BACKEND_UNAVAILABLE, () -> dev.loadXclbin(xclbin), "xrtDeviceLoadXclbinFile(device 0, " + xclbin,
+                    "errno 5 (Input/output error)", "fail-xclbin");
+            emu.configure("");
+            dev.loadXclbin(xclbin);
+        }
+    }
+
+    @Test
+    void xclbinProblems(@TempDir Path tmp) throws IOException {
+        Path text = Files.writeString(tmp.resolve("not-elf.xclbin"), "hello");
+        try (XrtDevice dev = XrtDevice.open(0)) {
+            fails(ErrorCode.INVALID_ARGUMENT, () -> dev.loadXclbin(tmp.resolve("missing.xclbin")), "missing.xclbin does not exist");
+            fails(ErrorCode.BACKEND_UNAVAILABLE, () -> dev.loadXclbin(text), "xrtDeviceLoadXclbinFile", "not-elf.xclbin",
+                    "cannot load the emulated xclbin");
+            fails(ErrorCode.BACKEND_UNAVAILABLE, () -> dev.openKernel("vadd"), "xrtDeviceGetXclbinUUID(device 0)", "no xclbin loaded");
+            dev.loadXclbin(xclbin);
+            fails(ErrorCode.BACKEND_UNAVAILABLE, () -> dev.openKernel("matmul"), "xrtPLKernelOpen(device 0, xclbin ",
+                    "\"matmul\")", "No such file or directory", "it has: vadd, fill64, noop, fail_with");
+        }
+    }
+
+    @Test
+    void badKernelArguments() {
+        try (XrtDevice dev = XrtDevice.open(0)) {
+            dev.loadXclbin(xclbin);
+            try (XrtKernel k = dev.openKernel("vadd"); XrtRun run = k.newRun(); XrtBuffer bo = dev.alloc(16, 0)) {
+                fails(ErrorCode.INVALID_ARGUMENT, () -> k.groupId(3), "xrtKernelArgGroupId(kernel vadd, argument 3)",
+                        "argument n is a scalar");
+                fails(ErrorCode.INVALID_ARGUMENT, () -> k.groupId(9), "kernel vadd has 4 arguments");
+                fails(ErrorCode.INVALID_ARGUMENT, () -> run.arg(4, 1), "xrtRunSetArg(run of kernel vadd, index 4, int 1)",
+                        "Invalid argument", "kernel vadd has 4 arguments");
+                run.arg(0, bo).arg(1, bo);
+                fails(ErrorCode.BACKEND_FAILURE, run::start, "xrtRunStart(run of kernel vadd)", "argument 2 (out) was never set");
+                fails(ErrorCode.BACKEND_FAILURE, () -> dev.alloc(16, 7), "xrtBOAlloc(device 0, 16 bytes, flags 0x0, group 7)",
+                        "memory groups 0..3");
+                fails(ErrorCode.INVALID_ARGUMENT, () -> run.waitFor(Duration.ofMillis(10)), "never started");
+                fails(ErrorCode.INVALID_ARGUMENT, () -> run.waitFor(Duration.ZERO), "timeout must be positive");
+            }
+        }
+    }
+
+    @Test
+    void kernelErrorEndsTheRunInError() {
+        withRun("fail_with", run -> {
+            run.arg(0, 0).start();
+            assertEquals(RunState.COMPLETED, run.waitFor(TIMEOUT));
+            run.arg(0, 7).start();
+            fails(ErrorCode.BACKEND_FAILURE, () -> run.waitFor(TIMEOUT), "xrtRunWaitFor(run of kernel fail_with, 60000 ms)",
+                    "state ERROR", "the kernel reported an error");
+            assertEquals(RunState.ERROR, run.state());
+        });
+    }
+
+    @Test
+    void injectedRunErrorHitsTheNthStartOnly() {
+        emu.configure("run-error=2");
+        withRun("noop", run -> {
+            run.start();
+            assertEquals(RunState.COMPLETED, run.waitFor(TIMEOUT));
+            run.start();
+            assertEquals(RunState.ERROR, run.waitForState(TIMEOUT));
+            fails(ErrorCode.BACKEND_FAILURE, () -> run.waitFor(TIMEOUT), "kernel noop", "state ERROR");
+            run.start();
+            assertEquals(RunState.COMPLETED, run.waitFor(TIMEOUT));
+        });
+    }
+
+    @Test
+    void injectedAbort() {
+        emu.configure("run-abort=1");
+        withRun("noop", run -> {
+            run.start();
+            fails(ErrorCode.BACKEND_FAILURE, () -> run.waitFor(TIMEOUT), "xrtRunWaitFor(run of kernel noop", "state ABORT",
+                    "aborted");
+            assertEquals(RunState.ABORT, run.state());
+        });
+    }
+
+    @Test
+    void injectedTimeoutNeverCompletes() {
+        emu.configure("run-timeout=1");
+        withRun("noop", run -> {
+            run.start();
+            assertEquals(RunState.RUNNING, run.state());
+            assertEquals(RunState.TIMEOUT, run.waitForState(Duration.ofMillis(20)));
+            fails(ErrorCode.BACKEND_FAILURE, () -> run.waitFor(Duration.ofMillis(20)), "xrtRunWaitFor(run of kernel noop, 20 ms)",
+                    "state TIMEOUT", "did not complete within 20 ms");
+            fails(ErrorCode.BACKEND_FAILURE, run::start, "xrtRunStart(run of kernel noop)", "still in flight",
+                    "Device or resource busy");
+            assertEquals(RunState.RUNNING, run.state());
+        });
+        // the next run works: a hung run does not block the emulated compute unit
+        withRun("noop", run -> {
+            run.start();
+            assertEquals(RunState.COMPLETED, run.waitFor(TIMEOUT));
+        });
+    }
+
+    @Test
+    void launchLatencyIsModelled() {
+        emu.configure("launch-us=300");
+        withRun("noop", run -> {
+            long before = emu.modelledNanos();
+            long started = emu.runsStarted();
+            for (int i = 0; i < 3; i++) {
+                run.start();
+                run.waitFor(TIMEOUT);
+            }
+            assertEquals(started + 3, emu.runsStarted());
+            assertEquals(before + 3 * 300_000, emu.modelledNanos());
+        });
+    }
+
+    @Test
+    void badSpecIsRejectedAndTheOldOneStays() {
+        emu.configure("run-error=1");
+        fails(ErrorCode.INVALID_ARGUMENT, () -> emu.configure("fail-open,teleport"), "unknown item 'teleport'", "known: fail-open");
+        fails(ErrorCode.INVALID_ARGUMENT, () -> emu.configure("run-error=0"), "run-error needs a whole number >= 1");
+        fails(ErrorCode.INVALID_ARGUMENT, () -> emu.configure("gbps=-3"), "gbps needs");
+        withRun("noop", run -> {
+            run.start();
+            assertEquals(RunState.ERROR, run.waitForState(TIMEOUT), "run-error=1 still applies");
+        });
+    }
+
+    @Test
+    void environmentVariableConfiguresTheLibraryAtLoad() throws Exception {
+        XrtTestSupport.emulationLibrary();
+        assertTrue(child("fail-open").contains("failed BACKEND_UNAVAILABLE: xrtDeviceOpen(0) failed: NULL"), child("fail-open"));
+        String bad = child("fail-open,warp=9");
+        assertTrue(bad.contains("failed BACKEND_UNAVAILABLE: xrtDeviceOpen(0)"), bad);
+        assertTrue(bad.contains("SHIFTFORMER_XRT_EMU=\"fail-open,warp=9\": unknown item 'warp=9'"), bad);
+        assertTrue(child("launch-us=1").contains("opened device 0"), child("launch-us=1"));
+    }
+
+    @Test
+    void libraryCannotBeSwitchedOnceLoaded(@TempDir Path tmp) throws IOException {
+        Path copy = Files.copy(XrtTestSupport.emulationLibrary(), tmp.resolve("libxrt_coreutil.so.2"));
+        fails(ErrorCode.BACKEND_UNAVAILABLE, () -> XrtLibrary.load(copy.toString(), null, null), "is already loaded in this process",
+                "cannot be switched to " + copy.toRealPath());
+        assertEquals(emu.library(), XrtLibrary.load());
+    }
+
+    /** Runs XrtEmuChild in a fresh JVM with SHIFTFORMER_XRT_EMU=spec; returns its output. */
+    private static String child(String spec) throws Exception {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        ProcessBuilder pb = new ProcessBuilder(List.of(java, "--enable-native-access=ALL-UNNAMED",
+                "-D" + XrtLibrary.PATH_PROPERTY + "=" + XrtTestSupport.emulationLibrary(),
+                "-cp", System.getProperty("java.class.path"), XrtEmuChild.class.getName()));
+        pb.environment().put(XrtEmulation.ENV, spec);
+        pb.redirectErrorStream(true);
+        Process p = pb.start();
+        byte[] out = p.getInputStream().readAllBytes();
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS), "child JVM exits");
+        assertEquals(0, p.exitValue(), new String(out, StandardCharsets.UTF_8));
+        return new String(out, StandardCharsets.UTF_8);
+    }
+
+    private void withRun(String kernel, RunBody body) {
+        try (XrtDevice dev = XrtDevice.open(0)) {
+            dev.loadXclbin(xclbin);
+            try (XrtKernel k = dev.openKernel(kernel); XrtRun run = k.newRun()) {
+                body.accept(run);
+            }
+        }
+    }
+
+    private static ShiftformerException fails(ErrorCode code, Executable call, String... fragments) {
+        ShiftformerException e = assertThrows(ShiftformerException.class, call);
+        assertEquals(code, e.code(), e.getMessage());
+        for (String f : fragments) {
+            assertTrue(e.getMessage().contains(f), "message contains '" + f + "': " + e.getMessage());
+        }
+        return e;
+    }
+
+    @FunctionalInterface
+    private interface RunBody {
+        void accept(XrtRun run);
+    }
+}
