@@ -21,6 +21,8 @@ rm -f "$out/SKIPPED"
 
 if ! command -v "$cxx" >/dev/null 2>&1; then
   reason="no C++ compiler ('$cxx' not found; install g++ or set CXX): the host-emulation XRT library was not built"
+  # no stale library from an earlier build may stand in for this one
+  rm -f "$out/libxrt_coreutil.so.2" "$out/libxrt_coreutil.so" "$out/shiftformer-emu.xclbin" "$out/xrt-test-kernels.xclbin"
   echo "$reason" > "$out/SKIPPED"
   echo "[shiftformer native] $reason; the tests that need it will be skipped"
   exit 0
@@ -30,28 +32,48 @@ emu="$module/src/main/native/xrt-emu"
 hls="$module/src/main/hls"
 glue="$module/src/main/native/kernel-emu"
 tests="$module/src/test/native"
+# stale <output> <inputs...>: true when the output is missing or older than an input (or than this script).
+stale() {
+  target_file=$1
+  shift
+  [ -e "$target_file" ] || return 0
+  for input in "$0" "$@"; do
+    [ "$input" -nt "$target_file" ] && return 0
+  done
+  return 1
+}
+
+# The emulation library exports only the XRT C API (exports.map); an emulated xclbin exports everything,
+# so kernel sources need no visibility attributes for xrt_emu_kernels().
 flags="-std=c++17 -O2 -Wall -Wextra -Werror -fPIC -fvisibility=hidden ${CXXFLAGS:-}"
+xclbin_flags="-std=c++17 -O2 -Wall -Werror -Wno-unknown-pragmas -fPIC ${CXXFLAGS:-}"
 
 # The HLS source is plain C++ first: each file on its own, warnings are errors.
 mkdir -p "$out/hls-check"
 for f in "$hls"/*.cpp; do
   [ -e "$f" ] || continue
-  "$cxx" -std=c++17 -Wall -Werror -Wno-unknown-pragmas -I "$hls" -c "$f" \
-    -o "$out/hls-check/$(basename "$f" .cpp).o"
+  obj="$out/hls-check/$(basename "$f" .cpp).o"
+  # shellcheck disable=SC2046 # the header list is split on purpose
+  if stale "$obj" "$f" $(ls "$hls"/*.h "$hls"/*.hpp 2>/dev/null); then
+    "$cxx" -std=c++17 -Wall -Werror -Wno-unknown-pragmas -I "$hls" -c "$f" -o "$obj"
+  fi
 done
 
-"$cxx" $flags -shared -Wl,-soname,libxrt_coreutil.so.2 -Wl,--no-undefined -Wl,--version-script="$emu/exports.map" \
-  -o "$out/libxrt_coreutil.so.2" "$emu/xrt_emu.cpp" -ldl -pthread
+if stale "$out/libxrt_coreutil.so.2" "$emu"/*.cpp "$emu"/*.h "$emu/exports.map"; then
+  "$cxx" $flags -shared -Wl,-soname,libxrt_coreutil.so.2 -Wl,--no-undefined -Wl,--version-script="$emu/exports.map" \
+    -o "$out/libxrt_coreutil.so.2" "$emu/xrt_emu.cpp" -ldl -pthread
+fi
 ln -sf libxrt_coreutil.so.2 "$out/libxrt_coreutil.so"
 
 sources=""
 for f in "$hls"/*.cpp "$glue"/*.cpp; do
   [ -e "$f" ] && sources="$sources $f"
 done
-if [ -n "$sources" ]; then
-  # shellcheck disable=SC2086 # word splitting of the source list is intended (paths have no blanks)
-  "$cxx" $flags -Wno-unknown-pragmas -shared -I "$hls" -I "$emu" -o "$out/shiftformer-emu.xclbin" $sources
-else
+# shellcheck disable=SC2086,SC2046 # word splitting of the source lists is intended (paths have no blanks)
+if [ -n "$sources" ] && stale "$out/shiftformer-emu.xclbin" $sources "$emu/xrt_emu_kernel.h" \
+    $(ls "$hls"/*.h "$hls"/*.hpp "$glue"/*.h 2>/dev/null); then
+  "$cxx" $xclbin_flags -shared -I "$hls" -I "$emu" -o "$out/shiftformer-emu.xclbin" $sources
+elif [ -z "$sources" ]; then
   echo "[shiftformer native] no src/main/hls or src/main/native/kernel-emu sources yet: shiftformer-emu.xclbin not built"
 fi
 
@@ -59,8 +81,8 @@ tsources=""
 for f in "$tests"/*.cpp; do
   [ -e "$f" ] && tsources="$tsources $f"
 done
-if [ -n "$tsources" ]; then
-  # shellcheck disable=SC2086
-  "$cxx" $flags -shared -I "$emu" -o "$out/xrt-test-kernels.xclbin" $tsources
+# shellcheck disable=SC2086
+if [ -n "$tsources" ] && stale "$out/xrt-test-kernels.xclbin" $tsources "$emu/xrt_emu_kernel.h"; then
+  "$cxx" $xclbin_flags -Wextra -shared -I "$emu" -o "$out/xrt-test-kernels.xclbin" $tsources
 fi
-echo "[shiftformer native] built $out/libxrt_coreutil.so.2 with $("$cxx" --version | head -n 1)"
+echo "[shiftformer native] $out/libxrt_coreutil.so.2 up to date, built with $("$cxx" --version | head -n 1)"

@@ -21,8 +21,11 @@ final class XrtTestSupport {
         String lib = System.getProperty(XrtLibrary.PATH_PROPERTY);
         assumeTrue(lib != null, "-D" + XrtLibrary.PATH_PROPERTY + " is not set (run the tests through Maven)");
         Path path = Path.of(lib);
-        assumeTrue(Files.isRegularFile(path), () -> "the host-emulation XRT library " + path + " was not built: "
-                + skipReason(path.getParent()));
+        if (!Files.isRegularFile(path)) {
+            String reason = "the host-emulation XRT library " + path + " was not built: " + skipReason(path.getParent());
+            announceOnce(reason);
+            assumeTrue(false, reason);
+        }
         return path;
     }
 
@@ -42,6 +45,18 @@ final class XrtTestSupport {
                 + skipReason(path.getParent()));
         return path;
     }
+
+    /** Surefire's console shows only a skip count: say once, where the build log is read, why. */
+    private static void announceOnce(String reason) {
+        synchronized (XrtTestSupport.class) {
+            if (!announced) {
+                announced = true;
+                System.err.println("[xrt tests] SKIPPED: " + reason);
+            }
+        }
+    }
+
+    private static boolean announced;
 
     private static String skipReason(Path nativeDir) {
         Path skipped = nativeDir == null ? null : nativeDir.resolve("SKIPPED");
