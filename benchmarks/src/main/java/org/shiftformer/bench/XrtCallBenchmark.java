@@ -73,6 +73,7 @@ public class XrtCallBenchmark {
     private MethodHandle abs;
 
     @Setup(Level.Trial)
+    @SuppressWarnings("restricted") // links abs() for the floor
     public void setUp() {
         Path lib = Path.of(System.getProperty(XrtLibrary.PATH_PROPERTY, NATIVE_DIR + "/libxrt_coreutil.so.2"));
         Path xclbin = Path.of(System.getProperty("shiftformer.xrt.test.xclbin", NATIVE_DIR + "/xrt-test-kernels.xclbin"));
@@ -93,7 +94,7 @@ public class XrtCallBenchmark {
         vaddRun = vadd.newRun();
         noopRun = noop.newRun();
         arena = Arena.ofConfined();
-        native4k = arena.allocate(4096);
+        native4k = arena.allocate(4096, 64);
         heap4k = MemorySegment.ofArray(new byte[4096]);
         Linker linker = Linker.nativeLinker();
         abs = linker.downcallHandle(linker.defaultLookup().find("abs").orElseThrow(), FunctionDescriptor.of(JAVA_INT, JAVA_INT));

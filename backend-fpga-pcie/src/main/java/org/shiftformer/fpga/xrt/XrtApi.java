@@ -7,12 +7,14 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemoryLayout.PathElement;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
+import java.util.concurrent.ConcurrentHashMap;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ShiftformerException;
 
@@ -26,6 +28,7 @@ import org.shiftformer.api.ShiftformerException;
  * reports the reason of a failure in {@code errno}, which the JVM may overwrite before Java could read it,
  * so the linker captures it right after the call.
  */
+@SuppressWarnings("restricted") // the binding itself: linking native calls is its job (run with --enable-native-access)
 final class XrtApi {
     private static final Linker LINKER = Linker.nativeLinker();
     private static final SymbolLookup LIB = XrtLibrary.loaded().lookup();
@@ -95,6 +98,12 @@ final class XrtApi {
     /** {@code int xrtRunClose(xrtRunHandle)}; errno. */
     static final MethodHandle RUN_CLOSE = errno("xrtRunClose", FunctionDescriptor.of(JAVA_INT, ADDRESS));
 
+    /**
+     * {@code xrtRunHandle xrtKernelRun(xrtKernelHandle, ...)}: one handle per sequence of variadic C types
+     * ("P" pointer, "I" int, "J" 64-bit integer), linked on first use and kept; errno.
+     */
+    private static final ConcurrentHashMap<String, MethodHandle> KERNEL_RUN = new ConcurrentHashMap<>();
+
     /** {@code const char* xrtEmuLastError(void)} of the host emulation, or null for real XRT. */
     static final MethodHandle EMU_LAST_ERROR = LIB.find("xrtEmuLastError")
             .map(a -> LINKER.downcallHandle(a, FunctionDescriptor.of(ADDRESS)))
@@ -106,6 +115,24 @@ final class XrtApi {
             .orElse(null);
 
     private XrtApi() {
+    }
+
+    /** The {@code xrtKernelRun} handle for these variadic argument types (see {@link #KERNEL_RUN}). */
+    static MethodHandle kernelRun(String types) {
+        return KERNEL_RUN.computeIfAbsent(types, t -> {
+            MemoryLayout[] layouts = new MemoryLayout[1 + t.length()];
+            layouts[0] = ADDRESS;
+            for (int i = 0; i < t.length(); i++) {
+                layouts[1 + i] = switch (t.charAt(i)) {
+                    case 'P' -> ADDRESS;
+                    case 'I' -> JAVA_INT;
+                    case 'J' -> JAVA_LONG;
+                    default -> throw new IllegalArgumentException("variadic type " + t.charAt(i));
+                };
+            }
+            return LINKER.downcallHandle(symbol("xrtKernelRun"), FunctionDescriptor.of(ADDRESS, layouts),
+                    Linker.Option.firstVariadicArg(1), ERRNO);
+        });
     }
 
     /** A segment the linker writes {@code errno} into; one per thread of calls (it is reused per call). */

@@ -46,6 +46,7 @@ public final class XrtBuffer implements AutoCloseable {
      *
      * @throws ShiftformerException {@link ErrorCode#BACKEND_FAILURE} when XRT cannot map the buffer
      */
+    @SuppressWarnings("restricted") // sizes XRT's mapping to the buffer, owned by the buffer's arena
     public MemorySegment map() {
         ensureOpen();
         if (mapped == null) {

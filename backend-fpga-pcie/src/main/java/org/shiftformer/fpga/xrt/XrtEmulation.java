@@ -138,6 +138,7 @@ public final class XrtEmulation {
     }
 
     /** The emulation-only calls; initialised only once {@link #of} found them. */
+    @SuppressWarnings("restricted") // links the emulation's control calls
     private static final class Api {
         private static final Linker LINKER = Linker.nativeLinker();
         private static final SymbolLookup LIB = XrtLibrary.loaded().lookup();

@@ -2,6 +2,9 @@ package org.shiftformer.fpga.xrt;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandle;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ShiftformerException;
@@ -71,6 +74,54 @@ public final class XrtKernel implements AutoCloseable {
             return new XrtRun(h, name);
         } catch (Throwable t) {
             throw XrtApi.unexpected("xrtRunOpen", t);
+        }
+    }
+
+    /**
+     * Sets every argument and starts a run in one call ({@code xrtKernelRun}, variadic): each of
+     * {@code args} is an {@link XrtBuffer}, an {@link Integer} (a 4-byte scalar) or a {@link Long} (an 8-byte
+     * scalar), in the kernel's argument order. Close the returned run. Convenient rather than fast: the
+     * arguments are boxed and the call goes through {@code invokeWithArguments}; per-token code reuses an
+     * {@link XrtRun} instead.
+     *
+     * @throws ShiftformerException {@link ErrorCode#INVALID_ARGUMENT} for an argument of another type,
+     *                              {@link ErrorCode#BACKEND_FAILURE} when XRT rejects the arguments or the start
+     */
+    public XrtRun run(Object... args) {
+        ensureOpen();
+        StringBuilder types = new StringBuilder(args.length);
+        for (int i = 0; i < args.length; i++) {
+            Object a = args[i];
+            if (a instanceof XrtBuffer bo) {
+                bo.ensureOpen();
+                types.append('P');
+            } else if (a instanceof Integer) {
+                types.append('I');
+            } else if (a instanceof Long) {
+                types.append('J');
+            } else {
+                throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "xrtKernelRun(kernel " + name + ") argument "
+                        + i + ": expected an XrtBuffer, an Integer or a Long, got "
+                        + (a == null ? "null" : a.getClass().getName()));
+            }
+        }
+        MethodHandle h = XrtApi.kernelRun(types.toString());
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = XrtApi.newCallState(arena);
+            List<Object> call = new ArrayList<>(args.length + 2);
+            call.add(state);
+            call.add(handle);
+            for (Object a : args) {
+                call.add(a instanceof XrtBuffer bo ? bo.handle() : a);
+            }
+            MemorySegment run = (MemorySegment) h.invokeWithArguments(call);
+            if (run.equals(MemorySegment.NULL)) {
+                throw XrtApi.failure(ErrorCode.BACKEND_FAILURE, "xrtKernelRun(kernel " + name + ", " + args.length
+                        + " arguments)", "NULL", XrtApi.errno(state));
+            }
+            return new XrtRun(run, name);
+        } catch (Throwable t) {
+            throw XrtApi.unexpected("xrtKernelRun", t);
         }
     }
 

@@ -69,6 +69,7 @@ public final class XrtLibrary {
     }
 
     /** {@link #load()} with the property and environment values given (tests pass their own). */
+    @SuppressWarnings("restricted") // loading the library is the point
     static synchronized XrtLibrary load(String property, String xilinxXrt, String ldLibraryPath) {
         List<Path> tried = candidates(property, xilinxXrt, ldLibraryPath);
         Path found = tried.stream().filter(Files::isRegularFile).findFirst().orElse(null);

@@ -140,7 +140,8 @@ public final class XrtRun implements AutoCloseable {
             case ABORT -> "the run was aborted";
             default -> "the run did not complete";
         };
-        throw XrtApi.failure(ErrorCode.BACKEND_FAILURE, call, "state " + state + " (" + why + ")", 0);
+        // not XrtApi.failure: the wait itself worked, so errno and the emulation's last message say nothing
+        throw new ShiftformerException(ErrorCode.BACKEND_FAILURE, call + " failed: state " + state + " (" + why + ")");
     }
 
     /**

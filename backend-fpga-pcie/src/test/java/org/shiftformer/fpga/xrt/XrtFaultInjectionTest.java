@@ -154,6 +154,9 @@ class XrtFaultInjectionTest {
             assertEquals(RunState.TIMEOUT, run.waitForState(Duration.ofMillis(20)));
             fails(ErrorCode.BACKEND_FAILURE, () -> run.waitFor(Duration.ofMillis(20)), "xrtRunWaitFor(run of kernel noop, 20 ms)",
                     "state TIMEOUT", "did not complete within 20 ms");
+            fails(ErrorCode.BACKEND_FAILURE, () -> run.waitFor(Duration.ofNanos(1_000_001)), "noop, 2 ms)",
+                    "within 2 ms");
+            fails(ErrorCode.INVALID_ARGUMENT, () -> run.waitFor(Duration.ofDays(30)), "at most 2147483647 ms");
             fails(ErrorCode.BACKEND_FAILURE, run::start, "xrtRunStart(run of kernel noop)", "still in flight",
                     "Device or resource busy");
             assertEquals(RunState.RUNNING, run.state());
@@ -195,11 +198,14 @@ class XrtFaultInjectionTest {
     @Test
     void environmentVariableConfiguresTheLibraryAtLoad() throws Exception {
         XrtTestSupport.emulationLibrary();
-        assertTrue(child("fail-open").contains("failed BACKEND_UNAVAILABLE: xrtDeviceOpen(0) failed: NULL"), child("fail-open"));
+        String failOpen = child("fail-open");
+        assertTrue(failOpen.contains("failed BACKEND_UNAVAILABLE: xrtDeviceOpen(0) failed: NULL"), failOpen);
+        assertTrue(failOpen.contains("injected failure (fail-open)"), failOpen);
         String bad = child("fail-open,warp=9");
         assertTrue(bad.contains("failed BACKEND_UNAVAILABLE: xrtDeviceOpen(0)"), bad);
         assertTrue(bad.contains("SHIFTFORMER_XRT_EMU=\"fail-open,warp=9\": unknown item 'warp=9'"), bad);
-        assertTrue(child("launch-us=1").contains("opened device 0"), child("launch-us=1"));
+        String fine = child("launch-us=1");
+        assertTrue(fine.contains("opened device 0"), fine);
     }
 
     @Test

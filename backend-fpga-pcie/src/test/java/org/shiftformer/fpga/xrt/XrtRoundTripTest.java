@@ -62,6 +62,7 @@ class XrtRoundTripTest {
     }
 
     @Test
+    @SuppressWarnings("try") // closes inside the try on purpose: the close is what is tested
     void openAndCloseCountDevices() {
         try (XrtDevice a = XrtDevice.open(0); XrtDevice b = XrtDevice.openByBdf("0000:65:00.1")) {
             assertEquals(2, emu.liveDevices());
@@ -187,6 +188,38 @@ class XrtRoundTripTest {
                     out.syncFromDevice();
                     assertArrayEquals(new long[] {base, base + 1, base + 2, base + 3}, out.map().toArray(ValueLayout.JAVA_LONG));
                 }
+            }
+        }
+    }
+
+    @Test
+    void kernelRunSetsEveryArgumentAndStartsInOneCall() {
+        try (XrtDevice dev = XrtDevice.open(0)) {
+            dev.loadXclbin(xclbin);
+            try (XrtKernel fill = dev.openKernel("fill64"); XrtBuffer out = dev.alloc(8 * 3, 0);
+                    XrtRun run = fill.run(out, -(1L << 40), 3)) {
+                assertEquals(RunState.COMPLETED, run.waitFor(TIMEOUT));
+                out.syncFromDevice();
+                long b = -(1L << 40);
+                assertArrayEquals(new long[] {b, b + 1, b + 2}, out.map().toArray(ValueLayout.JAVA_LONG));
+                ShiftformerException e = assertThrows(ShiftformerException.class, () -> fill.run(out, 1.5f, 3));
+                assertEquals(ErrorCode.INVALID_ARGUMENT, e.code());
+                assertTrue(e.getMessage().contains("argument 1: expected an XrtBuffer, an Integer or a Long, got java.lang.Float"),
+                        e.getMessage());
+            }
+            try (XrtKernel noop = dev.openKernel("noop"); XrtRun run = noop.run()) {
+                assertEquals(RunState.COMPLETED, run.waitFor(TIMEOUT));
+            }
+        }
+    }
+
+    @Test
+    void computeUnitSuffixSelectsTheKernel() {
+        try (XrtDevice dev = XrtDevice.open(0)) {
+            dev.loadXclbin(xclbin);
+            try (XrtKernel k = dev.openKernel("noop:{noop_1}"); XrtRun run = k.newRun()) {
+                run.start();
+                assertEquals(RunState.COMPLETED, run.waitFor(TIMEOUT));
             }
         }
     }
