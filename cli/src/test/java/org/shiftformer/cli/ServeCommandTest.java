@@ -15,10 +15,10 @@ class ServeCommandTest {
 
     @Test
     void unknownBackendWithoutFallbackFailsNamingItAndTheAvailableOnes(@TempDir Path dir) {
-        assertEquals(2, Main.run("serve", "--model", dir.resolve("never-read.itm").toString(), "--backend", "fpga",
+        assertEquals(2, Main.run("serve", "--model", dir.resolve("never-read.itm").toString(), "--backend", "tpu",
                 "--fallback", "none", "--port", "0", "--admin-port", "0"));
         String e = io.err();
-        assertTrue(e.contains("error: [UNKNOWN_BACKEND] backend 'fpga' is not installed"), e);
+        assertTrue(e.contains("error: [UNKNOWN_BACKEND] backend 'tpu' is not installed"), e);
         assertTrue(e.contains("available: sim, reference"), e);
     }
 

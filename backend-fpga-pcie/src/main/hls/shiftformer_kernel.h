@@ -1,0 +1,134 @@
+// The shiftformer HLS kernel: SPEC.md's integer encoder pass and batched decoder step, one kernel run
+// per model step. Plain int8_t/int16_t/int32_t/int64_t arithmetic; g++ -std=c++17 builds it unchanged
+// (the host emulation runs this very source), Vitis HLS synthesises it (src/main/vitis).
+//
+// Everything the host and the kernel must agree on is in this header: the op codes, the argument order,
+// the descriptor table at the start of the weights buffer, the layouts of the KV-cache and source
+// buffers, the input/output/tap buffer formats and the status codes. backend-fpga-pcie/README.md
+// ("Device memory layout") describes the same thing in prose; the Java side (FpgaLayout.java) mirrors
+// these constants and a test checks the two agree.
+#ifndef SHIFTFORMER_KERNEL_H
+#define SHIFTFORMER_KERNEL_H
+
+#include <stdint.h>
+
+namespace sfk {
+
+// ---- ops (kernel scalar argument `op`) -------------------------------------------------------------
+enum Op : int32_t {
+  OP_ENCODE = 1,       // encoder pass of `batch` sources into source slots (+ cross-attention K/V)
+  OP_DECODE_STEP = 2,  // one decoder step for `batch` live sequences (KV-cache slots), logits out
+  OP_COPY_KV = 3,      // copy the first `rows` cached rows of a KV slot into another (fork / copyFrom)
+  // Op-level entry points, so the host can check each SPEC.md op of this source against the reference
+  // (the backend conformance kit). Operands travel widened to int32 in `in`, results in `out`.
+  OP_LINEAR = 16,
+  OP_REQUANT = 17,
+  OP_SOFTMAX = 18,
+  OP_LAYERNORM = 19,
+  OP_RESIDUAL = 20,
+};
+
+// flags (kernel scalar argument `flags`)
+constexpr int32_t FLAG_TAP = 1;  // also write every layer output (LayerTap points) to `taps`
+
+// ---- kernel argument indices (xrtRunSetArg order) ---------------------------------------------------
+enum Arg : int32_t {
+  ARG_OP = 0, ARG_BATCH = 1, ARG_FLAGS = 2,                   // int32 scalars
+  ARG_WEIGHTS = 3, ARG_KV = 4, ARG_SRC = 5, ARG_IN = 6,       // buffers
+  ARG_OUT = 7, ARG_SCRATCH = 8, ARG_TAPS = 9,
+  ARG_COUNT = 10,
+};
+
+// ---- status word out[0] (0 = success) ----------------------------------------------------------------
+enum Status : int32_t {
+  ST_OK = 0,
+  ST_BAD_OP = 1,
+  ST_BAD_WEIGHTS = 2,    // magic/version of the descriptor table wrong
+  ST_BAD_SLOT = 3,       // a KV or source slot index out of range
+  ST_BAD_TOKEN = 4,      // a token id outside the vocabulary
+  ST_BAD_POSITION = 5,   // a position or length outside [0, max_positions)
+  ST_BAD_BATCH = 6,      // batch outside [1, rows capacity]
+  ST_BAD_OPERAND = 7,    // an op-level operand size out of range
+};
+
+// ---- the weights buffer ------------------------------------------------------------------------------
+// Little-endian throughout. It starts with the descriptor table, int32 words: HDR_WORDS global words,
+// then ENC_LAYER_WORDS per encoder layer, then DEC_LAYER_WORDS per decoder layer. Every tensor offset is
+// a BYTE offset from the start of the buffer, aligned to TENSOR_ALIGN bytes. The host writes it once per
+// model load.
+constexpr int32_t WEIGHTS_MAGIC = 0x31575346;  // "FSW1" little-endian
+constexpr int32_t LAYOUT_VERSION = 1;
+constexpr int32_t TENSOR_ALIGN = 64;
+
+enum Hdr : int32_t {
+  H_MAGIC = 0, H_VERSION, H_TOTAL_WORDS, H_D, H_HEADS, H_DFF, H_ENC_LAYERS, H_DEC_LAYERS, H_VOCAB,
+  H_MAX_POS, H_EMBED_SCALE, H_PAD, H_BOS, H_EOS,
+  H_EMBED_OFF, H_EMBED_EXP, H_POS_OFF, H_POS_EXP, H_ENC_EMBED_OUT, H_DEC_EMBED_OUT, H_LUT_OFF,
+  H_ENC_FINAL,                 // 4 words: a LayerNorm descriptor
+  H_DEC_FINAL = H_ENC_FINAL + 4,
+  H_ROWS = H_DEC_FINAL + 4,    // rows capacity of the scratch buffer: max(max_positions, KV slots)
+  H_KV_SLOTS,                  // slots of the KV-cache buffer
+  H_SRC_SLOTS,                 // slots of the source buffer
+  HDR_WORDS = 32,
+};
+
+// A LINEAR descriptor: weight [n, k] int8 and bias [n] int32 offsets, accumulator and output exponents.
+enum Lin : int32_t { L_W = 0, L_B, L_ACC_EXP, L_OUT_EXP, LIN_WORDS };
+// A LAYERNORM descriptor: gamma [d] int16 and beta [d] int32 offsets, gamma and output exponents.
+enum Ln : int32_t { N_GAMMA = 0, N_BETA, N_GAMMA_EXP, N_OUT_EXP, LN_WORDS };
+// An ATTENTION descriptor: q, k, v, o linears, then the context exponent.
+enum Att : int32_t { A_Q = 0, A_K = 4, A_V = 8, A_O = 12, A_CTX_EXP = 16, ATT_WORDS = 17 };
+// Encoder layer: ln1, attn, ln2, ffn1, ffn2.
+enum Enc : int32_t {
+  E_LN1 = 0, E_ATT = 4, E_LN2 = E_ATT + ATT_WORDS, E_FFN1 = E_LN2 + 4, E_FFN2 = E_FFN1 + 4,
+  ENC_LAYER_WORDS = E_FFN2 + 4,
+};
+// Decoder layer: ln1, self, ln2, cross, ln3, ffn1, ffn2.
+enum Dec : int32_t {
+  D_LN1 = 0, D_SELF = 4, D_LN2 = D_SELF + ATT_WORDS, D_CROSS = D_LN2 + 4, D_LN3 = D_CROSS + ATT_WORDS,
+  D_FFN1 = D_LN3 + 4, D_FFN2 = D_FFN1 + 4, DEC_LAYER_WORDS = D_FFN2 + 4,
+};
+
+// ---- the KV-cache buffer (int8) ------------------------------------------------------------------------
+// kv_slots slots; slot s, decoder layer l, K (0) or V (1) is a [max_positions, d] int8 block at
+//   ((s * dec_layers + l) * 2 + kv) * max_positions * d.
+// Row t holds the self-attention key/value of position t. A DecoderState owns one slot.
+//
+// ---- the source buffer (int8) ---------------------------------------------------------------------------
+// src_slots slots of (1 + 2 * dec_layers) [max_positions, d] blocks: the encoder memory, then for each
+// decoder layer the cross-attention K and V. An EncodedSource owns one slot.
+//
+// ---- in / out (int32) -----------------------------------------------------------------------------------
+// ENCODE:       in[IN_HDR + 2b] = source slot, in[IN_HDR + 2b + 1] = length n_b, tokens of sequence b at
+//               in[IN_HDR + 2 * batch + b * max_positions + i].
+// DECODE_STEP:  in[IN_HDR + 5b ..] = kv slot, source slot, source length, position, token.
+//               out[OUT_HDR + b * vocab + v] = logits.
+// COPY_KV:      in[IN_HDR] = from slot, in[IN_HDR + 1] = to slot, in[IN_HDR + 2] = rows.
+// Op-level:     parameters in in[0 .. IN_HDR), operands from in[IN_HDR], results from out[OUT_HDR].
+// out[0] is the status word of every run; out[1] the number of rows (sequences) processed.
+constexpr int32_t IN_HDR = 16;
+constexpr int32_t OUT_HDR = 16;
+
+// ---- taps (int32, only with FLAG_TAP) --------------------------------------------------------------------
+// ENCODE: sequence b at b * (2 * enc_layers + 2) * max_positions * d; point p (enc.embed, enc.{i}.attn,
+//         enc.{i}.ffn ..., enc.final) at p * n_b * d, n_b * d values each.
+// DECODE_STEP: sequence b at b * (3 * dec_layers + 2) * d; point p (dec.embed, dec.{i}.self,
+//         dec.{i}.cross, dec.{i}.ffn ..., dec.final) at p * d.
+
+// ---- the scratch buffer (device-side working memory, never synced) --------------------------------------
+// rows = H_ROWS; byte offsets: G int16 [rows, d] at 0, then int8 A, Q, K, V, C [rows, d] each, then
+// uint8 H [rows, d_ff], then int32 scores [max_positions], then uint8 probabilities [max_positions].
+inline int64_t scratch_bytes(int64_t rows, int64_t d, int64_t dff, int64_t max_pos) {
+  return rows * d * 2 + 5 * rows * d + rows * dff + max_pos * 4 + max_pos;
+}
+
+}  // namespace sfk
+
+extern "C" {
+// The kernel. Returns the status also written to out[0] (the HLS build ignores the return value:
+// the host reads out[0]).
+int32_t shiftformer_step(int32_t op, int32_t batch, int32_t flags, const uint8_t* weights, int8_t* kv,
+                         int8_t* src, const int32_t* in, int32_t* out, uint8_t* scratch, int32_t* taps);
+}
+
+#endif

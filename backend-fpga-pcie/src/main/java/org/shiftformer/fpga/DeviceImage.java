@@ -1,0 +1,181 @@
+package org.shiftformer.fpga;
+
+import static org.shiftformer.fpga.FpgaLayout.*;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import org.shiftformer.api.ErrorCode;
+import org.shiftformer.api.ModelConfig;
+import org.shiftformer.api.ShiftformerException;
+import org.shiftformer.api.model.Attention;
+import org.shiftformer.api.model.DecoderLayer;
+import org.shiftformer.api.model.EncoderLayer;
+import org.shiftformer.api.model.LayerNormParams;
+import org.shiftformer.api.model.Linear;
+import org.shiftformer.api.model.TransformerWeights;
+
+/**
+ * The weights buffer of one model, packed once at load: the descriptor table (int32 words, layout in
+ * {@link FpgaLayout} and shiftformer_kernel.h), then every tensor little-endian at a
+ * {@value FpgaLayout#TENSOR_ALIGN}-byte aligned byte offset: the tied embedding, the positional table,
+ * the softmax table, and per layer its LayerNorm parameters, weights and biases. Everything the kernel
+ * needs to run the model comes from this buffer; it stays resident on the device until the model closes.
+ *
+ * @param bytes      the buffer contents
+ * @param rows       rows capacity of the scratch buffer, {@code max(max_positions, kvSlots)}
+ * @param kvSlots    slots of the KV-cache buffer
+ * @param srcSlots   slots of the source buffer
+ */
+record DeviceImage(byte[] bytes, int rows, int kvSlots, int srcSlots) {
+
+    /** Packs {@code w} for a device with {@code kvSlots} decoder states and {@code srcSlots} sources. */
+    static DeviceImage pack(TransformerWeights w, int kvSlots, int srcSlots) {
+        ModelConfig c = w.config();
+        int rows = Math.max(c.maxPositions(), kvSlots);
+        Packer p = new Packer(c);
+        p.word(H_MAGIC, WEIGHTS_MAGIC);
+        p.word(H_VERSION, LAYOUT_VERSION);
+        p.word(H_TOTAL_WORDS, p.words);
+        p.word(H_D, c.dModel());
+        p.word(H_HEADS, c.heads());
+        p.word(H_DFF, c.dFf());
+        p.word(H_ENC_LAYERS, c.encoderLayers());
+        p.word(H_DEC_LAYERS, c.decoderLayers());
+        p.word(H_VOCAB, c.vocabSize());
+        p.word(H_MAX_POS, c.maxPositions());
+        p.word(H_EMBED_SCALE, c.embedScaleLog2());
+        p.word(H_PAD, c.padId());
+        p.word(H_BOS, c.bosId());
+        p.word(H_EOS, c.eosId());
+        p.word(H_EMBED_OFF, p.bytes(w.embed()));
+        p.word(H_EMBED_EXP, w.embedExp());
+        p.word(H_POS_OFF, p.bytes(w.positions()));
+        p.word(H_POS_EXP, w.positionsExp());
+        p.word(H_ENC_EMBED_OUT, w.encEmbedOut());
+        p.word(H_DEC_EMBED_OUT, w.decEmbedOut());
+        p.word(H_LUT_OFF, p.ints(w.softmaxLut()));
+        p.layerNorm(H_ENC_FINAL, w.encFinal());
+        p.layerNorm(H_DEC_FINAL, w.decFinal());
+        p.word(H_ROWS, rows);
+        p.word(H_KV_SLOTS, kvSlots);
+        p.word(H_SRC_SLOTS, srcSlots);
+        for (int l = 0; l < c.encoderLayers(); l++) {
+            EncoderLayer e = w.encoder().get(l);
+            int base = HDR_WORDS + l * ENC_LAYER_WORDS;
+            p.layerNorm(base + E_LN1, e.ln1());
+            p.attention(base + E_ATT, e.attn());
+            p.layerNorm(base + E_LN2, e.ln2());
+            p.linear(base + E_FFN1, e.ffn1());
+            p.linear(base + E_FFN2, e.ffn2());
+        }
+        for (int l = 0; l < c.decoderLayers(); l++) {
+            DecoderLayer dl = w.decoder().get(l);
+            int base = HDR_WORDS + c.encoderLayers() * ENC_LAYER_WORDS + l * DEC_LAYER_WORDS;
+            p.layerNorm(base + D_LN1, dl.ln1());
+            p.attention(base + D_SELF, dl.self());
+            p.layerNorm(base + D_LN2, dl.ln2());
+            p.attention(base + D_CROSS, dl.cross());
+            p.layerNorm(base + D_LN3, dl.ln3());
+            p.linear(base + D_FFN1, dl.ffn1());
+            p.linear(base + D_FFN2, dl.ffn2());
+        }
+        return new DeviceImage(p.finish(), rows, kvSlots, srcSlots);
+    }
+
+    /** Bytes of the descriptor table of a model of shape {@code c}. */
+    static int tableBytes(ModelConfig c) {
+        return 4 * (HDR_WORDS + c.encoderLayers() * ENC_LAYER_WORDS + c.decoderLayers() * DEC_LAYER_WORDS);
+    }
+
+    /** Two passes in one: tensors are appended to a growing body; table words are set in place. */
+    private static final class Packer {
+        final int words;
+        ByteBuffer buf;
+
+        Packer(ModelConfig c) {
+            this.words = tableBytes(c) / 4;
+            this.buf = ByteBuffer.allocate(1 << 16).order(ByteOrder.LITTLE_ENDIAN);
+            buf.position(align(4L * words));
+        }
+
+        void word(int index, int value) {
+            buf.putInt(4 * index, value);
+        }
+
+        int bytes(byte[] values) {
+            int off = reserve(values.length);
+            buf.put(off, values);
+            return off;
+        }
+
+        int shorts(short[] values) {
+            int off = reserve(2L * values.length);
+            for (int i = 0; i < values.length; i++) {
+                buf.putShort(off + 2 * i, values[i]);
+            }
+            return off;
+        }
+
+        int ints(int[] values) {
+            int off = reserve(4L * values.length);
+            for (int i = 0; i < values.length; i++) {
+                buf.putInt(off + 4 * i, values[i]);
+            }
+            return off;
+        }
+
+        void linear(int base, Linear l) {
+            word(base, bytes(l.weight()));
+            word(base + 1, ints(l.bias()));
+            word(base + 2, l.accExp());
+            word(base + 3, l.outExp());
+        }
+
+        void layerNorm(int base, LayerNormParams ln) {
+            word(base, shorts(ln.gamma()));
+            word(base + 1, ints(ln.beta()));
+            word(base + 2, ln.gammaExp());
+            word(base + 3, ln.outExp());
+        }
+
+        void attention(int base, Attention a) {
+            linear(base + A_Q, a.q());
+            linear(base + A_K, a.k());
+            linear(base + A_V, a.v());
+            linear(base + A_O, a.o());
+            word(base + A_CTX_EXP, a.ctxExp());
+        }
+
+        /** Reserves {@code size} bytes at the current (aligned) end and returns their offset. */
+        private int reserve(long size) {
+            int off = buf.position();
+            long end = align(off + size);
+            if (end > Integer.MAX_VALUE - TENSOR_ALIGN) {
+                throw new ShiftformerException(ErrorCode.MODEL_LIMIT_EXCEEDED, "the model's device image exceeds 2 GiB"
+                        + " (the kernel's descriptor table holds int32 byte offsets)");
+            }
+            if (end > buf.capacity()) {
+                long cap = buf.capacity();
+                while (cap < end) {
+                    cap *= 2;
+                }
+                ByteBuffer grown = ByteBuffer.allocate((int) Math.min(cap, Integer.MAX_VALUE - 8)).order(ByteOrder.LITTLE_ENDIAN);
+                grown.put(0, buf, 0, buf.position());
+                grown.position(buf.position());
+                buf = grown;
+            }
+            buf.position((int) end);
+            return off;
+        }
+
+        byte[] finish() {
+            byte[] out = new byte[buf.position()];
+            buf.get(0, out);
+            return out;
+        }
+
+        private static int align(long v) {
+            return (int) ((v + TENSOR_ALIGN - 1) / TENSOR_ALIGN * TENSOR_ALIGN);
+        }
+    }
+}

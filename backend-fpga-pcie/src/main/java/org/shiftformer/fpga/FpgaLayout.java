@@ -1,0 +1,114 @@
+package org.shiftformer.fpga;
+
+/**
+ * The host side of the kernel's interface, mirroring {@code src/main/hls/shiftformer_kernel.h} constant
+ * for constant (a test reads the header and checks every value): op codes, kernel argument indices,
+ * status codes, the descriptor table at the start of the weights buffer, and the buffer formats. The
+ * prose version is backend-fpga-pcie/README.md, section "Device memory layout".
+ */
+final class FpgaLayout {
+    private FpgaLayout() {
+    }
+
+    // ops
+    static final int OP_ENCODE = 1;
+    static final int OP_DECODE_STEP = 2;
+    static final int OP_COPY_KV = 3;
+    static final int OP_LINEAR = 16;
+    static final int OP_REQUANT = 17;
+    static final int OP_SOFTMAX = 18;
+    static final int OP_LAYERNORM = 19;
+    static final int OP_RESIDUAL = 20;
+
+    static final int FLAG_TAP = 1;
+
+    // kernel arguments
+    static final int ARG_OP = 0;
+    static final int ARG_BATCH = 1;
+    static final int ARG_FLAGS = 2;
+    static final int ARG_WEIGHTS = 3;
+    static final int ARG_KV = 4;
+    static final int ARG_SRC = 5;
+    static final int ARG_IN = 6;
+    static final int ARG_OUT = 7;
+    static final int ARG_SCRATCH = 8;
+    static final int ARG_TAPS = 9;
+    static final int ARG_COUNT = 10;
+
+    // status word out[0]
+    static final int ST_OK = 0;
+    private static final String[] STATUS = {"ok", "unknown op", "weights descriptor table has a wrong magic or version",
+        "slot index out of range", "token id outside the vocabulary", "position or length out of range",
+        "batch outside the rows capacity", "op-level operand size out of range"};
+
+    /** A readable name of a kernel status word. */
+    static String status(int st) {
+        return st >= 0 && st < STATUS.length ? STATUS[st] + " (status " + st + ")" : "unknown status " + st;
+    }
+
+    // the weights buffer
+    static final int WEIGHTS_MAGIC = 0x31575346;
+    static final int LAYOUT_VERSION = 1;
+    static final int TENSOR_ALIGN = 64;
+
+    static final int H_MAGIC = 0;
+    static final int H_VERSION = 1;
+    static final int H_TOTAL_WORDS = 2;
+    static final int H_D = 3;
+    static final int H_HEADS = 4;
+    static final int H_DFF = 5;
+    static final int H_ENC_LAYERS = 6;
+    static final int H_DEC_LAYERS = 7;
+    static final int H_VOCAB = 8;
+    static final int H_MAX_POS = 9;
+    static final int H_EMBED_SCALE = 10;
+    static final int H_PAD = 11;
+    static final int H_BOS = 12;
+    static final int H_EOS = 13;
+    static final int H_EMBED_OFF = 14;
+    static final int H_EMBED_EXP = 15;
+    static final int H_POS_OFF = 16;
+    static final int H_POS_EXP = 17;
+    static final int H_ENC_EMBED_OUT = 18;
+    static final int H_DEC_EMBED_OUT = 19;
+    static final int H_LUT_OFF = 20;
+    static final int H_ENC_FINAL = 21;
+    static final int H_DEC_FINAL = 25;
+    static final int H_ROWS = 29;
+    static final int H_KV_SLOTS = 30;
+    static final int H_SRC_SLOTS = 31;
+    static final int HDR_WORDS = 32;
+
+    static final int LIN_WORDS = 4;
+    static final int LN_WORDS = 4;
+    static final int A_Q = 0;
+    static final int A_K = 4;
+    static final int A_V = 8;
+    static final int A_O = 12;
+    static final int A_CTX_EXP = 16;
+    static final int ATT_WORDS = 17;
+    static final int E_LN1 = 0;
+    static final int E_ATT = 4;
+    static final int E_LN2 = E_ATT + ATT_WORDS;
+    static final int E_FFN1 = E_LN2 + 4;
+    static final int E_FFN2 = E_FFN1 + 4;
+    static final int ENC_LAYER_WORDS = E_FFN2 + 4;
+    static final int D_LN1 = 0;
+    static final int D_SELF = 4;
+    static final int D_LN2 = D_SELF + ATT_WORDS;
+    static final int D_CROSS = D_LN2 + 4;
+    static final int D_LN3 = D_CROSS + ATT_WORDS;
+    static final int D_FFN1 = D_LN3 + 4;
+    static final int D_FFN2 = D_FFN1 + 4;
+    static final int DEC_LAYER_WORDS = D_FFN2 + 4;
+
+    // in / out
+    static final int IN_HDR = 16;
+    static final int OUT_HDR = 16;
+    static final int DECODE_WORDS_PER_SEQ = 5;
+
+    /** Bytes of the scratch buffer (shiftformer_kernel.h, {@code scratch_bytes}). */
+    static long scratchBytes(long rows, long d, long dff, long maxPos) {
+        return rows * d * 2 + 5 * rows * d + rows * dff + maxPos * 4 + maxPos;
+    }
+}

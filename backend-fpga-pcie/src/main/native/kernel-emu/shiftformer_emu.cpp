@@ -1,0 +1,43 @@
+// Registers the shiftformer HLS kernel (src/main/hls) with the host-emulation XRT library: the emulated
+// "xclbin" is a shared object built from the kernel source and this file, and xrtDeviceLoadXclbinFile
+// finds its kernels through xrt_emu_kernels() (contract in xrt-emu/xrt_emu_kernel.h).
+#include <stdint.h>
+
+#include "shiftformer_kernel.h"
+#include "xrt_emu_kernel.h"
+
+namespace {
+
+// Argument order and kinds: shiftformer_kernel.h, enum sfk::Arg.
+const xrt_emu_arg kArgs[sfk::ARG_COUNT] = {
+    {"op", XRT_EMU_ARG_SCALAR, 4},      {"batch", XRT_EMU_ARG_SCALAR, 4}, {"flags", XRT_EMU_ARG_SCALAR, 4},
+    {"weights", XRT_EMU_ARG_BUFFER, 0}, {"kv", XRT_EMU_ARG_BUFFER, 0},    {"src", XRT_EMU_ARG_BUFFER, 0},
+    {"in", XRT_EMU_ARG_BUFFER, 0},      {"out", XRT_EMU_ARG_BUFFER, 0},   {"scratch", XRT_EMU_ARG_BUFFER, 0},
+    {"taps", XRT_EMU_ARG_BUFFER, 0},
+};
+
+int32_t scalar(void* const* args, int i) {
+  return *static_cast<const int32_t*>(args[i]);
+}
+
+// Runs the kernel on the device copies; a non-zero status (also in out[0]) ends the run in ERROR, as a
+// real card's host code would report after reading out[0].
+int invoke(void* const* args) {
+  return shiftformer_step(scalar(args, sfk::ARG_OP), scalar(args, sfk::ARG_BATCH), scalar(args, sfk::ARG_FLAGS),
+                          static_cast<const uint8_t*>(args[sfk::ARG_WEIGHTS]), static_cast<int8_t*>(args[sfk::ARG_KV]),
+                          static_cast<int8_t*>(args[sfk::ARG_SRC]), static_cast<const int32_t*>(args[sfk::ARG_IN]),
+                          static_cast<int32_t*>(args[sfk::ARG_OUT]), static_cast<uint8_t*>(args[sfk::ARG_SCRATCH]),
+                          static_cast<int32_t*>(args[sfk::ARG_TAPS]));
+}
+
+const xrt_emu_kernel kKernels[] = {
+    {"shiftformer_step", sfk::ARG_COUNT, kArgs, invoke},
+};
+
+}  // namespace
+
+// Exported explicitly: the native build compiles with -fvisibility=hidden.
+extern "C" __attribute__((visibility("default"))) const xrt_emu_kernel* xrt_emu_kernels(int* count) {
+  *count = static_cast<int>(sizeof(kKernels) / sizeof(kKernels[0]));
+  return kKernels;
+}

@@ -1,0 +1,73 @@
+package org.shiftformer.fpga;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.shiftformer.api.ModelConfig;
+import org.shiftformer.api.QuantizedModel;
+import org.shiftformer.api.backend.Backend;
+import org.shiftformer.api.backend.DecoderState;
+import org.shiftformer.api.backend.EncodeResult;
+import org.shiftformer.api.backend.LoadedModel;
+import org.shiftformer.api.model.RandomModels;
+import org.shiftformer.api.model.TransformerWeights;
+import org.shiftformer.fpga.xrt.XrtEmulation;
+
+/**
+ * Device memory management, counted by the host emulation: the weights cross PCIe once, at load; every
+ * buffer is allocated at load and none per step; a decoder step moves exactly its 5 input words per
+ * sequence to the card and the status words and logits back; an encoder run the token ids in and the
+ * status words back. Nothing else is synced (caches, memory, activations stay on the device).
+ */
+class FpgaDeviceMemoryTest {
+    private static final ModelConfig CFG = new ModelConfig(64, 4, 128, 2, 2, 400, 32, 2, 0, 1, 2);
+
+    @Test
+    void weightsOnceBuffersAtLoadAndOnlyInputsAndLogitsPerStep() {
+        XrtEmulation emu = EmulatedCard.emulation();
+        emu.configure("");
+        QuantizedModel model = RandomModels.generate(CFG, 4);
+        int imageBytes = DeviceImage.pack(TransformerWeights.of(model), 8, 4).bytes().length;
+        try (Backend b = new FpgaBackendProvider().open(Map.of("kv-slots", "8", "source-slots", "4"))) {
+            long buffers0 = emu.liveBuffers();
+            long to0 = emu.bytesSyncedToDevice();
+            long from0 = emu.bytesSyncedFromDevice();
+            try (LoadedModel m = b.load(model)) {
+                assertEquals(7, emu.liveBuffers() - buffers0, "buffers of a loaded model");
+                assertEquals(imageBytes, emu.bytesSyncedToDevice() - to0, "bytes synced at load: the weights image");
+                assertEquals(0, emu.bytesSyncedFromDevice() - from0);
+
+                long to = emu.bytesSyncedToDevice();
+                long from = emu.bytesSyncedFromDevice();
+                EncodeResult enc = m.encode(List.of(new int[] {4, 5, 6}, new int[] {7, 8, 9, 10, 11}), null);
+                // header, 2 (slot, length) pairs, sequence 0 at its P-word stride, then sequence 1's 5 tokens
+                assertEquals(4L * (FpgaLayout.IN_HDR + 4 + CFG.maxPositions() + 5), emu.bytesSyncedToDevice() - to);
+                assertEquals(4L * FpgaLayout.OUT_HDR, emu.bytesSyncedFromDevice() - from);
+
+                List<DecoderState> states = new ArrayList<>();
+                for (var src : enc.sources()) {
+                    states.add(m.newDecoder(src, 20));
+                }
+                states.add(states.get(0).fork());
+                int[] logits = new int[3 * CFG.vocabSize()];
+                for (int step = 0; step < 10; step++) {
+                    to = emu.bytesSyncedToDevice();
+                    from = emu.bytesSyncedFromDevice();
+                    m.decodeStep(states, new int[] {step == 0 ? 1 : 5 + step, 1, 9}, logits, null);
+                    assertEquals(4L * (FpgaLayout.IN_HDR + 5 * 3), emu.bytesSyncedToDevice() - to, "to the device, step " + step);
+                    assertEquals(4L * (FpgaLayout.OUT_HDR + 3 * CFG.vocabSize()), emu.bytesSyncedFromDevice() - from,
+                            "from the device, step " + step);
+                }
+                assertEquals(7, emu.liveBuffers() - buffers0, "no buffer allocated by steps, states or sources");
+                for (DecoderState s : states) {
+                    s.close();
+                }
+                enc.sources().forEach(s -> s.close());
+            }
+            assertEquals(buffers0, emu.liveBuffers(), "closing the model frees its buffers");
+        }
+    }
+}
