@@ -18,15 +18,15 @@ import org.shiftformer.client.ShiftformerClient;
  * token mismatch).
  *
  * <pre>
- * --clients 64 --rate 32 --duration-s 120 --max-requests 100000 --tokens 32 --preset small
- * --pool 256 --source-tokens 4..24 --drain-s 60 --seed 1 --image shiftformer:VERSION --report-dir DIR
+ * --clients 64 --rate 12 --duration-s 120 --max-requests 100000 --tokens 24 --preset small
+ * --pool 256 --source-tokens 4..24 --drain-s 120 --seed 1 --image shiftformer:VERSION --report-dir DIR
  * </pre>
  */
 public final class LoadMain {
     static final Map<String, String> SOAK_DEFAULTS = Map.ofEntries(
-            Map.entry("clients", "64"), Map.entry("rate", "32"), Map.entry("duration-s", "120"),
-            Map.entry("max-requests", "100000"), Map.entry("tokens", "32"), Map.entry("preset", "small"),
-            Map.entry("pool", "256"), Map.entry("source-tokens", "4..24"), Map.entry("drain-s", "60"),
+            Map.entry("clients", "64"), Map.entry("rate", "12"), Map.entry("duration-s", "120"),
+            Map.entry("max-requests", "100000"), Map.entry("tokens", "24"), Map.entry("preset", "small"),
+            Map.entry("pool", "256"), Map.entry("source-tokens", "4..24"), Map.entry("drain-s", "120"),
             Map.entry("seed", "1"), Map.entry("image", DockerSupport.IMAGE),
             Map.entry("report-dir", System.getProperty("shiftformer.reportDir", "target/soak-report")));
 

@@ -123,6 +123,22 @@ class ShiftformerContainerTest {
     }
 
     @Test
+    void pinsTheDockerApiVersionOnlyForDaemonsOlderThanTestcontainersDefault() {
+        DockerSupport.requireDockerAndImage();
+        String daemon = DockerClientFactory.instance().client().versionCmd().exec().getApiVersion();
+        String[] v = daemon.split("\\.");
+        boolean older = Integer.parseInt(v[0]) == 1 && Integer.parseInt(v[1]) < 44;
+        String outcome = DockerApiVersion.negotiate();
+        if (outcome.contains("kept")) {
+            assertTrue(System.getProperty(DockerApiVersion.PROPERTY) != null || outcome.contains(".docker-java.properties"));
+        } else if (older) {
+            assertEquals(daemon, System.getProperty(DockerApiVersion.PROPERTY), outcome);
+        } else {
+            assertTrue(outcome.contains("unchanged") || outcome.contains("kept"), outcome);
+        }
+    }
+
+    @Test
     void rejectsAMissingModelFileAndAStartWithoutModel() {
         Path missing = dir.resolve("missing.itm");
         ShiftformerException e = assertThrows(ShiftformerException.class, () -> new ShiftformerContainer().withModel(missing));

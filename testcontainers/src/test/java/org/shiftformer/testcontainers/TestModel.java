@@ -44,6 +44,15 @@ final class TestModel implements AutoCloseable {
         return new TestModel(f);
     }
 
+    /** A second load of the same artifact on the same backend (e.g. for an in-process server). */
+    LoadedModel loadAgain() {
+        return backend.load(artifact.model());
+    }
+
+    org.shiftformer.api.backend.BackendIdentity identity() {
+        return backend.identity();
+    }
+
     ModelConfig config() {
         return local.config();
     }
