@@ -70,6 +70,8 @@ final class LoadRun {
     private final List<int[]> sources;
     private final List<int[]> expected;
     private final List<Probe> probes = new CopyOnWriteArrayList<>();
+    private final AtomicInteger inFlight = new AtomicInteger();
+    private final AtomicInteger maxInFlight = new AtomicInteger();
     private volatile boolean stopRequested;
 
     /**
@@ -152,6 +154,7 @@ final class LoadRun {
             int src = i % sources.size();
             Probe p = new Probe(i, src, at);
             probes.add(p);
+            maxInFlight.accumulateAndGet(inFlight.incrementAndGet(), Math::max);
             p.sentNs = System.nanoTime();
             maxLagNs = Math.max(maxLagNs, p.sentNs - at);
             p.future = clients.get(i % spec.clients).translate(
@@ -175,7 +178,7 @@ final class LoadRun {
         for (ShiftformerClient c : clients.subList(0, spec.clients)) {
             openConnections += c.isOpen() ? 1 : 0;
         }
-        return new Result(spec, List.copyOf(probes), expected, t0, arrivalsEndNs, maxLagNs, openConnections,
+        return new Result(spec, List.copyOf(probes), expected, t0, arrivalsEndNs, maxLagNs, maxInFlight.get(), openConnections,
                 loadBefore, loadAverage(), statsBefore, serverStats == null ? null : serverStats.get());
     }
 
@@ -237,6 +240,7 @@ final class LoadRun {
             endNs = System.nanoTime();
             result = r;
             terminals.incrementAndGet();
+            inFlight.decrementAndGet();
         }
 
         @Override
@@ -244,6 +248,7 @@ final class LoadRun {
             endNs = System.nanoTime();
             error = e;
             terminals.incrementAndGet();
+            inFlight.decrementAndGet();
         }
     }
 
@@ -258,6 +263,7 @@ final class LoadRun {
         final Map<String, Integer> errorsByCode = new TreeMap<>();
         final List<String> samples = new ArrayList<>();
         final int openConnections;
+        final int maxInFlight;
         final long tokens;
         final double wallSeconds;
         final double arrivalSeconds;
@@ -268,13 +274,17 @@ final class LoadRun {
         final double[] serverTtftMs;
         final double loadBefore;
         final double loadAfter;
+        /** The server's inter-token histogram during the run: upper bounds (ms) of the p50 and p99 buckets, or NaN. */
+        double serverItlP50Ms = Double.NaN;
+        double serverItlP99Ms = Double.NaN;
         /** The server's shiftformer_requests_total by status, increase during the run; empty without server stats. */
         final Map<String, Long> serverRequests = new TreeMap<>();
 
         Result(Spec spec, List<Probe> probes, List<int[]> expected, long t0, long arrivalsEndNs, long maxLagNs,
-               int openConnections, double loadBefore, double loadAfter, String statsBefore, String statsAfter) {
+               int maxInFlight, int openConnections, double loadBefore, double loadAfter, String statsBefore, String statsAfter) {
             this.spec = spec;
             this.sent = probes.size();
+            this.maxInFlight = maxInFlight;
             this.openConnections = openConnections;
             this.loadBefore = loadBefore;
             this.loadAfter = loadAfter;
@@ -341,6 +351,10 @@ final class LoadRun {
                 for (String status : List.of("done", "error", "cancelled", "dropped", "rejected")) {
                     serverRequests.put(status, requestsTotal(statsAfter, status) - requestsTotal(statsBefore, status));
                 }
+                TreeMap<Double, Double> serverItl = bucketDelta(statsBefore, statsAfter,
+                        "shiftformer_inter_token_latency_seconds_bucket");
+                serverItlP50Ms = bucketQuantile(serverItl, 0.5) * 1e3;
+                serverItlP99Ms = bucketQuantile(serverItl, 0.99) * 1e3;
             }
         }
 
@@ -377,9 +391,9 @@ final class LoadRun {
         String summary() {
             StringBuilder sb = new StringBuilder();
             sb.append(String.format("load: %s%n", spec));
-            sb.append(String.format("  sent %d in %.1f s (max arrival lag %.1f ms); done %d, errors %d %s, lost %d, "
+            sb.append(String.format("  sent %d in %.1f s (max arrival lag %.1f ms, at most %d in flight); done %d, errors %d %s, lost %d, "
                             + "duplicated %d, token mismatches %d; connections open %d/%d%n", sent, arrivalSeconds,
-                    maxArrivalLagMs, done, errors(), errorsByCode, lost, duplicated, mismatched, openConnections,
+                    maxArrivalLagMs, maxInFlight, done, errors(), errorsByCode, lost, duplicated, mismatched, openConnections,
                     spec.clients));
             if (!serverRequests.isEmpty()) {
                 sb.append(String.format("  server's shiftformer_requests_total during the run: %s%n", serverRequests));
@@ -389,6 +403,10 @@ final class LoadRun {
             sb.append(line("time to first token (client, from scheduled arrival)", ttftMs));
             sb.append(line("time to first token (server, Done.first_token_ns)", serverTtftMs));
             sb.append(line("inter-token latency (client)", itlMs));
+            if (!Double.isNaN(serverItlP50Ms)) {
+                sb.append(String.format("  %-54s p50 <= %.2f ms  p99 <= %.2f ms (histogram bucket bounds)%n",
+                        "inter-token latency (server, its histogram)", serverItlP50Ms, serverItlP99Ms));
+            }
             sb.append(line("end-to-end latency (client)", e2eMs));
             sb.append(String.format("  machine: %d CPUs, load average %.2f before, %.2f after%n",
                     Runtime.getRuntime().availableProcessors(), loadBefore, loadAfter));
@@ -418,6 +436,40 @@ final class LoadRun {
         }
         int rank = (int) Math.ceil(q * sorted.length);
         return sorted[Math.clamp(rank - 1, 0, sorted.length - 1)];
+    }
+
+    /** Cumulative bucket counts of a Prometheus histogram ({@code le} in seconds to count), after minus before. */
+    static TreeMap<Double, Double> bucketDelta(String before, String after, String bucketMetric) {
+        TreeMap<Double, Double> d = buckets(after, bucketMetric);
+        buckets(before, bucketMetric).forEach((le, c) -> d.merge(le, -c, Double::sum));
+        return d;
+    }
+
+    private static TreeMap<Double, Double> buckets(String text, String bucketMetric) {
+        TreeMap<Double, Double> out = new TreeMap<>();
+        for (String line : text.split("\n")) {
+            int le = line.indexOf("le=\"");
+            if (line.startsWith(bucketMetric + "{") && le > 0) {
+                String bound = line.substring(le + 4, line.indexOf('"', le + 4));
+                double b = bound.equals("+Inf") ? Double.POSITIVE_INFINITY : Double.parseDouble(bound);
+                out.merge(b, Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1)), Double::sum);
+            }
+        }
+        return out;
+    }
+
+    /** The smallest bucket bound whose cumulative count reaches {@code q} of the total; NaN without counts. */
+    static double bucketQuantile(TreeMap<Double, Double> cumulative, double q) {
+        if (cumulative.isEmpty() || cumulative.lastEntry().getValue() <= 0) {
+            return Double.NaN;
+        }
+        double target = q * cumulative.lastEntry().getValue();
+        for (Map.Entry<Double, Double> e : cumulative.entrySet()) {
+            if (e.getValue() >= target) {
+                return e.getKey();
+            }
+        }
+        return Double.POSITIVE_INFINITY;
     }
 
     /** Sum of {@code shiftformer_requests_total{status="STATUS",...}} over its other tags, from Prometheus text. */

@@ -110,6 +110,20 @@ class LoadRunTest {
     }
 
     @Test
+    void serverHistogramQuantileIsTheBucketBoundReachingIt() {
+        String before = "m_bucket{model=\"a\",le=\"0.001\"} 5.0\nm_bucket{model=\"a\",le=\"0.01\"} 5.0\n"
+                + "m_bucket{model=\"a\",le=\"+Inf\"} 5.0\n";
+        String after = "m_bucket{model=\"a\",le=\"0.001\"} 55.0\nm_bucket{model=\"a\",le=\"0.01\"} 104.0\n"
+                + "m_bucket{model=\"a\",le=\"+Inf\"} 105.0\n";
+        var delta = LoadRun.bucketDelta(before, after, "m_bucket");
+        assertEquals(100.0, delta.lastEntry().getValue());
+        assertEquals(0.001, LoadRun.bucketQuantile(delta, 0.5));
+        assertEquals(0.01, LoadRun.bucketQuantile(delta, 0.99));
+        assertEquals(Double.POSITIVE_INFINITY, LoadRun.bucketQuantile(delta, 1.0));
+        assertTrue(Double.isNaN(LoadRun.bucketQuantile(LoadRun.bucketDelta(before, before, "m_bucket"), 0.5)));
+    }
+
+    @Test
     void histogramHasFortyBinsHoldingEveryValue() {
         double[] v = new double[1000];
         for (int i = 0; i < v.length; i++) {
