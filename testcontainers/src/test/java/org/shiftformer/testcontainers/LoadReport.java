@@ -43,10 +43,16 @@ final class LoadReport {
             row(h, "time to first token (client, from scheduled arrival)", r.ttftMs);
             row(h, "time to first token (server, Done.first_token_ns)", r.serverTtftMs);
             row(h, "inter-token latency (client)", r.itlMs);
+            if (!Double.isNaN(r.serverItlP50Ms)) {
+                h.append(String.format(Locale.ROOT, "<tr><td>inter-token latency (server histogram, bucket bound)</td>"
+                        + "<td>&lt;= %.2f</td><td></td><td>&lt;= %.2f</td><td></td><td></td></tr>%n", r.serverItlP50Ms,
+                        r.serverItlP99Ms));
+            }
             row(h, "end-to-end latency (client)", r.e2eMs);
             h.append("</table>\n");
-            h.append(String.format(Locale.ROOT, "<p>throughput %.0f tokens/s (%d tokens in %.1f s)</p>\n",
-                    r.tokensPerSecond(), r.tokens, r.wallSeconds));
+            h.append(String.format(Locale.ROOT, "<p>throughput %.0f tokens/s (%d tokens in %.1f s); at most %d requests "
+                    + "in flight; machine: %d CPUs, load average %.2f before, %.2f after</p>%n", r.tokensPerSecond(), r.tokens,
+                    r.wallSeconds, r.maxInFlight, Runtime.getRuntime().availableProcessors(), r.loadBefore, r.loadAfter));
             h.append(histogram("Time to first token (ms)", r.ttftMs));
             h.append(histogram("Inter-token latency (ms)", r.itlMs));
             h.append(histogram("End-to-end latency (ms)", r.e2eMs));
