@@ -83,6 +83,14 @@ class ShiftformerContainerTest {
                     assertArrayEquals(expected.get(i), t.tokens(), "request " + i);
                 }
             }
+            // The server process itself runs as the image's user, not root.
+            // (A health check may be running beside it, as the same user.)
+            var top = server.getDockerClient().topContainerCmd(server.getContainerId()).withPsArgs("-o pid,uid,comm").exec();
+            assertEquals(List.of("PID", "UID", "COMMAND"), Arrays.asList(top.getTitles()));
+            List<List<String>> processes = Arrays.stream(top.getProcesses()).map(Arrays::asList).toList();
+            assertTrue(processes.stream().anyMatch(p -> p.get(2).equals("java")), processes.toString());
+            assertTrue(processes.stream().allMatch(p -> p.get(1).equals("10001")), processes.toString());
+
             String metrics = server.metricsText();
             assertEquals(sources.size(), LoadRun.requestsTotal(metrics, "done"), metrics);
 
