@@ -13,6 +13,8 @@ import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Properties;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -37,8 +39,9 @@ import java.util.regex.Pattern;
  * {@code ShiftformerContainer} should call {@code DockerApiVersion.negotiate()} first (or set
  * {@code -Dapi.version=1.41} for a Docker 20.10 daemon).
  *
- * <p>Daemons it can ask: {@code DOCKER_HOST} as {@code unix://PATH} or plain {@code tcp://HOST:PORT}
- * (without {@code DOCKER_TLS_VERIFY}); without {@code DOCKER_HOST}, {@code /var/run/docker.sock}.
+ * <p>Daemons it can ask, in Testcontainers' order, the first that answers: {@code DOCKER_HOST} as
+ * {@code unix://PATH} or plain {@code tcp://HOST:PORT} (without {@code DOCKER_TLS_VERIFY}), then
+ * {@code /var/run/docker.sock}.
  */
 public final class DockerApiVersion {
     /** The docker-java setting Testcontainers honours. */
@@ -48,6 +51,7 @@ public final class DockerApiVersion {
 
     private static final Pattern API_VERSION = Pattern.compile("\"ApiVersion\"\\s*:\\s*\"(\\d+)\\.(\\d+)\"");
     private static final long TIMEOUT_MS = 5_000;
+    private static final String DEFAULT_HOST = "unix:///var/run/docker.sock";
     private static String outcome;
 
     private DockerApiVersion() {
@@ -83,20 +87,40 @@ public final class DockerApiVersion {
                 return "api.version " + p.getProperty(PROPERTY) + " (" + userFile + ", kept)";
             }
         }
-        String host = System.getenv().getOrDefault("DOCKER_HOST", "unix:///var/run/docker.sock");
-        String answer;
-        try {
-            answer = CompletableFuture.supplyAsync(() -> ask(host)).get(TIMEOUT_MS, TimeUnit.MILLISECONDS);
-        } catch (TimeoutException e) {
-            return "api.version unchanged: " + host + " did not answer GET /version within " + TIMEOUT_MS + " ms";
-        } catch (ExecutionException e) {
-            return "api.version unchanged: cannot ask " + host + " for its version: " + e.getCause().getMessage();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return "api.version unchanged: interrupted";
+        // Testcontainers tries DOCKER_HOST, then the default socket, and uses the first that answers: so does this.
+        List<String> hosts = new ArrayList<>();
+        String env = System.getenv("DOCKER_HOST");
+        if (env != null && !env.isBlank()) {
+            hosts.add(env);
+        }
+        if (!hosts.contains(DEFAULT_HOST)) {
+            hosts.add(DEFAULT_HOST);
+        }
+        String answer = null;
+        String host = null;
+        List<String> failures = new ArrayList<>();
+        for (String h : hosts) {
+            try {
+                answer = CompletableFuture.supplyAsync(() -> ask(h)).get(TIMEOUT_MS, TimeUnit.MILLISECONDS);
+            } catch (TimeoutException e) {
+                failures.add(h + " did not answer GET /version within " + TIMEOUT_MS + " ms");
+                continue;
+            } catch (ExecutionException e) {
+                failures.add("cannot ask " + h + " for its version: " + e.getCause().getMessage());
+                continue;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return "api.version unchanged: interrupted";
+            }
+            if (answer == null) {
+                failures.add(h + " is not a unix socket or a plain tcp address");
+                continue;
+            }
+            host = h;
+            break;
         }
         if (answer == null) {
-            return "api.version unchanged: " + host + " is not a unix socket or a plain tcp address";
+            return "api.version unchanged: " + String.join("; ", failures);
         }
         Matcher m = API_VERSION.matcher(answer);
         if (!m.find()) {
