@@ -1,0 +1,40 @@
+package org.shiftformer.testcontainers;
+
+import static org.junit.jupiter.api.Assertions.fail;
+
+import com.github.dockerjava.api.exception.NotFoundException;
+import org.junit.jupiter.api.Assumptions;
+import org.testcontainers.DockerClientFactory;
+
+/**
+ * Whether the tests can run: a Docker daemon and the image this build made. Outside CI a missing daemon or
+ * image skips them with the reason (like the other modules' optional tools); with {@code CI=true} it fails.
+ */
+final class DockerSupport {
+    /** The image under test (surefire passes the one the build made). */
+    static final String IMAGE = System.getProperty("shiftformer.image", ShiftformerContainer.DEFAULT_IMAGE);
+
+    private DockerSupport() {
+    }
+
+    static void requireDockerAndImage() {
+        DockerApiVersion.negotiate();
+        boolean ci = "true".equals(System.getenv("CI"));
+        String problem = null;
+        if (!DockerClientFactory.instance().isDockerAvailable()) {
+            problem = "no Docker daemon answers (start dockerd; .ci/run does)";
+        } else {
+            try {
+                DockerClientFactory.instance().client().inspectImageCmd(IMAGE).exec();
+            } catch (NotFoundException e) {
+                problem = "image " + IMAGE + " does not exist: build it with ./shiftformer image (mvn verify does)";
+            }
+        }
+        if (problem != null) {
+            if (ci) {
+                fail(problem + " (CI=true: the container tests must run)");
+            }
+            Assumptions.abort(problem);
+        }
+    }
+}
