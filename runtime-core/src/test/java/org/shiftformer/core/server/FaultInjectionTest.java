@@ -248,6 +248,8 @@ class FaultInjectionTest {
                 double gauge = server.meterRegistry().get(ServerMeters.OUTBOUND_PENDING).gauge().value();
                 assertEquals(server.outboundPendingBytes(), (long) gauge, "the gauge reads the outbound buffers");
                 assertTrue(gauge >= highWater / 2.0, "a connection not writable holds at least H/2: " + gauge);
+                String metrics = Http.get(server.adminAddress(), "/metrics").body();
+                assertEquals(gauge, Http.sample(metrics, "shiftformer_outbound_pending_bytes"), "the gauge on /metrics");
 
                 // The server keeps decoding for a client that reads.
                 try (TestClient other = TestClient.connect(server.localAddress())) {
