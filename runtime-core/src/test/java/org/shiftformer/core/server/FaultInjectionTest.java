@@ -12,6 +12,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -357,7 +358,7 @@ class FaultInjectionTest {
             assertEquals(0, server.stats().steps(), "no decoder step has completed yet");
 
             // The rejections are already on the wire: read them before any step completes.
-            Map<TestClient, Map<Long, List<Message>>> frames = new java.util.HashMap<>();
+            Map<TestClient, Map<Long, List<Message>>> frames = new HashMap<>();
             long overloaded = 0;
             long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
             while (overloaded < rejected) {
@@ -369,7 +370,7 @@ class FaultInjectionTest {
                         assertEquals(ErrorCode.OVERLOADED, e.errorCode(), e::message);
                         assertTrue(e.message().contains("limit is " + maxInFlight)
                                 || e.message().contains("queue is full (" + maxQueued), e::message);
-                        frames.computeIfAbsent(c, k -> new java.util.HashMap<>())
+                        frames.computeIfAbsent(c, k -> new HashMap<>())
                                 .computeIfAbsent(m.requestId(), k -> new ArrayList<>()).add(m);
                         overloaded++;
                         any = true;
@@ -384,7 +385,7 @@ class FaultInjectionTest {
 
             gate.open();
             for (TestClient c : clients) {
-                Map<Long, List<Message>> mine = frames.computeIfAbsent(c, k -> new java.util.HashMap<>());
+                Map<Long, List<Message>> mine = frames.computeIfAbsent(c, k -> new HashMap<>());
                 int admitted = perConnection - mine.size();
                 Map<Long, List<Message>> rest = c.readTerminals(admitted);
                 for (Map.Entry<Long, List<Message>> e : rest.entrySet()) {
