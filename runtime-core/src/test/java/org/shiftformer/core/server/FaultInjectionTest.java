@@ -246,11 +246,15 @@ class FaultInjectionTest {
                 assertTrue(stalledDone < (long) connections * n, "the stalled streams are paused, not finished: "
                         + server.stats());
                 assertTrue(server.scheduler().activeSequences() > 0, "the stalled requests keep their slots");
+                // The meter and /metrics read the outbound buffers: a connection that is not writable holds at
+                // least H/2 (Netty marks it writable again only below the low-water mark, H/2), and it cannot
+                // drain while its client does not read. (Frames still queued for an event loop may grow from
+                // their estimate to their encoded size meanwhile, so two readings need not be equal.)
                 double gauge = server.meterRegistry().get(ServerMeters.OUTBOUND_PENDING).gauge().value();
-                assertEquals(server.outboundPendingBytes(), (long) gauge, "the gauge reads the outbound buffers");
-                assertTrue(gauge >= highWater / 2.0, "a connection not writable holds at least H/2: " + gauge);
-                String metrics = Http.get(server.adminAddress(), "/metrics").body();
-                assertEquals(gauge, Http.sample(metrics, "shiftformer_outbound_pending_bytes"), "the gauge on /metrics");
+                assertTrue(gauge >= highWater / 2.0, "the gauge shows a stalled connection's bytes: " + gauge);
+                double scraped = Http.sample(Http.get(server.adminAddress(), "/metrics").body(),
+                        "shiftformer_outbound_pending_bytes");
+                assertTrue(scraped >= highWater / 2.0, "/metrics shows a stalled connection's bytes: " + scraped);
 
                 // The server keeps decoding for a client that reads.
                 try (TestClient other = TestClient.connect(server.localAddress())) {
