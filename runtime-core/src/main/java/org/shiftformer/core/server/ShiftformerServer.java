@@ -6,6 +6,7 @@ import io.netty.buffer.ByteBufAllocatorMetricProvider;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -108,7 +109,8 @@ public final class ShiftformerServer implements AutoCloseable {
         } else {
             this.gcMetrics = null;
         }
-        new ServerMetrics(stats, router::queuedRequests, router::activeSequences, this::connectionCount)
+        new ServerMetrics(stats, router::queuedRequests, router::activeSequences, this::connectionCount,
+                this::outboundPendingBytes)
                 .bindTo(this.registry);
         this.reloadsDone = Counter.builder(ServerMeters.RELOADS).tag(ServerMeters.STATUS, "done")
                 .description("hot reloads").register(this.registry);
@@ -371,6 +373,22 @@ public final class ShiftformerServer implements AutoCloseable {
     /** Open client connections. */
     public int connectionCount() {
         return connections.size();
+    }
+
+    /**
+     * Bytes of encoded frames queued for client connections and not yet taken by their sockets: the sum
+     * of Netty's outbound buffers ({@code ChannelOutboundBuffer.totalPendingWriteBytes}, which also counts
+     * writes still queued for the event loop), gauge {@link ServerMeters#OUTBOUND_PENDING}. Any thread.
+     */
+    public long outboundPendingBytes() {
+        long sum = 0;
+        for (Channel ch : connections) {
+            ChannelOutboundBuffer out = ch.unsafe().outboundBuffer();
+            if (out != null) {
+                sum += out.totalPendingWriteBytes();
+            }
+        }
+        return sum;
     }
 
     /**

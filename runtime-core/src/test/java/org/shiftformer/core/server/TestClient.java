@@ -79,6 +79,11 @@ final class TestClient implements AutoCloseable {
         out.flush();
     }
 
+    /** Bytes that can be read now without blocking. */
+    int available() throws IOException {
+        return in.available();
+    }
+
     /** Reads one frame (fails on timeout or EOF). */
     Message read() throws IOException {
         byte[] prefix = new byte[FrameLayout.LENGTH_BYTES];

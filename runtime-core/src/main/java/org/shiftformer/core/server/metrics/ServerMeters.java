@@ -15,6 +15,14 @@ public final class ServerMeters {
     public static final String STREAMS_LIVE = "shiftformer.streams.live";
     /** Gauge: open client connections. */
     public static final String CONNECTIONS = "shiftformer.connections";
+    /**
+     * Gauge, bytes: encoded frames queued in the server for client connections and not yet taken by their
+     * sockets (Netty's outbound buffers, summed over connections). A connection above
+     * {@code writeBufferHighWaterMark} stops being stepped and read, so this stays below about connections
+     * x (high-water mark x 2 + one step's frames), however many clients stop reading (FaultInjectionTest
+     * derives the exact bound: frames still queued for an event loop count 40 bytes until encoded).
+     */
+    public static final String OUTBOUND_PENDING = "shiftformer.outbound.pending";
     /** Counter, bytes: frames read from client connections. */
     public static final String BYTES_IN = "shiftformer.bytes.in";
     /** Counter, bytes: frames written to client connections. */

@@ -5,14 +5,16 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.MeterBinder;
 import java.util.function.IntSupplier;
+import java.util.function.LongSupplier;
 import java.util.function.ToDoubleFunction;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.core.server.ServerStats;
 
 /**
  * Binds the server-wide meters: request outcomes, bytes and connection counts read from
- * {@link ServerStats} by function counters (nothing is counted twice, nothing allocated per request), and
- * the queue and live-stream gauges read from the schedulers. Per-model meters are {@link ModelMetrics}.
+ * {@link ServerStats} by function counters (nothing is counted twice, nothing allocated per request), the
+ * queue and live-stream gauges read from the schedulers, and the bytes waiting in the connections'
+ * outbound buffers. Per-model meters are {@link ModelMetrics}.
  */
 public final class ServerMetrics implements MeterBinder {
     private static final String NONE = "none";
@@ -21,18 +23,22 @@ public final class ServerMetrics implements MeterBinder {
     private final IntSupplier queueDepth;
     private final IntSupplier liveStreams;
     private final IntSupplier connections;
+    private final LongSupplier outboundPending;
 
     /**
-     * @param stats       the server's counters
-     * @param queueDepth  accepted requests waiting for a slot, over every live scheduler
-     * @param liveStreams requests being decoded, over every live scheduler
-     * @param connections open client connections
+     * @param stats           the server's counters
+     * @param queueDepth      accepted requests waiting for a slot, over every live scheduler
+     * @param liveStreams     requests being decoded, over every live scheduler
+     * @param connections     open client connections
+     * @param outboundPending bytes queued for client connections and not yet taken by their sockets
      */
-    public ServerMetrics(ServerStats stats, IntSupplier queueDepth, IntSupplier liveStreams, IntSupplier connections) {
+    public ServerMetrics(ServerStats stats, IntSupplier queueDepth, IntSupplier liveStreams, IntSupplier connections,
+                         LongSupplier outboundPending) {
         this.stats = stats;
         this.queueDepth = queueDepth;
         this.liveStreams = liveStreams;
         this.connections = connections;
+        this.outboundPending = outboundPending;
     }
 
     @Override
@@ -54,6 +60,9 @@ public final class ServerMetrics implements MeterBinder {
                 .description("requests being decoded").register(registry);
         Gauge.builder(ServerMeters.CONNECTIONS, connections, IntSupplier::getAsInt).strongReference(true)
                 .description("open client connections").register(registry);
+        Gauge.builder(ServerMeters.OUTBOUND_PENDING, outboundPending, LongSupplier::getAsLong).strongReference(true)
+                .baseUnit("bytes").description("encoded frames queued for client connections, not yet taken by the sockets")
+                .register(registry);
     }
 
     private void requests(MeterRegistry registry, String status, String code, ToDoubleFunction<ServerStats> f) {
