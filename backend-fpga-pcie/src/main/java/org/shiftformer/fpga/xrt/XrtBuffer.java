@@ -3,7 +3,6 @@ package org.shiftformer.fpga.xrt;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Objects;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ShiftformerException;
 
@@ -16,21 +15,19 @@ import org.shiftformer.api.ShiftformerException;
  * written from any thread). Closing it frees the buffer and invalidates the mapped segment; a second close
  * does nothing.
  */
-public final class XrtBuffer implements AutoCloseable {
+public final class XrtBuffer extends XrtHandle {
     private static final int TO_DEVICE = 0; // XCL_BO_SYNC_BO_TO_DEVICE
     private static final int FROM_DEVICE = 1; // XCL_BO_SYNC_BO_FROM_DEVICE
 
-    private final MemorySegment handle;
     private final long size;
     private final String deviceName;
     /** Owns the mapped view: closing the buffer closes it, so no Java code can touch freed memory. */
     private final Arena arena = Arena.ofShared();
     private final MemorySegment callState = XrtApi.newCallState(arena);
-    private final AtomicBoolean closed = new AtomicBoolean();
     private MemorySegment mapped;
 
     XrtBuffer(MemorySegment handle, long size, String deviceName) {
-        this.handle = handle;
+        super(handle);
         this.size = size;
         this.deviceName = deviceName;
     }
@@ -165,15 +162,6 @@ public final class XrtBuffer implements AutoCloseable {
         }
     }
 
-    /** True once {@link #close()} ran. */
-    public boolean isClosed() {
-        return closed.get();
-    }
-
-    MemorySegment handle() {
-        return handle;
-    }
-
     private void checkRange(String what, long bytes, long offset) {
         if (offset < 0 || bytes < 0 || offset > size || bytes > size - offset) {
             throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "cannot " + what + " " + bytes + " bytes at offset "
@@ -181,10 +169,9 @@ public final class XrtBuffer implements AutoCloseable {
         }
     }
 
-    void ensureOpen() {
-        if (closed.get()) {
-            throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "XRT buffer " + describe() + " is closed");
-        }
+    @Override
+    String closedName() {
+        return "buffer " + describe();
     }
 
     private String describe() {
@@ -198,26 +185,11 @@ public final class XrtBuffer implements AutoCloseable {
      */
     @Override
     public void close() {
-        if (!closed.compareAndSet(false, true)) {
-            return;
-        }
-        int rc;
-        int errno;
-        try {
-            rc = (int) XrtApi.BO_FREE.invokeExact(callState, handle);
-            errno = XrtApi.errno(callState);
-        } catch (Throwable t) {
-            throw XrtApi.unexpected("xrtBOFree", t);
-        } finally {
-            arena.close();
-        }
-        if (rc != 0) {
-            throw XrtApi.failure(ErrorCode.BACKEND_FAILURE, "xrtBOFree(" + describe() + ")", "returned " + rc, errno);
-        }
+        closeOnce(XrtApi.BO_FREE, "xrtBOFree", describe(), callState, arena::close);
     }
 
     @Override
     public String toString() {
-        return "XrtBuffer[" + describe() + (closed.get() ? ", closed" : "") + "]";
+        return "XrtBuffer[" + describe() + (isClosed() ? ", closed" : "") + "]";
     }
 }

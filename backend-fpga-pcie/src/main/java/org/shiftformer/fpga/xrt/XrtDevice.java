@@ -7,7 +7,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HexFormat;
 import java.util.Objects;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.regex.Pattern;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ShiftformerException;
@@ -17,7 +16,7 @@ import org.shiftformer.api.ShiftformerException;
  * opened on it are separate resources: close them first (XRT allows closing the device while they are open,
  * and the host emulation counts them as still live).
  */
-public final class XrtDevice implements AutoCloseable {
+public final class XrtDevice extends XrtHandle {
     /** Bytes of an xclbin UUID ({@code xuid_t}). */
     public static final int UUID_BYTES = 16;
     /** {@code XRT_BO_FLAGS_NONE}: an ordinary buffer with a host and a device copy. */
@@ -25,14 +24,12 @@ public final class XrtDevice implements AutoCloseable {
 
     private static final Pattern BDF = Pattern.compile("([0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\\.[0-7]");
 
-    private final MemorySegment handle;
     private final String name;
-    private final AtomicBoolean closed = new AtomicBoolean();
     /** The UUID of the xclbin this object loaded last (null until then); read by openKernel. */
     private volatile byte[] loadedUuid;
 
     private XrtDevice(MemorySegment handle, String name) {
-        this.handle = handle;
+        super(handle);
         this.name = name;
     }
 
@@ -202,19 +199,9 @@ public final class XrtDevice implements AutoCloseable {
         return name;
     }
 
-    /** True once {@link #close()} ran. */
-    public boolean isClosed() {
-        return closed.get();
-    }
-
-    MemorySegment handle() {
-        return handle;
-    }
-
-    private void ensureOpen() {
-        if (closed.get()) {
-            throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "XRT " + name + " is closed");
-        }
+    @Override
+    String closedName() {
+        return name;
     }
 
     /**
@@ -224,23 +211,11 @@ public final class XrtDevice implements AutoCloseable {
      */
     @Override
     public void close() {
-        if (!closed.compareAndSet(false, true)) {
-            return;
-        }
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment state = XrtApi.newCallState(arena);
-            int rc = (int) XrtApi.DEVICE_CLOSE.invokeExact(state, handle);
-            if (rc != 0) {
-                throw XrtApi.failure(ErrorCode.BACKEND_FAILURE, "xrtDeviceClose(" + name + ")", "returned " + rc,
-                        XrtApi.errno(state));
-            }
-        } catch (Throwable t) {
-            throw XrtApi.unexpected("xrtDeviceClose", t);
-        }
+        closeOnce(XrtApi.DEVICE_CLOSE, "xrtDeviceClose", name);
     }
 
     @Override
     public String toString() {
-        return "XrtDevice[" + name + (closed.get() ? ", closed" : "") + "]";
+        return "XrtDevice[" + name + (isClosed() ? ", closed" : "") + "]";
     }
 }

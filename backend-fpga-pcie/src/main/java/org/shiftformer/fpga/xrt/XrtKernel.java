@@ -5,7 +5,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ShiftformerException;
 
@@ -13,15 +12,13 @@ import org.shiftformer.api.ShiftformerException;
  * An open kernel of a loaded xclbin ({@code xrtKernelHandle}). Thread-safe; closing it is idempotent.
  * Runs opened from it are separate resources: close them first.
  */
-public final class XrtKernel implements AutoCloseable {
+public final class XrtKernel extends XrtHandle {
     private final XrtDevice device;
-    private final MemorySegment handle;
     private final String name;
-    private final AtomicBoolean closed = new AtomicBoolean();
 
     XrtKernel(XrtDevice device, MemorySegment handle, String name) {
         this.device = device;
-        this.handle = handle;
+        super(handle);
         this.name = name;
     }
 
@@ -125,15 +122,9 @@ public final class XrtKernel implements AutoCloseable {
         }
     }
 
-    /** True once {@link #close()} ran. */
-    public boolean isClosed() {
-        return closed.get();
-    }
-
-    private void ensureOpen() {
-        if (closed.get()) {
-            throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "XRT kernel " + name + " is closed");
-        }
+    @Override
+    String closedName() {
+        return "kernel " + name;
     }
 
     /**
@@ -143,23 +134,11 @@ public final class XrtKernel implements AutoCloseable {
      */
     @Override
     public void close() {
-        if (!closed.compareAndSet(false, true)) {
-            return;
-        }
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment state = XrtApi.newCallState(arena);
-            int rc = (int) XrtApi.KERNEL_CLOSE.invokeExact(state, handle);
-            if (rc != 0) {
-                throw XrtApi.failure(ErrorCode.BACKEND_FAILURE, "xrtKernelClose(kernel " + name + ")", "returned " + rc,
-                        XrtApi.errno(state));
-            }
-        } catch (Throwable t) {
-            throw XrtApi.unexpected("xrtKernelClose", t);
-        }
+        closeOnce(XrtApi.KERNEL_CLOSE, "xrtKernelClose", "kernel " + name);
     }
 
     @Override
     public String toString() {
-        return "XrtKernel[" + name + " on " + device.name() + (closed.get() ? ", closed" : "") + "]";
+        return "XrtKernel[" + name + " on " + device.name() + (isClosed() ? ", closed" : "") + "]";
     }
 }

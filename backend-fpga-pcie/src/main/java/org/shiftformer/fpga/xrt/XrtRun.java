@@ -4,7 +4,6 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.Objects;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ShiftformerException;
 
@@ -14,15 +13,13 @@ import org.shiftformer.api.ShiftformerException;
  *
  * <p>Not thread-safe: drive a run from one thread at a time. A second close does nothing.
  */
-public final class XrtRun implements AutoCloseable {
-    private final MemorySegment handle;
+public final class XrtRun extends XrtHandle {
     private final String kernelName;
     /** Where the linker captures errno; GC-managed, so a run costs no arena close. */
     private final MemorySegment callState = XrtApi.newCallState(Arena.ofAuto());
-    private final AtomicBoolean closed = new AtomicBoolean();
 
     XrtRun(MemorySegment handle, String kernelName) {
-        this.handle = handle;
+        super(handle);
         this.kernelName = kernelName;
     }
 
@@ -193,15 +190,9 @@ public final class XrtRun implements AutoCloseable {
         return (int) ms;
     }
 
-    /** True once {@link #close()} ran. */
-    public boolean isClosed() {
-        return closed.get();
-    }
-
-    private void ensureOpen() {
-        if (closed.get()) {
-            throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "XRT run of kernel " + kernelName + " is closed");
-        }
+    @Override
+    String closedName() {
+        return "run of kernel " + kernelName;
     }
 
     /**
@@ -211,23 +202,11 @@ public final class XrtRun implements AutoCloseable {
      */
     @Override
     public void close() {
-        if (!closed.compareAndSet(false, true)) {
-            return;
-        }
-        int rc;
-        try {
-            rc = (int) XrtApi.RUN_CLOSE.invokeExact(callState, handle);
-        } catch (Throwable t) {
-            throw XrtApi.unexpected("xrtRunClose", t);
-        }
-        if (rc != 0) {
-            throw XrtApi.failure(ErrorCode.BACKEND_FAILURE, "xrtRunClose(run of kernel " + kernelName + ")",
-                    "returned " + rc, XrtApi.errno(callState));
-        }
+        closeOnce(XrtApi.RUN_CLOSE, "xrtRunClose", "run of kernel " + kernelName, callState);
     }
 
     @Override
     public String toString() {
-        return "XrtRun[" + kernelName + (closed.get() ? ", closed" : "") + "]";
+        return "XrtRun[" + kernelName + (isClosed() ? ", closed" : "") + "]";
     }
 }

@@ -11,8 +11,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.api.io.TempDir;
@@ -20,30 +18,7 @@ import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ShiftformerException;
 
 /** Every failure the emulation can inject or detect surfaces as a ShiftformerException naming the call. */
-class XrtFaultInjectionTest {
-    private static final Duration TIMEOUT = Duration.ofSeconds(60); // a hang guard only
-
-    private XrtEmulation emu;
-    private Path xclbin;
-
-    @BeforeEach
-    void setUp() {
-        emu = XrtTestSupport.emulation();
-        xclbin = XrtTestSupport.testXclbin();
-        emu.configure("");
-    }
-
-    @AfterEach
-    void resetAndCheckLeaks() {
-        if (emu != null) {
-            emu.configure("");
-            assertEquals(0, emu.liveRuns(), "live runs");
-            assertEquals(0, emu.liveBuffers(), "live buffers");
-            assertEquals(0, emu.liveKernels(), "live kernels");
-            assertEquals(0, emu.liveDevices(), "live devices");
-        }
-    }
-
+class XrtFaultInjectionTest extends EmulatedXrtTest {
     @Test
     void injectedOpenFailureNamesTheCallAndErrno() {
         emu.configure("fail-open");

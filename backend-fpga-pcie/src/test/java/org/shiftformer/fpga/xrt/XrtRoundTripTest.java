@@ -12,7 +12,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -20,37 +19,14 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ShiftformerException;
 
 /** The binding against the host emulation: real kernel runs on buffers moved by xrtBOSync. */
-class XrtRoundTripTest {
-    private static final Duration TIMEOUT = Duration.ofSeconds(60); // a hang guard only
+class XrtRoundTripTest extends EmulatedXrtTest {
     private static final int N = 1000;
-
-    private XrtEmulation emu;
-    private Path xclbin;
-
-    @BeforeEach
-    void setUp() {
-        emu = XrtTestSupport.emulation();
-        xclbin = XrtTestSupport.testXclbin();
-        emu.configure("");
-    }
-
-    @AfterEach
-    void nothingLeaks() {
-        if (emu != null) {
-            assertEquals(0, emu.liveRuns(), "live runs");
-            assertEquals(0, emu.liveBuffers(), "live buffers");
-            assertEquals(0, emu.liveKernels(), "live kernels");
-            assertEquals(0, emu.liveDevices(), "live devices");
-        }
-    }
 
     @Test
     void loadsTheEmulation() throws Exception {
