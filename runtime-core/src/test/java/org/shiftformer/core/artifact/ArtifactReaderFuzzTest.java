@@ -9,8 +9,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 import org.shiftformer.api.ModelConfig;
 import org.shiftformer.api.model.RandomModels;
 import org.shiftformer.api.ShiftformerException;
@@ -73,11 +73,11 @@ class ArtifactReaderFuzzTest {
     }
 
     /**
-     * Rewrites the committed seeds ({@code -Dfuzz.writeSeeds=true}, FUZZING.md): the small artifact of
+     * Rewrites the committed seeds (only with {@code -Dgroups=fuzz-seeds}, FUZZING.md): the small artifact of
      * {@link TestArtifacts} and one with BPE merges and a larger vocabulary, both valid.
      */
     @Test
-    @EnabledIfSystemProperty(named = "fuzz.writeSeeds", matches = "true")
+    @Tag("fuzz-seeds") // excluded from normal runs (runtime-core/pom.xml): it rewrites committed files
     void writeSeeds() throws IOException {
         Path dir = Path.of("src/test/resources/org/shiftformer/core/artifact/ArtifactReaderFuzzTestInputs/artifacts");
         Files.createDirectories(dir);

@@ -22,8 +22,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ShiftformerException;
 import org.shiftformer.core.FuzzCounters;
@@ -149,11 +149,11 @@ class FrameDecoderFuzzTest {
     }
 
     /**
-     * Rewrites the committed seeds ({@code -Dfuzz.writeSeeds=true}, FUZZING.md): one valid frame of every
+     * Rewrites the committed seeds (only with {@code -Dgroups=fuzz-seeds}, FUZZING.md): one valid frame of every
      * message of {@link Samples#all()}, and a stream of several frames as a client sends them.
      */
     @Test
-    @EnabledIfSystemProperty(named = "fuzz.writeSeeds", matches = "true")
+    @Tag("fuzz-seeds") // excluded from normal runs (runtime-core/pom.xml): it rewrites committed files
     void writeSeeds() throws IOException {
         Path dir = Path.of("src/test/resources/org/shiftformer/core/protocol/FrameDecoderFuzzTestInputs/frames");
         Files.createDirectories(dir);
