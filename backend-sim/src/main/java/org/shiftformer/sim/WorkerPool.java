@@ -248,6 +248,7 @@ final class WorkerPool implements AutoCloseable {
                     continue;
                 }
                 spins = 0;
+                Thread.yield(); // idle: let a thread waiting for this core (an event loop) run now
                 long now = System.nanoTime();
                 if (start == 0) {
                     start = now;

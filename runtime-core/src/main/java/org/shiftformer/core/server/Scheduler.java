@@ -444,6 +444,9 @@ public final class Scheduler {
         for (ConnectionHandler c : toFlush) {
             c.flush();
         }
+        if (!toFlush.isEmpty()) {
+            Thread.yield(); // an event loop woken by the flush may be queued on this core: let it send now
+        }
         toFlush.clear();
     }
 
