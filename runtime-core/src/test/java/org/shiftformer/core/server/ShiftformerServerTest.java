@@ -664,25 +664,6 @@ class ShiftformerServerTest {
     }
 
     @Test
-    void withoutAFallbackTheRequestsOfAFailedStepEndInOneBackendFailureEach() throws Exception {
-        BreakingModel breaking = new BreakingModel(slow(0), 3);
-        try (ShiftformerServer server = start(config().conclude(), breaking);
-             TestClient c = TestClient.connect(server.localAddress())) {
-            for (long id = 1; id <= 5; id++) {
-                c.send(longRequest(id));
-            }
-            Map<Long, List<Message>> frames = c.readTerminals(5);
-            for (long id = 1; id <= 5; id++) {
-                Message.Error e = assertInstanceOf(Message.Error.class, lastOf(frames.get(id)));
-                assertEquals(ErrorCode.BACKEND_FAILURE.value(), e.code());
-                assertTrue(e.message().contains("device was lost"), e.message());
-            }
-            assertEveryAcceptedRequestEndedOnce(server);
-            assertEquals(5, server.stats().errors(ErrorCode.BACKEND_FAILURE));
-        }
-    }
-
-    @Test
     void invalidSettingsFailNamingTheSetting() {
         ShiftformerException e = assertThrows(ShiftformerException.class,
                 () -> ServerConfig.builder().maxBatchRows(4).maxBeamWidth(8).conclude());
