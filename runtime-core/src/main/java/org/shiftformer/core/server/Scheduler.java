@@ -162,12 +162,14 @@ public final class Scheduler {
                 stats.reject(ErrorCode.CANCELLED.value());
                 return new Message.Error(r.id, ErrorCode.CANCELLED.value(), "server is shutting down");
             }
-            if (waiting.incrementAndGet() > config.maxQueued()) {
-                waiting.decrementAndGet();
+            // Checked before counting (only this lock's holder adds; the scheduler only subtracts), so the
+            // queue-depth gauge never shows a refused request.
+            if (waiting.get() >= config.maxQueued()) {
                 stats.reject(ErrorCode.OVERLOADED.value());
                 return new Message.Error(r.id, ErrorCode.OVERLOADED.value(), "server queue is full ("
                         + config.maxQueued() + " requests wait for a slot); retry later");
             }
+            waiting.incrementAndGet();
             stats.accepted.increment();
             inbox.add(r);
         }
