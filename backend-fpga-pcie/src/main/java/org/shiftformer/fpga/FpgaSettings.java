@@ -7,6 +7,7 @@ import java.util.Set;
 import java.util.TreeSet;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ShiftformerException;
+import org.shiftformer.api.backend.BackendSettings;
 
 /**
  * The settings of the {@code fpga} backend ({@code --backend-option key=value}); unknown keys are an
@@ -115,22 +116,7 @@ record FpgaSettings(int deviceIndex, String bdf, Path xclbin, String kernel, lon
     }
 
     private static long integer(Map<String, String> settings, String key, long dflt, long min, long max) {
-        String v = settings.get(key);
-        if (v == null) {
-            return dflt;
-        }
-        long x;
-        try {
-            x = Long.parseLong(v.trim());
-        } catch (NumberFormatException e) {
-            throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT,
-                    "setting " + key + "='" + v + "' is not an integer in [" + min + ", " + max + "]", e);
-        }
-        if (x < min || x > max) {
-            throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT,
-                    "setting " + key + "=" + x + " is outside [" + min + ", " + max + "]");
-        }
-        return x;
+        return BackendSettings.integer(settings, key, dflt, min, max);
     }
 
     /** The device as users name it. */

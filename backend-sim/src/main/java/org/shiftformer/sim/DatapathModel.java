@@ -6,6 +6,7 @@ import java.util.Set;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ModelConfig;
 import org.shiftformer.api.ShiftformerException;
+import org.shiftformer.api.backend.BackendSettings;
 import org.shiftformer.api.backend.StepCost;
 
 /**
@@ -210,18 +211,7 @@ public final class DatapathModel {
     }
 
     private static long parseLong(Map<String, String> s, String key, long dflt, long min, long max) {
-        String v = s.get(key);
-        if (v == null) {
-            return dflt;
-        }
-        long x;
-        try {
-            x = Long.parseLong(v.trim());
-        } catch (NumberFormatException e) {
-            throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT,
-                    "setting " + key + "='" + v + "' is not an integer in [" + min + ", " + max + "]", e);
-        }
-        return checkLong(key, x, min, max);
+        return BackendSettings.integer(s, key, dflt, min, max);
     }
 
     private static double parseDouble(Map<String, String> s, String key, double dflt) {
@@ -244,11 +234,7 @@ public final class DatapathModel {
     }
 
     private static long checkLong(String key, long v, long min, long max) {
-        if (v < min || v > max) {
-            throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT,
-                    "setting " + key + "=" + v + " is outside [" + min + ", " + max + "]");
-        }
-        return v;
+        return BackendSettings.inRange(key, v, min, max);
     }
 
     private static double checkDouble(String key, double v) {

@@ -13,6 +13,7 @@ import org.shiftformer.api.backend.Availability;
 import org.shiftformer.api.backend.Backend;
 import org.shiftformer.api.backend.BackendIdentity;
 import org.shiftformer.api.backend.BackendProvider;
+import org.shiftformer.api.backend.BackendSettings;
 import org.shiftformer.api.backend.Capabilities;
 import org.shiftformer.api.backend.IntKernels;
 import org.shiftformer.api.backend.LoadedModel;
@@ -83,18 +84,7 @@ public final class SimBackendProvider implements BackendProvider {
         if (v == null) {
             return defaultThreads();
         }
-        long x;
-        try {
-            x = Long.parseLong(v.trim());
-        } catch (NumberFormatException e) {
-            throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT,
-                    "setting " + THREADS + "='" + v + "' is not an integer in [1, " + MAX_THREADS + "]", e);
-        }
-        if (x < 1 || x > MAX_THREADS) {
-            throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT,
-                    "setting " + THREADS + "=" + x + " is outside [1, " + MAX_THREADS + "]");
-        }
-        return (int) x;
+        return (int) BackendSettings.integer(THREADS, v, 1, MAX_THREADS);
     }
 
     /**
