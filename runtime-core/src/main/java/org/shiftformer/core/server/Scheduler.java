@@ -506,6 +506,7 @@ public final class Scheduler {
             sources.add(r.source);
         }
         EncodeResult enc;
+        long t0 = System.nanoTime();
         try {
             enc = model.encode(sources, null);
         } catch (RuntimeException e) {
@@ -517,7 +518,7 @@ public final class Scheduler {
             active.clear();
             return true;
         }
-        meters.encoded(0, enc.cost().deviceCycles());
+        meters.encoded(System.nanoTime() - t0, enc.cost().deviceCycles());
         Iterator<Request> it = active.iterator();
         for (int i = 0; it.hasNext(); i++) {
             Request r = it.next();
