@@ -2,24 +2,11 @@ package org.shiftformer.testcontainers;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
-import java.net.InetSocketAddress;
-import java.net.Socket;
-import java.net.StandardProtocolFamily;
-import java.net.URI;
-import java.net.UnixDomainSocketAddress;
-import java.nio.ByteBuffer;
-import java.nio.channels.SocketChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Properties;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -41,7 +28,7 @@ import java.util.regex.Pattern;
  *
  * <p>Daemons it can ask, in Testcontainers' order, the first that answers: {@code DOCKER_HOST} as
  * {@code unix://PATH} or plain {@code tcp://HOST:PORT} (without {@code DOCKER_TLS_VERIFY}), then
- * {@code /var/run/docker.sock}.
+ * {@code /var/run/docker.sock} ({@link DockerDaemon}).
  */
 public final class DockerApiVersion {
     /** The docker-java setting Testcontainers honours. */
@@ -50,8 +37,6 @@ public final class DockerApiVersion {
     public static final String TESTCONTAINERS_DEFAULT = "1.44";
 
     private static final Pattern API_VERSION = Pattern.compile("\"ApiVersion\"\\s*:\\s*\"(\\d+)\\.(\\d+)\"");
-    private static final long TIMEOUT_MS = 5_000;
-    private static final String DEFAULT_HOST = "unix:///var/run/docker.sock";
     private static String outcome;
 
     private DockerApiVersion() {
@@ -88,41 +73,19 @@ public final class DockerApiVersion {
             }
         }
         // Testcontainers tries DOCKER_HOST, then the default socket, and uses the first that answers: so does this.
-        List<String> hosts = new ArrayList<>();
-        String env = System.getenv("DOCKER_HOST");
-        if (env != null && !env.isBlank()) {
-            hosts.add(env);
-        }
-        if (!hosts.contains(DEFAULT_HOST)) {
-            hosts.add(DEFAULT_HOST);
-        }
-        String answer = null;
-        String host = null;
         List<String> failures = new ArrayList<>();
-        for (String h : hosts) {
-            try {
-                answer = CompletableFuture.supplyAsync(() -> ask(h)).get(TIMEOUT_MS, TimeUnit.MILLISECONDS);
-            } catch (TimeoutException e) {
-                failures.add(h + " did not answer GET /version within " + TIMEOUT_MS + " ms");
-                continue;
-            } catch (ExecutionException e) {
-                failures.add("cannot ask " + h + " for its version: " + e.getCause().getMessage());
-                continue;
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return "api.version unchanged: interrupted";
-            }
-            if (answer == null) {
-                failures.add(h + " is not a unix socket or a plain tcp address");
-                continue;
-            }
-            host = h;
-            break;
+        DockerDaemon.Answer answer;
+        try {
+            answer = DockerDaemon.get("/version", failures);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return "api.version unchanged: interrupted";
         }
         if (answer == null) {
             return "api.version unchanged: " + String.join("; ", failures);
         }
-        Matcher m = API_VERSION.matcher(answer);
+        String host = answer.host();
+        Matcher m = API_VERSION.matcher(answer.response());
         if (!m.find()) {
             return "api.version unchanged: no ApiVersion in " + host + "'s answer to GET /version";
         }
@@ -136,37 +99,5 @@ public final class DockerApiVersion {
         System.setProperty(PROPERTY, daemon);
         return "api.version " + daemon + " (the daemon's highest, below Testcontainers' default "
                 + TESTCONTAINERS_DEFAULT + ")";
-    }
-
-    /** The raw HTTP answer to {@code GET /version}, or null for a host this cannot reach without TLS. */
-    private static String ask(String host) {
-        byte[] request = "GET /version HTTP/1.0\r\nHost: docker\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
-        URI uri = URI.create(host);
-        try {
-            if ("unix".equals(uri.getScheme())) {
-                try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
-                    ch.connect(UnixDomainSocketAddress.of(uri.getPath()));
-                    ch.write(ByteBuffer.wrap(request));
-                    ByteBuffer buf = ByteBuffer.allocate(64 * 1024);
-                    while (buf.hasRemaining() && ch.read(buf) >= 0) {
-                        // HTTP/1.0: the daemon closes after the answer
-                    }
-                    return new String(buf.array(), 0, buf.position(), StandardCharsets.UTF_8);
-                }
-            }
-            if ("tcp".equals(uri.getScheme()) && !"1".equals(System.getenv("DOCKER_TLS_VERIFY"))) {
-                try (Socket s = new Socket()) {
-                    s.connect(new InetSocketAddress(uri.getHost(), uri.getPort()), (int) TIMEOUT_MS);
-                    s.setSoTimeout((int) TIMEOUT_MS);
-                    OutputStream out = s.getOutputStream();
-                    out.write(request);
-                    out.flush();
-                    return new String(s.getInputStream().readNBytes(64 * 1024), StandardCharsets.UTF_8);
-                }
-            }
-            return null;
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e.getMessage() == null ? e.toString() : e.getMessage(), e);
-        }
     }
 }

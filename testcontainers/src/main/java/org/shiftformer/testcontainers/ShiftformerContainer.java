@@ -51,6 +51,11 @@ import org.testcontainers.utility.MountableFile;
  * the problem.
  *
  * <p>The image defaults to {@code shiftformer:VERSION} of this module, built by {@code ./shiftformer image}.
+ * An image named without a registry is never pulled ({@link LocalImagesOnly}): a missing one fails
+ * {@link #start()} at once, naming it. {@link #start()} also fails at once, naming the image and
+ * {@code TESTCONTAINERS_HOST_OVERRIDE}, where Testcontainers would pull {@code alpine:3.17} to find the
+ * Docker host's address (a JVM where {@code /.dockerenv} exists, a local daemon whose bridge network has no
+ * gateway); set {@code TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1} there.
  * Testcontainers' Ryuk cannot be pulled where no registry is reachable: set
  * {@code TESTCONTAINERS_RYUK_DISABLED=true} there, and stop containers yourself (try-with-resources).
  * Loading this class calls {@link DockerApiVersion#negotiate()}, so Docker daemons older than API 1.44 work.
@@ -93,6 +98,10 @@ public class ShiftformerContainer extends GenericContainer<ShiftformerContainer>
     @SuppressWarnings("this-escape") // GenericContainer's own setters, on a fully built superclass
     public ShiftformerContainer(DockerImageName image) {
         super(image);
+        if (image.getRegistry().isEmpty()) {
+            // No registry in the name: only a local build (./shiftformer image) can have made it; never pull.
+            withImagePullPolicy(new LocalImagesOnly());
+        }
         withNetworkMode("host");
         waitingFor(new HealthReadyWaitStrategy(this::adminPort).withStartupTimeout(STARTUP_TIMEOUT_DEFAULT));
     }
@@ -217,6 +226,21 @@ public class ShiftformerContainer extends GenericContainer<ShiftformerContainer>
                 }
             }
         }
+    }
+
+    /**
+     * Starts the container and waits until {@code /health/ready} answers 200.
+     *
+     * @throws ContainerLaunchException at once, before Testcontainers contacts the daemon, when it would
+     *         have to pull an image to find the Docker host's address (the message says what to set)
+     */
+    @Override
+    public void start() {
+        String problem = DockerHostCheck.problem();
+        if (problem != null) {
+            throw new ContainerLaunchException(problem);
+        }
+        super.start();
     }
 
     // ---- the running server -----------------------------------------------------------------------------
