@@ -303,6 +303,9 @@ public final class Main {
                 + "available backend by rank) or a comma-separated list of backend names (default "
                 + ServerConfig.FALLBACK_DEFAULT + ")")
         String fallback;
+        @Option(names = "--model-dir", description = "the only directory POST /admin/reload?path= may read artifacts "
+                + "from (relative paths resolve there; default: the directory of --model)")
+        Path modelDir;
 
         @Override
         public Integer call() throws InterruptedException {
@@ -327,7 +330,9 @@ public final class Main {
             Backend b = choice.backend();
             ShiftformerServer server;
             try {
-                org.shiftformer.core.server.ModelLoader loader = new org.shiftformer.core.server.ModelLoader(choice, model);
+                org.shiftformer.core.server.ModelLoader loader = modelDir == null
+                        ? new org.shiftformer.core.server.ModelLoader(choice, model)
+                        : new org.shiftformer.core.server.ModelLoader(choice, model, modelDir);
                 server = ShiftformerServer.start(config, loader.load(model), loader, null);
             } catch (RuntimeException e) {
                 b.close();

@@ -92,6 +92,13 @@ public final class ServerConfig {
     public static final String SOCKET_SEND_BUFFER_BYTES_PROP = "shiftformer.server.socketSendBufferBytes";
     public static final int SOCKET_SEND_BUFFER_BYTES_DEFAULT = 0;
 
+    /**
+     * How long {@code POST /admin/reload} may take before it is answered 504 and interrupted (a reload reads,
+     * verifies and loads a whole model; another reload meanwhile is answered 409).
+     */
+    public static final String ADMIN_RELOAD_TIMEOUT_MS_PROP = "shiftformer.server.adminReloadTimeoutMs";
+    public static final long ADMIN_RELOAD_TIMEOUT_MS_DEFAULT = 120_000;
+
     /** Use the native epoll transport when {@code Epoll.isAvailable()}; false forces NIO. */
     public static final String NATIVE_TRANSPORT_PROP = "shiftformer.server.nativeTransport";
     public static final boolean NATIVE_TRANSPORT_DEFAULT = true;
@@ -108,6 +115,7 @@ public final class ServerConfig {
     private final int maxBeamWidth;
     private final int defaultMaxNewTokens;
     private final long drainTimeoutMs;
+    private final long adminReloadTimeoutMs;
     private final boolean nativeTransport;
     private final int writeBufferHighWaterMark;
     private final int socketSendBufferBytes;
@@ -125,6 +133,7 @@ public final class ServerConfig {
         this.maxBeamWidth = b.maxBeamWidth;
         this.defaultMaxNewTokens = b.defaultMaxNewTokens;
         this.drainTimeoutMs = b.drainTimeoutMs;
+        this.adminReloadTimeoutMs = b.adminReloadTimeoutMs;
         this.nativeTransport = b.nativeTransport;
         this.writeBufferHighWaterMark = b.writeBufferHighWaterMark;
         this.socketSendBufferBytes = b.socketSendBufferBytes;
@@ -202,6 +211,11 @@ public final class ServerConfig {
         return socketSendBufferBytes;
     }
 
+    /** {@link #ADMIN_RELOAD_TIMEOUT_MS_PROP}. */
+    public long adminReloadTimeoutMs() {
+        return adminReloadTimeoutMs;
+    }
+
     @Override
     public String toString() {
         return "ServerConfig[bind " + bindAddress + ":" + port + ", adminPort " + adminPort + ", fallback " + fallback
@@ -210,7 +224,7 @@ public final class ServerConfig {
                 + ", maxBeamWidth "
                 + maxBeamWidth + ", defaultMaxNewTokens " + defaultMaxNewTokens + ", drainTimeoutMs " + drainTimeoutMs
                 + ", nativeTransport " + nativeTransport + ", writeBufferHighWaterMark " + writeBufferHighWaterMark
-                + ", socketSendBufferBytes " + socketSendBufferBytes + "]";
+                + ", socketSendBufferBytes " + socketSendBufferBytes + ", adminReloadTimeoutMs " + adminReloadTimeoutMs + "]";
     }
 
     /** Collects settings; {@link #conclude()} validates them. Not thread-safe. */
@@ -228,6 +242,7 @@ public final class ServerConfig {
         private int maxBeamWidth = intProp(MAX_BEAM_WIDTH_PROP, MAX_BEAM_WIDTH_DEFAULT);
         private int defaultMaxNewTokens = intProp(DEFAULT_MAX_NEW_TOKENS_PROP, DEFAULT_MAX_NEW_TOKENS_DEFAULT);
         private long drainTimeoutMs = longProp(DRAIN_TIMEOUT_MS_PROP, DRAIN_TIMEOUT_MS_DEFAULT);
+        private long adminReloadTimeoutMs = longProp(ADMIN_RELOAD_TIMEOUT_MS_PROP, ADMIN_RELOAD_TIMEOUT_MS_DEFAULT);
         private boolean nativeTransport = Boolean.parseBoolean(
                 System.getProperty(NATIVE_TRANSPORT_PROP, String.valueOf(NATIVE_TRANSPORT_DEFAULT)));
         private int writeBufferHighWaterMark = intProp(WRITE_BUFFER_HIGH_WATER_MARK_PROP,
@@ -299,6 +314,11 @@ public final class ServerConfig {
             return this;
         }
 
+        public Builder adminReloadTimeoutMs(long adminReloadTimeoutMs) {
+            this.adminReloadTimeoutMs = adminReloadTimeoutMs;
+            return this;
+        }
+
         public Builder nativeTransport(boolean nativeTransport) {
             this.nativeTransport = nativeTransport;
             return this;
@@ -350,6 +370,7 @@ public final class ServerConfig {
             if (drainTimeoutMs < 0) {
                 throw invalid(DRAIN_TIMEOUT_MS_PROP + " " + drainTimeoutMs + " must be >= 0");
             }
+            range(ADMIN_RELOAD_TIMEOUT_MS_PROP, adminReloadTimeoutMs, 1, 24L * 3600 * 1000);
             range(WRITE_BUFFER_HIGH_WATER_MARK_PROP, writeBufferHighWaterMark, 2, 1 << 30);
             range(SOCKET_SEND_BUFFER_BYTES_PROP, socketSendBufferBytes, 0, 1 << 30);
             return new ServerConfig(this);

@@ -159,7 +159,8 @@ public final class ShiftformerServer implements AutoCloseable {
                         + config.port() + ": " + e, e);
             }
             this.admin = config.adminPort() == ServerConfig.ADMIN_DISABLED ? null
-                    : AdminServer.start(bossGroup, channelClass, config.bindAddress(), config.adminPort(), new Admin());
+                    : AdminServer.start(bossGroup, channelClass, config.bindAddress(), config.adminPort(), new Admin(),
+                            java.time.Duration.ofMillis(config.adminReloadTimeoutMs()));
         } catch (RuntimeException e) {
             for (Scheduler s : router.running()) {
                 s.beginShutdown();
@@ -494,10 +495,10 @@ public final class ShiftformerServer implements AutoCloseable {
         public String reload(String path) {
             Path file;
             try {
-                file = path == null ? null : Path.of(path);
-            } catch (java.nio.file.InvalidPathException e) {
-                throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "path '" + path + "' is not a file name: "
-                        + e.getMessage());
+                file = path == null || loader == null ? null : loader.resolve(path);
+            } catch (RuntimeException e) {
+                reloadsFailed.increment();
+                throw e;
             }
             ServedModel m = ShiftformerServer.this.reload(file);
             return "model sha256 " + m.sha256() + " on " + m.backend() + (path == null ? "" : " from " + path);

@@ -475,6 +475,17 @@ class ServerOperationsTest {
             HttpResponse<String> missing = Http.post(admin, "/admin/reload?path=" + dir.resolve("missing.itm"));
             assertEquals(400, missing.statusCode(), missing.body());
             assertTrue(missing.body().contains("IO_ERROR") && missing.body().contains("missing.itm"), missing.body());
+            Path fifo = dir.resolve("fifo.itm");
+            assertEquals(0, new ProcessBuilder("mkfifo", fifo.toString()).inheritIO().start().waitFor(), "mkfifo");
+            HttpResponse<String> pipe = Http.post(admin, "/admin/reload?path=fifo.itm"); // would block a reader forever
+            assertEquals(400, pipe.statusCode(), pipe.body());
+            assertTrue(pipe.body().contains("not a regular file"), pipe.body());
+            Path elsewhere = Files.createTempFile("outside-the-model-dir", ".itm");
+            Files.copy(fileB, elsewhere, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            HttpResponse<String> outside = Http.post(admin, "/admin/reload?path=" + elsewhere);
+            Files.delete(elsewhere);
+            assertEquals(400, outside.statusCode(), outside.body());
+            assertTrue(outside.body().contains("outside the model directory"), outside.body());
             assertEquals(artifactA.sha256Hex(), server.served().sha256(), "the old model keeps serving");
             c.send(request(1, new int[] {5, 6}, 5, 0));
             assertStream(expected(artifactA, new int[] {5, 6}, 5), artifactA.sha256Hex(), c.readTerminals(1).get(1L));
@@ -492,7 +503,7 @@ class ServerOperationsTest {
             assertEquals(artifactA.sha256Hex(), server.served().sha256());
             String text = Http.get(admin, "/metrics").body();
             assertEquals(2, Http.sample(text, "shiftformer_reloads_total", "status", "done"));
-            assertEquals(2, Http.sample(text, "shiftformer_reloads_total", "status", "error"));
+            assertEquals(4, Http.sample(text, "shiftformer_reloads_total", "status", "error"));
             assertEquals(1, Http.sample(text, "shiftformer_model_info"), "one model is served");
             assertEveryAcceptedRequestEndedOnce(server);
         }

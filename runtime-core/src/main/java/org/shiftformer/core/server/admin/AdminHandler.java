@@ -14,15 +14,30 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.handler.codec.http.TooLongHttpLineException;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ShiftformerException;
 
-/** Routes one admin HTTP request (see {@link AdminServer}); per channel, on its event loop. */
+/**
+ * Routes one admin HTTP request (see {@link AdminServer}); per channel, on its event loop. Every request
+ * gets a status line and a plain-text body: no exception reaches the client as a reset or a class name.
+ */
 final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
+    private static final Logger LOG = Logger.getLogger(AdminHandler.class.getName());
+    /** Largest request body; the request line and headers have their own limits ({@link AdminServer}). */
     static final int MAX_REQUEST_BYTES = 8192;
     /** Content type of the Prometheus text exposition format 0.0.4. */
     static final String PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -30,22 +45,50 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
 
     private final AdminServer.Endpoints endpoints;
     private final ExecutorService reloads;
+    /** Set while a reload runs (one at a time, over every admin connection). */
+    private final AtomicBoolean reloading;
+    private final Duration reloadTimeout;
+    /** A reload of this connection's awaits its answer: the idle timeout does not apply. */
+    private volatile boolean pending;
 
-    AdminHandler(AdminServer.Endpoints endpoints, ExecutorService reloads) {
+    AdminHandler(AdminServer.Endpoints endpoints, ExecutorService reloads, AtomicBoolean reloading, Duration reloadTimeout) {
         this.endpoints = endpoints;
         this.reloads = reloads;
+        this.reloading = reloading;
+        this.reloadTimeout = reloadTimeout;
     }
 
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
-        boolean keepAlive = HttpUtil.isKeepAlive(req);
         if (!req.decoderResult().isSuccess()) {
-            respond(ctx, false, HttpResponseStatus.BAD_REQUEST, TEXT, "malformed request: " + req.decoderResult().cause());
+            Throwable cause = req.decoderResult().cause();
+            HttpResponseStatus status = cause instanceof TooLongHttpLineException ? HttpResponseStatus.REQUEST_URI_TOO_LONG
+                    : cause instanceof TooLongHttpHeaderException ? HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
+                    : HttpResponseStatus.BAD_REQUEST;
+            respond(ctx, false, status, TEXT, "malformed request: " + (cause == null || cause.getMessage() == null
+                    ? "the request line or headers are not HTTP/1.1" : cause.getMessage()));
             return;
         }
+        HttpVersion version = req.protocolVersion();
+        if (!version.equals(HttpVersion.HTTP_1_1) && !version.equals(HttpVersion.HTTP_1_0)) {
+            respond(ctx, false, HttpResponseStatus.HTTP_VERSION_NOT_SUPPORTED, TEXT,
+                    version.text() + " is not supported; use HTTP/1.1 or HTTP/1.0");
+            return;
+        }
+        boolean keepAlive = HttpUtil.isKeepAlive(req);
         QueryStringDecoder uri = new QueryStringDecoder(req.uri());
+        String path;
+        List<String> paths;
+        try {
+            path = uri.path();
+            paths = uri.parameters().get("path");
+        } catch (IllegalArgumentException e) { // a bad %-escape in the path or the query
+            respond(ctx, false, HttpResponseStatus.BAD_REQUEST, TEXT, "malformed request target '" + printable(req.uri())
+                    + "': " + e.getMessage());
+            return;
+        }
         HttpMethod method = req.method();
-        switch (uri.path()) {
+        switch (path) {
             case "/metrics" -> {
                 if (allowed(ctx, keepAlive, method, HttpMethod.GET)) {
                     String text = endpoints.scrape();
@@ -74,32 +117,82 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
             }
             case "/admin/reload" -> {
                 if (allowed(ctx, keepAlive, method, HttpMethod.POST)) {
-                    List<String> paths = uri.parameters().get("path");
-                    String path = paths == null || paths.isEmpty() ? null : paths.get(0);
-                    reload(ctx, keepAlive, path);
+                    reload(ctx, keepAlive, paths == null || paths.isEmpty() ? null : paths.get(0));
                 }
             }
-            default -> respond(ctx, keepAlive, HttpResponseStatus.NOT_FOUND, TEXT, "no such endpoint: " + uri.path()
+            default -> respond(ctx, keepAlive, HttpResponseStatus.NOT_FOUND, TEXT, "no such endpoint: " + printable(path)
                     + " (try /metrics, /health/live, /health/ready, POST /admin/reload)");
         }
     }
 
-    /** The model loads on the reload thread; the answer is written from there (Netty hops to the loop). */
+    /**
+     * The model loads on the reload thread; the answer is written from there (Netty hops to the loop).
+     * One reload at a time: another one meanwhile gets 409. A reload that outlasts the timeout gets 504
+     * and is interrupted; it holds the reload slot until it has really ended (later ones get 409, never a hang).
+     */
     private void reload(ChannelHandlerContext ctx, boolean keepAlive, String path) {
-        try {
-            reloads.execute(() -> {
-                try {
-                    String served = endpoints.reload(path);
-                    respond(ctx, keepAlive, HttpResponseStatus.OK, TEXT, "reloaded: " + served);
-                } catch (ShiftformerException e) {
-                    respond(ctx, keepAlive, statusOf(e.code()), TEXT, "error: [" + e.code() + "] " + e.getMessage());
-                } catch (RuntimeException e) {
-                    respond(ctx, keepAlive, HttpResponseStatus.INTERNAL_SERVER_ERROR, TEXT, "error: [INTERNAL] " + e);
-                }
-            });
-        } catch (RejectedExecutionException e) {
-            respond(ctx, false, HttpResponseStatus.SERVICE_UNAVAILABLE, TEXT, "server is shutting down");
+        if (!reloading.compareAndSet(false, true)) {
+            respond(ctx, keepAlive, HttpResponseStatus.CONFLICT, TEXT,
+                    "error: [OVERLOADED] another reload is in progress; try again when it has finished");
+            return;
         }
+        pending = true;
+        AtomicBoolean answered = new AtomicBoolean();
+        AtomicReference<Future<?>> task = new AtomicReference<>();
+        Runnable load = () -> {
+            try {
+                String served = endpoints.reload(path);
+                answer(ctx, keepAlive, answered, HttpResponseStatus.OK, "reloaded: " + served);
+            } catch (ShiftformerException e) {
+                answer(ctx, keepAlive, answered, statusOf(e.code()), "error: [" + e.code() + "] " + e.getMessage());
+            } catch (RuntimeException e) {
+                LOG.log(Level.WARNING, "reload of " + (path == null ? "the start-up model" : path) + " failed", e);
+                answer(ctx, keepAlive, answered, HttpResponseStatus.INTERNAL_SERVER_ERROR,
+                        "error: [INTERNAL] the reload failed unexpectedly; the previous model keeps serving (see the server log)");
+            } finally {
+                reloading.set(false);
+            }
+        };
+        try {
+            task.set(reloads.submit(load));
+        } catch (RejectedExecutionException e) {
+            reloading.set(false);
+            pending = false;
+            respond(ctx, false, HttpResponseStatus.SERVICE_UNAVAILABLE, TEXT, "server is shutting down");
+            return;
+        }
+        ctx.executor().schedule(() -> {
+            if (answered.compareAndSet(false, true)) {
+                pending = false;
+                task.get().cancel(true);
+                respond(ctx, keepAlive, HttpResponseStatus.GATEWAY_TIMEOUT, TEXT, "error: [DEADLINE_EXCEEDED] the reload"
+                        + " did not finish within " + reloadTimeout.toMillis() + " ms and was interrupted; the previous"
+                        + " model keeps serving unless the reload still completes (GET /health/ready and ModelInfo say"
+                        + " which model is served)");
+            }
+        }, reloadTimeout.toNanos(), TimeUnit.NANOSECONDS);
+    }
+
+    private void answer(ChannelHandlerContext ctx, boolean keepAlive, AtomicBoolean answered,
+                        HttpResponseStatus status, String body) {
+        if (answered.compareAndSet(false, true)) {
+            pending = false;
+            respond(ctx, keepAlive, status, TEXT, body);
+        }
+    }
+
+    /** At most 200 characters, control characters escaped: request text echoed in an answer or a log. */
+    static String printable(String s) {
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < s.length() && b.length() < 200; i++) {
+            char c = s.charAt(i);
+            if (c < 0x20 || c == 0x7f) {
+                b.append(String.format("\\x%02x", (int) c));
+            } else {
+                b.append(c);
+            }
+        }
+        return s.length() > 200 ? b + "..." : b.toString();
     }
 
     /** A bad file or argument is the caller's (4xx); a backend or server failure is ours (5xx). */
@@ -143,6 +236,15 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
             res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
             ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
         }
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+        if (evt instanceof IdleStateEvent && !pending) {
+            ctx.close(); // nothing asked for AdminServer.IDLE_TIMEOUT_S: an idle or unfinished request
+            return;
+        }
+        super.userEventTriggered(ctx, evt);
     }
 
     @Override

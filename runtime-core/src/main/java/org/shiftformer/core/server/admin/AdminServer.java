@@ -1,20 +1,35 @@
 package org.shiftformer.core.server.admin;
 
 import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.ServerChannel;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ShiftformerException;
 
@@ -28,10 +43,16 @@ import org.shiftformer.api.ShiftformerException;
  *   <li>{@code GET /health/ready}: 200 with a model loaded on an available backend and not draining (the
  *       body says so when the backend is a fallback), else 503 with the reason;</li>
  *   <li>{@code POST /admin/reload[?path=FILE]}: hot reload, run on its own thread (never on the event
- *       loop), 200 or an error status with the error text;</li>
+ *       loop), 200 or an error status with the error text; one at a time (409 while another runs), 504
+ *       after the reload timeout;</li>
  * </ul>
  *
- * 404 for other paths, 405 (with {@code Allow}) for other methods.
+ * Every request gets a status line and a plain-text body: 404 for other paths, 405 (with {@code Allow})
+ * for other methods, 400 for a malformed request or request target, 414 / 431 for a request line over
+ * {@value #MAX_REQUEST_LINE_BYTES} bytes / headers over {@value #MAX_HEADER_BYTES} bytes, 413 for a body over
+ * {@value AdminHandler#MAX_REQUEST_BYTES} bytes (the rest of it is read and dropped, so the client sees the
+ * status instead of a reset), 505 for an HTTP version other than 1.0 and 1.1. A connection that sends
+ * nothing for {@value #IDLE_TIMEOUT_S} s while no answer of its is pending (a reload) is closed.
  */
 public final class AdminServer implements AutoCloseable {
     /** What the admin endpoints read and do: implemented by the streaming server. */
@@ -59,6 +80,17 @@ public final class AdminServer implements AutoCloseable {
         String reload(String path);
     }
 
+    /** Longest request line (method, target, version). */
+    static final int MAX_REQUEST_LINE_BYTES = 4096;
+    /** Largest header block. */
+    static final int MAX_HEADER_BYTES = 8192;
+    /** A connection that sends nothing this long is closed (an unfinished request holds a channel). */
+    static final int IDLE_TIMEOUT_S = 30;
+    /** After a 413, how long the rest of the request is read and dropped before the connection closes. */
+    static final int DRAIN_AFTER_413_S = 5;
+    /** Default reload timeout of {@link #start(EventLoopGroup, Class, String, int, Endpoints)}. */
+    public static final Duration RELOAD_TIMEOUT_DEFAULT = Duration.ofSeconds(120);
+
     private final Channel channel;
     private final ChannelGroup clients;
     private final ExecutorService reloads;
@@ -76,6 +108,22 @@ public final class AdminServer implements AutoCloseable {
      */
     public static AdminServer start(EventLoopGroup group, Class<? extends ServerChannel> channelClass, String bindAddress,
                                     int port, Endpoints endpoints) {
+        return start(group, channelClass, bindAddress, port, endpoints, RELOAD_TIMEOUT_DEFAULT);
+    }
+
+    /**
+     * Binds the admin server on {@code group}; a reload that takes longer than {@code reloadTimeout} is
+     * answered 504 and interrupted.
+     *
+     * @throws ShiftformerException {@link ErrorCode#IO_ERROR} if the address cannot be bound
+     */
+    public static AdminServer start(EventLoopGroup group, Class<? extends ServerChannel> channelClass, String bindAddress,
+                                    int port, Endpoints endpoints, Duration reloadTimeout) {
+        if (reloadTimeout.isNegative() || reloadTimeout.isZero()) {
+            throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "admin reload timeout must be positive, not "
+                    + reloadTimeout);
+        }
+        AtomicBoolean reloading = new AtomicBoolean();
         ExecutorService reloads = Executors.newSingleThreadExecutor(
                 Thread.ofPlatform().name("shiftformer-admin-reload").daemon(true).factory());
         ChannelGroup clients = new DefaultChannelGroup("shiftformer-admin", GlobalEventExecutor.INSTANCE);
@@ -87,9 +135,11 @@ public final class AdminServer implements AutoCloseable {
                         @Override
                         protected void initChannel(SocketChannel c) {
                             clients.add(c);
-                            c.pipeline().addLast("http", new HttpServerCodec())
-                                    .addLast("aggregate", new HttpObjectAggregator(AdminHandler.MAX_REQUEST_BYTES))
-                                    .addLast("admin", new AdminHandler(endpoints, reloads));
+                            c.pipeline().addLast("idle", new IdleStateHandler(IDLE_TIMEOUT_S, 0, 0))
+                                    .addLast("http", new HttpServerCodec(MAX_REQUEST_LINE_BYTES, MAX_HEADER_BYTES,
+                                            AdminHandler.MAX_REQUEST_BYTES))
+                                    .addLast("aggregate", new BoundedAggregator())
+                                    .addLast("admin", new AdminHandler(endpoints, reloads, reloading, reloadTimeout));
                         }
                     })
                     .bind(bindAddress, port).syncUninterruptibly().channel();
@@ -116,6 +166,37 @@ public final class AdminServer implements AutoCloseable {
             reloads.awaitTermination(5, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * {@link HttpObjectAggregator} whose 413 names the limit and reaches the client: closing a socket with
+     * unread request bytes resets the connection, and the client then sees no status line. So the answer is
+     * written, the rest of the request is read and dropped, and the connection closes when the client
+     * closes or after {@value #DRAIN_AFTER_413_S} s.
+     */
+    static final class BoundedAggregator extends HttpObjectAggregator {
+        BoundedAggregator() {
+            super(AdminHandler.MAX_REQUEST_BYTES);
+        }
+
+        @Override
+        protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) {
+            byte[] body = ("request too large: the admin port takes at most " + AdminHandler.MAX_REQUEST_BYTES
+                    + " bytes of body\n").getBytes(StandardCharsets.UTF_8);
+            FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
+                    HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, Unpooled.wrappedBuffer(body));
+            res.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain; charset=utf-8")
+                    .setInt(HttpHeaderNames.CONTENT_LENGTH, body.length)
+                    .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+            ctx.pipeline().addFirst("drain", new ChannelInboundHandlerAdapter() {
+                @Override
+                public void channelRead(ChannelHandlerContext c, Object msg) {
+                    ReferenceCountUtil.release(msg);
+                }
+            });
+            ctx.writeAndFlush(res);
+            ctx.executor().schedule(() -> ctx.channel().close(), DRAIN_AFTER_413_S, TimeUnit.SECONDS);
         }
     }
 }
