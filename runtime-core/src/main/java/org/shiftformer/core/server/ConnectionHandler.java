@@ -186,7 +186,8 @@ final class ConnectionHandler extends ChannelDuplexHandler {
 
     private static ShiftformerException sourceTooLong(String tokens, ModelConfig cfg) {
         return new ShiftformerException(ErrorCode.MODEL_LIMIT_EXCEEDED, "source of " + tokens
-                + " tokens (plus EOS) exceeds the model's " + cfg.maxPositions() + " positions");
+                + " tokens plus EOS exceeds the model's max_positions " + cfg.maxPositions() + " (at most "
+                + (cfg.maxPositions() - 1) + " source tokens)");
     }
 
     private void reject(Message.Error error) {
