@@ -40,8 +40,6 @@ final class ConnectionHandler extends ChannelDuplexHandler {
     private volatile Channel channel;
     private boolean welcomed;
     private boolean closing;
-    /** Scheduler thread only: the step in which this connection was last queued for a flush. */
-    long flushStep = -1;
 
     ConnectionHandler(ServerConfig config, ModelRouter router, ServerStats stats) {
         this.config = config;

@@ -2,8 +2,11 @@ package org.shiftformer.core.server;
 
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -101,7 +104,12 @@ public final class Scheduler {
     private final List<Request> admitted = new ArrayList<>();
     private final List<int[]> admittedSources = new ArrayList<>();
     private final List<DecoderState> states = new ArrayList<>();
-    private final List<ConnectionHandler> toFlush = new ArrayList<>();
+    /**
+     * The connections written to in this step, flushed once at its end. The set is this scheduler's own:
+     * during a hot reload the retired and the current scheduler step requests of the same connection
+     * concurrently, so the bookkeeping must not live on the connection.
+     */
+    private final Set<ConnectionHandler> toFlush = Collections.newSetFromMap(new IdentityHashMap<>());
     private final int[] tokens;
     private final int[] logits;
     private int reservedRows;
@@ -433,8 +441,7 @@ public final class Scheduler {
                 leave(r, false);
                 continue;
             }
-            if (r.wrote && r.connection.flushStep != stepNo) {
-                r.connection.flushStep = stepNo;
+            if (r.wrote) {
                 toFlush.add(r.connection);
             }
             if (r.search.done()) {

@@ -409,6 +409,43 @@ class ServerOperationsTest {
     }
 
     @Test
+    void aTokenOfTheNewModelIsFlushedAlthoughTheRetiredSchedulerFlushedTheConnectionAtTheSameStepNumber() throws Exception {
+        // Both schedulers count their steps from 1. The retired one flushes this connection in its step 1;
+        // the new one writes a token of the same connection in its own step 1. Flush bookkeeping kept on
+        // the connection (the step it was last queued in) took that as "already queued" and left the token
+        // unflushed until some later write; with both gates shut, the client would never see it.
+        int maxNew = 8;
+        int[] old = longSources(artifactA, 1, maxNew, 3, 21).get(0);
+        GatedModel modelA = gated(artifactA);
+        GatedModel modelB = gated(artifactB);
+        try (ShiftformerServer server = ShiftformerServer.start(config().conclude(), served(artifactA, modelA));
+             TestClient c = TestClient.connect(server.localAddress())) {
+            Scheduler schedulerA = server.scheduler();
+            c.send(request(1, old, maxNew, 0));
+            await("a live stream on A", () -> schedulerA.activeSequences() == 1);
+            modelA.allow(1);
+            Message.Token a = assertInstanceOf(Message.Token.class, c.read());
+            assertEquals(1, a.requestId());
+
+            server.reload(served(artifactB, modelB));
+            Scheduler schedulerB = server.scheduler();
+            int[] fresh = {12, 13, 14};
+            c.send(request(100, fresh, maxNew, 0));
+            await("a live stream on B", () -> schedulerB.activeSequences() == 1);
+            modelB.allow(1);
+            Message.Token b = assertInstanceOf(Message.Token.class, c.read(), "the token of B's first step arrives");
+            assertEquals(100, b.requestId());
+            assertEquals(expected(artifactB, fresh, maxNew)[0], b.token());
+
+            modelA.open();
+            modelB.open();
+            Map<Long, List<Message>> rest = c.readTerminals(2);
+            assertInstanceOf(Message.Done.class, lastOf(rest.get(1L)));
+            assertInstanceOf(Message.Done.class, lastOf(rest.get(100L)));
+        }
+    }
+
+    @Test
     void reloadsUnderPipelinedTrafficEndEveryRequestOnceWithTheTokensOfTheModelThatRanIt() throws Exception {
         int n = 60;
         int maxNew = 6;
