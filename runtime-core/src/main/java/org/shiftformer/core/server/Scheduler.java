@@ -84,6 +84,8 @@ public final class Scheduler {
     private final ServerConfig config;
     private final ServerStats stats;
     private volatile ModelMetrics meters;
+    /** Every meter set this scheduler recorded to (its model's, then each failover replacement's). */
+    private final List<ModelMetrics> heldMeters = new ArrayList<>();
     private final int vocab;
     private final Thread thread;
 
@@ -127,6 +129,7 @@ public final class Scheduler {
         this.config = config;
         this.stats = stats;
         this.meters = meters;
+        this.heldMeters.add(meters);
         this.vocab = served.config().vocabSize();
         this.tokens = new int[config.maxBatchRows()];
         this.logits = new int[Math.multiplyExact(config.maxBatchRows(), vocab)];
@@ -278,6 +281,15 @@ public final class Scheduler {
                 accepting = false; // nothing may enter an inbox that nobody drains
             }
             endAll(new ShiftformerException(ErrorCode.CANCELLED, "server shut down before the request completed"));
+            boolean wasRetired;
+            synchronized (admissionLock) {
+                wasRetired = retired;
+            }
+            if (wasRetired) {
+                // A reload replaced this model: its meters go with it (at shutdown they stay for the last scrape).
+                heldMeters.forEach(ModelMetrics::release);
+                heldMeters.clear();
+            }
             model.close(); // every request released its states in endAll; nothing else drives this model
         }
     }
@@ -505,6 +517,7 @@ public final class Scheduler {
         served = next;
         model = next.model();
         meters = failover.meters(next);
+        heldMeters.add(meters);
         if (active.isEmpty()) {
             return true;
         }

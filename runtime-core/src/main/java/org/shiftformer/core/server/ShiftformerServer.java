@@ -47,6 +47,7 @@ import org.shiftformer.api.backend.Backend;
 import org.shiftformer.api.backend.Backends;
 import org.shiftformer.core.protocol.ProtocolCodec;
 import org.shiftformer.core.server.admin.AdminServer;
+import org.shiftformer.core.server.metrics.ModelMeterSets;
 import org.shiftformer.core.server.metrics.ModelMetrics;
 import org.shiftformer.core.server.metrics.ServerMeters;
 import org.shiftformer.core.server.metrics.ServerMetrics;
@@ -72,6 +73,8 @@ public final class ShiftformerServer implements AutoCloseable {
     private final ServerStats stats = new ServerStats();
     private final ModelRouter router = new ModelRouter();
     private final MeterRegistry registry;
+    /** Each scheduler's model meters; a retired scheduler releases its sets when it exits. */
+    private final ModelMeterSets meterSets;
     private final PrometheusMeterRegistry prometheus;
     private final Counter reloadsDone;
     private final Counter reloadsFailed;
@@ -97,6 +100,7 @@ public final class ShiftformerServer implements AutoCloseable {
         this.loader = loader;
         this.registry = registry != null ? registry : new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         this.prometheus = this.registry instanceof PrometheusMeterRegistry p ? p : null;
+        this.meterSets = new ModelMeterSets(this.registry);
         if (registry == null) {
             // Its own registry is the process's /metrics: add the usual JVM and process meters. A caller's
             // registry gets only the server's (the caller decides what else it binds).
@@ -261,8 +265,7 @@ public final class ShiftformerServer implements AutoCloseable {
         }
         String model = modelTag(served);
         String backend = served.backend().backend();
-        Scheduler next = new Scheduler(served, config, stats, new ModelMetrics(registry, model, backend),
-                new PolicyFailover());
+        Scheduler next = new Scheduler(served, config, stats, meterSets.acquire(model, backend), new PolicyFailover());
         next.start();
         boolean fallback = loader != null && loader.choice().isFallback();
         registerModelInfo(model, backend, loader != null ? loader.choice().requested() : backend, fallback);
@@ -323,7 +326,7 @@ public final class ShiftformerServer implements AutoCloseable {
 
         @Override
         public ModelMetrics meters(ServedModel replacement) {
-            return new ModelMetrics(registry, modelTag(replacement), replacement.backend().backend());
+            return meterSets.acquire(modelTag(replacement), replacement.backend().backend());
         }
     }
 

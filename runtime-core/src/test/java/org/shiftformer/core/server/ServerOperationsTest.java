@@ -50,6 +50,7 @@ import org.shiftformer.core.engine.RandomArtifacts;
 import org.shiftformer.core.protocol.LeakCheck;
 import org.shiftformer.core.protocol.Message;
 import org.shiftformer.core.protocol.ProtocolVersion;
+import org.shiftformer.core.server.metrics.ServerMeters;
 import org.shiftformer.proto.stream.Frame;
 import org.shiftformer.proto.stream.Ping;
 
@@ -442,6 +443,36 @@ class ServerOperationsTest {
             Map<Long, List<Message>> rest = c.readTerminals(2);
             assertInstanceOf(Message.Done.class, lastOf(rest.get(1L)));
             assertInstanceOf(Message.Done.class, lastOf(rest.get(100L)));
+        }
+    }
+
+    @Test
+    void afterReloadsTheRegistryHoldsOneSetOfModelMetersTheCurrentModels() throws Exception {
+        try (ShiftformerServer server = ShiftformerServer.start(config().conclude(),
+                served(artifactA, backend.load(artifactA.model())))) {
+            Artifact[] sequence = {artifactB, artifactA, artifactB, artifactB, artifactA}; // incl. the same model twice
+            for (Artifact next : sequence) {
+                Scheduler old = server.scheduler();
+                server.reload(served(next, backend.load(next.model())));
+                assertTrue(old.awaitExit(30_000), "the retired scheduler exits");
+                var sets = server.meterRegistry().find(ServerMeters.TOKENS).counters();
+                assertEquals(1, sets.size(), () -> "one set of model meters after a reload, got " + sets.stream()
+                        .map(m -> m.getId().getTag(ServerMeters.MODEL)).toList());
+                assertEquals(next.sha256Hex().substring(0, 16), sets.iterator().next().getId().getTag(ServerMeters.MODEL));
+                for (String timer : List.of(ServerMeters.TIME_TO_FIRST_TOKEN, ServerMeters.INTER_TOKEN_LATENCY,
+                        ServerMeters.BACKEND_STEP)) {
+                    assertEquals(timer.equals(ServerMeters.BACKEND_STEP) ? 2 : 1,
+                            server.meterRegistry().find(timer).timers().size(), timer);
+                }
+                assertEquals(1, server.meterRegistry().find(ServerMeters.BATCH_SIZE).summaries().size());
+                assertEquals(1, server.meterRegistry().find(ServerMeters.DEVICE_CYCLES).counters().size());
+            }
+            // The set of the model now served still records (a reload of the same model did not remove it).
+            try (TestClient c = TestClient.connect(server.localAddress())) {
+                c.send(request(1, new int[] {5, 6, 7}, 4, 0));
+                assertInstanceOf(Message.Done.class, lastOf(c.readTerminals(1).get(1L)));
+            }
+            assertTrue(server.meterRegistry().find(ServerMeters.BACKEND_STEP).tag(ServerMeters.PHASE, "decode").timer().count() >= 1);
         }
     }
 
