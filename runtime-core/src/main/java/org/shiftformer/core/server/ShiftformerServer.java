@@ -81,6 +81,11 @@ public final class ShiftformerServer implements AutoCloseable {
     private final JvmGcMetrics gcMetrics;
     private final EventLoopGroup bossGroup;
     private final EventLoopGroup workerGroup;
+    /**
+     * The admin port's own loop (null when admin is off): a slow {@code /metrics} scrape or readiness probe
+     * must not delay the accepts of protocol connections on {@link #bossGroup}.
+     */
+    private final EventLoopGroup adminGroup;
     private final ChannelGroup connections = new DefaultChannelGroup("shiftformer-connections",
             GlobalEventExecutor.INSTANCE);
     private final Channel serverChannel;
@@ -132,6 +137,7 @@ public final class ShiftformerServer implements AutoCloseable {
         this.transport = epoll ? "epoll" : "nio";
         this.bossGroup = new MultiThreadIoEventLoopGroup(1, io);
         this.workerGroup = new MultiThreadIoEventLoopGroup(0, io);
+        this.adminGroup = config.adminPort() == ServerConfig.ADMIN_DISABLED ? null : new MultiThreadIoEventLoopGroup(1, io);
         new NettyEventExecutorMetrics(workerGroup).bindTo(this.registry);
         if (ByteBufAllocator.DEFAULT instanceof ByteBufAllocatorMetricProvider allocator) {
             new NettyAllocatorMetrics(allocator).bindTo(this.registry);
@@ -163,7 +169,7 @@ public final class ShiftformerServer implements AutoCloseable {
                         + config.port() + ": " + e, e);
             }
             this.admin = config.adminPort() == ServerConfig.ADMIN_DISABLED ? null
-                    : AdminServer.start(bossGroup, channelClass, config.bindAddress(), config.adminPort(), new Admin());
+                    : AdminServer.start(adminGroup, channelClass, config.bindAddress(), config.adminPort(), new Admin());
         } catch (RuntimeException e) {
             for (Scheduler s : router.running()) {
                 s.beginShutdown();
@@ -465,6 +471,9 @@ public final class ShiftformerServer implements AutoCloseable {
         }
         workerGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
         bossGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+        if (adminGroup != null) {
+            adminGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+        }
     }
 
     /** The admin endpoints over this server. */

@@ -326,6 +326,43 @@ class ServerOperationsTest {
     }
 
     @Test
+    void aStalledAdminRequestDoesNotDelayProtocolAccepts() throws Exception {
+        // A gauge whose value waits for the test stalls the /metrics scrape on the admin port's event loop.
+        var registry = new io.micrometer.prometheusmetrics.PrometheusMeterRegistry(
+                io.micrometer.prometheusmetrics.PrometheusConfig.DEFAULT);
+        java.util.concurrent.CountDownLatch scraping = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        io.micrometer.core.instrument.Gauge.builder("test.stalled.gauge", () -> {
+            scraping.countDown();
+            try {
+                release.await(60, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return 1;
+        }).register(registry);
+        try (ShiftformerServer server = ShiftformerServer.start(config().conclude(),
+                served(artifactA, backend.load(artifactA.model())), null, registry)) {
+            var scrape = java.net.http.HttpClient.newHttpClient().sendAsync(
+                    java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:"
+                            + server.adminAddress().getPort() + "/metrics")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            try {
+                assertTrue(scraping.await(30, TimeUnit.SECONDS), "the scrape reached the stalled gauge");
+                // While the admin loop is stuck, a new protocol connection is accepted and welcomed, and serves.
+                try (TestClient c = TestClient.connect(server.localAddress())) {
+                    assertEquals(1, release.getCount(), "the scrape is still stalled");
+                    c.send(request(1, new int[] {5, 6}, 3, 0));
+                    assertInstanceOf(Message.Done.class, lastOf(c.readTerminals(1).get(1L)));
+                }
+            } finally {
+                release.countDown();
+            }
+            assertEquals(200, scrape.get(30, TimeUnit.SECONDS).statusCode());
+        }
+    }
+
+    @Test
     void adminPortCanBeDisabledAndTheServerWorksWithAnyRegistry() throws Exception {
         var registry = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
         try (ShiftformerServer server = ShiftformerServer.start(config().adminPort(ServerConfig.ADMIN_DISABLED).conclude(),
