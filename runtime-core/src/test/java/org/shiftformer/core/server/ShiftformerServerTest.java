@@ -536,10 +536,12 @@ class ShiftformerServerTest {
     }
 
     @Test
-    void theServersDefaultForAnUnsetMaxNewTokensIsClampedToTheModelsLimit() throws Exception {
+    void theServersDefaultForAnUnsetMaxNewTokensIsClampedToTheModelsLimitAndTheLongestSourceFits() throws Exception {
         try (ShiftformerServer server = start(config().defaultMaxNewTokens(10 * MAX_NEW).conclude(), slow(0));
              TestClient c = TestClient.connect(server.localAddress())) {
-            c.send(tokensRequest(1, new int[] {5, 6}, 1, 0, 0));
+            int[] longest = new int[MAX_NEW]; // with its EOS exactly max_positions: accepted
+            Arrays.fill(longest, 5);
+            c.send(tokensRequest(1, longest, 1, 0, 0));
             List<Message> f = c.readTerminals(1).get(1L);
             Message.Done done = assertInstanceOf(Message.Done.class, lastOf(f));
             assertEquals(MAX_NEW, done.params().maxNewTokens());
