@@ -314,7 +314,7 @@ public final class IntOps {
             return score;
         }
         long lpl = rsh(alphaQ8 * (log2Q16(5L + length) - log2Q16(6)), 8);
-        long e = exp2NegQ30(lpl);                           // (0, 2^30]
+        long e = exp2NegQ30(lpl);                           // [0, 2^30]
         long high = (score >> 16) * e;                      // |.| <= 2^32 · 2^30
         long low = (score & 0xFFFF) * e + (1L << 29);       // [2^29, 2^46 + 2^29)
         return (high + (low >> 16)) >> 14;
