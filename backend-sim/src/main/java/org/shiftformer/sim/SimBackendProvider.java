@@ -24,7 +24,13 @@ import org.shiftformer.sim.kernel.SimKernels;
  * The {@code sim} backend: SPEC.md's bits computed by fast exact CPU kernels, with every step's cost
  * modelled on an FPGA datapath ({@link DatapathModel}; settings {@code pe.rows}, {@code pe.cols},
  * {@code clock.mhz}, {@code onchip.kib}, {@code offchip.gbps}, {@code pcie.gbps}, {@code pcie.latency.ns}).
- * Always available; rank 100.
+ *
+ * <p>The kernels use 256-bit vectors ({@code Int8Gemm}, {@code ElementKernels}, {@code AttentionKernels}).
+ * Where the CPU's preferred vectors are at least that wide the backend ranks {@value #RANK}; where they are
+ * narrower (e.g. 128-bit NEON or SSE only) the Vector API runs those shapes in its slow Java fallback, so
+ * it ranks {@value #RANK_WITHOUT_256_BIT_VECTORS}, below {@code reference}, and its capabilities say why: the
+ * bits are the same, it is just not the fast choice. Without the {@code jdk.incubator.vector} module it is
+ * unavailable, with the reason.
  *
  * <p>Setting {@code threads} (default: available processors, at most {@value #DEFAULT_THREADS_CAP};
  * accepted {@code [1, }{@value #MAX_THREADS}{@code ]}): threads each loaded model computes on, its caller
@@ -35,6 +41,10 @@ import org.shiftformer.sim.kernel.SimKernels;
 public final class SimBackendProvider implements BackendProvider {
     public static final String NAME = "sim";
     public static final int RANK = 100;
+    /** The rank where 256-bit vectors are not the CPU's preferred size: below {@code reference} (0). */
+    public static final int RANK_WITHOUT_256_BIT_VECTORS = -10;
+    /** The vector width the kernels are written for. */
+    public static final int KERNEL_VECTOR_BITS = 256;
     /** Most sequences per encoder run or decoder step (scratch grows up to this). */
     public static final int MAX_BATCH = 4096;
     /** Setting: threads per loaded model, the caller included. */
@@ -44,6 +54,33 @@ public final class SimBackendProvider implements BackendProvider {
     /** The default thread count is the available processors, capped here. */
     public static final int DEFAULT_THREADS_CAP = 16;
 
+    /** The preferred vector size of this CPU in bits; 0 when the Vector API module is missing. */
+    private final int preferredVectorBits;
+
+    /** The provider for this machine (the service loader's). */
+    public SimBackendProvider() {
+        this(detectPreferredVectorBits());
+    }
+
+    /** @param preferredVectorBits the CPU's preferred vector size in bits; 0 when the Vector API is missing */
+    SimBackendProvider(int preferredVectorBits) {
+        this.preferredVectorBits = preferredVectorBits;
+    }
+
+    /** {@code ByteVector.SPECIES_PREFERRED}'s size, or 0 when {@code jdk.incubator.vector} is not in the module graph. */
+    static int detectPreferredVectorBits() {
+        try {
+            return jdk.incubator.vector.ByteVector.SPECIES_PREFERRED.vectorBitSize();
+        } catch (LinkageError e) {
+            return 0;
+        }
+    }
+
+    /** True where the kernels' 256-bit vectors are intrinsified (the CPU prefers at least that width). */
+    boolean fullWidthVectors() {
+        return preferredVectorBits >= KERNEL_VECTOR_BITS;
+    }
+
     @Override
     public String name() {
         return NAME;
@@ -51,19 +88,24 @@ public final class SimBackendProvider implements BackendProvider {
 
     @Override
     public int rank() {
-        return RANK;
+        return fullWidthVectors() ? RANK : RANK_WITHOUT_256_BIT_VECTORS;
     }
 
     @Override
     public Availability availability() {
-        return Availability.yes();
+        return preferredVectorBits > 0 ? Availability.yes()
+                : Availability.no("the Vector API module jdk.incubator.vector is not loaded: run the JVM with "
+                        + "--add-modules jdk.incubator.vector");
     }
 
     @Override
     public Capabilities capabilities() {
+        String speed = fullWidthVectors() ? "" : "; this CPU's preferred vectors are " + preferredVectorBits
+                + "-bit, so the kernels' " + KERNEL_VECTOR_BITS + "-bit vectors run in the Vector API's slow Java "
+                + "fallback (rank " + RANK_WITHOUT_256_BIT_VECTORS + ", below reference)";
         return new Capabilities(MAX_BATCH, true, true, true,
                 "bit-exact vectorised CPU kernels of SPEC.md on up to " + MAX_THREADS
-                        + " threads per model (setting threads), with an analytical FPGA datapath cost model");
+                        + " threads per model (setting threads), with an analytical FPGA datapath cost model" + speed);
     }
 
     @Override

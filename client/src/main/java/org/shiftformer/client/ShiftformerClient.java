@@ -292,7 +292,10 @@ public final class ShiftformerClient implements AutoCloseable {
 
     // ---- machinery shared with the publisher ------------------------------------------------------------
 
-    /** One request in flight. Its methods run on the event loop, apart from a failure while sending. */
+    /**
+     * One request in flight. Its methods run on the event loop; once {@link #close()} has stopped the loop,
+     * on the caller's thread while holding the call's monitor ({@link #onLoop}).
+     */
     abstract static class Call {
         long id;
         int tokenCount;
@@ -307,6 +310,20 @@ public final class ShiftformerClient implements AutoCloseable {
     private record PendingPing(long sentNs, CompletableFuture<Duration> future) {
         PendingPing(long sentNs) {
             this(sentNs, new CompletableFuture<>());
+        }
+    }
+
+    /**
+     * Runs {@code task} of {@code call} on the event loop, or, once {@link #close()} has stopped the loop
+     * (no frame can arrive then), here while holding {@code call}'s monitor, as every such late task does.
+     */
+    void onLoop(Call call, Runnable task) {
+        try {
+            channel.eventLoop().execute(task);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            synchronized (call) {
+                task.run();
+            }
         }
     }
 
@@ -339,7 +356,11 @@ public final class ShiftformerClient implements AutoCloseable {
         ShiftformerException closed = closedBy.get();
         if (closed != null) {
             if (calls.remove(call.id, call)) {
-                call.failed(lost(closed, call));
+                // On the event loop like every other signal of the call: a publisher's subscription may have a
+                // request(n) queued there, and two threads draining it could signal its subscriber twice
+                // (Reactive Streams 1.3 and 1.7).
+                ShiftformerException lost = lost(closed, call);
+                onLoop(call, () -> call.failed(lost));
             }
             return;
         }

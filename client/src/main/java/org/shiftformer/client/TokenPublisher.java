@@ -1,10 +1,8 @@
 package org.shiftformer.client;
 
-import io.netty.channel.EventLoop;
 import java.util.ArrayDeque;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Flow;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ShiftformerException;
@@ -59,17 +57,19 @@ public final class TokenPublisher implements Flow.Publisher<TokenEvent> {
             subscriber.onError(new IllegalStateException("a TokenPublisher has one subscriber: call stream() again"));
             return;
         }
-        Subscription s = new Subscription(subscriber, client.eventLoop());
+        Subscription s = new Subscription(subscriber);
         client.register(s);
         requestId = s.id;
         subscriber.onSubscribe(s);
         client.send(s, request);
     }
 
-    /** The subscription and the request's call; its state is touched on the event loop only. */
+    /**
+     * The subscription and the request's call; its state is touched on the event loop only (after
+     * {@link ShiftformerClient#close()}, under its monitor: {@link ShiftformerClient#onLoop}).
+     */
     private final class Subscription extends ShiftformerClient.Call implements Flow.Subscription {
         private final Flow.Subscriber<? super TokenEvent> subscriber;
-        private final EventLoop loop;
         private final int highWater = client.options().streamBufferTokens();
         private final ArrayDeque<TokenEvent> buffer = new ArrayDeque<>();
         private long demand;
@@ -77,9 +77,8 @@ public final class TokenPublisher implements Flow.Publisher<TokenEvent> {
         private boolean finished; // onComplete / onError signalled, or cancelled
         private boolean stalled;
 
-        Subscription(Flow.Subscriber<? super TokenEvent> subscriber, EventLoop loop) {
+        Subscription(Flow.Subscriber<? super TokenEvent> subscriber) {
             this.subscriber = subscriber;
-            this.loop = loop;
         }
 
         @Override
@@ -110,13 +109,7 @@ public final class TokenPublisher implements Flow.Publisher<TokenEvent> {
          * its buffered tokens and the error.
          */
         private void onLoop(Runnable task) {
-            try {
-                loop.execute(task);
-            } catch (RejectedExecutionException e) {
-                synchronized (this) {
-                    task.run();
-                }
-            }
+            client.onLoop(this, task);
         }
 
         private void cancelOnLoop() {

@@ -459,6 +459,34 @@ class ShiftformerClientTest {
         }
     }
 
+    @Test
+    void aPublisherOnAConnectionTheServerClosedSignalsItsErrorOnceFromTheEventLoop() throws Exception {
+        // The client is open but its connection is gone: send() fails the request at once. That failure used
+        // to be signalled on the subscribing thread while the subscription's request(n) ran on the event
+        // loop, so two threads could drain the same subscription (Reactive Streams 1.3, 1.7).
+        ShiftformerServer server = fx.start(TestServers.config().conclude(), fx.reference());
+        try (ShiftformerClient client = connect(server)) {
+            server.close();
+            await("the client to see the close", () -> !client.isOpen());
+            List<Recorder> recorders = new ArrayList<>();
+            for (int i = 0; i < 200; i++) {
+                Recorder r = new Recorder(1 + i % 3);
+                recorders.add(r);
+                client.stream(TranslationRequest.tokens(5, 6)).subscribe(r);
+                assertEquals(ErrorCode.IO_ERROR, assertInstanceOf(ShiftformerException.class, r.awaitEnd()).code());
+                assertTrue(client.eventLoop().inEventLoop(r.terminalThread),
+                        () -> "onError came from " + r.terminalThread + ", not the connection's event loop");
+            }
+            client.eventLoop().submit(() -> { }).get(30, TimeUnit.SECONDS); // every queued request(n) has run
+            for (Recorder r : recorders) {
+                assertEquals(1, r.terminalSignals.get());
+                assertTrue(r.items.isEmpty());
+            }
+        } finally {
+            server.close();
+        }
+    }
+
     // ---- Flow.Publisher -----------------------------------------------------------------------------------
 
     /** A subscriber that records what it gets and checks the demand rules. */
@@ -471,6 +499,7 @@ class ShiftformerClientTest {
         final CountDownLatch ended = new CountDownLatch(1);
         final long initial;
         volatile Flow.Subscription subscription;
+        volatile Thread terminalThread;
 
         Recorder(long initial) {
             this.initial = initial;
@@ -503,12 +532,14 @@ class ShiftformerClientTest {
         @Override
         public void onError(Throwable t) {
             error.set(t);
+            terminalThread = Thread.currentThread();
             terminalSignals.incrementAndGet();
             ended.countDown();
         }
 
         @Override
         public void onComplete() {
+            terminalThread = Thread.currentThread();
             terminalSignals.incrementAndGet();
             ended.countDown();
         }

@@ -24,6 +24,9 @@ public record ModelConfig(int dModel, int heads, int dFf, int encoderLayers, int
     public static final int MAX_POSITIONS = 8192;
     public static final int MAX_VOCAB = 1 << 20;
     public static final int MAX_LAYERS = 64;
+    /** {@code embed_scale_log2} range: a non-negative power of two scale, the stand-in for {@code sqrt(d_model)}. */
+    public static final int MIN_EMBED_SCALE_LOG2 = 0;
+    public static final int MAX_EMBED_SCALE_LOG2 = 16;
 
     /** d_k, the width of one head. */
     public int dHead() {
@@ -48,7 +51,8 @@ public record ModelConfig(int dModel, int heads, int dFf, int encoderLayers, int
         check(vocabSize >= 4 && vocabSize <= MAX_VOCAB, "vocab_size " + vocabSize + " must be in [4, " + MAX_VOCAB + "]");
         check(maxPositions >= 2 && maxPositions <= MAX_POSITIONS,
                 "max_positions " + maxPositions + " must be in [2, " + MAX_POSITIONS + "]");
-        check(embedScaleLog2 >= 0 && embedScaleLog2 <= 16, "embed_scale_log2 " + embedScaleLog2 + " must be in [0, 16]");
+        check(embedScaleLog2 >= MIN_EMBED_SCALE_LOG2 && embedScaleLog2 <= MAX_EMBED_SCALE_LOG2, "embed_scale_log2 "
+                + embedScaleLog2 + " must be in [" + MIN_EMBED_SCALE_LOG2 + ", " + MAX_EMBED_SCALE_LOG2 + "]");
         for (int id : new int[] {padId, bosId, eosId}) {
             check(id >= 0 && id < vocabSize, "special token id " + id + " is outside the vocabulary of " + vocabSize);
         }

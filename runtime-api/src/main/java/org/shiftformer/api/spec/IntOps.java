@@ -296,12 +296,27 @@ public final class IntOps {
         return (int) Math.floor(alpha * 256 + 0.5);
     }
 
-    /** {@code NORM(score, len)}: the GNMT length-normalized score in Q16. */
+    /** The smallest beam score {@code NORM} accepts: {@code -2^48} (SPEC.md section 8; real scores are above {@code -2^35}). */
+    public static final long MIN_BEAM_SCORE = -(1L << 48);
+
+    /**
+     * {@code NORM(score, len)}: the GNMT length-normalized score in Q16. The product {@code score · e} needs
+     * up to 66 bits, so it is computed exactly as SPEC.md section 8 shows, split at bit 16: with
+     * {@code score = h · 2^16 + l}, {@code RSH(score · e, 30) = (h · e + ((l · e + 2^29) >> 16)) >> 14}.
+     *
+     * @throws IllegalArgumentException for a score outside {@code [MIN_BEAM_SCORE, 0]}
+     */
     public static long normalize(long score, int length, int alphaQ8) {
+        if (score > 0 || score < MIN_BEAM_SCORE) {
+            throw new IllegalArgumentException("beam score " + score + " outside [" + MIN_BEAM_SCORE + ", 0]");
+        }
         if (alphaQ8 == 0) {
             return score;
         }
         long lpl = rsh(alphaQ8 * (log2Q16(5L + length) - log2Q16(6)), 8);
-        return rsh(score * exp2NegQ30(lpl), 30);
+        long e = exp2NegQ30(lpl);                           // [0, 2^30]
+        long high = (score >> 16) * e;                      // |.| <= 2^32 · 2^30
+        long low = (score & 0xFFFF) * e + (1L << 29);       // [2^29, 2^46 + 2^29)
+        return (high + (low >> 16)) >> 14;
     }
 }

@@ -129,4 +129,32 @@ class IntOpsTest {
         assertEquals(256, IntOps.alphaQ8(1.0));
         assertEquals(154, IntOps.alphaQ8(0.6));
     }
+
+    /** SPEC.md 5.1 NORM with the product computed in arbitrary precision, as the definition reads. */
+    private static long normByDefinition(long score, int length, int alphaQ8) {
+        long lpl = IntOps.rsh(alphaQ8 * (IntOps.log2Q16(5L + length) - IntOps.log2Q16(6)), 8);
+        java.math.BigInteger p = java.math.BigInteger.valueOf(score).multiply(java.math.BigInteger.valueOf(IntOps.exp2NegQ30(lpl)));
+        return p.add(java.math.BigInteger.ONE.shiftLeft(29)).shiftRight(30).longValueExact();
+    }
+
+    @Test
+    void lengthNormalizationIsExactWhereTheProductNeedsMoreThan64Bits() {
+        // The extreme of SPEC.md section 8: max_positions 8192, so 8191 tokens each at the clamp -2^22,
+        // and the smallest positive alpha, whose factor is still almost 2^30: the product is about -2^65.
+        long score = -8191L * (1 << 22);
+        long expected = normByDefinition(score, 8191, 1);
+        assertEquals(-33437811594L, expected); // computed independently (Python, tables from the SPEC formulas)
+        assertEquals(expected, IntOps.normalize(score, 8191, 1));
+        assertEquals(normByDefinition(IntOps.MIN_BEAM_SCORE, 8191, 1), IntOps.normalize(IntOps.MIN_BEAM_SCORE, 8191, 1));
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(7);
+        for (int i = 0; i < 200_000; i++) {
+            long s = i % 2 == 0 ? -rnd.nextLong(1L << 35) : -rnd.nextLong(1L << 20);
+            int len = 1 + rnd.nextInt(8191);
+            int alpha = rnd.nextInt(513);
+            long want = alpha == 0 ? s : normByDefinition(s, len, alpha);
+            assertEquals(want, IntOps.normalize(s, len, alpha), () -> "score " + s + " len " + len + " alpha_q8 " + alpha);
+        }
+        assertThrows(IllegalArgumentException.class, () -> IntOps.normalize(1, 3, 0));
+        assertThrows(IllegalArgumentException.class, () -> IntOps.normalize(IntOps.MIN_BEAM_SCORE - 1, 3, 0));
+    }
 }

@@ -16,7 +16,8 @@ import org.shiftformer.api.spec.IntOps;
  * Beam search exactly as SPEC.md 5.2: fixed-point base-2 log-probabilities, candidates ranked by score,
  * then hypothesis index, then token id; EOS candidates count only within the first W ranks; GNMT
  * length normalization in fixed point; the best finished hypothesis wins, ties to the earliest
- * finished. Tokens are streamed as soon as every live and finished hypothesis shares them.
+ * finished. Tokens are streamed as soon as every live and finished hypothesis shares them. Width 1 is
+ * not a beam: it is {@link GreedySearch} (SPEC.md 5.2), so this class needs at least 2.
  */
 public final class BeamSearch implements SequenceSearch {
     private final ModelConfig cfg;
@@ -57,6 +58,10 @@ public final class BeamSearch implements SequenceSearch {
         this.source = source;
         this.sequence = sequence;
         this.listener = listener;
+        if (params.beamWidth() < 2) {
+            throw new IllegalArgumentException("beam search needs a width of at least 2, got " + params.beamWidth()
+                    + ": width 1 is greedy (SPEC.md 5.2)");
+        }
         this.width = params.beamWidth();
         this.maxNew = Decoding.checkMaxNew(cfg, params.maxNewTokens());
         this.alphaQ8 = params.alphaQ8();

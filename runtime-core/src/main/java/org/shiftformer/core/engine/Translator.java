@@ -42,7 +42,8 @@ public final class Translator {
         int max = model.config().maxPositions();
         if (ids.length + 1 > max) {
             throw new ShiftformerException(ErrorCode.MODEL_LIMIT_EXCEEDED,
-                    "source of " + (ids.length + 1) + " tokens (with EOS) exceeds the model's " + max + " positions");
+                    "source of " + ids.length + " tokens plus EOS exceeds the model's max_positions " + max + " (at most "
+                            + (max - 1) + " source tokens)");
         }
         int[] src = java.util.Arrays.copyOf(ids, ids.length + 1);
         src[ids.length] = model.config().eosId();

@@ -8,7 +8,8 @@ import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ShiftformerException;
 
 /**
- * Puts the protocol codec into a pipeline, in the order STYLE.md asks for:
+ * Puts the protocol codec into a pipeline, in this order (the only one in which framing, decoding and
+ * encoding see the bytes and messages they expect):
  *
  * <pre>
  *   socket -&gt; {@link FrameDecoder} (per channel) -&gt; {@link MessageDecoder} (shared) -&gt; your handler

@@ -40,8 +40,6 @@ final class ConnectionHandler extends ChannelDuplexHandler {
     private volatile Channel channel;
     private boolean welcomed;
     private boolean closing;
-    /** Scheduler thread only: the step in which this connection was last queued for a flush. */
-    long flushStep = -1;
 
     ConnectionHandler(ServerConfig config, ModelRouter router, ServerStats stats) {
         this.config = config;
@@ -186,7 +184,8 @@ final class ConnectionHandler extends ChannelDuplexHandler {
 
     private static ShiftformerException sourceTooLong(String tokens, ModelConfig cfg) {
         return new ShiftformerException(ErrorCode.MODEL_LIMIT_EXCEEDED, "source of " + tokens
-                + " tokens (plus EOS) exceeds the model's " + cfg.maxPositions() + " positions");
+                + " tokens plus EOS exceeds the model's max_positions " + cfg.maxPositions() + " (at most "
+                + (cfg.maxPositions() - 1) + " source tokens)");
     }
 
     private void reject(Message.Error error) {

@@ -12,8 +12,8 @@ import org.shiftformer.api.backend.BackendProvider;
 import org.shiftformer.api.backend.Backends;
 
 /**
- * What the server does when the requested backend is unknown, unavailable or fails to open (DESIGN.md
- * section 9.6: explicit, never silent). {@code none} fails start-up, naming the backend, why, and what is
+ * What the server does when the requested backend is unknown, unavailable or fails to open
+ * (ARCHITECTURE.md, "Fallback": explicit, never silent). {@code none} fails start-up, naming the backend, why, and what is
  * available; {@code next} takes the next available backend by rank; a list names the backends to try, in
  * order. A fallback is logged by the caller, reported in ModelInfo (its backend identity is the one that
  * computes), in {@code /health/ready} and in the {@code shiftformer.model.info} metric tags.

@@ -56,7 +56,6 @@ final class Request implements TokenListener {
     /** Tokens still to be reproduced silently after a failover before streaming goes on ({@link #restart}). */
     int replay;
     int stepRow;
-    long flushedStep = -1;
     boolean wrote;
 
     Request(ConnectionHandler connection, Scheduler scheduler, long id, int[] source, DecodeParams params, boolean stream,

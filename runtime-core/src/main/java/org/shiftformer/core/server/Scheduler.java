@@ -2,8 +2,11 @@ package org.shiftformer.core.server;
 
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -81,6 +84,8 @@ public final class Scheduler {
     private final ServerConfig config;
     private final ServerStats stats;
     private volatile ModelMetrics meters;
+    /** Every meter set this scheduler recorded to (its model's, then each failover replacement's). */
+    private final List<ModelMetrics> heldMeters = new ArrayList<>();
     private final int vocab;
     private final Thread thread;
 
@@ -101,7 +106,12 @@ public final class Scheduler {
     private final List<Request> admitted = new ArrayList<>();
     private final List<int[]> admittedSources = new ArrayList<>();
     private final List<DecoderState> states = new ArrayList<>();
-    private final List<ConnectionHandler> toFlush = new ArrayList<>();
+    /**
+     * The connections written to in this step, flushed once at its end. The set is this scheduler's own:
+     * during a hot reload the retired and the current scheduler step requests of the same connection
+     * concurrently, so the bookkeeping must not live on the connection.
+     */
+    private final Set<ConnectionHandler> toFlush = Collections.newSetFromMap(new IdentityHashMap<>());
     private final int[] tokens;
     private final int[] logits;
     private int reservedRows;
@@ -119,6 +129,7 @@ public final class Scheduler {
         this.config = config;
         this.stats = stats;
         this.meters = meters;
+        this.heldMeters.add(meters);
         this.vocab = served.config().vocabSize();
         this.tokens = new int[config.maxBatchRows()];
         this.logits = new int[Math.multiplyExact(config.maxBatchRows(), vocab)];
@@ -270,6 +281,15 @@ public final class Scheduler {
                 accepting = false; // nothing may enter an inbox that nobody drains
             }
             endAll(new ShiftformerException(ErrorCode.CANCELLED, "server shut down before the request completed"));
+            boolean wasRetired;
+            synchronized (admissionLock) {
+                wasRetired = retired;
+            }
+            if (wasRetired) {
+                // A reload replaced this model: its meters go with it (at shutdown they stay for the last scrape).
+                heldMeters.forEach(ModelMetrics::release);
+                heldMeters.clear();
+            }
             model.close(); // every request released its states in endAll; nothing else drives this model
         }
     }
@@ -433,8 +453,7 @@ public final class Scheduler {
                 leave(r, false);
                 continue;
             }
-            if (r.wrote && r.connection.flushStep != stepNo) {
-                r.connection.flushStep = stepNo;
+            if (r.wrote) {
                 toFlush.add(r.connection);
             }
             if (r.search.done()) {
@@ -498,6 +517,7 @@ public final class Scheduler {
         served = next;
         model = next.model();
         meters = failover.meters(next);
+        heldMeters.add(meters);
         if (active.isEmpty()) {
             return true;
         }

@@ -120,16 +120,16 @@ public final class ServerConfig {
     private final int writeBufferHighWaterMark;
     private final int socketSendBufferBytes;
 
-    private ServerConfig(Builder b) {
+    private ServerConfig(Builder b, FallbackPolicy fallback, int maxLiveRows) {
         this.port = b.port;
         this.adminPort = b.adminPort;
-        this.fallback = b.fallbackPolicy;
+        this.fallback = fallback;
         this.bindAddress = b.bindAddress;
         this.maxFrameBytes = b.maxFrameBytes;
         this.maxInFlight = b.maxInFlight;
         this.maxQueued = b.maxQueued;
         this.maxBatchRows = b.maxBatchRows;
-        this.maxLiveRows = b.maxLiveRows;
+        this.maxLiveRows = maxLiveRows;
         this.maxBeamWidth = b.maxBeamWidth;
         this.defaultMaxNewTokens = b.defaultMaxNewTokens;
         this.drainTimeoutMs = b.drainTimeoutMs;
@@ -232,7 +232,6 @@ public final class ServerConfig {
         private int port = intProp(PORT_PROP, PORT_DEFAULT);
         private int adminPort = intProp(ADMIN_PORT_PROP, ADMIN_PORT_DEFAULT);
         private String fallback = System.getProperty(FALLBACK_PROP, FALLBACK_DEFAULT);
-        private FallbackPolicy fallbackPolicy;
         private String bindAddress = System.getProperty(BIND_ADDRESS_PROP, BIND_ADDRESS_DEFAULT);
         private int maxFrameBytes = intProp(MAX_FRAME_BYTES_PROP, MAX_FRAME_BYTES_DEFAULT);
         private int maxInFlight = intProp(MAX_IN_FLIGHT_PROP, MAX_IN_FLIGHT_DEFAULT);
@@ -345,6 +344,7 @@ public final class ServerConfig {
             if (adminPort != 0 && adminPort == port) {
                 throw invalid(ADMIN_PORT_PROP + " " + adminPort + " must differ from " + PORT_PROP);
             }
+            FallbackPolicy fallbackPolicy;
             try {
                 fallbackPolicy = FallbackPolicy.parse(fallback);
             } catch (ShiftformerException e) {
@@ -357,10 +357,10 @@ public final class ServerConfig {
             range(MAX_IN_FLIGHT_PROP, maxInFlight, 1, 1 << 20);
             range(MAX_QUEUED_PROP, maxQueued, 1, 1 << 20);
             range(MAX_BATCH_ROWS_PROP, maxBatchRows, 1, 1 << 16);
-            if (maxLiveRows == 0) {
-                maxLiveRows = Math.min(4 * maxBatchRows, 1 << 20);
-            }
-            range(MAX_LIVE_ROWS_PROP, maxLiveRows, maxBatchRows, 1 << 20);
+            // Derived into a local: the builder keeps "0 = derive", so a builder concluded again after a
+            // change of maxBatchRows derives again instead of keeping the first value.
+            int liveRows = maxLiveRows == 0 ? Math.min(4 * maxBatchRows, 1 << 20) : maxLiveRows;
+            range(MAX_LIVE_ROWS_PROP, liveRows, maxBatchRows, 1 << 20);
             range(MAX_BEAM_WIDTH_PROP, maxBeamWidth, 1, Math.min(DecodeParams.MAX_BEAM, 0xFFFF));
             if (maxBeamWidth > maxBatchRows) {
                 throw invalid(MAX_BEAM_WIDTH_PROP + " " + maxBeamWidth + " must not exceed " + MAX_BATCH_ROWS_PROP + " "
@@ -373,7 +373,7 @@ public final class ServerConfig {
             range(ADMIN_RELOAD_TIMEOUT_MS_PROP, adminReloadTimeoutMs, 1, 24L * 3600 * 1000);
             range(WRITE_BUFFER_HIGH_WATER_MARK_PROP, writeBufferHighWaterMark, 2, 1 << 30);
             range(SOCKET_SEND_BUFFER_BYTES_PROP, socketSendBufferBytes, 0, 1 << 30);
-            return new ServerConfig(this);
+            return new ServerConfig(this, fallbackPolicy, liveRows);
         }
 
         private static void range(String setting, long value, long min, long max) {

@@ -47,6 +47,7 @@ import org.shiftformer.api.backend.Backend;
 import org.shiftformer.api.backend.Backends;
 import org.shiftformer.core.protocol.ProtocolCodec;
 import org.shiftformer.core.server.admin.AdminServer;
+import org.shiftformer.core.server.metrics.ModelMeterSets;
 import org.shiftformer.core.server.metrics.ModelMetrics;
 import org.shiftformer.core.server.metrics.ServerMeters;
 import org.shiftformer.core.server.metrics.ServerMetrics;
@@ -72,12 +73,19 @@ public final class ShiftformerServer implements AutoCloseable {
     private final ServerStats stats = new ServerStats();
     private final ModelRouter router = new ModelRouter();
     private final MeterRegistry registry;
+    /** Each scheduler's model meters; a retired scheduler releases its sets when it exits. */
+    private final ModelMeterSets meterSets;
     private final PrometheusMeterRegistry prometheus;
     private final Counter reloadsDone;
     private final Counter reloadsFailed;
     private final JvmGcMetrics gcMetrics;
     private final EventLoopGroup bossGroup;
     private final EventLoopGroup workerGroup;
+    /**
+     * The admin port's own loop (null when admin is off): a slow {@code /metrics} scrape or readiness probe
+     * must not delay the accepts of protocol connections on {@link #bossGroup}.
+     */
+    private final EventLoopGroup adminGroup;
     private final ChannelGroup connections = new DefaultChannelGroup("shiftformer-connections",
             GlobalEventExecutor.INSTANCE);
     private final Channel serverChannel;
@@ -97,6 +105,7 @@ public final class ShiftformerServer implements AutoCloseable {
         this.loader = loader;
         this.registry = registry != null ? registry : new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         this.prometheus = this.registry instanceof PrometheusMeterRegistry p ? p : null;
+        this.meterSets = new ModelMeterSets(this.registry);
         if (registry == null) {
             // Its own registry is the process's /metrics: add the usual JVM and process meters. A caller's
             // registry gets only the server's (the caller decides what else it binds).
@@ -128,6 +137,7 @@ public final class ShiftformerServer implements AutoCloseable {
         this.transport = epoll ? "epoll" : "nio";
         this.bossGroup = new MultiThreadIoEventLoopGroup(1, io);
         this.workerGroup = new MultiThreadIoEventLoopGroup(0, io);
+        this.adminGroup = config.adminPort() == ServerConfig.ADMIN_DISABLED ? null : new MultiThreadIoEventLoopGroup(1, io);
         new NettyEventExecutorMetrics(workerGroup).bindTo(this.registry);
         if (ByteBufAllocator.DEFAULT instanceof ByteBufAllocatorMetricProvider allocator) {
             new NettyAllocatorMetrics(allocator).bindTo(this.registry);
@@ -159,7 +169,7 @@ public final class ShiftformerServer implements AutoCloseable {
                         + config.port() + ": " + e, e);
             }
             this.admin = config.adminPort() == ServerConfig.ADMIN_DISABLED ? null
-                    : AdminServer.start(bossGroup, channelClass, config.bindAddress(), config.adminPort(), new Admin(),
+                    : AdminServer.start(adminGroup, channelClass, config.bindAddress(), config.adminPort(), new Admin(),
                             java.time.Duration.ofMillis(config.adminReloadTimeoutMs()));
         } catch (RuntimeException e) {
             for (Scheduler s : router.running()) {
@@ -262,8 +272,7 @@ public final class ShiftformerServer implements AutoCloseable {
         }
         String model = modelTag(served);
         String backend = served.backend().backend();
-        Scheduler next = new Scheduler(served, config, stats, new ModelMetrics(registry, model, backend),
-                new PolicyFailover());
+        Scheduler next = new Scheduler(served, config, stats, meterSets.acquire(model, backend), new PolicyFailover());
         next.start();
         boolean fallback = loader != null && loader.choice().isFallback();
         registerModelInfo(model, backend, loader != null ? loader.choice().requested() : backend, fallback);
@@ -324,7 +333,7 @@ public final class ShiftformerServer implements AutoCloseable {
 
         @Override
         public ModelMetrics meters(ServedModel replacement) {
-            return new ModelMetrics(registry, modelTag(replacement), replacement.backend().backend());
+            return meterSets.acquire(modelTag(replacement), replacement.backend().backend());
         }
     }
 
@@ -463,6 +472,9 @@ public final class ShiftformerServer implements AutoCloseable {
         }
         workerGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
         bossGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+        if (adminGroup != null) {
+            adminGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+        }
     }
 
     /** The admin endpoints over this server. */

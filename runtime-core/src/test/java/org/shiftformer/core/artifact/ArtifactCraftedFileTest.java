@@ -257,6 +257,22 @@ class ArtifactCraftedFileTest {
     // ---- exponents, softmax table ------------------------------------------------------------------
 
     @Test
+    void embedScaleLog2IsLoadedInsideSpecRangeAndRejectedOutside() {
+        ModelConfig c = RAW.config();
+        for (int s : new int[] {0, 16}) {
+            ModelConfig inRange = new ModelConfig(c.dModel(), c.heads(), c.dFf(), c.encoderLayers(), c.decoderLayers(),
+                    c.vocabSize(), c.maxPositions(), s, c.padId(), c.bosId(), c.eosId());
+            assertEquals(s, TestArtifacts.read(TestArtifacts.encode(TestArtifacts.withConfig(RAW, inRange)))
+                    .model().config().embedScaleLog2());
+        }
+        for (int s : new int[] {-1, 17}) {
+            ModelConfig outside = new ModelConfig(c.dModel(), c.heads(), c.dFf(), c.encoderLayers(), c.decoderLayers(),
+                    c.vocabSize(), c.maxPositions(), s, c.padId(), c.bosId(), c.eosId());
+            assertRejected(TestArtifacts.withConfig(RAW, outside), "embed_scale_log2 " + s + " must be in [0, 16]");
+        }
+    }
+
+    @Test
     void activationExponentOutOfRangeIsRejected() {
         Map<String, Integer> exps = new LinkedHashMap<>(RAW.exponents());
         exps.put("enc.0.attn.q.out", 40);

@@ -154,5 +154,72 @@ class DecodingTest {
         ShiftformerException e = assertThrows(ShiftformerException.class,
                 () -> Decoding.decode(m, sources(1, 1), DecodeParams.greedy(CFG.maxPositions()), TokenListener.NONE));
         assertEquals(ErrorCode.MODEL_LIMIT_EXCEEDED, e.code());
+        assertEquals("max new tokens " + CFG.maxPositions() + " exceeds the model's limit of " + (CFG.maxPositions() - 1)
+                + " (max_positions - 1)", e.getMessage());
+        ShiftformerException beam = assertThrows(ShiftformerException.class,
+                () -> Decoding.decode(m, sources(1, 1), DecodeParams.beam(3, CFG.maxPositions(), 0.5), TokenListener.NONE));
+        assertEquals(ErrorCode.MODEL_LIMIT_EXCEEDED, beam.code());
+        DecodeResult atLimit = Decoding.decode(m, sources(1, 1), DecodeParams.greedy(CFG.maxPositions() - 1),
+                TokenListener.NONE).get(0); // the limit itself is accepted
+        assertTrue(atLimit.tokens().length <= CFG.maxPositions() - 1);
+    }
+
+    /**
+     * Logits 100 for token 5 and 99 for token 3 at a logits exponent so small that both round to the
+     * same beam log-probability (SPEC.md 5.1): the argmax and a beam's tie-break (lowest id) disagree.
+     */
+    private static final class NearTieModel extends org.shiftformer.api.backend.ForwardingLoadedModel {
+        NearTieModel(LoadedModel delegate) {
+            super(delegate);
+        }
+
+        @Override
+        public int logitsExponent() {
+            return -40;
+        }
+
+        @Override
+        public org.shiftformer.api.backend.StepCost decodeStep(List<DecoderState> states, int[] tokens, int[] logits,
+                                                               org.shiftformer.api.backend.LayerTap tap) {
+            org.shiftformer.api.backend.StepCost cost = super.decodeStep(states, tokens, logits, tap);
+            int v = CFG.vocabSize();
+            int[] row = nearTieRow();
+            for (int r = 0; r < states.size(); r++) {
+                System.arraycopy(row, 0, logits, r * v, v);
+            }
+            return cost;
+        }
+    }
+
+    /** 100 for token 5, 99 for token 3, -10^9 elsewhere (so EOS and the rest are clearly worse). */
+    private static int[] nearTieRow() {
+        int[] row = new int[CFG.vocabSize()];
+        Arrays.fill(row, -1_000_000_000);
+        row[3] = 99;
+        row[5] = 100;
+        return row;
+    }
+
+    @Test
+    void beamWidthOneIsGreedyNotABeamOfOne() {
+        // SPEC.md 3.8 / 5.2: W = 1 is the argmax of the int32 logits; a beam keeps ties of the rounded
+        // log-probability and sends them to the lowest id, which here is a different token.
+        LoadedModel m = new NearTieModel(model(13));
+        long[] lp = new long[CFG.vocabSize()];
+        IntOps.logProbs(nearTieRow(), 0, CFG.vocabSize(), m.logitsExponent(), CFG.padId(), CFG.bosId(), lp, 0);
+        assertEquals(lp[5], lp[3], "the premise: tokens 3 and 5 tie in the beam's log-probability");
+        assertTrue(lp[CFG.eosId()] < lp[3], "and EOS is worse");
+        int[] src = {7, 8, 9};
+        for (DecodeParams one : List.of(DecodeParams.greedy(4), DecodeParams.beam(1, 4, 1.0))) {
+            DecodeResult r = Decoding.decode(m, List.of(src), one, TokenListener.NONE).get(0);
+            assertArrayEquals(new int[] {5, 5, 5, 5}, r.tokens(), one.toString());
+            assertEquals(0, r.score(), "greedy reports score 0; alpha is not used");
+        }
+        assertArrayEquals(new int[] {3, 3, 3, 3},
+                Decoding.decode(m, List.of(src), DecodeParams.beam(2, 4, 0), TokenListener.NONE).get(0).tokens());
+        EncodedSource es = m.encode(List.of(src), null).sources().get(0);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new BeamSearch(m, es, DecodeParams.beam(1, 4, 0), 0, TokenListener.NONE));
+        assertEquals("beam search needs a width of at least 2, got 1: width 1 is greedy (SPEC.md 5.2)", e.getMessage());
     }
 }

@@ -51,5 +51,7 @@ class TranslatorTest {
         ShiftformerException tooLong = assertThrows(ShiftformerException.class,
                 () -> tr.sourceIds("x ".repeat(40)));
         assertEquals(ErrorCode.MODEL_LIMIT_EXCEEDED, tooLong.code());
+        assertEquals("source of " + tok.encode("x ".repeat(40)).length + " tokens plus EOS exceeds the model's max_positions "
+                + CFG.maxPositions() + " (at most " + (CFG.maxPositions() - 1) + " source tokens)", tooLong.getMessage());
     }
 }

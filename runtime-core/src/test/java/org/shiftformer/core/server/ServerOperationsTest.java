@@ -50,6 +50,7 @@ import org.shiftformer.core.engine.RandomArtifacts;
 import org.shiftformer.core.protocol.LeakCheck;
 import org.shiftformer.core.protocol.Message;
 import org.shiftformer.core.protocol.ProtocolVersion;
+import org.shiftformer.core.server.metrics.ServerMeters;
 import org.shiftformer.proto.stream.Frame;
 import org.shiftformer.proto.stream.Ping;
 
@@ -325,6 +326,43 @@ class ServerOperationsTest {
     }
 
     @Test
+    void aStalledAdminRequestDoesNotDelayProtocolAccepts() throws Exception {
+        // A gauge whose value waits for the test stalls the /metrics scrape on the admin port's event loop.
+        var registry = new io.micrometer.prometheusmetrics.PrometheusMeterRegistry(
+                io.micrometer.prometheusmetrics.PrometheusConfig.DEFAULT);
+        java.util.concurrent.CountDownLatch scraping = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        io.micrometer.core.instrument.Gauge.builder("test.stalled.gauge", () -> {
+            scraping.countDown();
+            try {
+                release.await(60, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return 1;
+        }).register(registry);
+        try (ShiftformerServer server = ShiftformerServer.start(config().conclude(),
+                served(artifactA, backend.load(artifactA.model())), null, registry)) {
+            var scrape = java.net.http.HttpClient.newHttpClient().sendAsync(
+                    java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:"
+                            + server.adminAddress().getPort() + "/metrics")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            try {
+                assertTrue(scraping.await(30, TimeUnit.SECONDS), "the scrape reached the stalled gauge");
+                // While the admin loop is stuck, a new protocol connection is accepted and welcomed, and serves.
+                try (TestClient c = TestClient.connect(server.localAddress())) {
+                    assertEquals(1, release.getCount(), "the scrape is still stalled");
+                    c.send(request(1, new int[] {5, 6}, 3, 0));
+                    assertInstanceOf(Message.Done.class, lastOf(c.readTerminals(1).get(1L)));
+                }
+            } finally {
+                release.countDown();
+            }
+            assertEquals(200, scrape.get(30, TimeUnit.SECONDS).statusCode());
+        }
+    }
+
+    @Test
     void adminPortCanBeDisabledAndTheServerWorksWithAnyRegistry() throws Exception {
         var registry = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
         try (ShiftformerServer server = ShiftformerServer.start(config().adminPort(ServerConfig.ADMIN_DISABLED).conclude(),
@@ -405,6 +443,73 @@ class ServerOperationsTest {
             assertTrue(modelA.closed(), "and closes its model");
             assertEveryAcceptedRequestEndedOnce(server);
             assertEquals(5, server.stats().done());
+        }
+    }
+
+    @Test
+    void aTokenOfTheNewModelIsFlushedAlthoughTheRetiredSchedulerFlushedTheConnectionAtTheSameStepNumber() throws Exception {
+        // Both schedulers count their steps from 1. The retired one flushes this connection in its step 1;
+        // the new one writes a token of the same connection in its own step 1. Flush bookkeeping kept on
+        // the connection (the step it was last queued in) took that as "already queued" and left the token
+        // unflushed until some later write; with both gates shut, the client would never see it.
+        int maxNew = 8;
+        int[] old = longSources(artifactA, 1, maxNew, 3, 21).get(0);
+        GatedModel modelA = gated(artifactA);
+        GatedModel modelB = gated(artifactB);
+        try (ShiftformerServer server = ShiftformerServer.start(config().conclude(), served(artifactA, modelA));
+             TestClient c = TestClient.connect(server.localAddress())) {
+            Scheduler schedulerA = server.scheduler();
+            c.send(request(1, old, maxNew, 0));
+            await("a live stream on A", () -> schedulerA.activeSequences() == 1);
+            modelA.allow(1);
+            Message.Token a = assertInstanceOf(Message.Token.class, c.read());
+            assertEquals(1, a.requestId());
+
+            server.reload(served(artifactB, modelB));
+            Scheduler schedulerB = server.scheduler();
+            int[] fresh = {12, 13, 14};
+            c.send(request(100, fresh, maxNew, 0));
+            await("a live stream on B", () -> schedulerB.activeSequences() == 1);
+            modelB.allow(1);
+            Message.Token b = assertInstanceOf(Message.Token.class, c.read(), "the token of B's first step arrives");
+            assertEquals(100, b.requestId());
+            assertEquals(expected(artifactB, fresh, maxNew)[0], b.token());
+
+            modelA.open();
+            modelB.open();
+            Map<Long, List<Message>> rest = c.readTerminals(2);
+            assertInstanceOf(Message.Done.class, lastOf(rest.get(1L)));
+            assertInstanceOf(Message.Done.class, lastOf(rest.get(100L)));
+        }
+    }
+
+    @Test
+    void afterReloadsTheRegistryHoldsOneSetOfModelMetersTheCurrentModels() throws Exception {
+        try (ShiftformerServer server = ShiftformerServer.start(config().conclude(),
+                served(artifactA, backend.load(artifactA.model())))) {
+            Artifact[] sequence = {artifactB, artifactA, artifactB, artifactB, artifactA}; // incl. the same model twice
+            for (Artifact next : sequence) {
+                Scheduler old = server.scheduler();
+                server.reload(served(next, backend.load(next.model())));
+                assertTrue(old.awaitExit(30_000), "the retired scheduler exits");
+                var sets = server.meterRegistry().find(ServerMeters.TOKENS).counters();
+                assertEquals(1, sets.size(), () -> "one set of model meters after a reload, got " + sets.stream()
+                        .map(m -> m.getId().getTag(ServerMeters.MODEL)).toList());
+                assertEquals(next.sha256Hex().substring(0, 16), sets.iterator().next().getId().getTag(ServerMeters.MODEL));
+                for (String timer : List.of(ServerMeters.TIME_TO_FIRST_TOKEN, ServerMeters.INTER_TOKEN_LATENCY,
+                        ServerMeters.BACKEND_STEP)) {
+                    assertEquals(timer.equals(ServerMeters.BACKEND_STEP) ? 2 : 1,
+                            server.meterRegistry().find(timer).timers().size(), timer);
+                }
+                assertEquals(1, server.meterRegistry().find(ServerMeters.BATCH_SIZE).summaries().size());
+                assertEquals(1, server.meterRegistry().find(ServerMeters.DEVICE_CYCLES).counters().size());
+            }
+            // The set of the model now served still records (a reload of the same model did not remove it).
+            try (TestClient c = TestClient.connect(server.localAddress())) {
+                c.send(request(1, new int[] {5, 6, 7}, 4, 0));
+                assertInstanceOf(Message.Done.class, lastOf(c.readTerminals(1).get(1L)));
+            }
+            assertTrue(server.meterRegistry().find(ServerMeters.BACKEND_STEP).tag(ServerMeters.PHASE, "decode").timer().count() >= 1);
         }
     }
 

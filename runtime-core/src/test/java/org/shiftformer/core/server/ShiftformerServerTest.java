@@ -512,10 +512,19 @@ class ShiftformerServerTest {
             c.send(new Message.ModelInfoRequest(7));
             ErrorCode[] expected = {ErrorCode.INVALID_ARGUMENT, ErrorCode.INVALID_ARGUMENT, ErrorCode.INVALID_ARGUMENT,
                 ErrorCode.INVALID_ARGUMENT, ErrorCode.MODEL_LIMIT_EXCEEDED, ErrorCode.MODEL_LIMIT_EXCEEDED};
+            // SPEC.md 5: an explicit max_new_tokens above max_positions - 1, or a source that does not fit
+            // max_positions with its EOS, is refused naming the numbers, never silently lowered or cut.
+            String[] messages = {null, null, null, null,
+                "max_new_tokens " + (MAX_NEW + 1) + " exceeds the model's limit of " + MAX_NEW + " (max_positions - 1)",
+                "source of " + (MAX_NEW + 1) + " tokens plus EOS exceeds the model's max_positions " + CFG.maxPositions()
+                    + " (at most " + MAX_NEW + " source tokens)"};
             for (int i = 0; i < expected.length; i++) {
                 Message.Error e = assertInstanceOf(Message.Error.class, c.read());
                 assertEquals(i + 1, e.requestId());
                 assertEquals(expected[i], e.errorCode(), e::message);
+                if (messages[i] != null) {
+                    assertEquals(messages[i], e.message());
+                }
             }
             Message.ModelInfo info = assertInstanceOf(Message.ModelInfo.class, c.read());
             assertEquals(7, info.requestId());
@@ -523,6 +532,20 @@ class ShiftformerServerTest {
             assertEquals(artifact.sha256Hex(), info.sha256());
             assertEquals(0, server.stats().accepted());
             assertEquals(6, server.stats().rejected());
+        }
+    }
+
+    @Test
+    void theServersDefaultForAnUnsetMaxNewTokensIsClampedToTheModelsLimitAndTheLongestSourceFits() throws Exception {
+        try (ShiftformerServer server = start(config().defaultMaxNewTokens(10 * MAX_NEW).conclude(), slow(0));
+             TestClient c = TestClient.connect(server.localAddress())) {
+            int[] longest = new int[MAX_NEW]; // with its EOS exactly max_positions: accepted
+            Arrays.fill(longest, 5);
+            c.send(tokensRequest(1, longest, 1, 0, 0));
+            List<Message> f = c.readTerminals(1).get(1L);
+            Message.Done done = assertInstanceOf(Message.Done.class, lastOf(f));
+            assertEquals(MAX_NEW, done.params().maxNewTokens());
+            assertEquals(MAX_NEW, done.tokenCount());
         }
     }
 

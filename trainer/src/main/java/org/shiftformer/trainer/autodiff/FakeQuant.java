@@ -1,7 +1,7 @@
 package org.shiftformer.trainer.autodiff;
 
 /**
- * TQT power-of-two fake-quantizer (DESIGN.md section 3, Jain et al. "Trained Quantization Thresholds").
+ * TQT power-of-two fake-quantizer (trainer/README.md, `FakeQuant`; Jain et al. "Trained Quantization Thresholds").
  *
  * <p>Forward, with a trained threshold {@code log2t} (a 1-element tensor):
  * <pre>

@@ -12,7 +12,7 @@ import org.shiftformer.trainer.optim.ParamGroup;
 import org.shiftformer.trainer.train.BatchSampler;
 
 /**
- * The QAT half of training (DESIGN.md section 3): after float training, {@link #calibrate} initialises
+ * The QAT half of training (trainer/README.md, "QAT and export"): after float training, {@link #calibrate} initialises
  * every threshold (weights from their largest magnitude, activations from the running maximum over
  * calibration batches, each measured with everything upstream already quantized), then {@link #step}
  * fine-tunes weights and thresholds through the bit-exact fake-quantized forward, with two Adam groups

@@ -24,7 +24,7 @@ import org.shiftformer.trainer.model.Numerics;
 
 /**
  * Quantization-aware numerics: the forward pass is <b>bit-exact</b> with SPEC.md's integer model and the
- * backward pass is the float surrogate's, with TQT threshold gradients (DESIGN.md section 3).
+ * backward pass is the float surrogate's, with TQT threshold gradients (trainer/README.md, `FakeQuant`).
  *
  * <p>Every op computes two things. The <em>integers</em>: the exact SPEC.md op on the integer values of
  * its inputs (kept beside each output tensor) through {@link IntKernels} (the reference or a backend's

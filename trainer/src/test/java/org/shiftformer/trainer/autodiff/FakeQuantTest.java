@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import org.junit.jupiter.api.Test;
 
-/** TQT fake-quantizer against hand-computed values of the DESIGN.md section 3 formulas. */
+/** TQT fake-quantizer against hand-computed values of the formulas in trainer/README.md (`FakeQuant`). */
 class FakeQuantTest {
 
     private static final double LN2 = Math.log(2);

@@ -2,9 +2,11 @@ package org.shiftformer.core.server.metrics;
 
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -13,6 +15,9 @@ import java.util.concurrent.TimeUnit;
  * meter, so the scheduler thread allocates nothing per token for them.
  */
 public final class ModelMetrics {
+    private final MeterRegistry registry;
+    private final List<Meter> meters;
+    private final ModelMeterSets owner;
     private final Timer firstToken;
     private final Timer interToken;
     private final Counter tokens;
@@ -26,6 +31,12 @@ public final class ModelMetrics {
      * @param backend the backend tag (provider name)
      */
     public ModelMetrics(MeterRegistry registry, String model, String backend) {
+        this(registry, model, backend, null);
+    }
+
+    ModelMetrics(MeterRegistry registry, String model, String backend, ModelMeterSets owner) {
+        this.registry = registry;
+        this.owner = owner;
         Tags tags = Tags.of(ServerMeters.MODEL, model, ServerMeters.BACKEND, backend);
         firstToken = Timer.builder(ServerMeters.TIME_TO_FIRST_TOKEN).tags(tags).publishPercentileHistogram()
                 .description("from receipt of a request to its first output token").register(registry);
@@ -40,6 +51,25 @@ public final class ModelMetrics {
                 .description("wall time of one backend call").register(registry);
         deviceCycles = Counter.builder(ServerMeters.DEVICE_CYCLES).tags(tags)
                 .description("modelled or measured datapath cycles").register(registry);
+        meters = List.of(firstToken, interToken, tokens, batchSize, encodeStep, decodeStep, deviceCycles);
+    }
+
+    /**
+     * The holder (a scheduler whose model is retired) is done with these meters: they leave the registry,
+     * unless they came from {@link ModelMeterSets#acquire} and another holder still has the same set.
+     */
+    public void release() {
+        if (owner != null) {
+            owner.release(this);
+        } else {
+            removeFromRegistry();
+        }
+    }
+
+    void removeFromRegistry() {
+        for (Meter m : meters) {
+            registry.remove(m);
+        }
     }
 
     /** A request's first token, {@code nanos} after its receipt. */

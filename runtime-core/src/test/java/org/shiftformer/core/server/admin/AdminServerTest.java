@@ -26,12 +26,17 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ShiftformerException;
+import org.shiftformer.core.protocol.LeakCheck;
 
 /**
  * The admin port against a hostile or careless client, over raw sockets: every request gets a status
  * line and a plain message (no reset, no hang, no Java class name), reloads run one at a time and time out.
  */
 class AdminServerTest {
+    static {
+        LeakCheck.install(); // before this JVM's first ByteBuf (see LeakCheck)
+    }
+
     private EventLoopGroup group;
     private AdminServer server;
     private volatile Function<String, String> reload = p -> "model x";
