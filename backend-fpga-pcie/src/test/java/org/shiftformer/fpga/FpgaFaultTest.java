@@ -1,6 +1,8 @@
 package org.shiftformer.fpga;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -11,12 +13,14 @@ import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.shiftformer.api.DType;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ModelConfig;
 import org.shiftformer.api.ShiftformerException;
 import org.shiftformer.api.backend.Backend;
 import org.shiftformer.api.backend.DecoderState;
 import org.shiftformer.api.backend.EncodeResult;
+import org.shiftformer.api.backend.IntKernels;
 import org.shiftformer.api.backend.LoadedModel;
 import org.shiftformer.api.model.RandomModels;
 import org.shiftformer.fpga.xrt.XrtEmulation;
@@ -87,6 +91,7 @@ class FpgaFaultTest {
     void timeoutMidDecodeFailsNamingKernelStepAndState() {
         ShiftformerException e = failMidDecode(Map.of("timeout-ms", "500"), "run-timeout=3");
         assertTrue(e.getMessage().contains("TIMEOUT"), e::getMessage);
+        assertTrue(e.getMessage().contains("the run is parked"), e::getMessage);
     }
 
     @Test
@@ -123,6 +128,26 @@ class FpgaFaultTest {
             assertEquals(fatalBefore, emu.fatalErrors(), emu::lastFatal);
         }
         // the device closed: the emulated compute unit aborted the run, so the backend could free it
+        assertNothingLive();
+    }
+
+    @Test
+    void aKernelFailureArrivesThroughTheStatusWordOfARunThatCompleted() {
+        // a card ignores the kernel's return value: the run completes and only out[0] tells
+        try (Backend b = new FpgaBackendProvider().open(Map.of())) {
+            IntKernels k = b.kernels().orElseThrow();
+            byte[] out = new byte[4];
+            k.requantize(new int[] {100, -100, 7, 8}, 4, 3, DType.INT8, out);
+            assertArrayEquals(new byte[] {13, -12, 1, 1}, out);
+            ShiftformerException e = assertThrows(ShiftformerException.class,
+                    () -> k.requantize(new int[] {1, 2, 3, 4}, 4, 70, DType.INT8, out));
+            assertEquals(ErrorCode.BACKEND_FAILURE, e.code(), e::getMessage);
+            assertTrue(e.getMessage().contains("op REQUANT failed on kernel shiftformer_step: the kernel reported "
+                    + "op-level operand size out of range (status 7) in its status word out[0]"), e::getMessage);
+            assertFalse(e.getMessage().contains("state ERROR"), e::getMessage);
+            k.requantize(new int[] {100, -100, 7, 8}, 4, 3, DType.INT8, out); // the op-level path stays usable
+            assertArrayEquals(new byte[] {13, -12, 1, 1}, out);
+        }
         assertNothingLive();
     }
 
