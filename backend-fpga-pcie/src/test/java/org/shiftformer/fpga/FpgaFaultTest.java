@@ -111,15 +111,12 @@ class FpgaFaultTest {
             assertEquals(fatalBefore, emu.fatalErrors(), emu::lastFatal);
             // the hung run still holds the card's one compute unit: another model's step fails at once
             // instead of queueing behind it for another timeout
-            long t0 = System.nanoTime();
             ShiftformerException other = assertThrows(ShiftformerException.class,
                     () -> m2.decodeStep(List.of(st), new int[] {9}, logits, null));
-            long ms = (System.nanoTime() - t0) / 1_000_000;
             assertEquals(ErrorCode.BACKEND_FAILURE, other.code(), other::getMessage);
             assertTrue(other.getMessage().contains("compute unit") && other.getMessage().contains("encoder run (batch 1)"),
                     other::getMessage);
-            assertTrue(ms < 250, "failed fast: " + ms + " ms");
-            assertEquals(1, emu.runsStarted() - started, "no run started after the hung one");
+            assertEquals(1, emu.runsStarted() - started, "failed fast: no run started (and queued) after the hung one");
             st.close();
             enc.sources().get(0).close();
             m1.close(); // its run and buffers stay parked while the run is in flight

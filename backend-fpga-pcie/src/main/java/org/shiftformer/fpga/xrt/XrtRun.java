@@ -133,7 +133,7 @@ public final class XrtRun extends XrtHandle {
         }
         String why = switch (state) {
             case TIMEOUT -> "the run did not complete within " + timeoutMs + " ms";
-            case ERROR -> "the kernel reported an error";
+            case ERROR -> "the device reported an error"; // XRT ignores the kernel's return value
             case ABORT -> "the run was aborted";
             default -> "the run did not complete";
         };

@@ -128,7 +128,7 @@ class XrtFaultInjectionTest extends EmulatedXrtTest {
             try (XrtKernel k = dev.openKernel("noop"); XrtRun hung = k.newRun(); XrtRun next = k.newRun()) {
                 hung.start();
                 assertEquals(RunState.TIMEOUT, hung.waitForState(Duration.ofMillis(20)));
-                assertEquals(RunState.RUNNING, hung.state());
+                awaitRunning(hung);
                 fails(ErrorCode.BACKEND_FAILURE, () -> hung.waitFor(Duration.ofMillis(20)), "xrtRunWaitFor(run of kernel noop, 20 ms)",
                         "state TIMEOUT", "did not complete within 20 ms");
                 fails(ErrorCode.BACKEND_FAILURE, () -> hung.waitFor(Duration.ofNanos(1_000_001)), "noop, 2 ms)", "within 2 ms");
@@ -164,6 +164,7 @@ class XrtFaultInjectionTest extends EmulatedXrtTest {
             dev.loadXclbin(xclbin);
             try (XrtKernel k = dev.openKernel("noop"); XrtRun hung = k.newRun(); Arena arena = Arena.ofConfined()) {
                 hung.start();
+                awaitRunning(hung);
                 // what the binding never does: xrtRunClose on a run still in flight
                 MemorySegment state = XrtApi.newCallState(arena);
                 assertEquals(-1, (int) XrtApi.RUN_CLOSE.invokeExact(state, hung.handle()));
@@ -313,6 +314,15 @@ class XrtFaultInjectionTest extends EmulatedXrtTest {
         assertTrue(p.waitFor(120, TimeUnit.SECONDS), "child JVM exits");
         assertEquals(0, p.exitValue(), new String(out, StandardCharsets.UTF_8));
         return new String(out, StandardCharsets.UTF_8);
+    }
+
+    /** Waits until the compute unit picked the run up (QUEUED until then). */
+    private static void awaitRunning(XrtRun run) {
+        long deadline = System.nanoTime() + TIMEOUT.toNanos();
+        while (run.state() == RunState.QUEUED && System.nanoTime() < deadline) {
+            Thread.onSpinWait();
+        }
+        assertEquals(RunState.RUNNING, run.state());
     }
 
     private void withRun(String kernel, RunBody body) {
