@@ -142,15 +142,20 @@ Globals& G = *new Globals();
 
 thread_local std::string t_lastError;
 
+std::string vformat(const char* fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+std::string vformat(const char* fmt, va_list ap) {
+  char buf[768];
+  std::vsnprintf(buf, sizeof buf, fmt, ap);
+  return buf;
+}
+
 // Records the message and sets errno last (nothing after it may clobber errno).
 void failWith(int err, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 void failWith(int err, const char* fmt, ...) {
-  char buf[512];
   va_list ap;
   va_start(ap, fmt);
-  std::vsnprintf(buf, sizeof buf, fmt, ap);
+  t_lastError = vformat(fmt, ap);
   va_end(ap);
-  t_lastError = buf;
   errno = err;
 }
 
@@ -158,15 +163,13 @@ void failWith(int err, const char* fmt, ...) {
 // function fails with it (the caller holds G.mu).
 void fatal(int err, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 void fatal(int err, const char* fmt, ...) {
-  char buf[768];
   va_list ap;
   va_start(ap, fmt);
-  std::vsnprintf(buf, sizeof buf, fmt, ap);
+  G.lastFatal = vformat(fmt, ap);
   va_end(ap);
   G.fatalErrors++;
-  G.lastFatal = buf;
-  std::fprintf(stderr, "xrt-emu: FATAL (real XRT would abort or corrupt memory here): %s\n", buf);
-  t_lastError = std::string("FATAL: ") + buf;
+  std::fprintf(stderr, "xrt-emu: FATAL (real XRT would abort or corrupt memory here): %s\n", G.lastFatal.c_str());
+  t_lastError = "FATAL: " + G.lastFatal;
   errno = err;
 }
 

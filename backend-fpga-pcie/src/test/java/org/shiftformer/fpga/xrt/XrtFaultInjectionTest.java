@@ -158,29 +158,33 @@ class XrtFaultInjectionTest extends EmulatedXrtTest {
 
     @Test
     void closingARunInFlightIsFatal() throws Throwable {
-        emu.configure("run-timeout=1");
-        long fatal = emu.fatalErrors();
-        try (XrtDevice dev = XrtDevice.open(0)) {
-            dev.loadXclbin(xclbin);
-            try (XrtKernel k = dev.openKernel("noop"); XrtRun hung = k.newRun(); Arena arena = Arena.ofConfined()) {
-                hung.start();
-                awaitRunning(hung);
-                // what the binding never does: xrtRunClose on a run still in flight
-                MemorySegment state = XrtApi.newCallState(arena);
-                assertEquals(-1, (int) XrtApi.RUN_CLOSE.invokeExact(state, hung.handle()));
-                assertEquals(16, XrtApi.errno(state), "EBUSY");
-                expectedFatal = 1;
-                assertEquals(fatal + 1, emu.fatalErrors());
-                assertTrue(emu.lastFatal().contains("xrtRunClose: the run of kernel noop is still in flight (state RUNNING)"),
-                        emu.lastFatal());
-                assertEquals(1, emu.liveRuns(), "the run stays open");
-                dev.close();
-            }
-        }
+        onAHungVaddRun((run, out, callState) -> {
+            // what the binding never does: xrtRunClose on a run still in flight
+            assertEquals(-1, (int) XrtApi.RUN_CLOSE.invokeExact(callState, run.handle()));
+            assertEquals(16, XrtApi.errno(callState), "EBUSY");
+            assertTrue(emu.lastFatal().contains("xrtRunClose: the run of kernel vadd is still in flight (state RUNNING)"),
+                    emu.lastFatal());
+            assertEquals(1, emu.liveRuns(), "the run stays open");
+        });
     }
 
     @Test
     void freeingABufferAnInFlightRunUsesIsFatal() throws Throwable {
+        onAHungVaddRun((run, out, callState) -> {
+            assertEquals(-1, (int) XrtApi.BO_FREE.invokeExact(callState, out.handle()));
+            assertEquals(16, XrtApi.errno(callState), "EBUSY");
+            assertTrue(emu.lastFatal().contains("xrtBOFree(64-byte buffer in group 0): 1 run(s) still in flight use it"),
+                    emu.lastFatal());
+            assertEquals(2, emu.liveBuffers(), "the buffer stays allocated");
+        });
+    }
+
+    /**
+     * Starts a vadd run that never completes (run-timeout=1), lets {@code misuse} do one thing real XRT
+     * punishes to it, requires exactly that one fatal error, then closes the device (the emulated compute unit
+     * aborts the run) so the run and buffers can go.
+     */
+    private void onAHungVaddRun(HungRunMisuse misuse) throws Throwable {
         emu.configure("run-timeout=1");
         long fatal = emu.fatalErrors();
         try (XrtDevice dev = XrtDevice.open(0)) {
@@ -188,16 +192,19 @@ class XrtFaultInjectionTest extends EmulatedXrtTest {
             try (XrtKernel k = dev.openKernel("vadd"); XrtBuffer a = dev.alloc(64, 0); XrtBuffer out = dev.alloc(64, 0);
                  XrtRun run = k.newRun(); Arena arena = Arena.ofConfined()) {
                 run.arg(0, a).arg(1, a).arg(2, out).arg(3, 16).start();
-                MemorySegment state = XrtApi.newCallState(arena);
-                assertEquals(-1, (int) XrtApi.BO_FREE.invokeExact(state, out.handle()));
+                awaitRunning(run);
+                misuse.apply(run, out, XrtApi.newCallState(arena));
                 expectedFatal = 1;
                 assertEquals(fatal + 1, emu.fatalErrors());
-                assertTrue(emu.lastFatal().contains("xrtBOFree(64-byte buffer in group 0): 1 run(s) still in flight use it"),
-                        emu.lastFatal());
-                dev.close(); // aborts the run: the buffers are free to go
+                dev.close();
                 assertEquals(RunState.ABORT, run.state());
             }
         }
+    }
+
+    @FunctionalInterface
+    private interface HungRunMisuse {
+        void apply(XrtRun run, XrtBuffer out, MemorySegment callState) throws Throwable;
     }
 
     @Test
