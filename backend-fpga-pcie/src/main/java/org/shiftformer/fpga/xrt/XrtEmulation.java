@@ -25,7 +25,8 @@ import org.shiftformer.api.ShiftformerException;
  *   <li>{@code fail-open}: every {@code xrtDeviceOpen} / {@code xrtDeviceOpenByBDF} fails (ENODEV);</li>
  *   <li>{@code fail-xclbin}: every {@code xrtDeviceLoadXclbinFile} fails (EIO);</li>
  *   <li>{@code run-error=N}: the N-th {@code xrtRunStart} after configuring (1-based) ends in ERROR;</li>
- *   <li>{@code run-timeout=N}: the N-th run never completes (waits return TIMEOUT);</li>
+ *   <li>{@code run-timeout=N}: the N-th run never completes (waits return TIMEOUT) and holds the device's compute
+ *       unit, so later runs of that device stay QUEUED, until the device closes (then both end in ABORT);</li>
  *   <li>{@code run-abort=N}: the N-th run ends in ABORT;</li>
  *   <li>{@code launch-us=U}: every run spends U more microseconds before its kernel starts;</li>
  *   <li>{@code gbps=G}: every sync sleeps bytes / G nanoseconds (a modelled G GB/s link).</li>
