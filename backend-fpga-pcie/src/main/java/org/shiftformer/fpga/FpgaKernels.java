@@ -200,9 +200,9 @@ final class FpgaKernels implements IntKernels, AutoCloseable {
     /** Frees the buffers and closes the run; a run in flight (it timed out) is parked with them instead. */
     @Override
     public synchronized void close() {
-        List<XrtBuffer> buffers = new ArrayList<>(List.of(placeholders[ARG_WEIGHTS], placeholders[ARG_KV],
-                placeholders[ARG_SRC], placeholders[ARG_TAPS]));
-        for (XrtBuffer b : new XrtBuffer[] {in, out, scratch}) {
+        List<XrtBuffer> buffers = new ArrayList<>();
+        for (XrtBuffer b : new XrtBuffer[] {placeholders[ARG_WEIGHTS], placeholders[ARG_KV], placeholders[ARG_SRC],
+            placeholders[ARG_TAPS], in, out, scratch}) {
             if (b != null) {
                 buffers.add(b);
             }
