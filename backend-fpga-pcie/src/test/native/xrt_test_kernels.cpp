@@ -30,22 +30,33 @@ int fill64(void* const* args) {
 // Does nothing: the launch cost alone.
 int noop(void* const*) { return 0; }
 
-// Returns its argument: a non-zero value is a kernel error (the run ends in ERT_CMD_STATE_ERROR).
+// Returns its argument. XRT ignores a kernel's return value, and so does the emulation: the run still
+// ends in ERT_CMD_STATE_COMPLETED.
 int fail_with(void* const* args) { return *static_cast<const int32_t*>(args[0]); }
 
-const xrt_emu_arg kVaddArgs[] = {{"a", XRT_EMU_ARG_BUFFER, 0},
-                                 {"b", XRT_EMU_ARG_BUFFER, 0},
-                                 {"out", XRT_EMU_ARG_BUFFER, 0},
-                                 {"n", XRT_EMU_ARG_SCALAR, 4}};
+// Writes n bytes of 0x11 to out (connected to memory group 2): n beyond the buffer's size overruns it.
+int overrun(void* const* args) {
+  unsigned char* out = static_cast<unsigned char*>(args[0]);
+  int32_t n = *static_cast<const int32_t*>(args[1]);
+  for (int32_t i = 0; i < n; i++) out[i] = 0x11;
+  return 0;
+}
+
+const xrt_emu_arg kVaddArgs[] = {{"a", XRT_EMU_ARG_BUFFER, 0, 0},
+                                 {"b", XRT_EMU_ARG_BUFFER, 0, 0},
+                                 {"out", XRT_EMU_ARG_BUFFER, 0, 0},
+                                 {"n", XRT_EMU_ARG_SCALAR, 4, 0}};
 const xrt_emu_arg kFill64Args[] = {
-    {"out", XRT_EMU_ARG_BUFFER, 0}, {"base", XRT_EMU_ARG_SCALAR, 8}, {"n", XRT_EMU_ARG_SCALAR, 4}};
-const xrt_emu_arg kFailArgs[] = {{"code", XRT_EMU_ARG_SCALAR, 4}};
+    {"out", XRT_EMU_ARG_BUFFER, 0, 0}, {"base", XRT_EMU_ARG_SCALAR, 8, 0}, {"n", XRT_EMU_ARG_SCALAR, 4, 0}};
+const xrt_emu_arg kFailArgs[] = {{"code", XRT_EMU_ARG_SCALAR, 4, 0}};
+const xrt_emu_arg kOverrunArgs[] = {{"out", XRT_EMU_ARG_BUFFER, 0, 2}, {"n", XRT_EMU_ARG_SCALAR, 4, 0}};
 
 const xrt_emu_kernel kKernels[] = {
     {"vadd", 4, kVaddArgs, vadd},
     {"fill64", 3, kFill64Args, fill64},
     {"noop", 0, nullptr, noop},
     {"fail_with", 1, kFailArgs, fail_with},
+    {"overrun", 2, kOverrunArgs, overrun},
 };
 
 }  // namespace

@@ -8,20 +8,22 @@
 
 namespace {
 
-// Argument order and kinds: shiftformer_kernel.h, enum sfk::Arg.
+// Argument order and kinds: shiftformer_kernel.h, enum sfk::Arg. Memory groups: the connectivity of
+// src/main/vitis/connectivity-u250.cfg (weights DDR[0], kv DDR[1], src DDR[2], the rest DDR[3]), so a
+// buffer allocated in the wrong group is rejected as a card would misroute it.
 const xrt_emu_arg kArgs[sfk::ARG_COUNT] = {
-    {"op", XRT_EMU_ARG_SCALAR, 4},      {"batch", XRT_EMU_ARG_SCALAR, 4}, {"flags", XRT_EMU_ARG_SCALAR, 4},
-    {"weights", XRT_EMU_ARG_BUFFER, 0}, {"kv", XRT_EMU_ARG_BUFFER, 0},    {"src", XRT_EMU_ARG_BUFFER, 0},
-    {"in", XRT_EMU_ARG_BUFFER, 0},      {"out", XRT_EMU_ARG_BUFFER, 0},   {"scratch", XRT_EMU_ARG_BUFFER, 0},
-    {"taps", XRT_EMU_ARG_BUFFER, 0},
+    {"op", XRT_EMU_ARG_SCALAR, 4, 0},      {"batch", XRT_EMU_ARG_SCALAR, 4, 0}, {"flags", XRT_EMU_ARG_SCALAR, 4, 0},
+    {"weights", XRT_EMU_ARG_BUFFER, 0, 0}, {"kv", XRT_EMU_ARG_BUFFER, 0, 1},    {"src", XRT_EMU_ARG_BUFFER, 0, 2},
+    {"in", XRT_EMU_ARG_BUFFER, 0, 3},      {"out", XRT_EMU_ARG_BUFFER, 0, 3},   {"scratch", XRT_EMU_ARG_BUFFER, 0, 3},
+    {"taps", XRT_EMU_ARG_BUFFER, 0, 3},
 };
 
 int32_t scalar(void* const* args, int i) {
   return *static_cast<const int32_t*>(args[i]);
 }
 
-// Runs the kernel on the device copies; a non-zero status (also in out[0]) ends the run in ERROR, as a
-// real card's host code would report after reading out[0].
+// Runs the kernel on the device copies. The emulation ignores the returned status, as XRT does on a card:
+// the host learns it from out[0].
 int invoke(void* const* args) {
   return shiftformer_step(scalar(args, sfk::ARG_OP), scalar(args, sfk::ARG_BATCH), scalar(args, sfk::ARG_FLAGS),
                           static_cast<const uint8_t*>(args[sfk::ARG_WEIGHTS]), static_cast<int8_t*>(args[sfk::ARG_KV]),

@@ -7,7 +7,13 @@
 //   only xrtBOSync copies between them, so a forgotten sync gives wrong results. Host copies start
 //   zeroed, device copies start filled with 0xCD;
 // - each device has one compute-unit thread running started runs in order (QUEUED -> RUNNING ->
-//   COMPLETED or ERROR), so xrtRunStart returns before the kernel ran, as on hardware;
+//   COMPLETED), so xrtRunStart returns before the kernel ran, as on hardware;
+// - as strict as real XRT where real XRT is unforgiving (README "Strict rules"): the kernel's return
+//   value is ignored; a hung run occupies the compute unit until the device closes; closing a run in
+//   flight, freeing a buffer an in-flight run uses and a kernel writing past a buffer's end are fatal
+//   errors (counted, printed, the call fails); each buffer argument has a memory group from the
+//   xclbin's connectivity table and a buffer from another group is rejected; device-only buffers have
+//   no host copy;
 // - faults and latency come from SHIFTFORMER_XRT_EMU (read at load) or xrtEmuConfigure().
 // Every failure sets errno and a thread-local message (xrtEmuLastError) naming the call.
 #include "xrt_emu.h"
@@ -37,6 +43,11 @@ namespace {
 constexpr const char* kBdf = "0000:65:00.1";
 constexpr unsigned kMemoryGroups = 4;  // like DDR[0..3] of a U200/U250
 constexpr unsigned char kDevicePoison = 0xCD;
+// Every device copy is followed by kGuardBytes of kGuardByte; a run whose kernel changed one of them
+// wrote past the end of a buffer (on a card: into the neighbouring buffer).
+constexpr size_t kGuardBytes = 256;
+constexpr unsigned char kGuardByte = 0xFD;
+constexpr uint64_t kDevOnly = XRT_BO_FLAGS_DEV_ONLY;
 
 struct Config {
   bool failOpen = false;
@@ -80,7 +91,9 @@ struct Bo {
   std::shared_ptr<Device> device;
   size_t size = 0;
   uint32_t group = 0;
-  unsigned char* host = nullptr;
+  bool devOnly = false;
+  int inFlight = 0;                 // runs started with this buffer and not yet in a final state
+  unsigned char* host = nullptr;    // null for a device-only buffer
   unsigned char* dev = nullptr;
   ~Bo() {
     std::free(host);
@@ -94,7 +107,7 @@ struct Arg {
   uint64_t scalar = 0;     // scalars: little-endian value; a 4-byte scalar sits in the low bytes
 };
 
-enum class Fault { NONE, ERROR, ABORT, HANG };
+enum class Fault { NONE, ERROR, ABORT, HANG /* occupies the compute unit until the device closes */ };
 
 struct Run {
   std::shared_ptr<Kernel> kernel;
@@ -102,7 +115,6 @@ struct Run {
   std::vector<Arg> launched;  // snapshot taken by xrtRunStart (later set_arg calls do not race the kernel)
   int state = ERT_CMD_STATE_NEW;
   Fault fault = Fault::NONE;
-  bool hung = false;
 };
 
 // Process-wide state. Allocated once and never destroyed: a device left open at exit keeps its worker
@@ -116,6 +128,9 @@ struct Globals {
   uint64_t runsStarted = 0;
   uint64_t bytesSynced[2] = {0, 0};
   uint64_t modelledNanos = 0;
+  uint64_t hostCopyBytes = 0;
+  uint64_t fatalErrors = 0;
+  std::string lastFatal;
   std::unordered_map<void*, std::shared_ptr<Device>> devices;
   std::unordered_map<void*, std::shared_ptr<Kernel>> kernels;
   std::unordered_map<void*, std::shared_ptr<Bo>> bos;
@@ -127,15 +142,34 @@ Globals& G = *new Globals();
 
 thread_local std::string t_lastError;
 
+std::string vformat(const char* fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+std::string vformat(const char* fmt, va_list ap) {
+  char buf[768];
+  std::vsnprintf(buf, sizeof buf, fmt, ap);
+  return buf;
+}
+
 // Records the message and sets errno last (nothing after it may clobber errno).
 void failWith(int err, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 void failWith(int err, const char* fmt, ...) {
-  char buf[512];
   va_list ap;
   va_start(ap, fmt);
-  std::vsnprintf(buf, sizeof buf, fmt, ap);
+  t_lastError = vformat(fmt, ap);
   va_end(ap);
-  t_lastError = buf;
+  errno = err;
+}
+
+// A misuse real XRT punishes with std::abort() or silent corruption: counted, printed, and the calling
+// function fails with it (the caller holds G.mu).
+void fatal(int err, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+void fatal(int err, const char* fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  G.lastFatal = vformat(fmt, ap);
+  va_end(ap);
+  G.fatalErrors++;
+  std::fprintf(stderr, "xrt-emu: FATAL (real XRT would abort or corrupt memory here): %s\n", G.lastFatal.c_str());
+  t_lastError = "FATAL: " + G.lastFatal;
   errno = err;
 }
 
@@ -227,8 +261,28 @@ void sleepNanos(uint64_t ns) {
 
 void finish(Run& run, int state) {
   run.state = state;
+  for (Arg& a : run.launched) {
+    if (a.bo != nullptr) a.bo->inFlight--;
+  }
   run.launched.clear();
   G.done.notify_all();
+}
+
+// "" when every buffer argument's guard zone is intact, else names the first overrun (and restores it).
+std::string checkGuards(Run& run) {
+  static const std::vector<unsigned char> pattern(kGuardBytes, kGuardByte);
+  const xrt_emu_kernel* k = run.kernel->desc;
+  for (int i = 0; i < k->nargs; i++) {
+    const Bo* bo = run.launched[i].bo.get();
+    if (bo == nullptr || std::memcmp(bo->dev + bo->size, pattern.data(), kGuardBytes) == 0) continue;
+    size_t at = 0;
+    while (bo->dev[bo->size + at] == kGuardByte) at++;
+    std::memset(bo->dev + bo->size, kGuardByte, kGuardBytes);
+    return std::string("kernel ") + k->name + " wrote past the end of argument " + k->args[i].name + " (a " +
+           std::to_string(bo->size) + "-byte buffer): byte " + std::to_string(bo->size + at) +
+           " changed; on a card that corrupts the neighbouring buffer";
+  }
+  return "";
 }
 
 // The compute unit: runs started runs one at a time, in start order.
@@ -244,11 +298,19 @@ void workerLoop(Device* dev) {
     std::shared_ptr<Run> run = dev->queue.front();
     dev->queue.pop_front();
     run->state = ERT_CMD_STATE_RUNNING;
+    if (run->fault == Fault::HANG) {
+      // The compute unit never reports completion: every later run on this device queues behind it
+      // until the device closes (then it ends in ABORT with the queue).
+      dev->work.wait(lock, [dev] { return dev->stopping; });
+      finish(*run, ERT_CMD_STATE_ABORT);
+      continue;
+    }
     uint64_t launchNs = G.cfg.launchUs * 1000;
     lock.unlock();
 
     sleepNanos(launchNs);
     int state;
+    std::string overrun;
     if (run->fault == Fault::ERROR) {
       state = ERT_CMD_STATE_ERROR;
     } else if (run->fault == Fault::ABORT) {
@@ -261,16 +323,20 @@ void workerLoop(Device* dev) {
         argv[i] = k->args[i].kind == XRT_EMU_ARG_BUFFER ? static_cast<void*>(a.bo->dev)
                                                         : static_cast<void*>(&a.scalar);
       }
-      int rc;
       try {
-        rc = k->invoke(argv.data());
+        (void)k->invoke(argv.data());  // XRT ignores a kernel's return value (ap_return)
       } catch (...) {
-        rc = -1;
+        overrun = std::string("kernel ") + k->name + " threw a C++ exception";
       }
-      state = rc == 0 ? ERT_CMD_STATE_COMPLETED : ERT_CMD_STATE_ERROR;
+      state = ERT_CMD_STATE_COMPLETED;
+      overrun += checkGuards(*run);
     }
 
     lock.lock();
+    if (!overrun.empty()) {
+      fatal(EFAULT, "%s", overrun.c_str());
+      state = ERT_CMD_STATE_ERROR;
+    }
     finish(*run, state);
   }
 }
@@ -345,6 +411,12 @@ std::string validateTable(const xrt_emu_kernel* ks, int count) {
         return std::string("kernel ") + k.name + " argument " + std::to_string(a) +
                ": kind must be buffer (size 0) or scalar (size 4 or 8)";
       }
+      if (arg.group < 0 || static_cast<unsigned>(arg.group) >= kMemoryGroups ||
+          (arg.kind == XRT_EMU_ARG_SCALAR && arg.group != 0)) {
+        return std::string("kernel ") + k.name + " argument " + std::to_string(a) + ": memory group " +
+               std::to_string(arg.group) + " is not one of the card's groups 0.." + std::to_string(kMemoryGroups - 1) +
+               " (scalars: 0)";
+      }
     }
   }
   return "";
@@ -369,6 +441,15 @@ int setArgFromVaList(Run& run, int index, va_list* ap, const char* call) {
     if (arg.bo->device != run.kernel->device) {
       failWith(EINVAL, "%s(index %d): kernel %s argument %s: the buffer belongs to another device", call,
                index, k->name, desc.name);
+      return -1;
+    }
+    if (arg.bo->group != static_cast<uint32_t>(desc.group)) {
+      // Real XRT's C API passes the address unchecked: the port would address another bank (AXI decode
+      // error or another buffer's bytes).
+      failWith(EINVAL,
+               "%s(index %d): kernel %s argument %s is connected to memory group %d, but the buffer was "
+               "allocated in group %u (allocate it in xrtKernelArgGroupId(kernel, %d))",
+               call, index, k->name, desc.name, desc.group, arg.bo->group, index);
       return -1;
     }
   } else if (desc.size == 4) {
@@ -419,13 +500,13 @@ int startRun(xrtRunHandle rhdl, const char* call) {
   uint64_t n = ++G.startsSinceConfigure;
   G.runsStarted++;
   run->launched = run->args;
-  run->fault = n == G.cfg.runError ? Fault::ERROR : n == G.cfg.runAbort ? Fault::ABORT : Fault::NONE;
-  if (n == G.cfg.runTimeout) {
-    run->hung = true;  // the compute unit never reports completion
-    run->state = ERT_CMD_STATE_RUNNING;
-    return 0;
+  for (Arg& a : run->launched) {
+    if (a.bo != nullptr) a.bo->inFlight++;
   }
-  run->hung = false;
+  run->fault = n == G.cfg.runError     ? Fault::ERROR
+               : n == G.cfg.runAbort   ? Fault::ABORT
+               : n == G.cfg.runTimeout ? Fault::HANG
+                                       : Fault::NONE;
   run->state = ERT_CMD_STATE_QUEUED;
   dev->queue.push_back(run);
   dev->work.notify_one();
@@ -597,7 +678,7 @@ XRT_EMU_EXPORT int xrtKernelArgGroupId(xrtKernelHandle khdl, int argno) {
              k->name, k->args[argno].name);
     return -EINVAL;
   }
-  return 0;  // every buffer argument of an emulated kernel is connected to bank 0
+  return k->args[argno].group;  // the emulated xclbin's connectivity table
 }
 
 XRT_EMU_EXPORT xrtRunHandle xrtRunOpen(xrtKernelHandle khdl) {
@@ -683,11 +764,16 @@ XRT_EMU_EXPORT int xrtRunClose(xrtRunHandle rhdl) {
     failWith(EINVAL, "xrtRunClose: %p is not an open run", rhdl);
     return -1;
   }
-  // A run the compute unit still holds finishes first (its buffers stay alive through the snapshot
-  // anyway); a hung run is simply dropped.
-  G.done.wait(lock, [&run] {
-    return run->hung || !(run->state == ERT_CMD_STATE_QUEUED || run->state == ERT_CMD_STATE_RUNNING);
-  });
+  if (run->state == ERT_CMD_STATE_QUEUED || run->state == ERT_CMD_STATE_RUNNING) {
+    // XRT master's ~run_impl calls std::abort() here; 2022.2-2025.2 recycle the command's exec buffer
+    // under the live compute unit. The run stays open.
+    fatal(EBUSY,
+          "xrtRunClose: the run of kernel %s is still in flight (state %s): closing it aborts the process "
+          "on XRT master and recycles its command under the live compute unit on XRT 2022.2-2025.2; "
+          "wait until it reaches a final state, or keep it open",
+          run->kernel->desc->name, run->state == ERT_CMD_STATE_QUEUED ? "QUEUED" : "RUNNING");
+    return -1;
+  }
   G.runs.erase(rhdl);
   return 0;
 }
@@ -711,29 +797,46 @@ XRT_EMU_EXPORT xrtBufferHandle xrtBOAlloc(xrtDeviceHandle dhdl, size_t size, xrt
              kMemoryGroups - 1);
     return nullptr;
   }
-  (void)flags;  // host-only / device-only placement makes no difference to the emulation
   auto bo = std::make_shared<Bo>();
   bo->device = dev;
   bo->size = size;
   bo->group = grp;
+  bo->devOnly = (flags & kDevOnly) != 0;  // other flags make no difference to the emulation
   size_t rounded = (size + 4095) & ~static_cast<size_t>(4095);
-  if (rounded < size || posix_memalign(reinterpret_cast<void**>(&bo->host), 4096, rounded) != 0 ||
-      posix_memalign(reinterpret_cast<void**>(&bo->dev), 4096, rounded) != 0) {
+  size_t devBytes = (size + kGuardBytes + 4095) & ~static_cast<size_t>(4095);
+  if (rounded < size || devBytes < size ||
+      (!bo->devOnly && posix_memalign(reinterpret_cast<void**>(&bo->host), 4096, rounded) != 0) ||
+      posix_memalign(reinterpret_cast<void**>(&bo->dev), 4096, devBytes) != 0) {
     failWith(ENOMEM, "xrtBOAlloc(%zu bytes): out of host memory for the emulated buffer", size);
     return nullptr;
   }
-  std::memset(bo->host, 0, rounded);
-  std::memset(bo->dev, kDevicePoison, rounded);
+  if (bo->host != nullptr) {
+    std::memset(bo->host, 0, rounded);
+    G.hostCopyBytes += size;
+  }
+  std::memset(bo->dev, kDevicePoison, size);
+  std::memset(bo->dev + size, kGuardByte, devBytes - size);
   G.bos[bo.get()] = bo;
   return bo.get();
 }
 
 XRT_EMU_EXPORT int xrtBOFree(xrtBufferHandle bhdl) {
   std::lock_guard<std::mutex> lock(G.mu);
-  if (G.bos.erase(bhdl) == 0) {
+  auto bo = find(G.bos, bhdl);
+  if (bo == nullptr) {
     failWith(EINVAL, "xrtBOFree: %p is not an open buffer", bhdl);
     return -1;
   }
+  if (bo->inFlight > 0) {
+    // Real XRT frees it: the compute unit then reads and writes memory that belongs to someone else.
+    fatal(EBUSY,
+          "xrtBOFree(%zu-byte buffer in group %u): %d run(s) still in flight use it; on a card the compute "
+          "unit would keep reading and writing the freed memory (the buffer stays allocated)",
+          bo->size, bo->group, bo->inFlight);
+    return -1;
+  }
+  if (!bo->devOnly) G.hostCopyBytes -= bo->size;
+  G.bos.erase(bhdl);
   return 0;
 }
 
@@ -754,6 +857,11 @@ XRT_EMU_EXPORT void* xrtBOMap(xrtBufferHandle bhdl) {
     failWith(EINVAL, "xrtBOMap: %p is not an open buffer", bhdl);
     return nullptr;
   }
+  if (bo->devOnly) {
+    failWith(EINVAL, "xrtBOMap(%zu-byte buffer): a device-only buffer (XRT_BO_FLAGS_DEV_ONLY) has no host copy",
+             bo->size);
+    return nullptr;
+  }
   return bo->host;
 }
 
@@ -765,6 +873,11 @@ static std::shared_ptr<Bo> boRange(xrtBufferHandle bhdl, size_t size, size_t off
   }
   if (offset > bo->size || size > bo->size - offset) {
     failWith(EINVAL, "%s(%zu bytes at offset %zu): outside the %zu-byte buffer", call, size, offset, bo->size);
+    return nullptr;
+  }
+  if (bo->devOnly) {
+    failWith(EINVAL, "%s(%zu-byte buffer): a device-only buffer (XRT_BO_FLAGS_DEV_ONLY) has no host copy", call,
+             bo->size);
     return nullptr;
   }
   return bo;
@@ -867,4 +980,22 @@ XRT_EMU_EXPORT uint64_t xrtEmuBytesSynced(int dir) {
 XRT_EMU_EXPORT uint64_t xrtEmuModelledNanos(void) {
   std::lock_guard<std::mutex> lock(G.mu);
   return G.modelledNanos;
+}
+
+XRT_EMU_EXPORT uint64_t xrtEmuHostCopyBytes(void) {
+  std::lock_guard<std::mutex> lock(G.mu);
+  return G.hostCopyBytes;
+}
+
+XRT_EMU_EXPORT uint64_t xrtEmuFatalErrors(void) {
+  std::lock_guard<std::mutex> lock(G.mu);
+  return G.fatalErrors;
+}
+
+XRT_EMU_EXPORT const char* xrtEmuLastFatal(void) {
+  // the string lives until the next fatal error: copy it into a thread-local buffer under the lock
+  static thread_local std::string copy;
+  std::lock_guard<std::mutex> lock(G.mu);
+  copy = G.lastFatal;
+  return copy.c_str();
 }

@@ -14,6 +14,8 @@ typedef void* xrtKernelHandle;
 typedef void* xrtRunHandle;
 typedef void* xrtBufferHandle;
 typedef uint64_t xrtBufferFlags; /* XRT_BO_FLAGS_NONE = 0 (xrt_mem.h) */
+#define XRT_BO_FLAGS_NONE 0
+#define XRT_BO_FLAGS_DEV_ONLY (1U << 28) /* xrt_mem.h: device memory only, no host copy */
 typedef uint32_t xrtMemoryGroup;
 typedef unsigned char xuid_t[16];
 
@@ -77,6 +79,13 @@ uint64_t xrtEmuLiveRuns(void);
 uint64_t xrtEmuRunsStarted(void);
 uint64_t xrtEmuBytesSynced(int dir);
 uint64_t xrtEmuModelledNanos(void);
+/* Bytes of host copies of buffers alive now (a XRT_BO_FLAGS_DEV_ONLY buffer has none). */
+uint64_t xrtEmuHostCopyBytes(void);
+/* Misuse that real XRT punishes with std::abort() or silent corruption (closing a run in flight, freeing
+   a buffer an in-flight run uses, a kernel writing past a buffer's end): counted since load; the call
+   fails, and the message is kept (xrtEmuLastFatal) and printed to stderr. */
+uint64_t xrtEmuFatalErrors(void);
+const char* xrtEmuLastFatal(void);
 
 #ifdef __cplusplus
 }

@@ -8,13 +8,22 @@
 extern "C" {
 #endif
 enum xrt_emu_arg_kind { XRT_EMU_ARG_BUFFER = 0, XRT_EMU_ARG_SCALAR = 1 };
-typedef struct { const char* name; int kind; int size; /* scalar size in bytes: 4 or 8; 0 for buffers */ } xrt_emu_arg;
+/* group: for a buffer, the memory group (bank) the argument is connected to, as the v++ connectivity
+   (sp=kernel.arg:DDR[n]) of a real xclbin fixes it: xrtKernelArgGroupId returns it and xrtRunSetArg
+   rejects a buffer allocated in another group. 0 for scalars (and for buffers when left out). */
+typedef struct {
+  const char* name;
+  int kind;
+  int size; /* scalar size in bytes: 4 or 8; 0 for buffers */
+  int group;
+} xrt_emu_arg;
 typedef struct {
   const char* name;            /* kernel name given to xrtPLKernelOpen */
   int nargs;
   const xrt_emu_arg* args;
   /* args[i]: for a buffer, the DEVICE copy's address; for a scalar, the address of its value.
-     Returns 0 on success, non-zero for a kernel error (the run ends in ERT_CMD_STATE_ERROR). */
+     The return value is IGNORED, as XRT ignores a kernel's ap_return: a run that was not aborted ends in
+     ERT_CMD_STATE_COMPLETED, and a kernel reports failures through its output buffers. */
   int (*invoke)(void* const* args);
 } xrt_emu_kernel;
 const xrt_emu_kernel* xrt_emu_kernels(int* count);

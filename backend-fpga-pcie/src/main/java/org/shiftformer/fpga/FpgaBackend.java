@@ -28,6 +28,7 @@ final class FpgaBackend implements Backend {
     private final XrtKernel kernel;
     private final BackendIdentity identity;
     private final Set<FpgaModel> open = ConcurrentHashMap.newKeySet();
+    private final ComputeUnit cu = new ComputeUnit();
     private FpgaKernels kernels;
     private volatile boolean closed;
 
@@ -57,6 +58,10 @@ final class FpgaBackend implements Backend {
         return kernel;
     }
 
+    ComputeUnit computeUnit() {
+        return cu;
+    }
+
     @Override
     public BackendIdentity identity() {
         return identity;
@@ -80,7 +85,7 @@ final class FpgaBackend implements Backend {
     public synchronized Optional<IntKernels> kernels() {
         checkOpen();
         if (kernels == null) {
-            kernels = new FpgaKernels(device, kernel, settings);
+            kernels = new FpgaKernels(device, kernel, cu, settings);
         }
         return Optional.of(kernels);
     }
@@ -91,7 +96,11 @@ final class FpgaBackend implements Backend {
         }
     }
 
-    /** Closes models still open, then the kernel and the device. */
+    /**
+     * Closes models still open, then the kernel and the device. Runs parked after a timeout are released
+     * once they reach a final state (the emulation aborts them when the device closes); one still in flight
+     * after that stays allocated (logged), since closing it would abort the process on real XRT.
+     */
     @Override
     public void close() {
         synchronized (this) {
@@ -109,9 +118,11 @@ final class FpgaBackend implements Backend {
             }
         }
         try {
+            cu.release(false);
             kernel.close();
         } finally {
             device.close();
+            cu.release(true);
         }
     }
 }

@@ -4,7 +4,9 @@ import static org.shiftformer.fpga.FpgaLayout.*;
 import static org.shiftformer.fpga.KernelRunner.INT_LE;
 
 import java.lang.foreign.MemorySegment;
-import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import org.shiftformer.api.DType;
 import org.shiftformer.api.backend.IntKernels;
 import org.shiftformer.fpga.xrt.XrtBuffer;
@@ -15,13 +17,16 @@ import org.shiftformer.fpga.xrt.XrtKernel;
  * SPEC.md's ops run one by one on the card through the kernel's op-level entry points (op codes 16-20),
  * so the conformance kit checks each op of the HLS source against the scalar reference. Operands travel
  * widened to int32. A test and debugging path: its buffers grow on demand (the model path never
- * reallocates). Thread-safe (one call at a time).
+ * reallocates). Thread-safe (one call at a time). The arguments an op never touches (weights, kv, src,
+ * taps) get a 64-byte device-only placeholder each, in that argument's memory group: on a card each port
+ * reaches only its own banks.
  */
 final class FpgaKernels implements IntKernels, AutoCloseable {
     private final XrtDevice device;
     private final XrtKernel kernel;
-    private final Duration timeout;
-    private final XrtBuffer placeholder;
+    private final ComputeUnit cu;
+    private final long timeoutSettingMs;
+    private final XrtBuffer[] placeholders = new XrtBuffer[ARG_COUNT];
     private XrtBuffer in;
     private XrtBuffer out;
     private XrtBuffer scratch;
@@ -29,38 +34,65 @@ final class FpgaKernels implements IntKernels, AutoCloseable {
     private MemorySegment outMap;
     private KernelRunner runner;
 
-    FpgaKernels(XrtDevice device, XrtKernel kernel, FpgaSettings settings) {
+    FpgaKernels(XrtDevice device, XrtKernel kernel, ComputeUnit cu, FpgaSettings settings) {
         this.device = device;
         this.kernel = kernel;
-        this.timeout = Duration.ofMillis(settings.timeoutMs());
-        this.placeholder = device.alloc(64, kernel.groupId(ARG_WEIGHTS));
+        this.cu = cu;
+        this.timeoutSettingMs = settings.timeoutMs();
+        try {
+            for (int arg : new int[] {ARG_WEIGHTS, ARG_KV, ARG_SRC, ARG_TAPS}) {
+                placeholders[arg] = device.alloc(64, XrtDevice.BO_FLAGS_DEV_ONLY, kernel.groupId(arg));
+            }
+        } catch (RuntimeException e) {
+            for (XrtBuffer p : placeholders) {
+                close(p);
+            }
+            throw e;
+        }
     }
 
     /** Makes room for {@code inWords} operand words, {@code outWords} result words and {@code scratchBytes}. */
     private void ensure(long inWords, long outWords, long scratchBytes) {
+        cu.checkFree("op-level kernels", kernel.name()); // a timed-out run holds the compute unit: grow nothing
         long inBytes = 4 * (IN_HDR + inWords);
         long outBytes = 4 * (OUT_HDR + outWords);
-        boolean grown = false;
+        // a grown buffer replaces the old one in the run first; the old one is freed after (no run is in flight)
         if (in == null || in.size() < inBytes) {
-            close(in);
+            XrtBuffer old = in;
             in = device.alloc(Math.max(inBytes, 1 << 16), kernel.groupId(ARG_IN));
             inMap = in.map();
-            grown = true;
+            repoint(ARG_IN, in, old);
         }
         if (out == null || out.size() < outBytes) {
-            close(out);
+            XrtBuffer old = out;
             out = device.alloc(Math.max(outBytes, 1 << 16), kernel.groupId(ARG_OUT));
             outMap = out.map();
-            grown = true;
+            if (runner != null) { // the runner reads the status word through its own map of out
+                closeRunner();
+            }
+            close(old);
         }
         if (scratch == null || scratch.size() < scratchBytes) {
-            close(scratch);
-            scratch = device.alloc(Math.max(scratchBytes, 1 << 16), kernel.groupId(ARG_SCRATCH));
-            grown = true;
+            XrtBuffer old = scratch;
+            scratch = device.alloc(Math.max(scratchBytes, 1 << 16), XrtDevice.BO_FLAGS_DEV_ONLY, kernel.groupId(ARG_SCRATCH));
+            repoint(ARG_SCRATCH, scratch, old);
         }
-        if (grown) {
-            runner = new KernelRunner(kernel, timeout, placeholder, placeholder, placeholder, in, out, scratch, placeholder);
+        if (runner == null) {
+            runner = new KernelRunner(kernel, cu, timeoutSettingMs, placeholders[ARG_WEIGHTS], placeholders[ARG_KV],
+                    placeholders[ARG_SRC], in, out, scratch, placeholders[ARG_TAPS]);
         }
+    }
+
+    private void repoint(int arg, XrtBuffer now, XrtBuffer old) {
+        if (runner != null) {
+            runner.buffer(arg, now);
+        }
+        close(old);
+    }
+
+    private void closeRunner() {
+        runner.closeUnlessInFlight();
+        runner = null;
     }
 
     private void params(int... p) {
@@ -83,9 +115,9 @@ final class FpgaKernels implements IntKernels, AutoCloseable {
         MemorySegment.copy(v, 0, inMap, INT_LE, 4 * (IN_HDR + word), len);
     }
 
-    private void run(int op, long inWords, long outWords, String what) {
+    private void run(int op, long inWords, long outWords, long estimateCycles, String what) {
         in.syncToDevice(4 * (IN_HDR + inWords), 0);
-        runner.run(op, 1, 0, what);
+        runner.run(op, 1, 0, estimateCycles, what);
         out.syncFromDevice(4 * outWords, 4L * OUT_HDR);
     }
 
@@ -103,7 +135,7 @@ final class FpgaKernels implements IntKernels, AutoCloseable {
         operands(0, java.util.Arrays.copyOf(x, (int) xs), false);
         operands(xs, java.util.Arrays.copyOf(w, (int) ws), false);
         operands(xs + ws, bias != null ? bias : new int[n], n);
-        run(OP_LINEAR, xs + ws + n, (long) rows * n, "op LINEAR");
+        run(OP_LINEAR, xs + ws + n, (long) rows * n, KernelTimeModel.linear(rows, k, n), "op LINEAR");
         MemorySegment.copy(outMap, INT_LE, 4L * OUT_HDR, acc, 0, rows * n);
     }
 
@@ -112,7 +144,7 @@ final class FpgaKernels implements IntKernels, AutoCloseable {
         ensure(len, len, 0);
         params(len, shift, outType == DType.UINT8 ? 1 : 0);
         operands(0, acc, len);
-        run(OP_REQUANT, len, len, "op REQUANT");
+        run(OP_REQUANT, len, len, len, "op REQUANT");
         for (int i = 0; i < len; i++) {
             out[i] = (byte) result(i);
         }
@@ -126,7 +158,7 @@ final class FpgaKernels implements IntKernels, AutoCloseable {
         operands(0, validLen, rows);
         operands(rows, lut, 64);
         operands(rows + 64L, scores, rows * len);
-        run(OP_SOFTMAX, words, (long) rows * len, "op SOFTMAX2");
+        run(OP_SOFTMAX, words, (long) rows * len, 4L * rows * len, "op SOFTMAX2");
         for (int i = 0; i < rows * len; i++) {
             probs[i] = (byte) result(i);
         }
@@ -141,7 +173,7 @@ final class FpgaKernels implements IntKernels, AutoCloseable {
         operands(0, java.util.Arrays.copyOf(gamma, d));
         operands(d, beta, d);
         operands(2L * d, java.util.Arrays.copyOf(x, rows * d));
-        run(OP_LAYERNORM, words, (long) rows * d, "op LAYERNORM");
+        run(OP_LAYERNORM, words, (long) rows * d, (long) rows * (3L * d + KernelTimeModel.CYCLES_PER_OUTPUT), "op LAYERNORM");
         for (int i = 0; i < rows * d; i++) {
             out[i] = (byte) result(i);
         }
@@ -153,7 +185,7 @@ final class FpgaKernels implements IntKernels, AutoCloseable {
         params(len, rExp, accExp, outExp);
         operands(0, java.util.Arrays.copyOf(r, len));
         operands(len, acc, len);
-        run(OP_RESIDUAL, 2L * len, len, "op RESIDUAL");
+        run(OP_RESIDUAL, 2L * len, len, len, "op RESIDUAL");
         for (int i = 0; i < len; i++) {
             out[i] = (short) result(i);
         }
@@ -165,15 +197,30 @@ final class FpgaKernels implements IntKernels, AutoCloseable {
         }
     }
 
-    /** Frees the buffers. */
+    /** Frees the buffers and closes the run; a run in flight (it timed out) is parked with them instead. */
     @Override
     public synchronized void close() {
-        close(in);
-        close(out);
-        close(scratch);
-        close(placeholder);
+        List<XrtBuffer> buffers = new ArrayList<>();
+        for (XrtBuffer b : new XrtBuffer[] {placeholders[ARG_WEIGHTS], placeholders[ARG_KV], placeholders[ARG_SRC],
+            placeholders[ARG_TAPS], in, out, scratch}) {
+            if (b != null) {
+                buffers.add(b);
+            }
+        }
         in = null;
         out = null;
         scratch = null;
+        Arrays.fill(placeholders, null);
+        boolean parked = false;
+        try {
+            parked = runner != null && !runner.closeUnlessInFlight();
+        } finally {
+            if (parked) {
+                cu.park(runner.xrtRun(), buffers, "op-level kernels");
+            } else {
+                buffers.forEach(b -> close(b));
+            }
+            runner = null;
+        }
     }
 }

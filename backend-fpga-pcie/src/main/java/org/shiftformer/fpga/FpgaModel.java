@@ -5,7 +5,6 @@ import static org.shiftformer.fpga.KernelRunner.INT_LE;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
@@ -32,7 +31,12 @@ import org.shiftformer.fpga.xrt.XrtKernel;
  *
  * <p>After a failed kernel run (error, abort, timeout, bad status) the device state of the model is
  * unknown: every later call fails with {@code BACKEND_FAILURE} naming the first failure, and the model
- * only closes.
+ * only closes. A run that timed out is never closed nor are its buffers freed while it may still run:
+ * closing the model then hands the run and every buffer to the backend's {@link ComputeUnit}, which
+ * releases them once the run reaches a final state.
+ *
+ * <p>The KV cache, the scratch and the placeholder taps buffer are device-only
+ * ({@code XRT_BO_FLAGS_DEV_ONLY}): the host never reads them, so they get no pinned host copy.
  */
 final class FpgaModel implements LoadedModel {
     /** Sources per encoder run when no layer tap is requested. */
@@ -46,6 +50,7 @@ final class FpgaModel implements LoadedModel {
     private final int encodeChunk;
     private final XrtDevice device;
     private final XrtKernel kernel;
+    private final ComputeUnit cu;
     private final List<XrtBuffer> owned = new ArrayList<>();
     private final XrtBuffer src;
     private final XrtBuffer in;
@@ -72,24 +77,25 @@ final class FpgaModel implements LoadedModel {
         this.encodeChunk = Math.min(srcSlots, ENCODE_CHUNK);
         this.device = backend.device();
         this.kernel = backend.kernel();
+        this.cu = backend.computeUnit();
         DeviceImage image = DeviceImage.pack(weights, kvSlots, srcSlots);
         long block = (long) cfg.maxPositions() * d;
         try {
             XrtBuffer wbo = alloc(image.bytes().length, ARG_WEIGHTS);
             wbo.map().copyFrom(MemorySegment.ofArray(image.bytes()));
             wbo.syncToDevice(image.bytes().length, 0);
-            XrtBuffer kv = alloc((long) kvSlots * cfg.decoderLayers() * 2 * block, ARG_KV);
+            XrtBuffer kv = allocDeviceOnly((long) kvSlots * cfg.decoderLayers() * 2 * block, ARG_KV);
             src = alloc((long) srcSlots * (1 + 2L * cfg.decoderLayers()) * block, ARG_SRC);
             long inWords = IN_HDR + Math.max((long) DECODE_WORDS_PER_SEQ * kvSlots,
                     (long) encodeChunk * (2 + cfg.maxPositions()));
             in = alloc(4 * inWords, ARG_IN);
             out = alloc(4 * (OUT_HDR + (long) kvSlots * cfg.vocabSize()), ARG_OUT);
-            XrtBuffer scratch = alloc(scratchBytes(image.rows(), d, cfg.dFf(), cfg.maxPositions()), ARG_SCRATCH);
-            XrtBuffer noTaps = alloc(64, ARG_TAPS);
+            XrtBuffer scratch = allocDeviceOnly(scratchBytes(image.rows(), d, cfg.dFf(), cfg.maxPositions()), ARG_SCRATCH);
+            XrtBuffer noTaps = allocDeviceOnly(64, ARG_TAPS);
             srcMap = src.map();
             inMap = in.map();
             outMap = out.map();
-            runner = new KernelRunner(kernel, Duration.ofMillis(settings.timeoutMs()), wbo, kv, src, in, out, scratch, noTaps);
+            runner = new KernelRunner(kernel, cu, settings.timeoutMs(), wbo, kv, src, in, out, scratch, noTaps);
         } catch (RuntimeException e) {
             freeBuffers();
             throw e;
@@ -98,6 +104,12 @@ final class FpgaModel implements LoadedModel {
 
     private XrtBuffer alloc(long bytes, int arg) {
         XrtBuffer bo = device.alloc(bytes, kernel.groupId(arg));
+        owned.add(bo);
+        return bo;
+    }
+
+    private XrtBuffer allocDeviceOnly(long bytes, int arg) {
+        XrtBuffer bo = device.alloc(bytes, XrtDevice.BO_FLAGS_DEV_ONLY, kernel.groupId(arg));
         owned.add(bo);
         return bo;
     }
@@ -151,7 +163,12 @@ final class FpgaModel implements LoadedModel {
                     words = at + toks.length;
                 }
                 in.syncToDevice(4L * words, 0);
-                ns += run(OP_ENCODE, batch, tap != null ? FLAG_TAP : 0, "encoder run (batch " + batch + ")");
+                int[] lengths = new int[batch];
+                for (int b = 0; b < batch; b++) {
+                    lengths[b] = sources.get(first + b).length;
+                }
+                ns += run(OP_ENCODE, batch, tap != null ? FLAG_TAP : 0, KernelTimeModel.encodeCycles(cfg, lengths),
+                        "encoder run (batch " + batch + ")");
                 if (tap != null) {
                     tapEncoder(tap, first, sources.get(first).length);
                 }
@@ -234,6 +251,8 @@ final class FpgaModel implements LoadedModel {
                     + batch + " tokens and " + (long) batch * vocab + " logits, got " + tokens.length + " and " + logits.length);
         }
         long stamp = ++stepCounter;
+        int[] positions = new int[batch];
+        int[] sourceLengths = new int[batch];
         for (int b = 0; b < batch; b++) {
             if (!(states.get(b) instanceof FpgaState st) || st.owner != this) {
                 throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "decoder state " + b + " is not of this model");
@@ -249,6 +268,8 @@ final class FpgaModel implements LoadedModel {
                 throw new ShiftformerException(ErrorCode.MODEL_LIMIT_EXCEEDED,
                         "decoder state is full (" + st.capacity + " positions)");
             }
+            positions[b] = st.position;
+            sourceLengths[b] = st.source.length;
             long at = 4L * (IN_HDR + DECODE_WORDS_PER_SEQ * b);
             inMap.set(INT_LE, at, st.slot);
             inMap.set(INT_LE, at + 4, st.source.slot);
@@ -257,7 +278,8 @@ final class FpgaModel implements LoadedModel {
             inMap.set(INT_LE, at + 16, tokens[b]);
         }
         in.syncToDevice(4L * (IN_HDR + DECODE_WORDS_PER_SEQ * batch), 0);
-        long ns = run(OP_DECODE_STEP, batch, tap != null ? FLAG_TAP : 0, "decoder step (batch " + batch + ")");
+        long ns = run(OP_DECODE_STEP, batch, tap != null ? FLAG_TAP : 0,
+                KernelTimeModel.decodeStepCycles(cfg, positions, sourceLengths), "decoder step (batch " + batch + ")");
         out.syncFromDevice(4L * batch * vocab, 4L * OUT_HDR);
         MemorySegment.copy(outMap, INT_LE, 4L * OUT_HDR, logits, 0, batch * vocab);
         for (DecoderState s : states) {
@@ -294,17 +316,18 @@ final class FpgaModel implements LoadedModel {
         inMap.set(INT_LE, 4L * (IN_HDR + 1), to.slot);
         inMap.set(INT_LE, 4L * (IN_HDR + 2), from.position);
         in.syncToDevice(4L * (IN_HDR + 3), 0);
-        run(OP_COPY_KV, 1, 0, "KV-cache copy (slot " + from.slot + " to " + to.slot + ")");
+        run(OP_COPY_KV, 1, 0, KernelTimeModel.copyKvCycles(cfg, from.position),
+                "KV-cache copy (slot " + from.slot + " to " + to.slot + ")");
     }
 
     // ---- runs, slots, failures ----------------------------------------------------------------------
 
-    private long run(int op, int batch, int flags, String what) {
+    private long run(int op, int batch, int flags, long estimateCycles, String what) {
         if ((flags & FLAG_TAP) != 0) {
             ensureTaps();
         }
         try {
-            return runner.run(op, batch, flags, what);
+            return runner.run(op, batch, flags, estimateCycles, what);
         } catch (ShiftformerException e) {
             failure = e.getMessage();
             throw e;
@@ -356,7 +379,10 @@ final class FpgaModel implements LoadedModel {
         }
     }
 
-    /** Frees every device buffer of this model; states and sources still open become unusable. */
+    /**
+     * Frees every device buffer of this model and closes its run handle; states and sources still open
+     * become unusable. A run still in flight (it timed out) is parked instead, with every buffer.
+     */
     @Override
     public void close() {
         synchronized (this) {
@@ -364,7 +390,17 @@ final class FpgaModel implements LoadedModel {
                 return;
             }
             closed = true;
-            freeBuffers();
+            boolean parked = false;
+            try {
+                parked = !runner.closeUnlessInFlight();
+            } finally {
+                if (parked) {
+                    cu.park(runner.xrtRun(), owned, failure);
+                    owned.clear();
+                } else {
+                    freeBuffers();
+                }
+            }
         }
         onClose.run();
     }

@@ -19,7 +19,8 @@ import org.shiftformer.api.backend.BackendSettings;
  *   <li>{@code xclbin}: the bitstream file (default: system property {@value #XCLBIN_PROPERTY}, then
  *       {@value #EMU_XCLBIN_PROPERTY}, then environment variable {@value #XCLBIN_ENV});</li>
  *   <li>{@code kernel}: the kernel name in the xclbin (default {@value #DEFAULT_KERNEL});</li>
- *   <li>{@code timeout-ms}: longest wait for one kernel run (default {@value #DEFAULT_TIMEOUT_MS});</li>
+ *   <li>{@code timeout-ms}: longest wait for every kernel run; by default each run's timeout is derived from
+ *       its modelled time ({@link KernelTimeModel#timeoutMs}: 4x the estimate, at least 10 s);</li>
  *   <li>{@code kv-slots}: decoder states a loaded model can hold at once (KV-cache slots, default
  *       {@value #DEFAULT_KV_SLOTS}); it also bounds the batch of a decoder step;</li>
  *   <li>{@code source-slots}: encoded sources a loaded model can hold at once (default
@@ -30,7 +31,7 @@ import org.shiftformer.api.backend.BackendSettings;
  * @param bdf         PCIe address, or null
  * @param xclbin      the xclbin file
  * @param kernel      kernel name
- * @param timeoutMs   run timeout in milliseconds
+ * @param timeoutMs   run timeout in milliseconds, or {@value #DERIVED_TIMEOUT} to derive it per run
  * @param kvSlots     KV-cache slots per model
  * @param sourceSlots source slots per model
  */
@@ -49,7 +50,8 @@ record FpgaSettings(int deviceIndex, String bdf, Path xclbin, String kernel, lon
     static final String EMU_XCLBIN_PROPERTY = "shiftformer.fpga.emu.xclbin";
     static final String XCLBIN_ENV = "SHIFTFORMER_FPGA_XCLBIN";
     static final String DEFAULT_KERNEL = "shiftformer_step";
-    static final long DEFAULT_TIMEOUT_MS = 10_000;
+    /** {@code timeoutMs} when {@code timeout-ms} is not set: each run's timeout comes from {@link KernelTimeModel}. */
+    static final long DERIVED_TIMEOUT = 0;
     static final int DEFAULT_KV_SLOTS = 64;
     static final int DEFAULT_SOURCE_SLOTS = 64;
     static final int MAX_SLOTS = 65_536;
@@ -82,7 +84,7 @@ record FpgaSettings(int deviceIndex, String bdf, Path xclbin, String kernel, lon
         if (!kernel.matches("[A-Za-z_][A-Za-z0-9_:]*")) {
             throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "setting kernel='" + kernel + "' is not a kernel name");
         }
-        long timeout = integer(settings, TIMEOUT_MS, DEFAULT_TIMEOUT_MS, 1, 3_600_000);
+        long timeout = integer(settings, TIMEOUT_MS, DERIVED_TIMEOUT, 1, 3_600_000);
         int kv = (int) integer(settings, KV_SLOTS, DEFAULT_KV_SLOTS, 1, MAX_SLOTS);
         int src = (int) integer(settings, SOURCE_SLOTS, DEFAULT_SOURCE_SLOTS, 1, MAX_SLOTS);
         return new FpgaSettings(device, bdf, xclbin, kernel, timeout, kv, src);

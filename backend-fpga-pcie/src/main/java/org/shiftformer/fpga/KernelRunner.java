@@ -11,72 +11,110 @@ import org.shiftformer.fpga.xrt.XrtKernel;
 import org.shiftformer.fpga.xrt.XrtRun;
 
 /**
- * Runs the kernel with one fixed set of buffers (set once: they never move) and per-run scalars. One per
- * model (and one for the op-level kernels), driven by one thread at a time. A run that ends in ERROR,
- * ABORT or TIMEOUT, or completes with a non-zero status word, throws {@code BACKEND_FAILURE} naming the
- * kernel, the op and what happened.
+ * Runs the kernel through one run handle ({@code xrtRunOpen} once): the buffer arguments are set once
+ * (they never move; {@link #buffer} re-points one), each run sets only {@code op}, {@code batch} and
+ * {@code flags}. One per model (and one for the op-level kernels), driven by one thread at a time.
+ *
+ * <p>Each run waits at most its timeout: the {@code timeout-ms} setting when given, else
+ * {@link KernelTimeModel#timeoutMs} of the caller's estimate. Its status is the kernel's status word
+ * {@code out[0]}, synced back after the run: a card ignores the kernel's return value. A run that ends in
+ * ERROR or ABORT, or completes with a non-zero status word, throws {@code BACKEND_FAILURE} naming the
+ * kernel, the step and what happened. A run that times out is still in flight: it is never closed, the
+ * compute unit is marked occupied ({@link ComputeUnit}) and the owner parks the run with its buffers when
+ * it closes ({@link #closeUnlessInFlight}).
  */
-final class KernelRunner implements AutoCloseable {
+final class KernelRunner {
     static final ValueLayout.OfInt INT_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private final XrtKernel kernel;
-    private final Duration timeout;
-    private final XrtBuffer[] buffers = new XrtBuffer[FpgaLayout.ARG_COUNT];
+    private final ComputeUnit cu;
+    private final long timeoutSettingMs;
     private final XrtBuffer out;
     private final MemorySegment outMap;
+    private final XrtRun run;
 
-    /** {@code buffers[i]} is the buffer of kernel argument {@code i} (scalar slots are null). */
-    KernelRunner(XrtKernel kernel, Duration timeout, XrtBuffer weights, XrtBuffer kv, XrtBuffer src, XrtBuffer in,
-                 XrtBuffer out, XrtBuffer scratch, XrtBuffer taps) {
+    /**
+     * Opens the run and sets every buffer argument.
+     *
+     * @param timeoutSettingMs the {@code timeout-ms} setting, or 0 to derive each run's timeout from its estimate
+     */
+    KernelRunner(XrtKernel kernel, ComputeUnit cu, long timeoutSettingMs, XrtBuffer weights, XrtBuffer kv, XrtBuffer src,
+                 XrtBuffer in, XrtBuffer out, XrtBuffer scratch, XrtBuffer taps) {
         this.kernel = kernel;
-        this.timeout = timeout;
-        buffers[FpgaLayout.ARG_WEIGHTS] = weights;
-        buffers[FpgaLayout.ARG_KV] = kv;
-        buffers[FpgaLayout.ARG_SRC] = src;
-        buffers[FpgaLayout.ARG_IN] = in;
-        buffers[FpgaLayout.ARG_OUT] = out;
-        buffers[FpgaLayout.ARG_SCRATCH] = scratch;
-        buffers[FpgaLayout.ARG_TAPS] = taps;
+        this.cu = cu;
+        this.timeoutSettingMs = timeoutSettingMs;
         this.out = out;
         this.outMap = out.map();
+        this.run = kernel.newRun();
+        try {
+            run.arg(FpgaLayout.ARG_WEIGHTS, weights).arg(FpgaLayout.ARG_KV, kv).arg(FpgaLayout.ARG_SRC, src)
+                    .arg(FpgaLayout.ARG_IN, in).arg(FpgaLayout.ARG_OUT, out).arg(FpgaLayout.ARG_SCRATCH, scratch)
+                    .arg(FpgaLayout.ARG_TAPS, taps);
+        } catch (RuntimeException e) {
+            run.close();
+            throw e;
+        }
     }
 
-    /** Replaces the buffer of argument {@code arg} (e.g. the taps buffer, allocated on first use). */
+    /** Re-points buffer argument {@code arg} (e.g. the taps buffer, allocated on first use). */
     void buffer(int arg, XrtBuffer bo) {
-        buffers[arg] = bo;
+        run.arg(arg, bo);
     }
 
     /**
      * Runs {@code op} and waits; syncs the status words back and checks them.
      *
-     * @param what the step as users should read it in an error, e.g. "decoder step (batch 3)"
+     * @param estimateCycles the run's modelled cycles ({@link KernelTimeModel}), which set its timeout
+     * @param what           the step as users should read it in an error, e.g. "decoder step (batch 3)"
      * @return the wall time from start to completion, in nanoseconds
      */
-    long run(int op, int batch, int flags, String what) {
+    long run(int op, int batch, int flags, long estimateCycles, String what) {
+        cu.checkFree(what, kernel.name());
+        long timeoutMs = KernelTimeModel.timeoutMs(timeoutSettingMs, KernelTimeModel.nanos(estimateCycles));
         long t0 = System.nanoTime();
-        try (XrtRun run = kernel.newRun()) {
+        try {
             run.arg(FpgaLayout.ARG_OP, op).arg(FpgaLayout.ARG_BATCH, batch).arg(FpgaLayout.ARG_FLAGS, flags);
-            for (int i = FpgaLayout.ARG_WEIGHTS; i < FpgaLayout.ARG_COUNT; i++) {
-                run.arg(i, buffers[i]);
-            }
+            t0 = System.nanoTime();
             run.start();
-            run.waitFor(timeout);
+            run.waitFor(Duration.ofMillis(timeoutMs));
         } catch (ShiftformerException e) {
-            throw new ShiftformerException(ErrorCode.BACKEND_FAILURE, "fpga " + what + " failed on kernel "
-                    + kernel.name() + ": " + e.getMessage(), e);
+            String msg = "fpga " + what + " failed on kernel " + kernel.name() + ": " + e.getMessage();
+            if (inFlight()) {
+                cu.hung(what + " on kernel " + kernel.name() + ", no completion within " + timeoutMs + " ms");
+                msg += "; the run is parked (its handle and buffers stay allocated while the compute unit may use them)";
+            }
+            throw new ShiftformerException(ErrorCode.BACKEND_FAILURE, msg, e);
         }
         long ns = System.nanoTime() - t0;
         out.syncFromDevice(4L * FpgaLayout.OUT_HDR, 0);
         int status = outMap.get(INT_LE, 0);
         if (status != FpgaLayout.ST_OK) {
             throw new ShiftformerException(ErrorCode.BACKEND_FAILURE, "fpga " + what + " failed on kernel "
-                    + kernel.name() + ": the kernel reported " + FpgaLayout.status(status));
+                    + kernel.name() + ": the kernel reported " + FpgaLayout.status(status) + " in its status word out[0]");
         }
         return ns;
     }
 
-    @Override
-    public void close() {
-        // the runs are closed after each wait; the buffers belong to the caller
+    /** True while the last run may still be on the compute unit (it timed out). */
+    boolean inFlight() {
+        return !run.isClosed() && run.state().isInFlight();
+    }
+
+    /** The run handle (for parking). */
+    XrtRun xrtRun() {
+        return run;
+    }
+
+    /**
+     * Closes the run handle unless the run is in flight.
+     *
+     * @return false when the run is in flight and was left open: park it, with every buffer it was given
+     */
+    boolean closeUnlessInFlight() {
+        if (inFlight()) {
+            return false;
+        }
+        run.close();
+        return true;
     }
 }

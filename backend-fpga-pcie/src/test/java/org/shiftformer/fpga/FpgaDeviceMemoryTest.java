@@ -35,8 +35,18 @@ class FpgaDeviceMemoryTest {
             long buffers0 = emu.liveBuffers();
             long to0 = emu.bytesSyncedToDevice();
             long from0 = emu.bytesSyncedFromDevice();
+            long host0 = emu.hostCopyBytes();
+            long runs0 = emu.liveRuns();
             try (LoadedModel m = b.load(model)) {
                 assertEquals(7, emu.liveBuffers() - buffers0, "buffers of a loaded model");
+                // host copies only for what the host reads or writes: the weights image, the sources (read back
+                // one slot at a time), in and out; the KV cache (8 slots x 2 layers x K,V x 32 positions x 64 =
+                // 65536 bytes), the scratch and the 64-byte placeholder taps are device-only
+                long srcBytes = 4L * (1 + 2 * 2) * 32 * 64;
+                long inBytes = 4L * (FpgaLayout.IN_HDR + Math.max(5 * 8, 4 * (2 + 32)));
+                long outBytes = 4L * (FpgaLayout.OUT_HDR + 8 * 400);
+                assertEquals(imageBytes + srcBytes + inBytes + outBytes, emu.hostCopyBytes() - host0, "host-copy bytes of a loaded model");
+                assertEquals(1, emu.liveRuns() - runs0, "one run handle, opened at load and reused by every step");
                 assertEquals(imageBytes, emu.bytesSyncedToDevice() - to0, "bytes synced at load: the weights image");
                 assertEquals(0, emu.bytesSyncedFromDevice() - from0);
 
@@ -62,12 +72,15 @@ class FpgaDeviceMemoryTest {
                             "from the device, step " + step);
                 }
                 assertEquals(7, emu.liveBuffers() - buffers0, "no buffer allocated by steps, states or sources");
+                assertEquals(1, emu.liveRuns() - runs0, "still the one run handle");
                 for (DecoderState s : states) {
                     s.close();
                 }
                 enc.sources().forEach(s -> s.close());
             }
             assertEquals(buffers0, emu.liveBuffers(), "closing the model frees its buffers");
+            assertEquals(runs0, emu.liveRuns(), "and closes its run");
+            assertEquals(host0, emu.hostCopyBytes());
         }
     }
 }

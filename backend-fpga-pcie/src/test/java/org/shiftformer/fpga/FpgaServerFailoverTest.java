@@ -52,6 +52,9 @@ import org.shiftformer.fpga.xrt.XrtEmulation;
  * timeout mid-decode) and the server's fallback policy names the simulator: every request completes on
  * the simulator with exactly the tokens local decoding gives, none lost or repeated, its Done naming the
  * backend that finished it; the failover shows in the counter and in readiness; no device buffer leaks.
+ * The timeout case is the fault test of issue 16: a kernel that never finishes (it keeps the emulated
+ * compute unit), on the strict emulation, where closing the hung run or freeing its buffers would be a
+ * fatal error (real XRT aborts the process).
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class FpgaServerFailoverTest {
@@ -105,6 +108,7 @@ class FpgaServerFailoverTest {
     @CsvSource({"run-error=7, ERROR", "run-timeout=7, TIMEOUT"})
     void aDeviceFailureMidStreamMovesTheStreamsToTheSimulator(String fault, String state) throws Exception {
         assertTrue(expected.stream().filter(r -> r.tokens().length > 8).count() >= 2, "streams outlive the fault");
+        long fatal = emu.fatalErrors();
         FallbackPolicy policy = FallbackPolicy.parse("sim");
         FallbackPolicy.Choice choice = policy.open(FpgaBackendProvider.NAME, Map.of("timeout-ms", "300"));
         assertEquals(FpgaBackendProvider.NAME, choice.backend().identity().backend(), "the emulated card opened");
@@ -153,5 +157,8 @@ class FpgaServerFailoverTest {
             }
         }
         assertEquals(0, emu.liveBuffers(), "device buffers left after the server and the card closed");
+        assertEquals(0, emu.liveRuns(), "runs left after the server and the card closed");
+        // on the strict emulation: no run closed in flight, no buffer freed under a live run (real XRT aborts)
+        assertEquals(fatal, emu.fatalErrors(), () -> "fatal errors in the emulation; the last: " + emu.lastFatal());
     }
 }

@@ -24,7 +24,7 @@ class FpgaSettingsTest {
         FpgaSettings d = FpgaSettings.parse(Map.of("device", "2", "xclbin", x.toString()));
         assertEquals(2, d.deviceIndex());
         assertEquals(FpgaSettings.DEFAULT_KERNEL, d.kernel());
-        assertEquals(FpgaSettings.DEFAULT_TIMEOUT_MS, d.timeoutMs());
+        assertEquals(FpgaSettings.DERIVED_TIMEOUT, d.timeoutMs(), "no timeout-ms: derived per run");
     }
 
     @Test

@@ -54,6 +54,14 @@ public enum RunState {
     }
 
     /**
+     * True while the compute unit may still hold the run (QUEUED, SUBMITTED, RUNNING): its handle must not be
+     * closed nor its buffers freed (real XRT aborts the process on {@code xrtRunClose} of such a run).
+     */
+    public boolean isInFlight() {
+        return this == QUEUED || this == SUBMITTED || this == RUNNING;
+    }
+
+    /**
      * The state with this {@code ert_cmd_state} value.
      *
      * @throws ShiftformerException {@link ErrorCode#BACKEND_FAILURE} for a value XRT does not define

@@ -21,6 +21,11 @@ public final class XrtDevice extends XrtHandle {
     public static final int UUID_BYTES = 16;
     /** {@code XRT_BO_FLAGS_NONE}: an ordinary buffer with a host and a device copy. */
     public static final long BO_FLAGS_NONE = 0;
+    /**
+     * {@code XRT_BO_FLAGS_DEV_ONLY} ({@code 1U << 28}, xrt_mem.h): device memory only, no host copy. For
+     * buffers only kernels touch (caches, scratch); such a buffer cannot be mapped, written, read or synced.
+     */
+    public static final long BO_FLAGS_DEV_ONLY = 1L << 28;
 
     private static final Pattern BDF = Pattern.compile("([0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\\.[0-7]");
 

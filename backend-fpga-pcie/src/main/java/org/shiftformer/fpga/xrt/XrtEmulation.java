@@ -25,13 +25,19 @@ import org.shiftformer.api.ShiftformerException;
  *   <li>{@code fail-open}: every {@code xrtDeviceOpen} / {@code xrtDeviceOpenByBDF} fails (ENODEV);</li>
  *   <li>{@code fail-xclbin}: every {@code xrtDeviceLoadXclbinFile} fails (EIO);</li>
  *   <li>{@code run-error=N}: the N-th {@code xrtRunStart} after configuring (1-based) ends in ERROR;</li>
- *   <li>{@code run-timeout=N}: the N-th run never completes (waits return TIMEOUT);</li>
+ *   <li>{@code run-timeout=N}: the N-th run never completes (waits return TIMEOUT) and holds the device's compute
+ *       unit, so later runs of that device stay QUEUED, until the device closes (then both end in ABORT);</li>
  *   <li>{@code run-abort=N}: the N-th run ends in ABORT;</li>
  *   <li>{@code launch-us=U}: every run spends U more microseconds before its kernel starts;</li>
  *   <li>{@code gbps=G}: every sync sleeps bytes / G nanoseconds (a modelled G GB/s link).</li>
  * </ul>
  * An empty spec clears everything. An unknown item makes {@link #configure} fail (and, in the environment
  * variable, makes every device open fail naming it).
+ *
+ * <p>Misuse that real XRT punishes with {@code std::abort()} or silent memory corruption (closing a run
+ * still in flight, freeing a buffer an in-flight run uses, a kernel writing past the end of a buffer) is a
+ * <em>fatal error</em>: the call fails, the emulation prints it to stderr and counts it
+ * ({@link #fatalErrors()}, {@link #lastFatal()}). Tests require the count not to grow.
  */
 public final class XrtEmulation {
     /** Environment variable read by the emulation library when it loads. */
@@ -116,6 +122,27 @@ public final class XrtEmulation {
         return counter(Api.MODELLED_NANOS);
     }
 
+    /** Bytes of host copies of buffers alive now; a device-only buffer ({@link XrtDevice#BO_FLAGS_DEV_ONLY}) has none. */
+    public long hostCopyBytes() {
+        return counter(Api.HOST_COPY_BYTES);
+    }
+
+    /** Fatal errors (misuse real XRT would abort on or corrupt memory with) since the library loaded. */
+    public long fatalErrors() {
+        return counter(Api.FATAL_ERRORS);
+    }
+
+    /** The message of the last fatal error, or "" when there was none. */
+    @SuppressWarnings("restricted") // a NUL-terminated string owned by the emulation, read at once
+    public String lastFatal() {
+        try {
+            MemorySegment p = (MemorySegment) Api.LAST_FATAL.invokeExact();
+            return p.equals(MemorySegment.NULL) ? "" : p.reinterpret(4096).getString(0);
+        } catch (Throwable t) {
+            throw XrtApi.unexpected("xrtEmuLastFatal", t);
+        }
+    }
+
     private static long counter(MethodHandle h) {
         try {
             return (long) h.invokeExact();
@@ -150,6 +177,9 @@ public final class XrtEmulation {
         static final MethodHandle RUNS_STARTED = handle("xrtEmuRunsStarted", FunctionDescriptor.of(JAVA_LONG));
         static final MethodHandle BYTES_SYNCED = handle("xrtEmuBytesSynced", FunctionDescriptor.of(JAVA_LONG, JAVA_INT));
         static final MethodHandle MODELLED_NANOS = handle("xrtEmuModelledNanos", FunctionDescriptor.of(JAVA_LONG));
+        static final MethodHandle HOST_COPY_BYTES = handle("xrtEmuHostCopyBytes", FunctionDescriptor.of(JAVA_LONG));
+        static final MethodHandle FATAL_ERRORS = handle("xrtEmuFatalErrors", FunctionDescriptor.of(JAVA_LONG));
+        static final MethodHandle LAST_FATAL = handle("xrtEmuLastFatal", FunctionDescriptor.of(ADDRESS));
 
         private static MethodHandle handle(String name, FunctionDescriptor fd) {
             MemorySegment symbol = LIB.find(name).orElseThrow(() -> new ShiftformerException(ErrorCode.BACKEND_UNAVAILABLE,

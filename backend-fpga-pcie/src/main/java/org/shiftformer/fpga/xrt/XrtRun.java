@@ -133,7 +133,7 @@ public final class XrtRun extends XrtHandle {
         }
         String why = switch (state) {
             case TIMEOUT -> "the run did not complete within " + timeoutMs + " ms";
-            case ERROR -> "the kernel reported an error";
+            case ERROR -> "the device reported an error"; // XRT ignores the kernel's return value
             case ABORT -> "the run was aborted";
             default -> "the run did not complete";
         };
@@ -196,12 +196,25 @@ public final class XrtRun extends XrtHandle {
     }
 
     /**
-     * Closes the run ({@code xrtRunClose}); a second call does nothing.
+     * Closes the run ({@code xrtRunClose}); a second call does nothing. A run still in flight
+     * ({@link RunState#isInFlight()}, asked with {@code xrtRunState}) is not closed: XRT master calls
+     * {@code std::abort()} when such a run is destroyed and XRT 2022.2-2025.2 recycle its command under the
+     * live compute unit. Keep it ("park" it) until a wait returns a final state or the device is gone.
      *
-     * @throws ShiftformerException {@link ErrorCode#BACKEND_FAILURE} when XRT reports a failure
+     * @throws ShiftformerException {@link ErrorCode#BACKEND_FAILURE} when the run is in flight (it stays
+     *                              open) or XRT reports a failure
      */
     @Override
     public void close() {
+        if (isClosed()) {
+            return;
+        }
+        RunState state = state();
+        if (state.isInFlight()) {
+            throw new ShiftformerException(ErrorCode.BACKEND_FAILURE, "xrtRunClose(run of kernel " + kernelName
+                    + ") refused: the run is still in flight (" + state + "); closing it would abort the process on "
+                    + "real XRT. Keep the run and its buffers until a wait returns a final state");
+        }
         closeOnce(XrtApi.RUN_CLOSE, "xrtRunClose", "run of kernel " + kernelName, callState);
     }
 

@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -59,7 +61,7 @@ class XrtFaultInjectionTest extends EmulatedXrtTest {
             fails(ErrorCode.BACKEND_UNAVAILABLE, () -> dev.openKernel("vadd"), "xrtDeviceGetXclbinUUID(device 0)", "no xclbin loaded");
             dev.loadXclbin(xclbin);
             fails(ErrorCode.BACKEND_UNAVAILABLE, () -> dev.openKernel("matmul"), "xrtPLKernelOpen(device 0, xclbin ",
-                    "\"matmul\")", "No such file or directory", "it has: vadd, fill64, noop, fail_with");
+                    "\"matmul\")", "No such file or directory", "it has: vadd, fill64, noop, fail_with, overrun");
         }
     }
 
@@ -84,14 +86,12 @@ class XrtFaultInjectionTest extends EmulatedXrtTest {
     }
 
     @Test
-    void kernelErrorEndsTheRunInError() {
+    void kernelReturnValueIsIgnoredAsOnACard() {
+        // XRT never reads a kernel's ap_return: a kernel reports failures through its output buffers
         withRun("fail_with", run -> {
-            run.arg(0, 0).start();
-            assertEquals(RunState.COMPLETED, run.waitFor(TIMEOUT));
             run.arg(0, 7).start();
-            fails(ErrorCode.BACKEND_FAILURE, () -> run.waitFor(TIMEOUT), "xrtRunWaitFor(run of kernel fail_with, 60000 ms)",
-                    "state ERROR", "the kernel reported an error");
-            assertEquals(RunState.ERROR, run.state());
+            assertEquals(RunState.COMPLETED, run.waitFor(TIMEOUT));
+            assertEquals(RunState.COMPLETED, run.state());
         });
     }
 
@@ -121,26 +121,143 @@ class XrtFaultInjectionTest extends EmulatedXrtTest {
     }
 
     @Test
-    void injectedTimeoutNeverCompletes() {
+    void injectedTimeoutNeverCompletesAndOccupiesTheComputeUnit() {
         emu.configure("run-timeout=1");
-        withRun("noop", run -> {
-            run.start();
-            assertEquals(RunState.RUNNING, run.state());
-            assertEquals(RunState.TIMEOUT, run.waitForState(Duration.ofMillis(20)));
-            fails(ErrorCode.BACKEND_FAILURE, () -> run.waitFor(Duration.ofMillis(20)), "xrtRunWaitFor(run of kernel noop, 20 ms)",
-                    "state TIMEOUT", "did not complete within 20 ms");
-            fails(ErrorCode.BACKEND_FAILURE, () -> run.waitFor(Duration.ofNanos(1_000_001)), "noop, 2 ms)",
-                    "within 2 ms");
-            fails(ErrorCode.INVALID_ARGUMENT, () -> run.waitFor(Duration.ofDays(30)), "at most 2147483647 ms");
-            fails(ErrorCode.BACKEND_FAILURE, run::start, "xrtRunStart(run of kernel noop)", "still in flight",
-                    "Device or resource busy");
-            assertEquals(RunState.RUNNING, run.state());
-        });
-        // the next run works: a hung run does not block the emulated compute unit
+        try (XrtDevice dev = XrtDevice.open(0)) {
+            dev.loadXclbin(xclbin);
+            try (XrtKernel k = dev.openKernel("noop"); XrtRun hung = k.newRun(); XrtRun next = k.newRun()) {
+                hung.start();
+                assertEquals(RunState.TIMEOUT, hung.waitForState(Duration.ofMillis(20)));
+                awaitRunning(hung);
+                fails(ErrorCode.BACKEND_FAILURE, () -> hung.waitFor(Duration.ofMillis(20)), "xrtRunWaitFor(run of kernel noop, 20 ms)",
+                        "state TIMEOUT", "did not complete within 20 ms");
+                fails(ErrorCode.BACKEND_FAILURE, () -> hung.waitFor(Duration.ofNanos(1_000_001)), "noop, 2 ms)", "within 2 ms");
+                fails(ErrorCode.INVALID_ARGUMENT, () -> hung.waitFor(Duration.ofDays(30)), "at most 2147483647 ms");
+                fails(ErrorCode.BACKEND_FAILURE, hung::start, "xrtRunStart(run of kernel noop)", "still in flight",
+                        "Device or resource busy");
+                // the hung run holds the one compute unit: the next run of the device queues behind it
+                next.start();
+                assertEquals(RunState.TIMEOUT, next.waitForState(Duration.ofMillis(50)));
+                assertEquals(RunState.QUEUED, next.state());
+                // the binding refuses to close a run in flight (real XRT would abort the process) and keeps it open
+                fails(ErrorCode.BACKEND_FAILURE, hung::close, "xrtRunClose(run of kernel noop)", "still in flight (RUNNING)");
+                fails(ErrorCode.BACKEND_FAILURE, next::close, "still in flight (QUEUED)");
+                assertEquals(2, emu.liveRuns());
+                dev.close(); // the device goes: the emulated compute unit aborts what it holds
+                assertEquals(RunState.ABORT, hung.state());
+                assertEquals(RunState.ABORT, next.state());
+            }
+        }
+        // another device's compute unit is free
+        emu.configure("");
         withRun("noop", run -> {
             run.start();
             assertEquals(RunState.COMPLETED, run.waitFor(TIMEOUT));
         });
+    }
+
+    @Test
+    void closingARunInFlightIsFatal() throws Throwable {
+        onAHungVaddRun((run, out, callState) -> {
+            // what the binding never does: xrtRunClose on a run still in flight
+            assertEquals(-1, (int) XrtApi.RUN_CLOSE.invokeExact(callState, run.handle()));
+            assertEquals(16, XrtApi.errno(callState), "EBUSY");
+            assertTrue(emu.lastFatal().contains("xrtRunClose: the run of kernel vadd is still in flight (state RUNNING)"),
+                    emu.lastFatal());
+            assertEquals(1, emu.liveRuns(), "the run stays open");
+        });
+    }
+
+    @Test
+    void freeingABufferAnInFlightRunUsesIsFatal() throws Throwable {
+        onAHungVaddRun((run, out, callState) -> {
+            assertEquals(-1, (int) XrtApi.BO_FREE.invokeExact(callState, out.handle()));
+            assertEquals(16, XrtApi.errno(callState), "EBUSY");
+            assertTrue(emu.lastFatal().contains("xrtBOFree(64-byte buffer in group 0): 1 run(s) still in flight use it"),
+                    emu.lastFatal());
+            assertEquals(2, emu.liveBuffers(), "the buffer stays allocated");
+        });
+    }
+
+    /**
+     * Starts a vadd run that never completes (run-timeout=1), lets {@code misuse} do one thing real XRT
+     * punishes to it, requires exactly that one fatal error, then closes the device (the emulated compute unit
+     * aborts the run) so the run and buffers can go.
+     */
+    private void onAHungVaddRun(HungRunMisuse misuse) throws Throwable {
+        emu.configure("run-timeout=1");
+        long fatal = emu.fatalErrors();
+        try (XrtDevice dev = XrtDevice.open(0)) {
+            dev.loadXclbin(xclbin);
+            try (XrtKernel k = dev.openKernel("vadd"); XrtBuffer a = dev.alloc(64, 0); XrtBuffer out = dev.alloc(64, 0);
+                 XrtRun run = k.newRun(); Arena arena = Arena.ofConfined()) {
+                run.arg(0, a).arg(1, a).arg(2, out).arg(3, 16).start();
+                awaitRunning(run);
+                misuse.apply(run, out, XrtApi.newCallState(arena));
+                expectedFatal = 1;
+                assertEquals(fatal + 1, emu.fatalErrors());
+                dev.close();
+                assertEquals(RunState.ABORT, run.state());
+            }
+        }
+    }
+
+    @FunctionalInterface
+    private interface HungRunMisuse {
+        void apply(XrtRun run, XrtBuffer out, MemorySegment callState) throws Throwable;
+    }
+
+    @Test
+    void bufferInAnotherMemoryGroupThanItsArgumentIsRejected() {
+        try (XrtDevice dev = XrtDevice.open(0)) {
+            dev.loadXclbin(xclbin);
+            try (XrtKernel k = dev.openKernel("overrun"); XrtRun run = k.newRun(); XrtBuffer wrong = dev.alloc(16, 0);
+                 XrtBuffer right = dev.alloc(16, k.groupId(0))) {
+                assertEquals(2, k.groupId(0), "from the xclbin's connectivity table");
+                fails(ErrorCode.INVALID_ARGUMENT, () -> run.arg(0, wrong), "xrtRunSetArg(run of kernel overrun, index 0",
+                        "argument out is connected to memory group 2, but the buffer was allocated in group 0");
+                run.arg(0, right).arg(1, 16).start();
+                assertEquals(RunState.COMPLETED, run.waitFor(TIMEOUT));
+            }
+        }
+    }
+
+    @Test
+    void aKernelWritingPastTheEndOfABufferIsCaughtByTheGuardZone() {
+        long fatal = emu.fatalErrors();
+        try (XrtDevice dev = XrtDevice.open(0)) {
+            dev.loadXclbin(xclbin);
+            try (XrtKernel k = dev.openKernel("overrun"); XrtRun run = k.newRun(); XrtBuffer out = dev.alloc(100, 2)) {
+                run.arg(0, out).arg(1, 100).start();
+                assertEquals(RunState.COMPLETED, run.waitFor(TIMEOUT), "exactly the buffer: fine");
+                assertEquals(fatal, emu.fatalErrors());
+                run.arg(1, 103).start();
+                fails(ErrorCode.BACKEND_FAILURE, () -> run.waitFor(TIMEOUT), "state ERROR");
+                expectedFatal = 1;
+                assertEquals(fatal + 1, emu.fatalErrors());
+                assertTrue(emu.lastFatal().contains("kernel overrun wrote past the end of argument out (a 100-byte buffer): byte 100 changed"),
+                        emu.lastFatal());
+                run.arg(1, 100).start();
+                assertEquals(RunState.COMPLETED, run.waitFor(TIMEOUT), "the guard zone was restored");
+            }
+        }
+    }
+
+    @Test
+    void deviceOnlyBuffersHaveNoHostCopy() {
+        try (XrtDevice dev = XrtDevice.open(0)) {
+            dev.loadXclbin(xclbin);
+            long host = emu.hostCopyBytes();
+            try (XrtKernel k = dev.openKernel("fill64"); XrtBuffer devOnly = dev.alloc(4096, XrtDevice.BO_FLAGS_DEV_ONLY, 0);
+                 XrtBuffer normal = dev.alloc(1000, 0); XrtRun run = k.newRun()) {
+                assertEquals(host + 1000, emu.hostCopyBytes(), "only the normal buffer has a host copy");
+                fails(ErrorCode.BACKEND_FAILURE, devOnly::map, "xrtBOMap", "device-only buffer (XRT_BO_FLAGS_DEV_ONLY) has no host copy");
+                fails(ErrorCode.BACKEND_FAILURE, devOnly::syncToDevice, "xrtBOSync", "has no host copy");
+                run.arg(0, devOnly).arg(1, 5L).arg(2, 512).start(); // kernels use it as usual
+                assertEquals(RunState.COMPLETED, run.waitFor(TIMEOUT));
+            }
+            assertEquals(host, emu.hostCopyBytes());
+        }
     }
 
     @Test
@@ -204,6 +321,15 @@ class XrtFaultInjectionTest extends EmulatedXrtTest {
         assertTrue(p.waitFor(120, TimeUnit.SECONDS), "child JVM exits");
         assertEquals(0, p.exitValue(), new String(out, StandardCharsets.UTF_8));
         return new String(out, StandardCharsets.UTF_8);
+    }
+
+    /** Waits until the compute unit picked the run up (QUEUED until then). */
+    private static void awaitRunning(XrtRun run) {
+        long deadline = System.nanoTime() + TIMEOUT.toNanos();
+        while (run.state() == RunState.QUEUED && System.nanoTime() < deadline) {
+            Thread.onSpinWait();
+        }
+        assertEquals(RunState.RUNNING, run.state());
     }
 
     private void withRun(String kernel, RunBody body) {
