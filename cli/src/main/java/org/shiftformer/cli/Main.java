@@ -91,6 +91,12 @@ public final class Main {
         Integer decoderLayers;
         @Option(names = "--max-positions")
         Integer maxPositions;
+        @Option(names = "--style", defaultValue = "realistic", paramLabel = "realistic|peaked",
+                description = "realistic (default): the decoder's output calibrated on random inputs, so outputs vary "
+                        + "with the input and mostly end with EOS, and the top two logits of a step are a few hundred "
+                        + "apart; peaked: the uncalibrated generator, whose output mostly repeats one token that wins "
+                        + "by about 18,000")
+        String style;
 
         @Override
         public Integer call() {
@@ -103,8 +109,15 @@ public final class Main {
             ModelConfig cfg = new ModelConfig(or(dModel, p.dModel()), or(heads, p.heads()), or(dFf, p.dFf()),
                     or(encoderLayers, p.encoderLayers()), or(decoderLayers, p.decoderLayers()), v,
                     or(maxPositions, p.maxPositions()), p.embedScaleLog2(), p.padId(), p.bosId(), p.eosId()).validate();
+            RandomModels.Style st = switch (style) {
+                case "realistic" -> RandomModels.Style.REALISTIC;
+                case "peaked" -> RandomModels.Style.PEAKED;
+                default -> throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT,
+                        "--style '" + style + "' must be realistic or peaked");
+            };
             long t0 = System.nanoTime();
-            String sha = RandomArtifacts.write(cfg, seed, output, "shiftformer random --preset " + preset + " --seed " + seed);
+            String sha = RandomArtifacts.write(cfg, seed, st, output,
+                    "shiftformer random --preset " + preset + " --seed " + seed + " --style " + style);
             OUT.printf("wrote %s (%s, d_model %d, %d heads, d_ff %d, %d+%d layers, vocab %d) in %d ms%nsha256 %s%n",
                     output, preset, cfg.dModel(), cfg.heads(), cfg.dFf(), cfg.encoderLayers(), cfg.decoderLayers(),
                     cfg.vocabSize(), (System.nanoTime() - t0) / 1_000_000, sha);
