@@ -76,13 +76,15 @@ class RandomModelsTest {
 
     @Test
     void realisticModelsMakeCloseCallsThatDependOnTheInputAndEnd() {
-        // (Narrower models, d_model 32, stay as close but end sooner: 25 of 40 outputs of 32/4/64 are empty.)
-        for (ModelConfig cfg : List.of(RandomModels.preset("tiny", 512), new ModelConfig(64, 2, 256, 2, 2, 300, 32, 2, 0, 1, 2))) {
+        for (ModelConfig cfg : List.of(RandomModels.preset("tiny", 512), new ModelConfig(64, 2, 256, 2, 2, 300, 32, 2, 0, 1, 2),
+                new ModelConfig(32, 4, 64, 2, 2, 300, 32, 2, 0, 1, 2), new ModelConfig(32, 2, 64, 2, 2, 300, 32, 2, 0, 1, 2))) {
             Profile p = profile(cfg, 1, RandomModels.Style.REALISTIC, 40, Math.min(63, cfg.maxPositions() - 1));
             String what = cfg + ": " + p;
             System.out.println("realistic " + what);
             assertTrue(p.medianMargin() <= 500, "median top-two margin above a few hundred: " + what);
-            assertTrue(p.eosShare() >= 0.4, "fewer than 40% of the outputs end with EOS: " + what);
+            // How often EOS comes within the limit varies with the shape (10% to 65% here); the tiny preset's is 65%.
+            assertTrue(p.eosShare() >= (cfg.maxPositions() == 128 ? 0.5 : 0.1), "too few outputs end with EOS: " + what);
+            assertTrue(p.empty() <= 8, "too many empty outputs: " + what);
             assertTrue(p.distinctOutputs() >= 30, "fewer than 30 distinct outputs of 40 sources: " + what);
             assertTrue(p.topTokenShare() < 0.8, "outputs are mostly one repeated token: " + what);
         }

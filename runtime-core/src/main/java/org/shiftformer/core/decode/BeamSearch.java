@@ -24,6 +24,7 @@ public final class BeamSearch implements SequenceSearch {
     private final EncodedSource source;
     private final int sequence;
     private final TokenListener listener;
+    private final StepObserver observer;
     private final int width;
     private final int maxNew;
     private final int alphaQ8;
@@ -52,11 +53,18 @@ public final class BeamSearch implements SequenceSearch {
     }
 
     public BeamSearch(LoadedModel model, EncodedSource source, DecodeParams params, int sequence, TokenListener listener) {
+        this(model, source, params, sequence, listener, null);
+    }
+
+    /** With {@code observer} (may be null) seeing every step's logits, hypothesis scores and choices. */
+    public BeamSearch(LoadedModel model, EncodedSource source, DecodeParams params, int sequence, TokenListener listener,
+                      StepObserver observer) {
         this.cfg = model.config();
         this.model = model;
         this.source = source;
         this.sequence = sequence;
         this.listener = listener;
+        this.observer = observer;
         this.width = params.beamWidth();
         this.maxNew = Decoding.checkMaxNew(cfg, params.maxNewTokens());
         this.alphaQ8 = params.alphaQ8();
@@ -103,6 +111,7 @@ public final class BeamSearch implements SequenceSearch {
             n = topCandidates(h, live.get(h).score, perHyp, n);
         }
         sortCandidates(n);
+        List<StepObserver.Choice> chosen = observer == null ? null : new ArrayList<>();
         List<Hyp> next = new ArrayList<>(width);
         Map<DecoderState, Boolean> claimed = new IdentityHashMap<>();
         for (int rank = 0; rank < n && next.size() < width; rank++) {
@@ -112,6 +121,9 @@ public final class BeamSearch implements SequenceSearch {
                     int len = parent.tokens.length + 1;
                     finished.add(new Finished(parent.tokens, candScore[rank],
                             IntOps.normalize(candScore[rank], len, alphaQ8), true));
+                    if (chosen != null) {
+                        chosen.add(new StepObserver.Choice(candHyp[rank], candTok[rank], candScore[rank], -1));
+                    }
                 }
                 continue;
             }
@@ -124,7 +136,18 @@ public final class BeamSearch implements SequenceSearch {
             }
             int[] tokens = Arrays.copyOf(parent.tokens, parent.tokens.length + 1);
             tokens[parent.tokens.length] = candTok[rank];
+            if (chosen != null) {
+                chosen.add(new StepObserver.Choice(candHyp[rank], candTok[rank], candScore[rank],
+                        step == maxNew ? -1 : next.size()));
+            }
             next.add(new Hyp(tokens, candScore[rank], st));
+        }
+        if (observer != null) {
+            long[] scores = new long[live.size()];
+            for (int h = 0; h < scores.length; h++) {
+                scores[h] = live.get(h).score;
+            }
+            observer.onStep(sequence, step - 1, logits, offset, scores, chosen);
         }
         for (Hyp h : live) {
             if (!claimed.containsKey(h.state)) {
