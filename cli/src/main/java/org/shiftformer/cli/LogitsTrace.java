@@ -10,7 +10,7 @@ import org.shiftformer.core.engine.Translator;
 
 /**
  * {@code translate --trace-logits K}: JSON lines, one object per line, nothing else on standard output
- * (SPEC.md, "Conformance: tracing the logits"). Per decoder step of greedy decoding:
+ * (SPEC.md, "Tracing the logits"). Per decoder step of greedy decoding:
  * {@code {"text":0,"step":0,"token":17,"top":[{"token":17,"logit":5123},...]}}; of beam search, one line per
  * live hypothesis: {@code {"text":0,"step":3,"beam":1,"score":-81234,"top":[...],"chosen":[{"token":17,
  * "score":-90000,"next_beam":0},{"token":2,"score":-95000,"finished":true}]}}; then per text a result line

@@ -91,7 +91,7 @@ final class TranslateCommand implements Callable<Integer> {
     @Option(names = "--trace-logits", paramLabel = "K",
             description = "local only: print JSON lines instead, per decoder step the chosen token and the K largest "
                     + "int32 logits (greedy; for beam search each live hypothesis with its index, score, top K and "
-                    + "choices), then one result line per TEXT; SPEC.md 'Conformance: tracing the logits'")
+                    + "choices), then one result line per TEXT; SPEC.md, \"Tracing the logits\"")
     Integer traceLogits;
     @Parameters(paramLabel = "TEXT", arity = "1..*")
     List<String> texts;

@@ -31,13 +31,6 @@ class TraceLogitsTest {
     @RegisterExtension
     final CliOutput io = new CliOutput();
 
-    private Path model(Path dir) {
-        Path f = dir.resolve("m.itm");
-        assertEquals(0, Main.run("random", "--preset", "tiny", "--vocab", "300", "--max-positions", "32", "--seed", "7",
-                "-o", f.toString()), io::err);
-        return f;
-    }
-
     /** Runs translate with the trace; every line of standard output must be a JSON object. */
     private List<Map<String, Object>> trace(String... args) {
         io.clearOut();
@@ -70,7 +63,7 @@ class TraceLogitsTest {
 
     @Test
     void greedyTraceNamesTheArgmaxOfItsLogitsAndTheLogitsAreTheReferenceBackends(@TempDir Path dir) {
-        Path f = model(dir);
+        Path f = io.randomModel(dir);
         int k = 5;
         List<Map<String, Object>> sim = trace(with(new String[] {"--model", f.toString(), "--backend", "sim",
             "--trace-logits", String.valueOf(k)}, TEXTS));
@@ -152,7 +145,7 @@ class TraceLogitsTest {
 
     @Test
     void beamTracePrintsEveryLiveHypothesisWithItsScoreAndWhereItsChoicesGo(@TempDir Path dir) {
-        Path f = model(dir);
+        Path f = io.randomModel(dir);
         String[] args = with(new String[] {"--model", f.toString(), "--beam", "3", "--max-new-tokens", "12",
             "--trace-logits", "4"}, TEXTS);
         List<Map<String, Object>> sim = trace(with(new String[] {"--backend", "sim"}, args));
@@ -204,7 +197,7 @@ class TraceLogitsTest {
 
     @Test
     void aTracedTextThatFailsGetsAnErrorLine(@TempDir Path dir) {
-        Path f = model(dir);
+        Path f = io.randomModel(dir);
         io.clearOut();
         assertEquals(1, Main.run("translate", "--model", f.toString(), "--trace-logits", "2", "qz ".repeat(40), "ein test"));
         String[] lines = io.out().split("\n");
@@ -221,7 +214,7 @@ class TraceLogitsTest {
 
     @Test
     void theTraceIsRefusedWhereItCannotBeMade(@TempDir Path dir) {
-        Path f = model(dir);
+        Path f = io.randomModel(dir);
         assertEquals(2, Main.run("translate", "--server", "127.0.0.1:7433", "--trace-logits", "5", "x"));
         assertTrue(io.err().startsWith("error: [INVALID_ARGUMENT] --trace-logits needs local decoding (--model FILE)"),
                 io::err);

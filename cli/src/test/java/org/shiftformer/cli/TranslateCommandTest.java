@@ -29,14 +29,6 @@ class TranslateCommandTest {
     @RegisterExtension
     final CliOutput io = new CliOutput();
 
-    private Path model(Path dir) {
-        Path f = dir.resolve("m.itm");
-        assertEquals(0, Main.run("random", "--preset", "tiny", "--vocab", "300", "--max-positions", "32", "--seed", "7",
-                "-o", f.toString()), io::err);
-        io.clearOut();
-        return f;
-    }
-
     private int run(String... args) {
         io.clearOut();
         io.clearErr();
@@ -64,7 +56,7 @@ class TranslateCommandTest {
 
     @Test
     void everyTextGetsItsTranslationOrItsErrorAndTheStatusSaysWhetherAnyFailed(@TempDir Path dir) {
-        Path f = model(dir);
+        Path f = io.randomModel(dir);
         locallyAndOnAServer(f, cmd -> {
             String where = cmd[1];
             assertEquals(1, run(concat(cmd, "--max-new-tokens", "6", "ein test", TOO_LONG, "zweihundert")), where + ": " + io.err());
@@ -94,7 +86,7 @@ class TranslateCommandTest {
 
     @Test
     void aLengthPenaltyWithoutBeamSearchIsRefusedNamingTheOption(@TempDir Path dir) {
-        Path f = model(dir);
+        Path f = io.randomModel(dir);
         locallyAndOnAServer(f, cmd -> {
             for (String[] beam : new String[][] {{}, {"--beam", "1"}}) {
                 assertEquals(2, run(concat(concat(cmd, beam), "--length-penalty", "0.6", "ein test")));
@@ -112,7 +104,7 @@ class TranslateCommandTest {
 
     @Test
     void maxNewTokensAboveTheModelsLimitIsRefusedNamingTheLimit(@TempDir Path dir) {
-        Path f = model(dir);
+        Path f = io.randomModel(dir);
         locallyAndOnAServer(f, cmd -> {
             String whose = cmd[1].equals("--model") ? "the model's" : "the served model's";
             assertEquals(2, run(concat(cmd, "--max-new-tokens", "32", "ein test")));
@@ -128,7 +120,7 @@ class TranslateCommandTest {
 
     @Test
     void theDefaultsAreTheProtocolsAndHelpSaysSo(@TempDir Path dir) {
-        Path f = model(dir);
+        Path f = io.randomModel(dir);
         locallyAndOnAServer(f, cmd -> {
             // PROTOCOL.md: max_new_tokens 0 is the model's maximum (max_positions - 1), alpha_q8 0.
             assertEquals(0, run(concat(cmd, "ein test")), io::err);
