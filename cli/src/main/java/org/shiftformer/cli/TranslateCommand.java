@@ -75,9 +75,9 @@ final class TranslateCommand implements Callable<Integer> {
     int beam;
     @Option(names = "--max-new-tokens", paramLabel = "N",
             description = "most tokens to generate, EOS included, 1 to the model's max_positions - 1 (above is "
-                    + "refused). Default: that maximum (127 for the presets' 128 positions), as the protocol's "
-                    + "max_new_tokens = 0; with --server, what the server makes of 0 (the same maximum unless it "
-                    + "sets shiftformer.server.defaultMaxNewTokens)")
+                    + "refused). Default: that maximum (127 for a model of 128 positions, such as the tiny preset), as "
+                    + "the protocol's max_new_tokens = 0; with --server, what the server makes of 0 (the same maximum "
+                    + "unless it sets shiftformer.server.defaultMaxNewTokens)")
     Integer maxNew;
     @Option(names = "--length-penalty", paramLabel = "ALPHA",
             description = "GNMT length penalty alpha in [0, 2] for beam search (SPEC.md 5.1); needs --beam 2 or more. "

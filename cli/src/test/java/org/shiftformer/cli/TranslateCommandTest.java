@@ -1,7 +1,6 @@
 package org.shiftformer.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
@@ -130,11 +129,10 @@ class TranslateCommandTest {
         });
         assertEquals(0, run("translate", "--help"));
         String help = io.out().replaceAll("\\s+", " ");
-        for (String expected : new String[] {"Default: that maximum (127 for the presets' 128 positions), as the protocol's "
-                + "max_new_tokens = 0", "needs --beam 2 or more. Default 0 (no length normalization), as the protocol's "
+        for (String expected : new String[] {"Default: that maximum (127 for a model of 128 positions, such as the tiny preset), as "
+                + "the protocol's max_new_tokens = 0", "needs --beam 2 or more. Default 0 (no length normalization), as the protocol's "
                 + "alpha_q8 = 0", "Exit status:", "1 at least one TEXT failed", "beam width, 1 to 64"}) {
             assertTrue(help.contains(expected), () -> "help lacks '" + expected + "':\n" + io.out());
         }
-        assertFalse(help.contains("64 ") && help.contains("default 64"), help);
     }
 }
