@@ -3,9 +3,7 @@ package org.shiftformer.cli;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -16,26 +14,13 @@ import org.shiftformer.api.backend.Availability;
 import org.shiftformer.api.backend.Backend;
 import org.shiftformer.api.backend.BackendProvider;
 import org.shiftformer.api.backend.Backends;
-import org.shiftformer.api.backend.LoadedModel;
 import org.shiftformer.api.model.RandomModels;
-import org.shiftformer.client.ShiftformerClient;
-import org.shiftformer.client.TokenEvent;
-import org.shiftformer.client.TokenIterator;
-import org.shiftformer.client.Translation;
-import org.shiftformer.client.TranslationRequest;
-import org.shiftformer.core.artifact.Artifact;
 import org.shiftformer.core.artifact.ArtifactInspector;
-import org.shiftformer.core.artifact.ArtifactReader;
-import org.shiftformer.core.decode.DecodeParams;
 import org.shiftformer.core.engine.RandomArtifacts;
-import org.shiftformer.core.engine.Translator;
-import org.shiftformer.core.protocol.Message;
 import org.shiftformer.core.server.ServedModel;
 import org.shiftformer.core.server.ServerConfig;
 import org.shiftformer.core.server.ShiftformerServer;
-import org.shiftformer.core.tokenizer.ByteBpeTokenizer;
 import picocli.CommandLine;
-import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -43,7 +28,7 @@ import picocli.CommandLine.Parameters;
 /** {@code ./shiftformer <command>}. Errors print {@code error: [CODE] message} and exit with status 2. */
 @Command(name = "shiftformer", mixinStandardHelpOptions = true, version = "shiftformer 0.1.0",
         description = "Integer-only Transformer translation runtime: artifacts, backends and decoding.",
-        subcommands = {Main.Random.class, Main.Inspect.class, Main.Translate.class, Main.ListBackends.class,
+        subcommands = {Main.Random.class, Main.Inspect.class, TranslateCommand.class, Main.ListBackends.class,
             Demo.class, Main.Serve.class, TrainCommands.Train.class, TrainCommands.Eval.class})
 public final class Main {
     /** Where commands print; swapped by tests. */
@@ -91,6 +76,12 @@ public final class Main {
         Integer decoderLayers;
         @Option(names = "--max-positions")
         Integer maxPositions;
+        @Option(names = "--style", defaultValue = "realistic", paramLabel = "realistic|peaked",
+                description = "realistic (default): the decoder's output calibrated on random inputs, so outputs vary "
+                        + "with the input and mostly end with EOS, and the top two logits of a step are a few hundred "
+                        + "apart; peaked: the uncalibrated generator, whose output mostly repeats one token that wins "
+                        + "by about 18,500 on the tiny preset")
+        String style;
 
         @Override
         public Integer call() {
@@ -103,8 +94,15 @@ public final class Main {
             ModelConfig cfg = new ModelConfig(or(dModel, p.dModel()), or(heads, p.heads()), or(dFf, p.dFf()),
                     or(encoderLayers, p.encoderLayers()), or(decoderLayers, p.decoderLayers()), v,
                     or(maxPositions, p.maxPositions()), p.embedScaleLog2(), p.padId(), p.bosId(), p.eosId()).validate();
+            RandomModels.Style st = switch (style) {
+                case "realistic" -> RandomModels.Style.REALISTIC;
+                case "peaked" -> RandomModels.Style.PEAKED;
+                default -> throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT,
+                        "--style '" + style + "' must be realistic or peaked");
+            };
             long t0 = System.nanoTime();
-            String sha = RandomArtifacts.write(cfg, seed, output, "shiftformer random --preset " + preset + " --seed " + seed);
+            String sha = RandomArtifacts.write(cfg, seed, st, output,
+                    "shiftformer random --preset " + preset + " --seed " + seed + " --style " + style);
             OUT.printf("wrote %s (%s, d_model %d, %d heads, d_ff %d, %d+%d layers, vocab %d) in %d ms%nsha256 %s%n",
                     output, preset, cfg.dModel(), cfg.heads(), cfg.dFf(), cfg.encoderLayers(), cfg.decoderLayers(),
                     cfg.vocabSize(), (System.nanoTime() - t0) / 1_000_000, sha);
@@ -138,143 +136,6 @@ public final class Main {
                 Availability a = p.availability();
                 OUT.printf("%-10s rank %-4d %-12s %s%n", p.name(), p.rank(), a.available() ? "available" : "unavailable",
                         a.available() ? p.capabilities().description() : a.reason());
-            }
-            return 0;
-        }
-    }
-
-    @Command(name = "translate", mixinStandardHelpOptions = true,
-            description = "Translate TEXT locally (--model) or on a server (--server HOST:PORT), printing tokens as they "
-                    + "are produced.")
-    static final class Translate implements Callable<Integer> {
-        /** Where to decode: exactly one of a local artifact and a server. */
-        static final class Target {
-            @Option(names = "--model", required = true, description = "artifact file: decode locally")
-            Path model;
-            @Option(names = "--server", required = true, paramLabel = "HOST:PORT",
-                    description = "decode on a shiftformer server (./shiftformer serve) through the Java client")
-            String server;
-        }
-
-        @ArgGroup(exclusive = true, multiplicity = "1")
-        Target target;
-        @Option(names = "--backend", defaultValue = "sim", description = "backend name, local only (default ${DEFAULT-VALUE})")
-        String backend;
-        @Option(names = "--backend-option", description = "backend setting KEY=VALUE, local only (repeatable)")
-        Map<String, String> backendOptions = new LinkedHashMap<>();
-        @Option(names = "--beam", defaultValue = "1", description = "beam width; 1 is greedy")
-        int beam;
-        @Option(names = "--max-new-tokens", defaultValue = "64")
-        int maxNew;
-        @Option(names = "--length-penalty", defaultValue = "0.6", description = "GNMT alpha for beam search")
-        double alpha;
-        @Option(names = "--deadline-ms", defaultValue = "0", description = "with --server: the server's deadline per text; 0 for none")
-        long deadlineMs;
-        @Option(names = "--tokens", description = "print one line per token (id, piece, modelled cycles)")
-        boolean showTokens;
-        @Parameters(paramLabel = "TEXT", arity = "1..*")
-        List<String> texts;
-
-        @Override
-        public Integer call() {
-            if (target.server != null) {
-                return remote();
-            }
-            Artifact artifact = ArtifactReader.read(target.model);
-            BackendProvider provider = Backends.select(backend);
-            ByteBpeTokenizer tok = new ByteBpeTokenizer(artifact.tokenizer().mergeLeft(), artifact.tokenizer().mergeRight());
-            int maxNewTokens = Math.min(maxNew, artifact.model().config().maxPositions() - 1);
-            DecodeParams params = new DecodeParams(beam, maxNewTokens, alpha);
-            try (Backend b = provider.open(backendOptions); LoadedModel m = b.load(artifact.model())) {
-                Translator tr = new Translator(m, tok);
-                for (String text : texts) {
-                    OUT.println("> " + text);
-                    long t0 = System.nanoTime();
-                    long[] first = {0};
-                    List<Translator.Translation> r = tr.translate(List.of(text), params, (seq, token, piece, cycles) -> {
-                        if (first[0] == 0) {
-                            first[0] = System.nanoTime();
-                        }
-                        if (showTokens) {
-                            OUT.printf("  token %5d %-16s %,d cycles%n", token, token < 0 ? "" : tok.pieceForDisplay(token), cycles);
-                        } else {
-                            OUT.print(printable(piece));
-                            OUT.flush();
-                        }
-                    });
-                    long t1 = System.nanoTime();
-                    Translator.Translation t = r.get(0);
-                    OUT.printf("%n  [%d tokens, %s, first token %.1f ms, total %.1f ms, modelled device %,d cycles; %s; %s; model sha256 %s]%n",
-                            t.tokens().length, t.result().finishedByEos() ? "eos" : "max length",
-                            first[0] == 0 ? 0.0 : (first[0] - t0) / 1e6, (t1 - t0) / 1e6, t.result().deviceCycles(),
-                            b.identity(), params, artifact.sha256Hex().substring(0, 16));
-                }
-            }
-            return 0;
-        }
-
-        /** The same output as local decoding, through {@link ShiftformerClient} (one request per text, in order). */
-        private int remote() {
-            int colon = target.server.lastIndexOf(':');
-            int port = -1;
-            if (colon > 0) {
-                try {
-                    port = Integer.parseInt(target.server.substring(colon + 1));
-                } catch (NumberFormatException e) {
-                    port = -1;
-                }
-            }
-            if (port < 1 || port > 65535) {
-                throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT,
-                        "--server '" + target.server + "' must be HOST:PORT with a port in [1, 65535]");
-            }
-            String host = target.server.substring(0, colon).replaceAll("^\\[|\\]$", "");
-            try (ShiftformerClient client = ShiftformerClient.connect(host, port)) {
-                int maxNewTokens = Math.min(maxNew, client.modelInfo().config().maxPositions() - 1);
-                for (String text : texts) {
-                    TranslationRequest request = TranslationRequest.text(text).beam(beam).maxNewTokens(maxNewTokens)
-                            .deadline(Duration.ofMillis(deadlineMs));
-                    if (beam > 1) {
-                        request = request.lengthPenalty(alpha);
-                    }
-                    OUT.println("> " + text);
-                    long t0 = System.nanoTime();
-                    long[] first = {0};
-                    StringBuilder streamed = new StringBuilder();
-                    Translation t;
-                    try (TokenIterator it = client.translateBlocking(request)) {
-                        while (it.hasNext()) {
-                            TokenEvent e = it.next();
-                            streamed.append(e.text());
-                            if (first[0] == 0) {
-                                first[0] = System.nanoTime();
-                            }
-                            if (showTokens) {
-                                OUT.printf("  token %5d %-16s %,d cycles%n", e.token(), printable(e.text()), e.deviceCycles());
-                            } else {
-                                OUT.print(printable(e.text()));
-                                OUT.flush();
-                            }
-                        }
-                        t = it.result().join();
-                    }
-                    long t1 = System.nanoTime();
-                    // What the Token frames did not deliver (Done's text_tail: a trailing incomplete character).
-                    String tail = t.text().startsWith(streamed.toString()) ? t.text().substring(streamed.length()) : "";
-                    if (!tail.isEmpty()) {
-                        if (showTokens) {
-                            OUT.printf("  token %5d %-16s %,d cycles%n", -1, "", 0);
-                        } else {
-                            OUT.print(printable(tail));
-                        }
-                    }
-                    Message.Params p = t.params();
-                    OUT.printf("%n  [%d tokens, %s, first token %.1f ms, total %.1f ms, modelled device %,d cycles; %s; %s; model sha256 %s; server %s]%n",
-                            t.tokens().length, t.finishedByEos() ? "eos" : "max length",
-                            first[0] == 0 ? 0.0 : (first[0] - t0) / 1e6, (t1 - t0) / 1e6, t.deviceCycles(), t.backend(),
-                            p == null ? "?" : new DecodeParams(p.beamWidth(), p.maxNewTokens(), p.alphaQ8() / 256.0),
-                            t.modelSha256().substring(0, Math.min(16, t.modelSha256().length())), target.server);
-                }
             }
             return 0;
         }

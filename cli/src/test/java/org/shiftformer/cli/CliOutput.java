@@ -1,7 +1,10 @@
 package org.shiftformer.cli;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.nio.file.Path;
 import org.junit.jupiter.api.extension.AfterEachCallback;
 import org.junit.jupiter.api.extension.BeforeEachCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
@@ -48,5 +51,16 @@ final class CliOutput implements BeforeEachCallback, AfterEachCallback {
     /** Forgets the standard output so far. */
     void clearOut() {
         out.getBuffer().setLength(0);
+    }
+
+    /**
+     * Writes the tests' random model, {@code dir/m.itm} (the tiny shape with 300 ids, 32 positions, seed 7),
+     * with {@code ./shiftformer random}.
+     */
+    Path randomModel(Path dir) {
+        Path f = dir.resolve("m.itm");
+        assertEquals(0, Main.run("random", "--preset", "tiny", "--vocab", "300", "--max-positions", "32", "--seed", "7",
+                "-o", f.toString()), this::err);
+        return f;
     }
 }

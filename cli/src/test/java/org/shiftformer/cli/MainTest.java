@@ -14,16 +14,9 @@ class MainTest {
     @RegisterExtension
     final CliOutput io = new CliOutput();
 
-    private Path randomModel(Path dir) {
-        Path f = dir.resolve("m.itm");
-        assertEquals(0, Main.run("random", "--preset", "tiny", "--vocab", "300", "--max-positions", "32", "--seed", "7",
-                "-o", f.toString()), io::err);
-        return f;
-    }
-
     @Test
     void randomThenInspectPrintsShapesExponentsProvenanceAndAVerifiedChecksum(@TempDir Path dir) {
-        Path f = randomModel(dir);
+        Path f = io.randomModel(dir);
         assertTrue(io.out().contains("sha256 "), io::out);
         io.clearOut();
         assertEquals(0, Main.run("inspect", f.toString()), io::err);
@@ -36,7 +29,7 @@ class MainTest {
 
     @Test
     void serveRejectsAnInvalidSettingNamingIt(@TempDir Path dir) {
-        Path f = randomModel(dir);
+        Path f = io.randomModel(dir);
         assertEquals(2, Main.run("serve", "--model", f.toString(), "--backend", "reference", "--port", "70000"));
         assertTrue(io.err().contains("[INVALID_ARGUMENT]") && io.err().contains("shiftformer.server.port"),
                 io::err);
@@ -44,7 +37,7 @@ class MainTest {
 
     @Test
     void translateStreamsTokensOnTheSimulatorAndTheReferenceAlike(@TempDir Path dir) {
-        Path f = randomModel(dir);
+        Path f = io.randomModel(dir);
         io.clearOut();
         assertEquals(0, Main.run("translate", "--model", f.toString(), "--backend", "sim", "--beam", "3",
                 "--max-new-tokens", "8", "--tokens", "ein test"), io::err);
@@ -71,7 +64,7 @@ class MainTest {
 
     @Test
     void aCorruptArtifactIsAnErrorWithItsCodeNotAStackTrace(@TempDir Path dir) throws Exception {
-        Path f = randomModel(dir);
+        Path f = io.randomModel(dir);
         byte[] bytes = Files.readAllBytes(f);
         bytes[bytes.length / 2] ^= 0x40;
         Files.write(f, bytes);
@@ -82,7 +75,7 @@ class MainTest {
 
     @Test
     void anUnknownBackendNamesTheInstalledOnes(@TempDir Path dir) {
-        Path f = randomModel(dir);
+        Path f = io.randomModel(dir);
         assertEquals(2, Main.run("translate", "--model", f.toString(), "--backend", "gpu", "x"));
         assertTrue(io.err().contains("[UNKNOWN_BACKEND] unknown backend 'gpu'; installed: sim, fpga, reference"),
                 io::err);

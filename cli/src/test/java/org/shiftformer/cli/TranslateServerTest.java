@@ -40,8 +40,7 @@ class TranslateServerTest {
 
     @Test
     void translateOnAServerPrintsTheSameTokensAsLocalDecoding(@TempDir Path dir) {
-        Path f = dir.resolve("m.itm");
-        run("random", "--preset", "tiny", "--vocab", "300", "--max-positions", "32", "--seed", "7", "-o", f.toString());
+        Path f = io.randomModel(dir);
         Artifact artifact = ArtifactReader.read(f);
         try (Backend backend = Backends.select("reference").open(Map.of());
              ShiftformerServer server = ShiftformerServer.start(

@@ -25,6 +25,7 @@ public final class BeamSearch implements SequenceSearch {
     private final EncodedSource source;
     private final int sequence;
     private final TokenListener listener;
+    private final StepObserver observer;
     private final int width;
     private final int maxNew;
     private final int alphaQ8;
@@ -53,6 +54,12 @@ public final class BeamSearch implements SequenceSearch {
     }
 
     public BeamSearch(LoadedModel model, EncodedSource source, DecodeParams params, int sequence, TokenListener listener) {
+        this(model, source, params, sequence, listener, null);
+    }
+
+    /** With {@code observer} (may be null) seeing every step's logits, hypothesis scores and choices. */
+    public BeamSearch(LoadedModel model, EncodedSource source, DecodeParams params, int sequence, TokenListener listener,
+                      StepObserver observer) {
         this.cfg = model.config();
         this.model = model;
         this.source = source;
@@ -62,6 +69,7 @@ public final class BeamSearch implements SequenceSearch {
             throw new IllegalArgumentException("beam search needs a width of at least 2, got " + params.beamWidth()
                     + ": width 1 is greedy (SPEC.md 5.2)");
         }
+        this.observer = observer;
         this.width = params.beamWidth();
         this.maxNew = Decoding.checkMaxNew(cfg, params.maxNewTokens());
         this.alphaQ8 = params.alphaQ8();
@@ -108,6 +116,7 @@ public final class BeamSearch implements SequenceSearch {
             n = topCandidates(h, live.get(h).score, perHyp, n);
         }
         sortCandidates(n);
+        List<StepObserver.Choice> chosen = observer == null ? null : new ArrayList<>();
         List<Hyp> next = new ArrayList<>(width);
         Map<DecoderState, Boolean> claimed = new IdentityHashMap<>();
         for (int rank = 0; rank < n && next.size() < width; rank++) {
@@ -117,6 +126,9 @@ public final class BeamSearch implements SequenceSearch {
                     int len = parent.tokens.length + 1;
                     finished.add(new Finished(parent.tokens, candScore[rank],
                             IntOps.normalize(candScore[rank], len, alphaQ8), true));
+                    if (chosen != null) {
+                        chosen.add(new StepObserver.Choice(candHyp[rank], candTok[rank], candScore[rank], -1));
+                    }
                 }
                 continue;
             }
@@ -129,7 +141,18 @@ public final class BeamSearch implements SequenceSearch {
             }
             int[] tokens = Arrays.copyOf(parent.tokens, parent.tokens.length + 1);
             tokens[parent.tokens.length] = candTok[rank];
+            if (chosen != null) {
+                chosen.add(new StepObserver.Choice(candHyp[rank], candTok[rank], candScore[rank],
+                        step == maxNew ? -1 : next.size()));
+            }
             next.add(new Hyp(tokens, candScore[rank], st));
+        }
+        if (observer != null) {
+            long[] scores = new long[live.size()];
+            for (int h = 0; h < scores.length; h++) {
+                scores[h] = live.get(h).score;
+            }
+            observer.onStep(sequence, step - 1, logits, offset, scores, chosen);
         }
         for (Hyp h : live) {
             if (!claimed.containsKey(h.state)) {

@@ -22,20 +22,32 @@ public final class Decoding {
     /** A search for {@code source} with {@code params}. */
     public static SequenceSearch search(LoadedModel model, EncodedSource source, DecodeParams params, int sequence,
                                         TokenListener listener) {
+        return search(model, source, params, sequence, listener, null);
+    }
+
+    /** A search for {@code source} with {@code params}, whose steps {@code observer} (may be null) sees. */
+    public static SequenceSearch search(LoadedModel model, EncodedSource source, DecodeParams params, int sequence,
+                                        TokenListener listener, StepObserver observer) {
         return params.beamWidth() == 1
-                ? new GreedySearch(model, source, params, sequence, listener)
-                : new BeamSearch(model, source, params, sequence, listener);
+                ? new GreedySearch(model, source, params, sequence, listener, observer)
+                : new BeamSearch(model, source, params, sequence, listener, observer);
     }
 
     /** Decodes every source; results in input order. */
     public static List<DecodeResult> decode(LoadedModel model, List<int[]> sources, DecodeParams params,
                                             TokenListener listener) {
+        return decode(model, sources, params, listener, null);
+    }
+
+    /** Decodes every source, {@code observer} (may be null) seeing every step; results in input order. */
+    public static List<DecodeResult> decode(LoadedModel model, List<int[]> sources, DecodeParams params,
+                                            TokenListener listener, StepObserver observer) {
         EncodeResult enc = model.encode(sources, null);
         List<SequenceSearch> searches = new ArrayList<>(sources.size());
         try {
             long encodeShare = enc.cost().deviceCycles() / Math.max(1, sources.size());
             for (int s = 0; s < sources.size(); s++) {
-                searches.add(search(model, enc.sources().get(s), params, s, listener));
+                searches.add(search(model, enc.sources().get(s), params, s, listener, observer));
             }
             int vocab = model.config().vocabSize();
             List<DecoderState> states = new ArrayList<>();

@@ -13,6 +13,7 @@ public final class GreedySearch implements SequenceSearch {
     private final ModelConfig cfg;
     private final int sequence;
     private final TokenListener listener;
+    private final StepObserver observer;
     private final int maxNew;
     private final DecoderState state;
     private final List<DecoderState> states;
@@ -26,9 +27,16 @@ public final class GreedySearch implements SequenceSearch {
     private boolean done;
 
     public GreedySearch(LoadedModel model, EncodedSource source, DecodeParams params, int sequence, TokenListener listener) {
+        this(model, source, params, sequence, listener, null);
+    }
+
+    /** With {@code observer} (may be null) seeing every step's logits and choice. */
+    public GreedySearch(LoadedModel model, EncodedSource source, DecodeParams params, int sequence, TokenListener listener,
+                        StepObserver observer) {
         this.cfg = model.config();
         this.sequence = sequence;
         this.listener = listener;
+        this.observer = observer;
         this.maxNew = Decoding.checkMaxNew(cfg, params.maxNewTokens());
         this.state = model.newDecoder(source, maxNew);
         this.states = List.of(state);
@@ -52,6 +60,11 @@ public final class GreedySearch implements SequenceSearch {
         cycles += deviceCycles;
         cyclesSinceToken += deviceCycles;
         int token = IntOps.argmax(logits, offset, cfg.vocabSize(), cfg.padId(), cfg.bosId());
+        if (observer != null) {
+            boolean last = token == cfg.eosId() || steps == maxNew;
+            observer.onStep(sequence, steps - 1, logits, offset, new long[] {0},
+                    List.of(new StepObserver.Choice(0, token, 0, last ? -1 : 0)));
+        }
         if (token == cfg.eosId()) {
             eos = true;
             done = true;

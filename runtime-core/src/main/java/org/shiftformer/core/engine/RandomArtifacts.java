@@ -64,9 +64,14 @@ public final class RandomArtifacts {
         return new TokenizerSpec(left, right);
     }
 
-    /** Generates a random model of shape {@code cfg} and writes it; returns the artifact's sha256. */
+    /** Generates a realistic random model of shape {@code cfg} and writes it; returns the artifact's sha256. */
     public static String write(ModelConfig cfg, long seed, Path out, String command) {
-        QuantizedModel model = RandomModels.generate(cfg, seed);
+        return write(cfg, seed, RandomModels.Style.REALISTIC, out, command);
+    }
+
+    /** Generates a random model of shape {@code cfg} in {@code style} and writes it; returns the artifact's sha256. */
+    public static String write(ModelConfig cfg, long seed, RandomModels.Style style, Path out, String command) {
+        QuantizedModel model = RandomModels.generate(cfg, seed, style);
         TokenizerSpec tok = tokenizer(cfg.vocabSize(), seed);
         Map<String, Double> metrics = new LinkedHashMap<>();
         Provenance prov = new Provenance("shiftformer random (random weights, seed " + seed + ")",

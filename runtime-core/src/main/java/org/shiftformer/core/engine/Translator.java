@@ -8,6 +8,7 @@ import org.shiftformer.api.backend.LoadedModel;
 import org.shiftformer.core.decode.DecodeParams;
 import org.shiftformer.core.decode.DecodeResult;
 import org.shiftformer.core.decode.Decoding;
+import org.shiftformer.core.decode.StepObserver;
 import org.shiftformer.core.decode.TokenListener;
 import org.shiftformer.core.tokenizer.ByteBpeTokenizer;
 import org.shiftformer.core.tokenizer.StreamingDecoder;
@@ -52,6 +53,15 @@ public final class Translator {
 
     /** Translates every text in one batch, streaming pieces to {@code listener} (may be null). */
     public List<Translation> translate(List<String> texts, DecodeParams params, TextListener listener) {
+        return translate(texts, params, listener, null);
+    }
+
+    /**
+     * Translates every text in one batch, streaming pieces to {@code listener} (may be null), with
+     * {@code observer} (may be null) seeing every decoder step's logits and choice.
+     */
+    public List<Translation> translate(List<String> texts, DecodeParams params, TextListener listener,
+                                       StepObserver observer) {
         List<int[]> sources = new ArrayList<>(texts.size());
         List<StreamingDecoder> streams = new ArrayList<>(texts.size());
         for (String t : texts) {
@@ -60,7 +70,7 @@ public final class Translator {
         }
         TokenListener tl = listener == null ? TokenListener.NONE : (seq, token, index, cycles) ->
                 listener.onText(seq, token, streams.get(seq).push(token), cycles);
-        List<DecodeResult> results = Decoding.decode(model, sources, params, tl);
+        List<DecodeResult> results = Decoding.decode(model, sources, params, tl, observer);
         List<Translation> out = new ArrayList<>(results.size());
         for (int s = 0; s < results.size(); s++) {
             String tail = streams.get(s).finish();

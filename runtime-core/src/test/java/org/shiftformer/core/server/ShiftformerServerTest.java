@@ -202,7 +202,8 @@ class ShiftformerServerTest {
     @Test
     void hundredConcurrentStreamsOnOneConnectionMatchLocalDecoding() throws Exception {
         List<Case> cases = cases(100, 1, 1);
-        assertTrue(cases.stream().mapToInt(k -> k.expected.tokens().length).sum() >= 500, "the streams carry tokens");
+        int tokens = cases.stream().mapToInt(k -> k.expected.tokens().length).sum();
+        assertTrue(tokens >= 300, "the streams carry tokens: " + tokens); // 412 here: many outputs end with EOS
         assertTrue(cases.stream().anyMatch(k -> k.params.beamWidth() > 1 && k.expected.tokens().length > 0));
         try (ShiftformerServer server = start(config().conclude(), reference());
              TestClient c = TestClient.connect(server.localAddress())) {
