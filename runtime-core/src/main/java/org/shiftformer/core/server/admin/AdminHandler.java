@@ -140,18 +140,22 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         AtomicBoolean answered = new AtomicBoolean();
         AtomicReference<Future<?>> task = new AtomicReference<>();
         Runnable load = () -> {
+            HttpResponseStatus status;
+            String body;
             try {
-                String served = endpoints.reload(path);
-                answer(ctx, keepAlive, answered, HttpResponseStatus.OK, "reloaded: " + served);
+                status = HttpResponseStatus.OK;
+                body = "reloaded: " + endpoints.reload(path);
             } catch (ShiftformerException e) {
-                answer(ctx, keepAlive, answered, statusOf(e.code()), "error: [" + e.code() + "] " + e.getMessage());
+                status = statusOf(e.code());
+                body = "error: [" + e.code() + "] " + e.getMessage();
             } catch (RuntimeException e) {
                 LOG.log(Level.WARNING, "reload of " + (path == null ? "the start-up model" : path) + " failed", e);
-                answer(ctx, keepAlive, answered, HttpResponseStatus.INTERNAL_SERVER_ERROR,
-                        "error: [INTERNAL] the reload failed unexpectedly; the previous model keeps serving (see the server log)");
+                status = HttpResponseStatus.INTERNAL_SERVER_ERROR;
+                body = "error: [INTERNAL] the reload failed unexpectedly; the previous model keeps serving (see the server log)";
             } finally {
-                reloading.set(false);
+                reloading.set(false); // before the answer: a client that reads it may start the next reload at once
             }
+            answer(ctx, keepAlive, answered, status, body);
         };
         try {
             task.set(reloads.submit(load));
