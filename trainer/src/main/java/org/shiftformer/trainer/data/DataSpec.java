@@ -12,7 +12,7 @@ import org.shiftformer.core.data.NumberWords;
  * Where training data comes from, as written on the command line:
  * <ul>
  * <li>{@code default}: the embedded German number-word task ({@link NumberTask}); {@code default:MAX}
- *     restricts it to the numbers 0..MAX (MAX from 999 to 999,999);</li>
+ *     restricts it to the numbers 0..MAX (MAX from 1,000 to 999,999);</li>
  * <li>{@code FILE.tsv} (or {@code tsv:FILE} for any name, {@code .tsv.gz} too): tab-separated pairs ({@link TsvPairs});</li>
  * <li>{@code moses:SRC,TGT}: two line-parallel files ({@link MosesPairs});</li>
  * <li>{@code dictd:PATH}: a dictd dictionary, PATH without extension or the {@code .index} file ({@link DictdPairs}).</li>

@@ -59,8 +59,8 @@ public final class NumberTask {
     public static final int DEFAULT_TEST_PER_DIGITS = 500;
     /** Default validation numbers per digit count. */
     public static final int DEFAULT_VALIDATION_PER_DIGITS = 100;
-    /** The smallest {@code maxNumber}: the range must hold a complete 3-digit count to hold numbers out. */
-    public static final int MIN_MAX = 999;
+    /** The smallest {@code maxNumber}: the range holds the complete 3-digit count, held out by default. */
+    public static final int MIN_MAX = 1_000;
     /** Digit counts up to this one are always seen (trained on and scored in full), never held out. */
     public static final int ALWAYS_SEEN_DIGITS = 2;
     /** Names the breakdown's dimension. */

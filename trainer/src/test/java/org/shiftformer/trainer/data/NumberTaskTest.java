@@ -134,7 +134,7 @@ class NumberTaskTest {
         assertEquals(Set.of("3"), cut.breakdown().heldOut());
         assertEquals(100 + 501, cut.breakdown().seen().size());
         var none = assertThrows(ShiftformerException.class,
-            () -> NumberTask.generate(new SplitConfig(500, 500, 20_000, 3), 999));
+            () -> NumberTask.generate(new SplitConfig(500, 500, 20_000, 3), 1_000));
         assertTrue(none.getMessage().contains("none can be held out"), none.getMessage());
     }
 
@@ -210,7 +210,7 @@ class NumberTaskTest {
         var small = assertThrows(ShiftformerException.class, () -> NumberTask.generate(new SplitConfig(1, 1, 534, 1)));
         assertTrue(small.getMessage().contains("gives 89 draws to the 2-digit numbers, fewer than the 90"), small.getMessage());
         assertEquals(540, NumberTask.generate(new SplitConfig(1, 1, 540, 1)).train().size());
-        var range = assertThrows(ShiftformerException.class, () -> NumberTask.generate(new SplitConfig(1, 1, 540, 1), 998));
-        assertTrue(range.getMessage().contains("outside [999, 999999]"), range.getMessage());
+        var range = assertThrows(ShiftformerException.class, () -> NumberTask.generate(new SplitConfig(1, 1, 540, 1), 999));
+        assertTrue(range.getMessage().contains("outside [1000, 999999]"), range.getMessage());
     }
 }
