@@ -14,8 +14,10 @@ import org.shiftformer.core.artifact.Artifact;
 import org.shiftformer.core.artifact.ArtifactReader;
 import org.shiftformer.trainer.data.DataSpec;
 import org.shiftformer.trainer.data.Dataset;
+import org.shiftformer.trainer.data.NumberTask;
 import org.shiftformer.trainer.data.Pair;
 import org.shiftformer.trainer.data.SplitConfig;
+import org.shiftformer.trainer.eval.GroupScores;
 import org.shiftformer.trainer.eval.Metrics;
 import org.shiftformer.trainer.flow.TrainFlow;
 import org.shiftformer.trainer.qat.QatFineTuner;
@@ -37,20 +39,27 @@ final class TrainCommands {
         String data;
 
         @Option(names = "--train-size", defaultValue = "0",
-                description = "training pairs to keep (0: all; the default task generates 200,000)")
+                description = "training pairs to keep (0: all; the default task draws 200,000, every digit count equally often)")
         int trainSize;
 
-        @Option(names = "--validation-size", defaultValue = "1000", description = "validation pairs (default: ${DEFAULT-VALUE})")
-        int validationSize;
+        @Option(names = "--validation-size", description = "validation pairs (default: 1000; default task: "
+                + NumberTask.DEFAULT_VALIDATION_PER_DIGITS + " per held-out digit count)")
+        Integer validationSize;
 
-        @Option(names = "--test-size", defaultValue = "5000", description = "held-out test pairs (default: ${DEFAULT-VALUE})")
-        int testSize;
+        @Option(names = "--test-size", description = "held-out test pairs (default: 5000; default task: "
+                + NumberTask.DEFAULT_TEST_PER_DIGITS + " per held-out digit count)")
+        Integer testSize;
 
         @Option(names = "--split-seed", defaultValue = "20260101", description = "seed of the split (default: ${DEFAULT-VALUE})")
         long splitSeed;
 
         Dataset load() {
-            return DataSpec.parse(data).load(new SplitConfig(validationSize, testSize, trainSize, splitSeed));
+            DataSpec spec = DataSpec.parse(data);
+            boolean task = spec instanceof DataSpec.Default;
+            int v = validationSize != null ? validationSize
+                    : task ? NumberTask.DEFAULT_VALIDATION_PER_DIGITS : SplitConfig.DEFAULT_VALIDATION;
+            int t = testSize != null ? testSize : task ? NumberTask.DEFAULT_TEST_PER_DIGITS : SplitConfig.DEFAULT_TEST;
+            return spec.load(new SplitConfig(v, t, trainSize, splitSeed));
         }
     }
 
@@ -165,7 +174,9 @@ final class TrainCommands {
         @Option(names = "--split", defaultValue = "test", description = "test or validation (default: ${DEFAULT-VALUE})")
         String split;
 
-        @Option(names = "--sentences", defaultValue = "2000", description = "pairs to score, the first ones (default: ${DEFAULT-VALUE})")
+        @Option(names = "--sentences", defaultValue = "2000", description = "pairs to score, the first ones (default: "
+                + "${DEFAULT-VALUE}; the default task's held-out digit counts take turns, and every number of its seen "
+                + "digit counts is scored as well)")
         int sentences;
 
         @Option(names = "--show", defaultValue = "5", description = "examples to print (default: ${DEFAULT-VALUE})")
@@ -182,13 +193,19 @@ final class TrainCommands {
             };
             pairs = pairs.subList(0, Math.min(sentences, pairs.size()));
             Artifact a = ArtifactReader.read(model);
-            List<String> hyp = TrainFlow.decode(model, pairs.stream().map(Pair::source).toList(), backend);
-            Metrics m = Metrics.evaluate(hyp, pairs.stream().map(Pair::target).toList());
+            TrainFlow.Scored scored = new TrainFlow.Scored(pairs, ds.breakdown());
+            List<String> hyp = TrainFlow.decode(model, scored.pairs.stream().map(Pair::source).toList(), backend);
+            Metrics m = scored.metrics(hyp);
+            GroupScores groups = scored.groups(hyp);
             PrintWriter out = Main.OUT;
             for (int i = 0; i < Math.min(show, pairs.size()); i++) {
                 out.printf("%s%n  -> %s%n  reference %s%n", pairs.get(i).source(), hyp.get(i), pairs.get(i).target());
             }
             out.printf("%s on %s %s (%s, backend %s)%n", m, ds.name(), split, model, backend);
+            if (groups != null) {
+                out.print(GroupScores.table(List.of("int8 (" + backend + ")"), List.of(groups)));
+                out.printf("headline: %s%n", groups.worstLine());
+            }
             Double recorded = a.provenance().metrics().get("int8.exact_match");
             if (recorded != null) {
                 out.printf("recorded at export: int8 exact %.2f%% on %s held-out pairs%n", recorded,

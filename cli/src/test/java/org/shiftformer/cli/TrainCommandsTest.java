@@ -28,6 +28,10 @@ class TrainCommandsTest {
         assertTrue(Files.exists(dir.resolve("numbers.curves.csv")) && Files.exists(dir.resolve("numbers.curves.png")));
         var metrics = ArtifactReader.read(model).provenance().metrics();
         assertTrue(metrics.containsKey("fp32.exact_match") && metrics.containsKey("int8.chrf"), metrics.toString());
+        // exact match per digit count: 1 and 2 digits in full (trained on), 5 held-out numbers each of 3 and 4 digits
+        assertTrue(printed.lines().anyMatch(l -> l.matches("1 +10 seen( +[0-9.]+){3}")), printed);
+        assertTrue(printed.lines().anyMatch(l -> l.matches("4 +5 held out( +[0-9.]+){3}")), printed);
+        assertTrue(metrics.containsKey("int8.exact_match.digits_4"), metrics.toString());
 
         io.clearOut();
         assertEquals(0, Main.run(concat(new String[] {"eval", "--model", model.toString(), "--sentences", "10"}, data)),
@@ -37,6 +41,10 @@ class TrainCommandsTest {
         // the same 10 test pairs, the same integer model: the score recorded at export is reproduced
         String recorded = String.format(java.util.Locale.ROOT, "exact %.2f%%", metrics.get("int8.exact_match"));
         assertTrue(scored.contains(recorded), recorded + " in\n" + scored);
+        // and so is the worst digit count, the headline
+        String worst = String.format(java.util.Locale.ROOT, "headline: worst digits \\d %.2f%%", metrics.get("int8.worst_exact_match"));
+        assertTrue(scored.lines().anyMatch(l -> l.matches(worst + " .*")), worst + " in\n" + scored);
+        assertTrue(scored.lines().anyMatch(l -> l.matches("2 +90 seen +[0-9.]+")), scored);
     }
 
     @Test

@@ -113,8 +113,8 @@ public sealed interface DataSpec {
                 throw bad(spec, "default:MAX needs a whole number MAX, the largest number of the task");
             }
             int n = Integer.parseInt(max);
-            if (n < NumberTask.ALWAYS_TRAIN || n > NumberWords.MAX) {
-                throw bad(spec, "default:MAX needs 1000 <= MAX <= 999999, got " + n);
+            if (n < NumberTask.MIN_MAX || n > NumberWords.MAX) {
+                throw bad(spec, "default:MAX needs " + NumberTask.MIN_MAX + " <= MAX <= " + NumberWords.MAX + ", got " + n);
             }
             return new Default(n);
         }

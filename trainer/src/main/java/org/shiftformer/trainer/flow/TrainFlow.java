@@ -22,8 +22,10 @@ import org.shiftformer.core.artifact.Provenance;
 import org.shiftformer.core.decode.DecodeParams;
 import org.shiftformer.core.engine.Translator;
 import org.shiftformer.core.tokenizer.ByteBpeTokenizer;
+import org.shiftformer.trainer.data.Breakdown;
 import org.shiftformer.trainer.data.Dataset;
 import org.shiftformer.trainer.data.Pair;
+import org.shiftformer.trainer.eval.GroupScores;
 import org.shiftformer.trainer.eval.Metrics;
 import org.shiftformer.trainer.model.Seq2SeqModel;
 import org.shiftformer.trainer.qat.BitExactCheck;
@@ -45,7 +47,9 @@ import org.shiftformer.trainer.train.Trainer;
  * exported artifact decoded by runtime-core on backend-sim, on the same held-out test sentences. The
  * fake-quantized model's int32 logits are checked to equal the integer model's bit for bit on validation
  * pairs. The artifact records (a) and (c) in its provenance; curves go to {@code curves.csv} and {@code curves.png}
- * beside it.
+ * beside it. When the data set has a {@link Breakdown} (the default task's digit counts), each model is also
+ * scored per group, on the scored test pairs of the held-out groups and on every pair of the seen ones, and
+ * the worst group is the headline ({@link GroupScores}).
  */
 public final class TrainFlow {
 
@@ -63,9 +67,12 @@ public final class TrainFlow {
                            String backend, int bitExactSentences) {
     }
 
-    /** What a run produced. */
+    /**
+     * What a run produced; the group scores are {@code null} when the data set has no breakdown.
+     */
     public record Result(Metrics floatModel, Metrics fakeQuantized, Metrics int8, Path artifact, String sha256,
-                         double floatSeconds, double qatSeconds, double floatTokensPerSecond, double qatTokensPerSecond) {
+                         double floatSeconds, double qatSeconds, double floatTokensPerSecond, double qatTokensPerSecond,
+                         GroupScores floatGroups, GroupScores fakeQuantizedGroups, GroupScores int8Groups) {
     }
 
     private TrainFlow() {
@@ -91,11 +98,14 @@ public final class TrainFlow {
             curve.forEach(csv::append);
         }
         List<Pair> test = data.test().subList(0, Math.min(s.testSentences(), data.test().size()));
-        List<String> sources = test.stream().map(Pair::source).toList();
-        List<String> refs = test.stream().map(Pair::target).toList();
+        Scored scored = new Scored(test, data.breakdown());
+        List<String> sources = scored.pairs.stream().map(Pair::source).toList();
         long e0 = System.nanoTime();
-        Metrics floatM = Metrics.evaluate(trainer.translate(sources), refs);
-        out.printf("   float: %s (%.1f s training, %.1f s scoring)%n", floatM, floatSeconds, (System.nanoTime() - e0) * 1e-9);
+        List<String> floatHyps = trainer.translate(sources);
+        Metrics floatM = scored.metrics(floatHyps);
+        GroupScores floatG = scored.groups(floatHyps);
+        out.printf("   float: %s%s (%.1f s training, %.1f s scoring)%n", floatM, scored.worst(floatG), floatSeconds,
+                (System.nanoTime() - e0) * 1e-9);
 
         out.printf("== QAT: calibration, %,d fine-tuning steps with trained power-of-two thresholds%n", s.qat().steps());
         Seq2SeqModel model = trainer.model();
@@ -133,30 +143,75 @@ public final class TrainFlow {
         out.printf("   bit-exact: %,d int32 logits of %d validation pairs equal the integer model's (SPEC reference), "
                 + "%.1f s%n", logitsCompared, checkPairs.size(), (System.nanoTime() - b0) * 1e-9);
         long f0 = System.nanoTime();
-        Metrics fqM = Metrics.evaluate(Trainer.translate(model, trainer.tokenizer(), sources, 64, qat.numerics()), refs);
-        out.printf("   fake-quantized: %s (%.1f s QAT, %.1f s scoring)%n", fqM, qatSeconds, (System.nanoTime() - f0) * 1e-9);
+        List<String> fqHyps = Trainer.translate(model, trainer.tokenizer(), sources, 64, qat.numerics());
+        Metrics fqM = scored.metrics(fqHyps);
+        GroupScores fqG = scored.groups(fqHyps);
+        out.printf("   fake-quantized: %s%s (%.1f s QAT, %.1f s scoring)%n", fqM, scored.worst(fqG), qatSeconds,
+                (System.nanoTime() - f0) * 1e-9);
 
         // (c): write, read back through the verifying reader, decode on the backend, then record (a) and (c)
         Map<String, Double> metrics = new LinkedHashMap<>();
-        put(metrics, "fp32", floatM);
+        put(metrics, "fp32", floatM, floatG);
         Provenance prov = provenance(s, data, metrics);
         ArtifactWriter.write(integer, trainer.tokenizerSpec(), prov, s.output());
         long i0 = System.nanoTime();
-        Metrics int8M = Metrics.evaluate(decode(s.output(), sources, s.backend()), refs);
+        List<String> int8Hyps = decode(s.output(), sources, s.backend());
+        Metrics int8M = scored.metrics(int8Hyps);
+        GroupScores int8G = scored.groups(int8Hyps);
         double int8Seconds = (System.nanoTime() - i0) * 1e-9;
-        put(metrics, "int8", int8M);
+        put(metrics, "int8", int8M, int8G);
         metrics.put("int8.test_segments", (double) int8M.segments());
         metrics.put("qat.bitexact_logits", (double) logitsCompared);
         String sha = ArtifactWriter.write(integer, trainer.tokenizerSpec(), provenance(s, data, metrics), s.output());
-        out.printf("   int8 artifact (%s): %s (%.1f s scoring)%n", s.backend(), int8M, int8Seconds);
+        out.printf("   int8 artifact (%s): %s%s (%.1f s scoring)%n", s.backend(), int8M, scored.worst(int8G), int8Seconds);
         out.println();
         out.print(SummaryTable.format(floatM, fqM, int8M));
+        if (int8G != null) {
+            out.println();
+            out.print(GroupScores.table(List.of("float", "fake-quantized", "int8 artifact"), List.of(floatG, fqG, int8G)));
+        }
         Path png = dir.resolve(baseName(s.output()) + ".curves.png");
         CurvePlot.write(curve, "shiftformer " + data.name() + " " + model.config().dModel() + "d", png,
                 CurvePlot.DEFAULT_WIDTH, CurvePlot.DEFAULT_HEIGHT);
         out.printf("wrote %s (sha256 %s), curves %s and %s%n", s.output(), sha, csvFile, png);
         return new Result(floatM, fqM, int8M, s.output(), sha, floatSeconds, qatSeconds, floatTps,
-                tokens / Math.max(1e-9, busy));
+                tokens / Math.max(1e-9, busy), floatG, fqG, int8G);
+    }
+
+    /**
+     * What is scored: the held-out test pairs (the overall metrics) followed, with a breakdown, by every pair
+     * of its seen groups (scored per group only: they are training pairs).
+     */
+    public static final class Scored {
+        private final int heldOut;
+        private final Breakdown breakdown;
+        /** The pairs to translate, test pairs first. */
+        public final List<Pair> pairs;
+
+        public Scored(List<Pair> test, Breakdown breakdown) {
+            this.heldOut = test.size();
+            this.breakdown = breakdown;
+            List<Pair> all = new ArrayList<>(test);
+            if (breakdown != null) {
+                all.addAll(breakdown.seen());
+            }
+            this.pairs = List.copyOf(all);
+        }
+
+        /** Exact match, chrF2 and BLEU of the held-out test pairs' hypotheses (the first ones). */
+        public Metrics metrics(List<String> hyps) {
+            return Metrics.evaluate(hyps.subList(0, heldOut), pairs.subList(0, heldOut).stream().map(Pair::target).toList());
+        }
+
+        /** The per-group scores, or {@code null} without a breakdown. */
+        public GroupScores groups(List<String> hyps) {
+            return breakdown == null ? null : GroupScores.score(breakdown, pairs, hyps);
+        }
+
+        /** {@code "; worst digits 3 99.80% (500 held out)"}, or nothing without a breakdown. */
+        String worst(GroupScores g) {
+            return g == null ? "" : "; " + g.worstLine();
+        }
     }
 
     /**
@@ -191,10 +246,16 @@ public final class TrainFlow {
         return List.of(out);
     }
 
-    private static void put(Map<String, Double> m, String prefix, Metrics x) {
+    private static void put(Map<String, Double> m, String prefix, Metrics x, GroupScores g) {
         m.put(prefix + ".exact_match", x.exactMatch());
         m.put(prefix + ".chrf", x.chrf());
         m.put(prefix + ".bleu", x.bleu());
+        if (g != null) {
+            m.put(prefix + ".worst_exact_match", g.worst().exactMatch());
+            for (GroupScores.Row r : g.rows()) {
+                m.put(prefix + ".exact_match." + g.dimension() + "_" + r.group(), r.exactMatch());
+            }
+        }
     }
 
     private static Provenance provenance(Settings s, Dataset data, Map<String, Double> metrics) {

@@ -121,6 +121,28 @@ class CorpusTest {
     }
 
     @Test
+    void trainingMayRepeatAPairButNotASourceWithAnotherTarget() {
+        Pair p = new Pair("a", "b");
+        assertEquals(3, new Dataset("x", List.of(p, p, p), List.of(), List.of()).train().size());
+        var e = assertThrows(ShiftformerException.class,
+            () -> new Dataset("x", List.of(p, new Pair("a", "c")), List.of(), List.of()));
+        assertTrue(e.getMessage().contains("\"a\" occurs in train with two targets"), e.getMessage());
+        var twiceInTest = assertThrows(ShiftformerException.class, () -> new Dataset("x", List.of(), List.of(), List.of(p, p)));
+        assertTrue(twiceInTest.getMessage().contains("occurs in test twice"), twiceInTest.getMessage());
+    }
+
+    @Test
+    void seenPairsOfABreakdownMustBeTrainingPairs() {
+        Pair p = new Pair("a", "b");
+        Pair q = new Pair("c", "d");
+        Breakdown b = new Breakdown("digits", List.of("1"), java.util.Map.of("a", "1", "c", "1"), java.util.Set.of(),
+            List.of(p));
+        assertEquals(b, new Dataset("x", List.of(p), List.of(), List.of(), b).breakdown());
+        var e = assertThrows(ShiftformerException.class, () -> new Dataset("x", List.of(q), List.of(), List.of(), b));
+        assertTrue(e.getMessage().contains("is not a training pair"), e.getMessage());
+    }
+
+    @Test
     void negativeSizesAreRejected() {
         var e = assertThrows(ShiftformerException.class, () -> new SplitConfig(-1, 0, 0, 0));
         assertTrue(e.getMessage().contains("validation size"), e.getMessage());

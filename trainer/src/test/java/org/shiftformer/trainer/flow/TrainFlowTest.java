@@ -17,6 +17,7 @@ import org.shiftformer.core.artifact.ArtifactReader;
 import org.shiftformer.trainer.data.Dataset;
 import org.shiftformer.trainer.data.NumberTask;
 import org.shiftformer.trainer.data.SplitConfig;
+import org.shiftformer.trainer.eval.GroupScores;
 import org.shiftformer.trainer.qat.QatFineTuner;
 import org.shiftformer.trainer.train.TrainConfig;
 
@@ -51,5 +52,19 @@ class TrainFlowTest {
         assertTrue(printed.contains("int8 / float"), printed);
         assertTrue(printed.contains("bit-exact: "), printed);
         assertTrue(a.provenance().metrics().get("qat.bitexact_logits") > 16 * 300, a.provenance().metrics().toString());
+
+        // per digit count: the 20 test numbers take turns over 3..6 digits (5 each); every number below 100 is seen
+        GroupScores g = r.int8Groups();
+        assertEquals(List.of("1", "2", "3", "4", "5", "6"), g.rows().stream().map(GroupScores.Row::group).toList());
+        assertEquals(List.of(10, 90, 5, 5, 5, 5), g.rows().stream().map(GroupScores.Row::segments).toList());
+        assertEquals(List.of(false, false, true, true, true, true), g.rows().stream().map(GroupScores.Row::heldOut).toList());
+        assertEquals(r.fakeQuantizedGroups(), g, "fake-quantized and int8 translate identically, digit count by digit count");
+        var m = a.provenance().metrics();
+        assertEquals(g.worst().exactMatch(), m.get("int8.worst_exact_match"));
+        assertEquals(g.rows().get(1).exactMatch(), m.get("int8.exact_match.digits_2"));
+        assertEquals(r.floatGroups().worst().exactMatch(), m.get("fp32.worst_exact_match"));
+        assertTrue(printed.contains("exact match % by digits"), printed);
+        assertTrue(printed.lines().anyMatch(l -> l.matches("2 +90 seen( +[0-9.]+){3}")), printed);
+        assertTrue(printed.lines().anyMatch(l -> l.matches("6 +5 held out( +[0-9.]+){3}")), printed);
     }
 }
