@@ -14,6 +14,7 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.handler.codec.PrematureChannelClosureException;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.codec.http.TooLongHttpLineException;
@@ -39,6 +40,8 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     private static final Logger LOG = Logger.getLogger(AdminHandler.class.getName());
     /** Largest request body; the request line and headers have their own limits ({@link AdminServer}). */
     static final int MAX_REQUEST_BYTES = 8192;
+    /** Failures other than I/O that reached {@link #exceptionCaught}: none is expected (the fuzz target checks). */
+    static final java.util.concurrent.atomic.LongAdder UNEXPECTED_FAILURES = new java.util.concurrent.atomic.LongAdder();
     /** Content type of the Prometheus text exposition format 0.0.4. */
     static final String PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
     private static final String TEXT = "text/plain; charset=utf-8";
@@ -253,6 +256,12 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        ctx.close(); // an admin client's I/O trouble: nobody else to tell
+        if (!(cause instanceof java.io.IOException || cause instanceof PrematureChannelClosureException)) {
+            // Anything but a client's I/O trouble (or its hanging up mid-request) is a bug here: every
+            // request is answered with a status.
+            UNEXPECTED_FAILURES.increment();
+            LOG.log(Level.WARNING, "admin request handling failed; closing the connection", cause);
+        }
+        ctx.close();
     }
 }
