@@ -27,7 +27,8 @@ import org.shiftformer.fpga.xrt.XrtKernel;
  * port reaches only its own banks.
  */
 final class FpgaKernels implements IntKernels, AutoCloseable {
-    private static final ValueLayout.OfShort SHORT_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfShort SHORT_LE =
+            ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private final XrtDevice device;
     private final XrtKernel kernel;
     private final ComputeUnit cu;
@@ -95,9 +96,9 @@ final class FpgaKernels implements IntKernels, AutoCloseable {
             repoint(ARG_WEIGHTS, weights, old);
         }
         if (runner == null) {
-            runner = new KernelRunner(kernel, cu, timeoutSettingMs, weights != null ? weights : placeholders[ARG_WEIGHTS],
-                    placeholders[ARG_KV],
-                    placeholders[ARG_SRC], in, out, scratch, placeholders[ARG_TAPS]);
+            XrtBuffer w = weights != null ? weights : placeholders[ARG_WEIGHTS];
+            runner = new KernelRunner(kernel, cu, timeoutSettingMs, w, placeholders[ARG_KV], placeholders[ARG_SRC], in,
+                    out, scratch, placeholders[ARG_TAPS]);
         }
     }
 
@@ -149,6 +150,7 @@ final class FpgaKernels implements IntKernels, AutoCloseable {
         long ws = (long) n * k;
         long biasOff = alignUp(ws);
         ensure(xs, (long) rows * n, xs, biasOff + 4L * n);
+        // in[P_LIN_W_OFF] = 0, in[P_LIN_B_OFF] = biasOff: byte offsets of the weight and the bias in the weights buffer
         params(rows, k, unsignedInput ? 1 : 0, n, bias != null ? 1 : 0, 0, (int) biasOff);
         // the kernel narrows each word to int8: a uint8 operand travels as its byte pattern
         operands(0, java.util.Arrays.copyOf(x, (int) xs), false);
@@ -192,6 +194,7 @@ final class FpgaKernels implements IntKernels, AutoCloseable {
         long words = (long) rows * d;
         long betaOff = alignUp(2L * d);
         ensure(words, (long) rows * d, alignUp(2L * d) + d, betaOff + 4L * d);
+        // in[P_LN_GAMMA_OFF] = 0, in[P_LN_BETA_OFF] = betaOff: byte offsets of gamma and beta in the weights buffer
         params(rows, d, gammaExp, outExp, 0, (int) betaOff);
         MemorySegment.copy(gamma, 0, weightsMap, SHORT_LE, 0, d);
         MemorySegment.copy(beta, 0, weightsMap, INT_LE, betaOff, d);
