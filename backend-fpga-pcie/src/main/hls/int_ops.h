@@ -88,14 +88,15 @@ inline int32_t dot_u8(const uint8_t* x, const int8_t* w, int32_t k) {
 }
 
 // ---- 3.4 SOFTMAX2 over a valid prefix ---------------------------------------------------------------------
-// s: int32 LE scores [len]; the first `valid` are valid (both masks of section 4 are prefixes).
+// s: int32 scores [len] and p: probabilities [len], both on-chip arrays of the caller (never an m_axi
+// port); the first `valid` scores are valid (both masks of section 4 are prefixes).
 // Three passes (max, sum, output) recompute e[j] instead of storing it: no array of len entries.
 inline int64_t softmax_e(int64_t m, int32_t sj, int32_t k, const int32_t* lut) {
   int64_t u = shift(m - (int64_t)sj, k);
   int64_t whole = u >> 6;
   return rsh(lut[u & 63], (int32_t)(whole < 62 ? whole : 62));
 }
-inline void softmax2(const uint8_t* s, int32_t len, int32_t valid, int32_t e_s, const int32_t* lut, uint8_t* p) {
+inline void softmax2(const int32_t* s, int32_t len, int32_t valid, int32_t e_s, const int32_t* lut, uint8_t* p) {
   if (valid > len) {
     valid = len;
   }
@@ -105,22 +106,22 @@ inline void softmax2(const uint8_t* s, int32_t len, int32_t valid, int32_t e_s, 
     }
     return;
   }
-  int64_t m = ld32(s);
+  int64_t m = s[0];
   for (int32_t j = 1; j < valid; j++) {
-    int64_t v = ld32(s + 4 * j);
+    int64_t v = s[j];
     m = v > m ? v : m;
   }
   int32_t k = -(e_s + 6);  // F = 6 fractional bits
   int64_t sum = 0;
   for (int32_t j = 0; j < valid; j++) {
 #pragma HLS PIPELINE II=1
-    sum += softmax_e(m, ld32(s + 4 * j), k, lut);
+    sum += softmax_e(m, s[j], k, lut);
   }
   int64_t r = ((int64_t)1 << 40) / sum;  // the one reciprocal; sum >= 65536
   for (int32_t j = 0; j < len; j++) {
 #pragma HLS PIPELINE II=1
     if (j < valid) {
-      int64_t q = rsh(softmax_e(m, ld32(s + 4 * j), k, lut) * r, 32);
+      int64_t q = rsh(softmax_e(m, s[j], k, lut) * r, 32);
       p[j] = (uint8_t)(q < 255 ? q : 255);
     } else {
       p[j] = 0;
@@ -149,7 +150,7 @@ inline int64_t isqrt64(int64_t v) {
   return (int64_t)res;
 }
 
-// x: int16 LE [d]; gamma int16 LE [d]; beta int32 LE [d]; out int8 [d] at eOut.
+// x: int16 LE [d] (scratch); gamma int16 LE [d], beta int32 LE [d] (weights); out int8 [d] at eOut (scratch).
 inline void layer_norm_row(const uint8_t* x, int32_t d, const uint8_t* gamma, const uint8_t* beta, int32_t e_g,
                            int32_t e_out, int8_t* out) {
   int64_t sum = 0;

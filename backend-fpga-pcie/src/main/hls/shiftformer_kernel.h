@@ -116,19 +116,35 @@ constexpr int32_t OUT_HDR = 16;
 //         dec.{i}.cross, dec.{i}.ffn ..., dec.final) at p * d.
 
 // ---- the scratch buffer (device-side working memory, never synced) --------------------------------------
-// rows = H_ROWS; byte offsets: G int16 [rows, d] at 0, then int8 A, Q, K, V, C [rows, d] each, then
-// uint8 H [rows, d_ff], then int32 scores [max_positions], then uint8 probabilities [max_positions].
-inline int64_t scratch_bytes(int64_t rows, int64_t d, int64_t dff, int64_t max_pos) {
-  return rows * d * 2 + 5 * rows * d + rows * dff + max_pos * 4 + max_pos;
+// rows = H_ROWS; regions at byte offsets that are multiples of TENSOR_ALIGN (each region's size rounded up):
+// G int16 LE [rows, d] (the residual stream), then int8 A (LayerNorm output), Q, K, V, C (context)
+// [rows, d] each, then uint8 H [rows, d_ff] (FFN hidden). Scores and probabilities of one attention row
+// live on chip (at most MAX_POSITIONS each), not here.
+constexpr int32_t MAX_POSITIONS = 8192;  // SPEC.md section 8: max_positions <= 8192
+inline int64_t align_up(int64_t v) {
+  return (v + TENSOR_ALIGN - 1) / TENSOR_ALIGN * TENSOR_ALIGN;
 }
+inline int64_t scratch_bytes(int64_t rows, int64_t d, int64_t dff) {
+  return align_up(rows * d * 2) + 5 * align_up(rows * d) + align_up(rows * dff);
+}
+
+// ---- op-level parameters in[0 .. IN_HDR) ----------------------------------------------------------------
+// LINEAR:    rows, k, x_unsigned, n, has_bias, then the weight [n, k] int8 and bias [n] int32 LE byte offsets
+//            into the weights buffer (multiples of TENSOR_ALIGN); x [rows, k] widened from in[IN_HDR].
+// LAYERNORM: rows, d, gamma_exp, out_exp, then the gamma [d] int16 LE and beta [d] int32 LE byte offsets into
+//            the weights buffer; x [rows, d] widened from in[IN_HDR].
+// REQUANT:   len, shift, to_unsigned; SOFTMAX: rows, len (<= MAX_POSITIONS), score_exp; RESIDUAL: len, r_exp,
+//            acc_exp, out_exp.
+enum OpParam : int32_t { P_LIN_W_OFF = 5, P_LIN_B_OFF = 6, P_LN_GAMMA_OFF = 4, P_LN_BETA_OFF = 5 };
 
 }  // namespace sfk
 
 extern "C" {
-// The kernel. Returns the status also written to out[0] (the HLS build ignores the return value:
-// the host reads out[0]).
-int32_t shiftformer_step(int32_t op, int32_t batch, int32_t flags, const uint8_t* weights, int8_t* kv,
-                         int8_t* src, const int32_t* in, int32_t* out, uint8_t* scratch, int32_t* taps);
+// The kernel. Every pointer argument is its own m_axi port and bundle (see the INTERFACE pragmas in
+// shiftformer_kernel.cpp); everything inside the kernel addresses a port by an offset from its base.
+// The status goes to out[0] only: a card ignores a kernel's return value, so there is none.
+void shiftformer_step(int32_t op, int32_t batch, int32_t flags, const uint8_t* weights, int8_t* kv, int8_t* src,
+                      const int32_t* in, int32_t* out, uint8_t* scratch, int32_t* taps);
 }
 
 #endif

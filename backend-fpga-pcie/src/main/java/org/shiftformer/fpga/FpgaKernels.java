@@ -4,6 +4,8 @@ import static org.shiftformer.fpga.FpgaLayout.*;
 import static org.shiftformer.fpga.KernelRunner.INT_LE;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -16,20 +18,27 @@ import org.shiftformer.fpga.xrt.XrtKernel;
 /**
  * SPEC.md's ops run one by one on the card through the kernel's op-level entry points (op codes 16-20),
  * so the conformance kit checks each op of the HLS source against the scalar reference. Operands travel
- * widened to int32. A test and debugging path: its buffers grow on demand (the model path never
- * reallocates). Thread-safe (one call at a time). The arguments an op never touches (weights, kv, src,
- * taps) get a 64-byte device-only placeholder each, in that argument's memory group: on a card each port
- * reaches only its own banks.
+ * widened to int32, except the operands the model path reads from the weights port (LINEAR's weight and
+ * bias, LAYERNORM's gamma and beta): those go into a weights buffer at {@link FpgaLayout#TENSOR_ALIGN}-aligned
+ * offsets the parameters name, so each op runs the model path's own code on the same ports. A test and
+ * debugging path: its buffers grow on demand (the model path never reallocates). Thread-safe (one call at a
+ * time). The arguments an op never touches (kv, src, taps, and weights until LINEAR or LAYERNORM first
+ * needs it) get a 64-byte device-only placeholder each, in that argument's memory group: on a card each
+ * port reaches only its own banks.
  */
 final class FpgaKernels implements IntKernels, AutoCloseable {
+    private static final ValueLayout.OfShort SHORT_LE =
+            ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private final XrtDevice device;
     private final XrtKernel kernel;
     private final ComputeUnit cu;
     private final long timeoutSettingMs;
     private final XrtBuffer[] placeholders = new XrtBuffer[ARG_COUNT];
+    private XrtBuffer weights;
     private XrtBuffer in;
     private XrtBuffer out;
     private XrtBuffer scratch;
+    private MemorySegment weightsMap;
     private MemorySegment inMap;
     private MemorySegment outMap;
     private KernelRunner runner;
@@ -51,8 +60,11 @@ final class FpgaKernels implements IntKernels, AutoCloseable {
         }
     }
 
-    /** Makes room for {@code inWords} operand words, {@code outWords} result words and {@code scratchBytes}. */
-    private void ensure(long inWords, long outWords, long scratchBytes) {
+    /**
+     * Makes room for {@code inWords} operand words, {@code outWords} result words, {@code scratchBytes} and
+     * {@code weightsBytes} (0: the op reads no weights).
+     */
+    private void ensure(long inWords, long outWords, long scratchBytes, long weightsBytes) {
         cu.checkFree("op-level kernels", kernel.name()); // a timed-out run holds the compute unit: grow nothing
         long inBytes = 4 * (IN_HDR + inWords);
         long outBytes = 4 * (OUT_HDR + outWords);
@@ -77,9 +89,16 @@ final class FpgaKernels implements IntKernels, AutoCloseable {
             scratch = device.alloc(Math.max(scratchBytes, 1 << 16), XrtDevice.BO_FLAGS_DEV_ONLY, kernel.groupId(ARG_SCRATCH));
             repoint(ARG_SCRATCH, scratch, old);
         }
+        if (weightsBytes > 0 && (weights == null || weights.size() < weightsBytes)) {
+            XrtBuffer old = weights;
+            weights = device.alloc(Math.max(weightsBytes, 1 << 16), kernel.groupId(ARG_WEIGHTS));
+            weightsMap = weights.map();
+            repoint(ARG_WEIGHTS, weights, old);
+        }
         if (runner == null) {
-            runner = new KernelRunner(kernel, cu, timeoutSettingMs, placeholders[ARG_WEIGHTS], placeholders[ARG_KV],
-                    placeholders[ARG_SRC], in, out, scratch, placeholders[ARG_TAPS]);
+            XrtBuffer w = weights != null ? weights : placeholders[ARG_WEIGHTS];
+            runner = new KernelRunner(kernel, cu, timeoutSettingMs, w, placeholders[ARG_KV], placeholders[ARG_SRC], in,
+                    out, scratch, placeholders[ARG_TAPS]);
         }
     }
 
@@ -129,19 +148,24 @@ final class FpgaKernels implements IntKernels, AutoCloseable {
     public synchronized void linear(byte[] x, int rows, int k, boolean unsignedInput, byte[] w, int n, int[] bias, int[] acc) {
         long xs = (long) rows * k;
         long ws = (long) n * k;
-        ensure(xs + ws + n, (long) rows * n, xs + ws + 4L * n);
-        params(rows, k, unsignedInput ? 1 : 0, n, bias != null ? 1 : 0);
+        long biasOff = alignUp(ws);
+        ensure(xs, (long) rows * n, xs, biasOff + 4L * n);
+        // in[P_LIN_W_OFF] = 0, in[P_LIN_B_OFF] = biasOff: byte offsets of the weight and the bias in the weights buffer
+        params(rows, k, unsignedInput ? 1 : 0, n, bias != null ? 1 : 0, 0, (int) biasOff);
         // the kernel narrows each word to int8: a uint8 operand travels as its byte pattern
         operands(0, java.util.Arrays.copyOf(x, (int) xs), false);
-        operands(xs, java.util.Arrays.copyOf(w, (int) ws), false);
-        operands(xs + ws, bias != null ? bias : new int[n], n);
-        run(OP_LINEAR, xs + ws + n, (long) rows * n, KernelTimeModel.linear(rows, k, n), "op LINEAR");
+        MemorySegment.copy(w, 0, weightsMap, ValueLayout.JAVA_BYTE, 0, (int) ws);
+        if (bias != null) {
+            MemorySegment.copy(bias, 0, weightsMap, INT_LE, biasOff, n);
+        }
+        weights.syncToDevice(biasOff + 4L * n, 0);
+        run(OP_LINEAR, xs, (long) rows * n, KernelTimeModel.linear(rows, k, n), "op LINEAR");
         MemorySegment.copy(outMap, INT_LE, 4L * OUT_HDR, acc, 0, rows * n);
     }
 
     @Override
     public synchronized void requantize(int[] acc, int len, int shift, DType outType, byte[] out) {
-        ensure(len, len, 0);
+        ensure(len, len, 0, 0);
         params(len, shift, outType == DType.UINT8 ? 1 : 0);
         operands(0, acc, len);
         run(OP_REQUANT, len, len, len, "op REQUANT");
@@ -153,7 +177,7 @@ final class FpgaKernels implements IntKernels, AutoCloseable {
     @Override
     public synchronized void softmax2(int[] scores, int rows, int len, int[] validLen, int scoreExp, int[] lut, byte[] probs) {
         long words = rows + 64L + (long) rows * len;
-        ensure(words, (long) rows * len, 5L * len);
+        ensure(words, (long) rows * len, 0, 0);
         params(rows, len, scoreExp);
         operands(0, validLen, rows);
         operands(rows, lut, 64);
@@ -167,12 +191,15 @@ final class FpgaKernels implements IntKernels, AutoCloseable {
     @Override
     public synchronized void layerNorm(short[] x, int rows, int d, short[] gamma, int[] beta, int gammaExp, int outExp,
                                        byte[] out) {
-        long words = 2L * d + (long) rows * d;
-        ensure(words, (long) rows * d, 9L * d);
-        params(rows, d, gammaExp, outExp);
-        operands(0, java.util.Arrays.copyOf(gamma, d));
-        operands(d, beta, d);
-        operands(2L * d, java.util.Arrays.copyOf(x, rows * d));
+        long words = (long) rows * d;
+        long betaOff = alignUp(2L * d);
+        ensure(words, (long) rows * d, alignUp(2L * d) + d, betaOff + 4L * d);
+        // in[P_LN_GAMMA_OFF] = 0, in[P_LN_BETA_OFF] = betaOff: byte offsets of gamma and beta in the weights buffer
+        params(rows, d, gammaExp, outExp, 0, (int) betaOff);
+        MemorySegment.copy(gamma, 0, weightsMap, SHORT_LE, 0, d);
+        MemorySegment.copy(beta, 0, weightsMap, INT_LE, betaOff, d);
+        weights.syncToDevice(betaOff + 4L * d, 0);
+        operands(0, java.util.Arrays.copyOf(x, rows * d));
         run(OP_LAYERNORM, words, (long) rows * d, (long) rows * (3L * d + KernelTimeModel.CYCLES_PER_OUTPUT), "op LAYERNORM");
         for (int i = 0; i < rows * d; i++) {
             out[i] = (byte) result(i);
@@ -181,7 +208,7 @@ final class FpgaKernels implements IntKernels, AutoCloseable {
 
     @Override
     public synchronized void residual(short[] r, int rExp, int[] acc, int accExp, int outExp, int len, short[] out) {
-        ensure(2L * len, len, 0);
+        ensure(2L * len, len, 0, 0);
         params(len, rExp, accExp, outExp);
         operands(0, java.util.Arrays.copyOf(r, len));
         operands(len, acc, len);
@@ -202,11 +229,12 @@ final class FpgaKernels implements IntKernels, AutoCloseable {
     public synchronized void close() {
         List<XrtBuffer> buffers = new ArrayList<>();
         for (XrtBuffer b : new XrtBuffer[] {placeholders[ARG_WEIGHTS], placeholders[ARG_KV], placeholders[ARG_SRC],
-            placeholders[ARG_TAPS], in, out, scratch}) {
+            placeholders[ARG_TAPS], weights, in, out, scratch}) {
             if (b != null) {
                 buffers.add(b);
             }
         }
+        weights = null;
         in = null;
         out = null;
         scratch = null;

@@ -49,6 +49,11 @@ final class FpgaLayout {
     // the weights buffer
     static final int WEIGHTS_MAGIC = 0x31575346;
     static final int LAYOUT_VERSION = 1;
+    /**
+     * Alignment of every tensor in the weights buffer and of every scratch region, in bytes: one 512-bit AXI
+     * beat, so each tensor row block starts a burst on a beat boundary. Descriptor offsets are byte offsets
+     * into the weights buffer, multiples of this (the op-level entry points reject any other).
+     */
     static final int TENSOR_ALIGN = 64;
 
     static final int H_MAGIC = 0;
@@ -107,8 +112,25 @@ final class FpgaLayout {
     static final int OUT_HDR = 16;
     static final int DECODE_WORDS_PER_SEQ = 5;
 
-    /** Bytes of the scratch buffer (shiftformer_kernel.h, {@code scratch_bytes}). */
-    static long scratchBytes(long rows, long d, long dff, long maxPos) {
-        return rows * d * 2 + 5 * rows * d + rows * dff + maxPos * 4 + maxPos;
+    // op-level parameters in[0 .. IN_HDR): byte offsets into the weights buffer
+    static final int P_LIN_W_OFF = 5;
+    static final int P_LIN_B_OFF = 6;
+    static final int P_LN_GAMMA_OFF = 4;
+    static final int P_LN_BETA_OFF = 5;
+
+    /** SPEC.md section 8: the kernel's on-chip score and probability rows hold this many positions. */
+    static final int MAX_POSITIONS = 8192;
+
+    /** {@code v} rounded up to a multiple of {@link #TENSOR_ALIGN} (shiftformer_kernel.h, {@code align_up}). */
+    static long alignUp(long v) {
+        return (v + TENSOR_ALIGN - 1) / TENSOR_ALIGN * TENSOR_ALIGN;
+    }
+
+    /**
+     * Bytes of the scratch buffer (shiftformer_kernel.h, {@code scratch_bytes}): the residual stream, five
+     * int8 activation regions and the FFN hidden region, each starting at a multiple of {@link #TENSOR_ALIGN}.
+     */
+    static long scratchBytes(long rows, long d, long dff) {
+        return alignUp(rows * d * 2) + 5 * alignUp(rows * d) + alignUp(rows * dff);
     }
 }

@@ -90,7 +90,7 @@ final class FpgaModel implements LoadedModel {
                     (long) encodeChunk * (2 + cfg.maxPositions()));
             in = alloc(4 * inWords, ARG_IN);
             out = alloc(4 * (OUT_HDR + (long) kvSlots * cfg.vocabSize()), ARG_OUT);
-            XrtBuffer scratch = allocDeviceOnly(scratchBytes(image.rows(), d, cfg.dFf(), cfg.maxPositions()), ARG_SCRATCH);
+            XrtBuffer scratch = allocDeviceOnly(scratchBytes(image.rows(), d, cfg.dFf()), ARG_SCRATCH);
             XrtBuffer noTaps = allocDeviceOnly(64, ARG_TAPS);
             srcMap = src.map();
             inMap = in.map();

@@ -1,0 +1,145 @@
+package org.shiftformer.fpga;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.abort;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The build's check of the kernel's memory interface (issue 16 item 1, {@link HlsInterfaceRules}): the
+ * source passes every rule, each rule catches the construct it forbids, and the kernel as it was before
+ * the rewrite (commit 34c372c, read from git when the history is there) fails them. The other half of the
+ * check, g++ {@code -std=c++17 -Wall -Werror} on each kernel file, is in src/main/native/build.sh.
+ */
+class HlsInterfaceRulesTest {
+    private static final Path HLS = Path.of("src/main/hls");
+    private static final Path GLUE = Path.of("src/main/native/kernel-emu/shiftformer_emu.cpp");
+    private static final Path VITIS = Path.of("src/main/vitis");
+    private static final String BEFORE = "34c372c";
+
+    @Test
+    void theKernelFollowsTheInterfaceRules() throws IOException {
+        Map<String, String> kernel = new LinkedHashMap<>();
+        try (Stream<Path> files = Files.list(HLS)) {
+            for (Path f : files.sorted().toList()) {
+                kernel.put(f.getFileName().toString(), Files.readString(f));
+            }
+        }
+        assertTrue(kernel.size() >= 3, "kernel sources " + kernel.keySet());
+        List<String> bad = HlsInterfaceRules.check(kernel, Files.readString(GLUE), connectivity());
+        assertEquals(List.of(), bad);
+    }
+
+    @Test
+    void theHlsSourceIsCompiledWithWarningsAsErrors() throws IOException {
+        String build = Files.readString(Path.of("src/main/native/build.sh"));
+        assertTrue(build.contains("\"$cxx\" -std=c++17 -Wall -Werror -Wno-unknown-pragmas -I \"$hls\" -c \"$f\""),
+                "build.sh no longer compiles each src/main/hls file with -Wall -Werror");
+    }
+
+    @Test
+    void theKernelBeforeTheRewriteBreaksTheRules() throws IOException, InterruptedException {
+        String header = gitShow("src/main/hls/shiftformer_kernel.h");
+        Map<String, String> kernel = Map.of("shiftformer_kernel.h", header,
+                "shiftformer_kernel.cpp", gitShow("src/main/hls/shiftformer_kernel.cpp"),
+                "int_ops.h", gitShow("src/main/hls/int_ops.h"));
+        List<String> bad = HlsInterfaceRules.check(kernel, gitShow("src/main/native/kernel-emu/shiftformer_emu.cpp"),
+                Map.of("connectivity-u250.cfg", gitShow("src/main/vitis/connectivity-u250.cfg")));
+        String all = String.join("\n", bad);
+        assertTrue(all.contains("shiftformer_kernel.cpp: void* (rule 1)"), all);
+        assertTrue(all.contains("pointer or reference member 'const int8_t* w'"), all);
+        assertTrue(all.contains("pointer or reference member 'uint8_t* g'"), all);
+        assertTrue(all.contains("pointer 'tap' may be null (rule 3)"), all);
+        assertTrue(all.contains("ports in and out share bundle gmem3"), all);
+        assertTrue(all.contains("returns 'int32_t', not void"), all);
+    }
+
+    @Test
+    void eachRuleCatchesWhatItForbids() {
+        String glue = "{\"op\", XRT_EMU_ARG_SCALAR, 4, 0}, {\"a\", XRT_EMU_ARG_BUFFER, 0, 0}, {\"b\", XRT_EMU_ARG_BUFFER, 0, 1},";
+        String cfg = "sp=k_1.a:DDR[0]\nsp=k_1.b:DDR[1]\n";
+        String header = "extern \"C\" { void shiftformer_step(int32_t op, const uint8_t* a, int32_t* b); }";
+        String good = """
+                struct D { int32_t w_off; int32_t n; int32_t f(int32_t i) const { int32_t j = 0; return i + j; } };
+                extern "C" void shiftformer_step(int32_t op, const uint8_t* a, int32_t* b) {
+                #pragma HLS INTERFACE m_axi port=a offset=slave bundle=m_a
+                #pragma HLS INTERFACE m_axi port=b offset=slave bundle=m_b
+                #pragma HLS INTERFACE s_axilite port=op
+                #pragma HLS INTERFACE s_axilite port=a
+                #pragma HLS INTERFACE s_axilite port=b
+                #pragma HLS INTERFACE s_axilite port=return
+                  b[0] = a[op];
+                }
+                """;
+        assertEquals(List.of(), check(header, good, glue, cfg));
+        assertRule(header, good.replace("int32_t n;", "const int8_t* w;"), glue, cfg, "member 'const int8_t* w' in a struct");
+        assertRule(header, good.replace("int32_t n;", "int32_t& n;"), glue, cfg, "member 'int32_t& n' in a struct");
+        assertRule(header, good.replace("b[0] = a[op];", "void* o = b; (void)o;"), glue, cfg, "void* (rule 1)");
+        assertRule(header, good.replace("b[0] = a[op];", "int32_t* t = op ? b : 0; t[0] = 1;"), glue, cfg, "pointer 't' may be null");
+        assertRule(header, good.replace("b[0] = a[op];", "int32_t* t = 0; t[0] = 1;"), glue, cfg, "pointer 't' may be null");
+        assertRule(header, good.replace("b[0] = a[op];", "int32_t* t = nullptr; (void)t;"), glue, cfg, "nullptr/NULL");
+        assertRule(header, good.replace("bundle=m_b", "bundle=m_a"), glue, cfg, "ports a and b share bundle m_a");
+        assertRule(header, good.replace(" bundle=m_b", ""), glue, cfg, "m_axi port b has no bundle=");
+        assertRule(header, good.replace("#pragma HLS INTERFACE m_axi port=b offset=slave bundle=m_b\n", ""), glue, cfg,
+                "pointer port b has no m_axi INTERFACE pragma");
+        assertRule(header, good.replace("#pragma HLS INTERFACE s_axilite port=op\n", ""), glue, cfg,
+                "op has no s_axilite INTERFACE pragma");
+        assertRule(header, good.replace("port=b offset", "port=c offset"), glue, cfg, "names port c, which is no parameter");
+        assertRule(header.replace("int32_t* b", "void* b"), good.replace("int32_t* b", "void* b"), glue, cfg,
+                "port b has type 'void*'");
+        assertRule(header.replace("void shift", "int32_t shift"), good.replace("extern \"C\" void", "extern \"C\" int32_t"),
+                glue, cfg, "returns 'int32_t', not void");
+        assertRule(header.replace("int32_t* b", "int32_t* out"), good, glue, cfg, "declaration of shiftformer_step differs");
+        assertRule(header, good, glue.replace("\"b\"", "\"out\""), cfg, "argument table [op, a, out] differs");
+        assertRule(header, good, glue, cfg.replace("k_1.b", "k_1.out"), "places [a, out], the m_axi ports are [a, b]");
+    }
+
+    private static List<String> check(String header, String source, String glue, String cfg) {
+        Map<String, String> kernel = new LinkedHashMap<>();
+        kernel.put("k.h", header);
+        kernel.put("k.cpp", source);
+        return HlsInterfaceRules.check(kernel, glue, Map.of("c.cfg", cfg));
+    }
+
+    private static void assertRule(String header, String source, String glue, String cfg, String expected) {
+        List<String> bad = check(header, source, glue, cfg);
+        assertTrue(bad.stream().anyMatch(v -> v.contains(expected)), () -> "expected '" + expected + "' in " + bad);
+    }
+
+    private static Map<String, String> connectivity() throws IOException {
+        Map<String, String> out = new LinkedHashMap<>();
+        try (Stream<Path> files = Files.list(VITIS)) {
+            for (Path f : files.filter(p -> p.toString().endsWith(".cfg")).sorted().toList()) {
+                out.put(f.getFileName().toString(), Files.readString(f));
+            }
+        }
+        assertEquals(2, out.size(), "connectivity files " + out.keySet());
+        return out;
+    }
+
+    /** A module file at commit {@link #BEFORE}; aborts (skips) when git or that history is not available. */
+    private static String gitShow(String path) throws IOException, InterruptedException {
+        Process p;
+        try {
+            p = new ProcessBuilder("git", "show", BEFORE + ":./" + path).redirectErrorStream(false).start();
+        } catch (IOException e) {
+            abort("git is not available: " + e.getMessage());
+            throw e;
+        }
+        byte[] out = p.getInputStream().readAllBytes();
+        if (!p.waitFor(30, TimeUnit.SECONDS) || p.exitValue() != 0) {
+            abort("commit " + BEFORE + " is not in this checkout's history (shallow clone?): cannot read " + path);
+        }
+        return new String(out, StandardCharsets.UTF_8);
+    }
+}
