@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ModelConfig;
 import org.shiftformer.api.ShiftformerException;
@@ -40,6 +41,10 @@ final class ConnectionHandler extends ChannelDuplexHandler {
     private volatile Channel channel;
     private boolean welcomed;
     private boolean closing;
+    /** {@link System#nanoTime()} when the channel last became not writable, or 0 while it is writable. */
+    private volatile long unwritableSinceNs;
+    /** This connection's accepted requests that wait for a decode slot, over every scheduler. */
+    final AtomicInteger queued = new AtomicInteger();
 
     ConnectionHandler(ServerConfig config, ModelRouter router, ServerStats stats) {
         this.config = config;
@@ -204,6 +209,11 @@ final class ConnectionHandler extends ChannelDuplexHandler {
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
         boolean writable = ctx.channel().isWritable();
+        if (writable) {
+            unwritableSinceNs = 0;
+        } else if (unwritableSinceNs == 0) {
+            unwritableSinceNs = System.nanoTime() | 1; // never 0: 0 means writable
+        }
         if (!closing) {
             ctx.channel().config().setAutoRead(writable);
         }
@@ -267,6 +277,15 @@ final class ConnectionHandler extends ChannelDuplexHandler {
     boolean isWritable() {
         Channel ch = channel;
         return ch != null && ch.isWritable();
+    }
+
+    /**
+     * How long the channel has been not writable at {@code nowNs} (its client reads nothing while the server
+     * has more than the high-water mark for it), or 0 while it is writable. Any thread.
+     */
+    long stalledNs(long nowNs) {
+        long since = unwritableSinceNs;
+        return since == 0 ? 0 : Math.max(1, nowNs - since);
     }
 
     /** Queues a Token frame (any thread; flushed by {@link #flush}). */

@@ -65,6 +65,32 @@ public final class ServerConfig {
     public static final String MAX_LIVE_ROWS_PROP = "shiftformer.server.maxLiveRows";
     public static final int MAX_LIVE_ROWS_DEFAULT = 0;
 
+    /**
+     * Decoder rows that the live requests of one connection may hold (PROTOCOL.md section 7): a request that
+     * would take its connection above this waits in the queue while other connections' requests are
+     * admitted. At least {@link #MAX_BEAM_WIDTH_PROP}, at most {@link #MAX_LIVE_ROWS_PROP}; 0 (the default)
+     * means {@link #MAX_BATCH_ROWS_PROP}, so that a lone client can still fill a batch.
+     */
+    public static final String MAX_CONNECTION_ROWS_PROP = "shiftformer.server.maxConnectionRows";
+    public static final int MAX_CONNECTION_ROWS_DEFAULT = 0;
+
+    /**
+     * How long a connection may stay not writable (its client reads nothing while the server has more than
+     * {@link #WRITE_BUFFER_HIGH_WATER_MARK_PROP} bytes for it) before every request in flight on it ends with
+     * Error CANCELLED naming this setting (PROTOCOL.md section 7). Counted by {@code shiftformer.limits}
+     * with {@code limit="stall_timeout"}.
+     */
+    public static final String STALL_TIMEOUT_MS_PROP = "shiftformer.server.stallTimeoutMs";
+    public static final long STALL_TIMEOUT_MS_DEFAULT = 30_000;
+
+    /**
+     * How long an accepted request may wait in the queue for a decode slot (since it was received, or since
+     * it was parked) before it ends with Error OVERLOADED naming this setting: a request without a deadline
+     * still ends. Counted by {@code shiftformer.limits} with {@code limit="queue_wait"}.
+     */
+    public static final String MAX_QUEUE_WAIT_MS_PROP = "shiftformer.server.maxQueueWaitMs";
+    public static final long MAX_QUEUE_WAIT_MS_DEFAULT = 60_000;
+
     /** Largest beam width accepted; announced in Welcome. At most {@link #MAX_BATCH_ROWS_PROP}. */
     public static final String MAX_BEAM_WIDTH_PROP = "shiftformer.server.maxBeamWidth";
     public static final int MAX_BEAM_WIDTH_DEFAULT = 8;
@@ -113,6 +139,9 @@ public final class ServerConfig {
     private final int maxBatchRows;
     private final int maxLiveRows;
     private final int maxBeamWidth;
+    private final int maxConnectionRows;
+    private final long stallTimeoutMs;
+    private final long maxQueueWaitMs;
     private final int defaultMaxNewTokens;
     private final long drainTimeoutMs;
     private final long adminReloadTimeoutMs;
@@ -120,7 +149,7 @@ public final class ServerConfig {
     private final int writeBufferHighWaterMark;
     private final int socketSendBufferBytes;
 
-    private ServerConfig(Builder b, FallbackPolicy fallback, int maxLiveRows) {
+    private ServerConfig(Builder b, FallbackPolicy fallback, int maxLiveRows, int maxConnectionRows) {
         this.port = b.port;
         this.adminPort = b.adminPort;
         this.fallback = fallback;
@@ -131,6 +160,9 @@ public final class ServerConfig {
         this.maxBatchRows = b.maxBatchRows;
         this.maxLiveRows = maxLiveRows;
         this.maxBeamWidth = b.maxBeamWidth;
+        this.maxConnectionRows = maxConnectionRows;
+        this.stallTimeoutMs = b.stallTimeoutMs;
+        this.maxQueueWaitMs = b.maxQueueWaitMs;
         this.defaultMaxNewTokens = b.defaultMaxNewTokens;
         this.drainTimeoutMs = b.drainTimeoutMs;
         this.adminReloadTimeoutMs = b.adminReloadTimeoutMs;
@@ -191,6 +223,21 @@ public final class ServerConfig {
         return maxBeamWidth;
     }
 
+    /** {@link #MAX_CONNECTION_ROWS_PROP}, the default resolved. */
+    public int maxConnectionRows() {
+        return maxConnectionRows;
+    }
+
+    /** {@link #STALL_TIMEOUT_MS_PROP}. */
+    public long stallTimeoutMs() {
+        return stallTimeoutMs;
+    }
+
+    /** {@link #MAX_QUEUE_WAIT_MS_PROP}. */
+    public long maxQueueWaitMs() {
+        return maxQueueWaitMs;
+    }
+
     public int defaultMaxNewTokens() {
         return defaultMaxNewTokens;
     }
@@ -221,7 +268,8 @@ public final class ServerConfig {
         return "ServerConfig[bind " + bindAddress + ":" + port + ", adminPort " + adminPort + ", fallback " + fallback
                 + ", maxFrameBytes " + maxFrameBytes + ", maxInFlight "
                 + maxInFlight + ", maxQueued " + maxQueued + ", maxBatchRows " + maxBatchRows + ", maxLiveRows " + maxLiveRows
-                + ", maxBeamWidth "
+                + ", maxConnectionRows " + maxConnectionRows + ", stallTimeoutMs " + stallTimeoutMs + ", maxQueueWaitMs "
+                + maxQueueWaitMs + ", maxBeamWidth "
                 + maxBeamWidth + ", defaultMaxNewTokens " + defaultMaxNewTokens + ", drainTimeoutMs " + drainTimeoutMs
                 + ", nativeTransport " + nativeTransport + ", writeBufferHighWaterMark " + writeBufferHighWaterMark
                 + ", socketSendBufferBytes " + socketSendBufferBytes + ", adminReloadTimeoutMs " + adminReloadTimeoutMs + "]";
@@ -239,6 +287,9 @@ public final class ServerConfig {
         private int maxBatchRows = intProp(MAX_BATCH_ROWS_PROP, MAX_BATCH_ROWS_DEFAULT);
         private int maxLiveRows = intProp(MAX_LIVE_ROWS_PROP, MAX_LIVE_ROWS_DEFAULT);
         private int maxBeamWidth = intProp(MAX_BEAM_WIDTH_PROP, MAX_BEAM_WIDTH_DEFAULT);
+        private int maxConnectionRows = intProp(MAX_CONNECTION_ROWS_PROP, MAX_CONNECTION_ROWS_DEFAULT);
+        private long stallTimeoutMs = longProp(STALL_TIMEOUT_MS_PROP, STALL_TIMEOUT_MS_DEFAULT);
+        private long maxQueueWaitMs = longProp(MAX_QUEUE_WAIT_MS_PROP, MAX_QUEUE_WAIT_MS_DEFAULT);
         private int defaultMaxNewTokens = intProp(DEFAULT_MAX_NEW_TOKENS_PROP, DEFAULT_MAX_NEW_TOKENS_DEFAULT);
         private long drainTimeoutMs = longProp(DRAIN_TIMEOUT_MS_PROP, DRAIN_TIMEOUT_MS_DEFAULT);
         private long adminReloadTimeoutMs = longProp(ADMIN_RELOAD_TIMEOUT_MS_PROP, ADMIN_RELOAD_TIMEOUT_MS_DEFAULT);
@@ -300,6 +351,22 @@ public final class ServerConfig {
 
         public Builder maxBeamWidth(int maxBeamWidth) {
             this.maxBeamWidth = maxBeamWidth;
+            return this;
+        }
+
+        /** Rows one connection's live requests may hold; 0 for {@link #maxBatchRows}. */
+        public Builder maxConnectionRows(int maxConnectionRows) {
+            this.maxConnectionRows = maxConnectionRows;
+            return this;
+        }
+
+        public Builder stallTimeoutMs(long stallTimeoutMs) {
+            this.stallTimeoutMs = stallTimeoutMs;
+            return this;
+        }
+
+        public Builder maxQueueWaitMs(long maxQueueWaitMs) {
+            this.maxQueueWaitMs = maxQueueWaitMs;
             return this;
         }
 
@@ -366,6 +433,10 @@ public final class ServerConfig {
                 throw invalid(MAX_BEAM_WIDTH_PROP + " " + maxBeamWidth + " must not exceed " + MAX_BATCH_ROWS_PROP + " "
                         + maxBatchRows + " (a beam's hypotheses share one batched step)");
             }
+            int connectionRows = maxConnectionRows == 0 ? maxBatchRows : maxConnectionRows;
+            range(MAX_CONNECTION_ROWS_PROP, connectionRows, maxBeamWidth, liveRows);
+            range(STALL_TIMEOUT_MS_PROP, stallTimeoutMs, 1, 24L * 3600 * 1000);
+            range(MAX_QUEUE_WAIT_MS_PROP, maxQueueWaitMs, 1, 24L * 3600 * 1000);
             range(DEFAULT_MAX_NEW_TOKENS_PROP, defaultMaxNewTokens, 0, Integer.MAX_VALUE);
             if (drainTimeoutMs < 0) {
                 throw invalid(DRAIN_TIMEOUT_MS_PROP + " " + drainTimeoutMs + " must be >= 0");
@@ -373,7 +444,7 @@ public final class ServerConfig {
             range(ADMIN_RELOAD_TIMEOUT_MS_PROP, adminReloadTimeoutMs, 1, 24L * 3600 * 1000);
             range(WRITE_BUFFER_HIGH_WATER_MARK_PROP, writeBufferHighWaterMark, 2, 1 << 30);
             range(SOCKET_SEND_BUFFER_BYTES_PROP, socketSendBufferBytes, 0, 1 << 30);
-            return new ServerConfig(this, fallbackPolicy, liveRows);
+            return new ServerConfig(this, fallbackPolicy, liveRows, connectionRows);
         }
 
         private static void range(String setting, long value, long min, long max) {
