@@ -32,9 +32,9 @@ import org.shiftformer.core.server.metrics.ModelMetrics;
  *       {@link ServerConfig#maxQueueWaitMs()} in the queue (OVERLOADED), or whose connection has not been
  *       writable for {@link ServerConfig#stallTimeoutMs()} (CANCELLED), so a stop takes effect within one
  *       step;</li>
- *   <li>admits queued requests <b>round robin over connections</b>, one request per connection per turn,
- *       skipping connections that are not writable and those whose live requests hold
- *       {@link ServerConfig#maxConnectionRows()}, while the rows of requests on writable connections fit
+ *   <li>admits queued requests <b>fairly between connections</b>: each admission goes to the connection
+ *       whose live requests hold the fewest rows (round robin among equals), skipping connections that are
+ *       not writable and those whose live requests hold {@link ServerConfig#maxConnectionRows()}, while the rows of requests on writable connections fit
  *       {@link ServerConfig#maxBatchRows()} and all reserved rows fit {@link ServerConfig#maxLiveRows()}
  *       (a beam of width W reserves W rows). When only the live rows are short, live streams of
  *       connections that are not writable are <b>parked</b>: they give their rows up, go back to the front
@@ -430,29 +430,34 @@ public final class Scheduler {
                 writableRows += r.rows;
             }
         }
-        // Round robin over connections: one request from the first lane, which then goes last. A full turn
-        // of the ring without an admission ends it.
-        int misses = 0;
-        while (!ring.isEmpty() && misses < ring.size()) {
-            Lane lane = ring.pollFirst();
-            Request r = lane.queue.peekFirst();
-            boolean fits = lane.connection.isWritable()
-                    && lane.rows + r.rows <= config.maxConnectionRows()
-                    && writableRows + r.rows <= config.maxBatchRows()
-                    && (reservedRows + r.rows <= config.maxLiveRows()
-                        || park(reservedRows + r.rows - config.maxLiveRows(), now));
-            if (fits) {
-                lane.queue.pollFirst();
-                unqueued(r);
-                reservedRows += r.rows;
-                lane.rows += r.rows;
-                writableRows += r.rows;
-                admitted.add(r);
-                admittedSources.add(r.source);
-                misses = 0;
-            } else {
-                misses++;
+        // Fair between connections: each admission goes to the writable connection below its row bound
+        // whose live requests hold the fewest rows, the earliest in the ring among equals; it then goes to the
+        // back of the ring. When the batch or the live rows cannot take that request, admission stops (a
+        // smaller request of another connection does not overtake it).
+        while (true) {
+            Lane lane = null;
+            for (Lane l : ring) {
+                if (l.connection.isWritable() && l.rows + l.queue.peekFirst().rows <= config.maxConnectionRows()
+                        && (lane == null || l.rows < lane.rows)) {
+                    lane = l;
+                }
             }
+            if (lane == null) {
+                break;
+            }
+            Request r = lane.queue.peekFirst();
+            if (writableRows + r.rows > config.maxBatchRows() || (reservedRows + r.rows > config.maxLiveRows()
+                    && !park(reservedRows + r.rows - config.maxLiveRows(), now))) {
+                break;
+            }
+            lane.queue.pollFirst();
+            unqueued(r);
+            reservedRows += r.rows;
+            lane.rows += r.rows;
+            writableRows += r.rows;
+            admitted.add(r);
+            admittedSources.add(r.source);
+            ring.remove(lane);
             if (lane.queue.isEmpty()) {
                 lane.inRing = false;
             } else {

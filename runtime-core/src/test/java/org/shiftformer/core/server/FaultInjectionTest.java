@@ -125,8 +125,7 @@ class FaultInjectionTest {
     }
 
     /**
-     * Waits (bounded) until decoding is held by backpressure alone: every accepted request is admitted,
-     * and the scheduler went through at least 20 passes in which it skipped every live request because its
+     * Waits (bounded) until decoding is held by backpressure alone: the scheduler went through at least 20 passes in which it skipped every live request because its
      * connection was not writable, without running a step. Counted in scheduler passes, not in time, so a
      * slow machine only makes it take longer.
      */
@@ -138,8 +137,7 @@ class FaultInjectionTest {
             long skips = s.backpressureSkips();
             int active = server.scheduler().activeSequences();
             Thread.sleep(50);
-            if (active > 0 && s.steps() == steps && server.scheduler().queuedRequests() == 0
-                    && server.scheduler().activeSequences() == active && s.backpressureSkips() - skips >= 20L * active) {
+            if (active > 0 && s.steps() == steps && server.scheduler().activeSequences() == active && s.backpressureSkips() - skips >= 20L * active) {
                 return;
             }
             if (System.nanoTime() - end > 0) {
@@ -214,7 +212,7 @@ class FaultInjectionTest {
         int n = 40; // x 31 tokens per connection: far more than H, the socket buffers and the bound
         int highWater = 8192;
         ServerConfig cfg = config().writeBufferHighWaterMark(highWater).socketSendBufferBytes(8192)
-                .maxLiveRows(512).conclude();
+                .maxLiveRows(512).stallTimeoutMs(600_000).conclude(); // paused, not timed out (FairnessTest)
         int[] source = {7, 8, 9};
         int[] expected = expectedTokens(source, MAX_NEW);
         assertEquals(MAX_NEW, expected.length);
@@ -245,7 +243,7 @@ class FaultInjectionTest {
                 long stalledDone = server.stats().done();
                 assertTrue(stalledDone < (long) connections * n, "the stalled streams are paused, not finished: "
                         + server.stats());
-                assertTrue(server.scheduler().activeSequences() > 0, "the stalled requests keep their slots");
+                assertTrue(server.scheduler().activeSequences() > 0, "the stalled requests keep their slots while nobody waits for them");
                 // The meter and /metrics read the outbound buffers: a connection that is not writable holds at
                 // least H/2 (Netty marks it writable again only below the low-water mark, H/2), and it cannot
                 // drain while its client does not read. (Frames still queued for an event loop may grow from
