@@ -91,6 +91,37 @@ public final class ServerConfig {
     public static final String MAX_QUEUE_WAIT_MS_PROP = "shiftformer.server.maxQueueWaitMs";
     public static final long MAX_QUEUE_WAIT_MS_DEFAULT = 60_000;
 
+    /**
+     * How long a new connection may take to send its Hello (PROTOCOL.md section 3); then it gets Error
+     * PROTOCOL_ERROR for request 0 and is closed. Counted by {@code shiftformer.limits} with
+     * {@code limit="handshake_timeout"}.
+     */
+    public static final String HANDSHAKE_TIMEOUT_MS_PROP = "shiftformer.server.handshakeTimeoutMs";
+    public static final long HANDSHAKE_TIMEOUT_MS_DEFAULT = 10_000;
+
+    /**
+     * How long a connection with no request in flight may stay silent (no frame received) before it gets
+     * Error CANCELLED for request 0 and is closed. Counted by {@code shiftformer.limits} with
+     * {@code limit="idle_timeout"}.
+     */
+    public static final String IDLE_TIMEOUT_MS_PROP = "shiftformer.server.idleTimeoutMs";
+    public static final long IDLE_TIMEOUT_MS_DEFAULT = 300_000;
+
+    /**
+     * Open client connections; one more gets Error OVERLOADED for request 0 and is closed at once. Counted by
+     * {@code shiftformer.limits} with {@code limit="max_connections"}.
+     */
+    public static final String MAX_CONNECTIONS_PROP = "shiftformer.server.maxConnections";
+    public static final int MAX_CONNECTIONS_DEFAULT = 4096;
+
+    /**
+     * Open client connections from one remote IP address; one more gets Error OVERLOADED for request 0 and
+     * is closed at once (a value above {@link #MAX_CONNECTIONS_PROP} has no effect). Counted by {@code shiftformer.limits} with
+     * {@code limit="max_connections_per_address"}.
+     */
+    public static final String MAX_CONNECTIONS_PER_ADDRESS_PROP = "shiftformer.server.maxConnectionsPerAddress";
+    public static final int MAX_CONNECTIONS_PER_ADDRESS_DEFAULT = 512;
+
     /** Largest beam width accepted; announced in Welcome. At most {@link #MAX_BATCH_ROWS_PROP}. */
     public static final String MAX_BEAM_WIDTH_PROP = "shiftformer.server.maxBeamWidth";
     public static final int MAX_BEAM_WIDTH_DEFAULT = 8;
@@ -142,6 +173,10 @@ public final class ServerConfig {
     private final int maxConnectionRows;
     private final long stallTimeoutMs;
     private final long maxQueueWaitMs;
+    private final long handshakeTimeoutMs;
+    private final long idleTimeoutMs;
+    private final int maxConnections;
+    private final int maxConnectionsPerAddress;
     private final int defaultMaxNewTokens;
     private final long drainTimeoutMs;
     private final long adminReloadTimeoutMs;
@@ -163,6 +198,10 @@ public final class ServerConfig {
         this.maxConnectionRows = maxConnectionRows;
         this.stallTimeoutMs = b.stallTimeoutMs;
         this.maxQueueWaitMs = b.maxQueueWaitMs;
+        this.handshakeTimeoutMs = b.handshakeTimeoutMs;
+        this.idleTimeoutMs = b.idleTimeoutMs;
+        this.maxConnections = b.maxConnections;
+        this.maxConnectionsPerAddress = b.maxConnectionsPerAddress;
         this.defaultMaxNewTokens = b.defaultMaxNewTokens;
         this.drainTimeoutMs = b.drainTimeoutMs;
         this.adminReloadTimeoutMs = b.adminReloadTimeoutMs;
@@ -238,6 +277,26 @@ public final class ServerConfig {
         return maxQueueWaitMs;
     }
 
+    /** {@link #HANDSHAKE_TIMEOUT_MS_PROP}. */
+    public long handshakeTimeoutMs() {
+        return handshakeTimeoutMs;
+    }
+
+    /** {@link #IDLE_TIMEOUT_MS_PROP}. */
+    public long idleTimeoutMs() {
+        return idleTimeoutMs;
+    }
+
+    /** {@link #MAX_CONNECTIONS_PROP}. */
+    public int maxConnections() {
+        return maxConnections;
+    }
+
+    /** {@link #MAX_CONNECTIONS_PER_ADDRESS_PROP}. */
+    public int maxConnectionsPerAddress() {
+        return maxConnectionsPerAddress;
+    }
+
     public int defaultMaxNewTokens() {
         return defaultMaxNewTokens;
     }
@@ -269,7 +328,9 @@ public final class ServerConfig {
                 + ", maxFrameBytes " + maxFrameBytes + ", maxInFlight "
                 + maxInFlight + ", maxQueued " + maxQueued + ", maxBatchRows " + maxBatchRows + ", maxLiveRows " + maxLiveRows
                 + ", maxConnectionRows " + maxConnectionRows + ", stallTimeoutMs " + stallTimeoutMs + ", maxQueueWaitMs "
-                + maxQueueWaitMs + ", maxBeamWidth "
+                + maxQueueWaitMs + ", handshakeTimeoutMs " + handshakeTimeoutMs + ", idleTimeoutMs " + idleTimeoutMs
+                + ", maxConnections " + maxConnections + ", maxConnectionsPerAddress " + maxConnectionsPerAddress
+                + ", maxBeamWidth "
                 + maxBeamWidth + ", defaultMaxNewTokens " + defaultMaxNewTokens + ", drainTimeoutMs " + drainTimeoutMs
                 + ", nativeTransport " + nativeTransport + ", writeBufferHighWaterMark " + writeBufferHighWaterMark
                 + ", socketSendBufferBytes " + socketSendBufferBytes + ", adminReloadTimeoutMs " + adminReloadTimeoutMs + "]";
@@ -290,6 +351,11 @@ public final class ServerConfig {
         private int maxConnectionRows = intProp(MAX_CONNECTION_ROWS_PROP, MAX_CONNECTION_ROWS_DEFAULT);
         private long stallTimeoutMs = longProp(STALL_TIMEOUT_MS_PROP, STALL_TIMEOUT_MS_DEFAULT);
         private long maxQueueWaitMs = longProp(MAX_QUEUE_WAIT_MS_PROP, MAX_QUEUE_WAIT_MS_DEFAULT);
+        private long handshakeTimeoutMs = longProp(HANDSHAKE_TIMEOUT_MS_PROP, HANDSHAKE_TIMEOUT_MS_DEFAULT);
+        private long idleTimeoutMs = longProp(IDLE_TIMEOUT_MS_PROP, IDLE_TIMEOUT_MS_DEFAULT);
+        private int maxConnections = intProp(MAX_CONNECTIONS_PROP, MAX_CONNECTIONS_DEFAULT);
+        private int maxConnectionsPerAddress = intProp(MAX_CONNECTIONS_PER_ADDRESS_PROP,
+                MAX_CONNECTIONS_PER_ADDRESS_DEFAULT);
         private int defaultMaxNewTokens = intProp(DEFAULT_MAX_NEW_TOKENS_PROP, DEFAULT_MAX_NEW_TOKENS_DEFAULT);
         private long drainTimeoutMs = longProp(DRAIN_TIMEOUT_MS_PROP, DRAIN_TIMEOUT_MS_DEFAULT);
         private long adminReloadTimeoutMs = longProp(ADMIN_RELOAD_TIMEOUT_MS_PROP, ADMIN_RELOAD_TIMEOUT_MS_DEFAULT);
@@ -370,6 +436,26 @@ public final class ServerConfig {
             return this;
         }
 
+        public Builder handshakeTimeoutMs(long handshakeTimeoutMs) {
+            this.handshakeTimeoutMs = handshakeTimeoutMs;
+            return this;
+        }
+
+        public Builder idleTimeoutMs(long idleTimeoutMs) {
+            this.idleTimeoutMs = idleTimeoutMs;
+            return this;
+        }
+
+        public Builder maxConnections(int maxConnections) {
+            this.maxConnections = maxConnections;
+            return this;
+        }
+
+        public Builder maxConnectionsPerAddress(int maxConnectionsPerAddress) {
+            this.maxConnectionsPerAddress = maxConnectionsPerAddress;
+            return this;
+        }
+
         public Builder defaultMaxNewTokens(int defaultMaxNewTokens) {
             this.defaultMaxNewTokens = defaultMaxNewTokens;
             return this;
@@ -437,6 +523,10 @@ public final class ServerConfig {
             range(MAX_CONNECTION_ROWS_PROP, connectionRows, maxBeamWidth, liveRows);
             range(STALL_TIMEOUT_MS_PROP, stallTimeoutMs, 1, 24L * 3600 * 1000);
             range(MAX_QUEUE_WAIT_MS_PROP, maxQueueWaitMs, 1, 24L * 3600 * 1000);
+            range(HANDSHAKE_TIMEOUT_MS_PROP, handshakeTimeoutMs, 1, 24L * 3600 * 1000);
+            range(IDLE_TIMEOUT_MS_PROP, idleTimeoutMs, 1, 24L * 3600 * 1000);
+            range(MAX_CONNECTIONS_PROP, maxConnections, 1, 1 << 20);
+            range(MAX_CONNECTIONS_PER_ADDRESS_PROP, maxConnectionsPerAddress, 1, 1 << 20);
             range(DEFAULT_MAX_NEW_TOKENS_PROP, defaultMaxNewTokens, 0, Integer.MAX_VALUE);
             if (drainTimeoutMs < 0) {
                 throw invalid(DRAIN_TIMEOUT_MS_PROP + " " + drainTimeoutMs + " must be >= 0");

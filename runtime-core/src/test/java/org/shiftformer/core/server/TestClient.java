@@ -128,6 +128,11 @@ final class TestClient implements AutoCloseable {
         }
     }
 
+    /** Half-close: shuts down the write side (the server sees end of input), keeps reading. */
+    void shutdownOutput() throws IOException {
+        socket.shutdownOutput();
+    }
+
     @Override
     public void close() throws IOException {
         socket.close();
