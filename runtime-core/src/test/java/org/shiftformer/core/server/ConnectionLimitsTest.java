@@ -4,7 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
+import static org.shiftformer.core.server.ServerFixture.MAX_NEW;
+import static org.shiftformer.core.server.ServerFixture.await;
+import static org.shiftformer.core.server.ServerFixture.awaitAllEnded;
+import static org.shiftformer.core.server.ServerFixture.config;
+import static org.shiftformer.core.server.ServerFixture.limitCount;
+import static org.shiftformer.core.server.ServerFixture.request;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -13,28 +18,15 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.shiftformer.api.ErrorCode;
-import org.shiftformer.api.ModelConfig;
-import org.shiftformer.api.backend.Backend;
-import org.shiftformer.api.backend.Backends;
-import org.shiftformer.api.backend.LoadedModel;
-import org.shiftformer.api.backend.NoEosModel;
-import org.shiftformer.core.artifact.Artifact;
-import org.shiftformer.core.artifact.ArtifactReader;
-import org.shiftformer.core.decode.DecodeParams;
-import org.shiftformer.core.decode.Decoding;
-import org.shiftformer.core.decode.TokenListener;
-import org.shiftformer.core.engine.RandomArtifacts;
 import org.shiftformer.core.protocol.FrameLayout;
 import org.shiftformer.core.protocol.LeakCheck;
 import org.shiftformer.core.protocol.Message;
-import org.shiftformer.core.server.metrics.ServerMeters;
 
 /**
  * Issue 11 item 2, connections that never finish the handshake, against a real server on 127.0.0.1 with raw
@@ -48,66 +40,18 @@ class ConnectionLimitsTest {
         LeakCheck.install(); // before any buffer is allocated: see LeakCheck
     }
 
-    private static final ModelConfig CFG = new ModelConfig(32, 2, 64, 2, 2, 300, 32, 2, 0, 1, 2);
-    private static final int MAX_NEW = CFG.maxPositions() - 1;
-
     @TempDir
     static Path dir;
-    private static Artifact artifact;
-    private static Backend backend;
+    private static ServerFixture fx;
 
     @BeforeAll
     static void writeModel() {
-        Path f = dir.resolve("limits-test.itm");
-        RandomArtifacts.write(CFG, 31, f, "ConnectionLimitsTest");
-        artifact = ArtifactReader.read(f);
-        backend = Backends.select("reference").open(Map.of());
+        fx = new ServerFixture(dir, 31, "ConnectionLimitsTest");
     }
 
     @AfterAll
     static void noBufferLeaked() {
         LeakCheck.assertNoLeaks();
-    }
-
-    private static ServerConfig.Builder config() {
-        return ServerConfig.builder().port(0).adminPort(0).bindAddress("127.0.0.1").drainTimeoutMs(2_000);
-    }
-
-    private static ShiftformerServer start(ServerConfig config, LoadedModel model) {
-        return ShiftformerServer.start(config, ServedModel.of(artifact, model, backend.identity()));
-    }
-
-    private static LoadedModel noEos() {
-        return new NoEosModel(backend.load(artifact.model()));
-    }
-
-    private static Message.TranslateRequest request(long id, int[] tokens) {
-        return new Message.TranslateRequest(id, null, tokens, new Message.Params(1, MAX_NEW, 0), 0, true);
-    }
-
-    private static int[] expectedTokens(int[] source) {
-        int[] withEos = Arrays.copyOf(source, source.length + 1);
-        withEos[source.length] = CFG.eosId();
-        DecodeParams params = new Message.Params(1, MAX_NEW, 0).resolve(CFG.maxPositions(),
-                ServerConfig.MAX_BEAM_WIDTH_DEFAULT);
-        try (LoadedModel local = noEos()) {
-            return Decoding.decode(local, List.of(withEos), params, TokenListener.NONE).get(0).tokens();
-        }
-    }
-
-    private static void await(String what, long timeoutMs, BooleanSupplier condition) throws InterruptedException {
-        long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() - end > 0) {
-                fail("timed out after " + timeoutMs + " ms waiting for " + what);
-            }
-            Thread.sleep(2);
-        }
-    }
-
-    private static double limitCount(ShiftformerServer server, ServerStats.Limit limit) {
-        return server.meterRegistry().get(ServerMeters.LIMITS).tag(ServerMeters.LIMIT, limit.tag()).functionCounter()
-                .count();
     }
 
     /** Reads the connection Error (request id 0) that must come next, and then the close. */
@@ -134,7 +78,7 @@ class ConnectionLimitsTest {
      */
     @Test
     void aFrameAboveThePreHandshakeLimitIsRejectedAtOnce() throws Exception {
-        try (ShiftformerServer server = start(config().conclude(), noEos())) {
+        try (ShiftformerServer server = fx.start(config().conclude(), fx.noEos())) {
             try (TestClient c = new TestClient(server.localAddress())) {
                 c.sendRaw(lengthPrefix(FrameLayout.PRE_HANDSHAKE_MAX_PAYLOAD_BYTES + 1));
                 connectionError(c, ErrorCode.PROTOCOL_ERROR, "exceeds the limit of 65536 bytes before the handshake");
@@ -162,7 +106,7 @@ class ConnectionLimitsTest {
     /** A connection that sends no Hello, or only part of one, is closed after handshakeTimeoutMs with an Error naming it. */
     @Test
     void aConnectionWithoutHelloIsClosedAfterTheHandshakeTimeout() throws Exception {
-        try (ShiftformerServer server = start(config().handshakeTimeoutMs(300).conclude(), noEos())) {
+        try (ShiftformerServer server = fx.start(config().handshakeTimeoutMs(300).conclude(), fx.noEos())) {
             try (TestClient silent = new TestClient(server.localAddress());
                  TestClient partial = new TestClient(server.localAddress())) {
                 byte[] hello = partial.frame(new Message.Hello(0, 1, 1, "slow"));
@@ -189,10 +133,10 @@ class ConnectionLimitsTest {
     void anIdleConnectionIsClosedButNotOneWithARequestInFlight() throws Exception {
         ServerConfig cfg = config().idleTimeoutMs(500).conclude();
         int[] source = {4, 5};
-        int[] expected = expectedTokens(source);
-        try (ShiftformerServer server = start(cfg, new NoEosModel(backend.load(artifact.model()), 50));
+        int[] expected = fx.expectedTokens(source, MAX_NEW);
+        try (ShiftformerServer server = fx.start(cfg, fx.noEos(50));
              TestClient c = TestClient.connect(server.localAddress())) {
-            c.send(request(1, source));
+            c.send(request(1, source, MAX_NEW));
             Map<Long, java.util.List<Message>> frames = c.readTerminals(1);
             Message.Done done = assertInstanceOf(Message.Done.class, frames.get(1L).get(frames.get(1L).size() - 1));
             assertArrayEquals(expected, done.tokens(), "the request ran to its end although it outlasted the idle timeout");
@@ -208,7 +152,7 @@ class ConnectionLimitsTest {
     /** One connection over maxConnections gets Error OVERLOADED naming the setting and is closed; a slot freed is reused. */
     @Test
     void connectionsOverTheLimitAreRefused() throws Exception {
-        try (ShiftformerServer server = start(config().maxConnections(2).conclude(), noEos())) {
+        try (ShiftformerServer server = fx.start(config().maxConnections(2).conclude(), fx.noEos())) {
             TestClient a = TestClient.connect(server.localAddress());
             try (TestClient b = TestClient.connect(server.localAddress());
                  TestClient c = new TestClient(server.localAddress())) {
@@ -230,7 +174,7 @@ class ConnectionLimitsTest {
 
     @Test
     void connectionsOverThePerAddressLimitAreRefused() throws Exception {
-        try (ShiftformerServer server = start(config().maxConnectionsPerAddress(2).conclude(), noEos());
+        try (ShiftformerServer server = fx.start(config().maxConnectionsPerAddress(2).conclude(), fx.noEos());
              TestClient a = TestClient.connect(server.localAddress());
              TestClient b = TestClient.connect(server.localAddress());
              TestClient c = new TestClient(server.localAddress())) {
@@ -252,12 +196,12 @@ class ConnectionLimitsTest {
     @Test
     void aHalfClosedConnectionGetsItsRequestsFinishedThenClosed() throws Exception {
         int[] source = {6, 7, 8};
-        int[] expected = expectedTokens(source);
-        try (ShiftformerServer server = start(config().conclude(), noEos());
+        int[] expected = fx.expectedTokens(source, MAX_NEW);
+        try (ShiftformerServer server = fx.start(config().conclude(), fx.noEos());
              TestClient c = TestClient.connect(server.localAddress())) {
             ByteBuffer all = ByteBuffer.allocate(4096);
             for (long id = 1; id <= 3; id++) {
-                all.put(c.frame(request(id, source)));
+                all.put(c.frame(request(id, source, MAX_NEW)));
             }
             c.sendRaw(Arrays.copyOf(all.array(), all.position()));
             c.shutdownOutput();
@@ -269,8 +213,8 @@ class ConnectionLimitsTest {
                 assertEquals(expected.length + 1, f.size(), "Token frames, then Done");
             }
             assertTrue(c.closedByServer(), "the server closes once the last request has ended");
-            ServerStats s = server.stats();
-            await("accepted == done (" + s + ")", 10_000, () -> s.accepted() == 3 && s.done() == 3);
+            awaitAllEnded(server);
+            assertEquals(3, server.stats().done());
         }
     }
 }

@@ -5,12 +5,19 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
+import static org.shiftformer.core.server.ServerFixture.MAX_NEW;
+import static org.shiftformer.core.server.ServerFixture.assertDone;
+import static org.shiftformer.core.server.ServerFixture.await;
+import static org.shiftformer.core.server.ServerFixture.awaitAllEnded;
+import static org.shiftformer.core.server.ServerFixture.limitCount;
+import static org.shiftformer.core.server.ServerFixture.request;
+import static org.shiftformer.core.server.ServerFixture.sendAll;
+import static org.shiftformer.core.server.ServerFixture.terminal;
+
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -21,20 +28,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.shiftformer.api.ErrorCode;
-import org.shiftformer.api.ModelConfig;
 import org.shiftformer.api.backend.Backend;
-import org.shiftformer.api.backend.Backends;
-import org.shiftformer.api.backend.LoadedModel;
 import org.shiftformer.api.backend.NoEosModel;
 import org.shiftformer.core.artifact.Artifact;
-import org.shiftformer.core.artifact.ArtifactReader;
-import org.shiftformer.core.decode.DecodeParams;
-import org.shiftformer.core.decode.Decoding;
-import org.shiftformer.core.decode.TokenListener;
-import org.shiftformer.core.engine.RandomArtifacts;
 import org.shiftformer.core.protocol.LeakCheck;
 import org.shiftformer.core.protocol.Message;
-import org.shiftformer.core.server.metrics.ServerMeters;
 
 /**
  * Issue 11 item 1, "a slow client slows only itself" (PROTOCOL.md section 7), against a real server on
@@ -53,20 +51,13 @@ class FairnessTest {
         LeakCheck.install(); // before any buffer is allocated: see LeakCheck
     }
 
-    private static final ModelConfig CFG = new ModelConfig(32, 2, 64, 2, 2, 300, 32, 2, 0, 1, 2);
-    private static final int MAX_NEW = CFG.maxPositions() - 1;
-
     @TempDir
     static Path dir;
-    private static Artifact artifact;
-    private static Backend backend;
+    private static ServerFixture fx;
 
     @BeforeAll
     static void writeModel() {
-        Path f = dir.resolve("fairness-test.itm");
-        RandomArtifacts.write(CFG, 29, f, "FairnessTest");
-        artifact = ArtifactReader.read(f);
-        backend = Backends.select("reference").open(Map.of());
+        fx = new ServerFixture(dir, 29, "FairnessTest");
     }
 
     @AfterAll
@@ -74,44 +65,9 @@ class FairnessTest {
         LeakCheck.assertNoLeaks();
     }
 
-    // ---- fixtures -----------------------------------------------------------------------------------
-
     /** Small buffers, so that a client that stops reading stalls its connection after a few frames. */
     private static ServerConfig.Builder config() {
-        return ServerConfig.builder().port(0).adminPort(0).bindAddress("127.0.0.1").drainTimeoutMs(2_000)
-                .writeBufferHighWaterMark(4096).socketSendBufferBytes(4096);
-    }
-
-    private static ShiftformerServer start(ServerConfig config, LoadedModel model) {
-        return ShiftformerServer.start(config, ServedModel.of(artifact, model, backend.identity()));
-    }
-
-    private static LoadedModel noEos() {
-        return new NoEosModel(backend.load(artifact.model()));
-    }
-
-    private static Message.TranslateRequest request(long id, int[] tokens, int maxNew) {
-        return new Message.TranslateRequest(id, null, tokens, new Message.Params(1, maxNew, 0), 0, true);
-    }
-
-    private static int[] expectedTokens(int[] source, int maxNew) {
-        int[] withEos = Arrays.copyOf(source, source.length + 1);
-        withEos[source.length] = CFG.eosId();
-        DecodeParams params = new Message.Params(1, maxNew, 0).resolve(CFG.maxPositions(),
-                ServerConfig.MAX_BEAM_WIDTH_DEFAULT);
-        try (LoadedModel local = noEos()) {
-            return Decoding.decode(local, List.of(withEos), params, TokenListener.NONE).get(0).tokens();
-        }
-    }
-
-    private static void await(String what, long timeoutMs, BooleanSupplier condition) throws InterruptedException {
-        long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() - end > 0) {
-                fail("timed out after " + timeoutMs + " ms waiting for " + what);
-            }
-            Thread.sleep(2);
-        }
+        return ServerFixture.config().writeBufferHighWaterMark(4096).socketSendBufferBytes(4096);
     }
 
     /**
@@ -134,14 +90,6 @@ class FairnessTest {
         }
     }
 
-    private static void sendAll(TestClient c, List<Message> messages) throws IOException {
-        ByteBuffer all = ByteBuffer.allocate(1 << 20);
-        for (Message m : messages) {
-            all.put(c.frame(m));
-        }
-        c.sendRaw(Arrays.copyOf(all.array(), all.position()));
-    }
-
     /** Connects with a small receive buffer, says Hello and sends {@code n} requests; the caller then never reads. */
     private static TestClient nonReader(ShiftformerServer server, int k, int n, int[] source) throws IOException {
         TestClient c = new TestClient(server.localAddress(), 4096);
@@ -153,26 +101,6 @@ class FairnessTest {
         }
         sendAll(c, requests);
         return c;
-    }
-
-    /** Exactly one terminal frame, last; returns it. */
-    private static Message terminal(long id, List<Message> frames) {
-        assertTrue(frames != null && !frames.isEmpty(), "no frames for request " + id);
-        assertEquals(1, frames.stream().filter(TestClient::isTerminal).count(), () -> "terminal frames of " + id);
-        Message last = frames.get(frames.size() - 1);
-        assertTrue(TestClient.isTerminal(last), () -> "request " + id + " does not end with its terminal frame");
-        return last;
-    }
-
-    private static void assertDone(long id, List<Message> frames, int[] expected) {
-        Message.Done done = assertInstanceOf(Message.Done.class, terminal(id, frames),
-                () -> "request " + id + " ended with " + frames.get(frames.size() - 1));
-        assertArrayEquals(expected, done.tokens(), "tokens of request " + id);
-        assertEquals(expected.length + 1, frames.size(), "Token frames of request " + id);
-    }
-
-    private static double limitCount(ShiftformerServer server, String limit) {
-        return server.meterRegistry().get(ServerMeters.LIMITS).tag(ServerMeters.LIMIT, limit).functionCounter().count();
     }
 
     // ---- starvation ---------------------------------------------------------------------------------
@@ -190,8 +118,8 @@ class FairnessTest {
         int n = 24;
         ServerConfig cfg = config().maxBatchRows(8).maxLiveRows(16).conclude();
         int[] source = {5, 6, 7};
-        int[] expected = expectedTokens(source, MAX_NEW);
-        try (ShiftformerServer server = start(cfg, noEos())) {
+        int[] expected = fx.expectedTokens(source, MAX_NEW);
+        try (ShiftformerServer server = fx.start(cfg, fx.noEos())) {
             List<TestClient> stalled = new ArrayList<>();
             try {
                 for (int k = 0; k < stalledConnections; k++) {
@@ -223,7 +151,7 @@ class FairnessTest {
                     }
                 }
                 ServerStats s = server.stats();
-                await("accepted == terminated (" + s + ")", 10_000, () -> s.accepted() == s.terminated());
+                awaitAllEnded(server);
                 assertEquals((long) stalledConnections * n + 3, s.done());
             } finally {
                 for (TestClient c : stalled) {
@@ -246,15 +174,15 @@ class FairnessTest {
         int n = 40; // x 31 tokens: far more than the socket buffers and the high-water mark hold
         ServerConfig cfg = config().maxBatchRows(4).maxLiveRows(8).maxBeamWidth(1).stallTimeoutMs(1_500).conclude();
         int[] source = {9, 10, 11};
-        int[] expected = expectedTokens(source, MAX_NEW);
-        try (ShiftformerServer server = start(cfg, noEos());
+        int[] expected = fx.expectedTokens(source, MAX_NEW);
+        try (ShiftformerServer server = fx.start(cfg, fx.noEos());
              TestClient stalled = nonReader(server, 0, n, source)) {
             ServerStats s = server.stats();
             await("every request of the stalled connection ended (" + s + ")", 60_000,
                     () -> s.accepted() == n && s.terminated() == n);
             long timedOut = s.limitHits(ServerStats.Limit.STALL_TIMEOUT);
             assertTrue(timedOut > 0, "the stall timeout ended the requests that could not finish: " + s);
-            assertEquals(timedOut, limitCount(server, ServerStats.Limit.STALL_TIMEOUT.tag()));
+            assertEquals(timedOut, limitCount(server, ServerStats.Limit.STALL_TIMEOUT));
             assertEquals(timedOut, s.errors(ErrorCode.CANCELLED));
             assertEquals(n, timedOut + s.done());
             try (TestClient good = TestClient.connect(server.localAddress())) {
@@ -280,7 +208,7 @@ class FairnessTest {
             assertEquals(timedOut, errors);
             stalled.send(new Message.Ping(0, 5));
             assertEquals(new Message.Pong(0, 5), stalled.read(), "the connection stays open and usable");
-            await("accepted == terminated (" + s + ")", 10_000, () -> s.accepted() == s.terminated());
+            awaitAllEnded(server);
         }
     }
 
@@ -296,8 +224,8 @@ class FairnessTest {
     void aRequestWithoutADeadlineEndsAfterTheMaximumQueueWait() throws Exception {
         ServerConfig cfg = config().maxBatchRows(1).maxLiveRows(1).maxBeamWidth(1).maxQueueWaitMs(300).conclude();
         int[] source = {3, 4};
-        int[] expected = expectedTokens(source, MAX_NEW);
-        try (ShiftformerServer server = start(cfg, new NoEosModel(backend.load(artifact.model()), 50));
+        int[] expected = fx.expectedTokens(source, MAX_NEW);
+        try (ShiftformerServer server = fx.start(cfg, fx.noEos(50));
              TestClient c = TestClient.connect(server.localAddress())) {
             c.send(new Message.TranslateRequest(1, null, source, new Message.Params(1, MAX_NEW, 0), 0, false)); // Done only
             await("request 1 decoding", 30_000, () -> server.scheduler().activeSequences() == 1);
@@ -308,12 +236,11 @@ class FairnessTest {
             assertEquals(ErrorCode.OVERLOADED, e.errorCode(), e::message);
             assertTrue(e.message().contains(ServerConfig.MAX_QUEUE_WAIT_MS_PROP), e::message);
             assertEquals(1, server.stats().limitHits(ServerStats.Limit.QUEUE_WAIT));
-            assertEquals(1, limitCount(server, ServerStats.Limit.QUEUE_WAIT.tag()));
+            assertEquals(1, limitCount(server, ServerStats.Limit.QUEUE_WAIT));
             Message.Done done = assertInstanceOf(Message.Done.class, c.read());
             assertEquals(1, done.requestId());
             assertArrayEquals(expected, done.tokens());
-            ServerStats s = server.stats();
-            await("accepted == terminated (" + s + ")", 10_000, () -> s.accepted() == s.terminated());
+            awaitAllEnded(server);
         }
     }
 
@@ -332,9 +259,9 @@ class FairnessTest {
         int many = 10;
         ServerConfig cfg = config().maxBatchRows(2).maxLiveRows(2).maxBeamWidth(1).conclude();
         int[] source = {13, 14};
-        int[] expected = expectedTokens(source, maxNew);
-        GatedModel gate = new GatedModel(noEos());
-        try (ShiftformerServer server = start(cfg, gate);
+        int[] expected = fx.expectedTokens(source, maxNew);
+        GatedModel gate = new GatedModel(fx.noEos());
+        try (ShiftformerServer server = fx.start(cfg, gate);
              TestClient a = TestClient.connect(server.localAddress());
              TestClient b = TestClient.connect(server.localAddress())) {
             List<Message> requests = new ArrayList<>();
@@ -404,9 +331,9 @@ class FairnessTest {
         ServerConfig cfg = config().maxBatchRows(8).maxLiveRows(8).maxBeamWidth(1).maxConnectionRows(2).maxQueued(3)
                 .conclude();
         int[] source = {15, 16};
-        int[] expected = expectedTokens(source, MAX_NEW);
-        GatedModel gate = new GatedModel(noEos());
-        try (ShiftformerServer server = start(cfg, gate);
+        int[] expected = fx.expectedTokens(source, MAX_NEW);
+        GatedModel gate = new GatedModel(fx.noEos());
+        try (ShiftformerServer server = fx.start(cfg, gate);
              TestClient a = TestClient.connect(server.localAddress());
              TestClient b = TestClient.connect(server.localAddress())) {
             sendAll(a, List.of(request(1, source, MAX_NEW), request(2, source, MAX_NEW)));
@@ -438,8 +365,7 @@ class FairnessTest {
                 }
             }
             assertEquals(5, done);
-            ServerStats s = server.stats();
-            await("accepted == terminated (" + s + ")", 10_000, () -> s.accepted() == s.terminated());
+            awaitAllEnded(server);
         }
     }
 }
