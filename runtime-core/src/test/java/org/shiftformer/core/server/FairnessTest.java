@@ -11,6 +11,7 @@ import static org.shiftformer.core.server.ServerFixture.await;
 import static org.shiftformer.core.server.ServerFixture.awaitAllEnded;
 import static org.shiftformer.core.server.ServerFixture.limitCount;
 import static org.shiftformer.core.server.ServerFixture.request;
+import static org.shiftformer.core.server.ServerFixture.requests;
 import static org.shiftformer.core.server.ServerFixture.sendAll;
 import static org.shiftformer.core.server.ServerFixture.terminal;
 
@@ -95,10 +96,7 @@ class FairnessTest {
         TestClient c = new TestClient(server.localAddress(), 4096);
         c.send(new Message.Hello(0, 1, 1, "never reads " + k));
         assertInstanceOf(Message.Welcome.class, c.read());
-        List<Message> requests = new ArrayList<>();
-        for (long id = 1; id <= n; id++) {
-            requests.add(request(id, source, MAX_NEW));
-        }
+        List<Message> requests = requests(1, n, source, MAX_NEW);
         sendAll(c, requests);
         return c;
     }
@@ -132,10 +130,7 @@ class FairnessTest {
                 try (TestClient good = TestClient.connect(server.localAddress())) {
                     good.send(new Message.Ping(0, 42));
                     assertEquals(new Message.Pong(0, 42), good.read());
-                    List<Message> requests = new ArrayList<>();
-                    for (long id = 1; id <= 3; id++) {
-                        requests.add(request(id, source, MAX_NEW));
-                    }
+                    List<Message> requests = requests(1, 3, source, MAX_NEW);
                     sendAll(good, requests);
                     Map<Long, List<Message>> frames = good.readTerminals(3); // the read timeout bounds the wait
                     for (long id = 1; id <= 3; id++) {
@@ -264,10 +259,7 @@ class FairnessTest {
         try (ShiftformerServer server = fx.start(cfg, gate);
              TestClient a = TestClient.connect(server.localAddress());
              TestClient b = TestClient.connect(server.localAddress())) {
-            List<Message> requests = new ArrayList<>();
-            for (long id = 1; id <= many; id++) {
-                requests.add(request(id, source, maxNew));
-            }
+            List<Message> requests = requests(1, many, source, maxNew);
             sendAll(a, requests);
             await("A's requests accepted", 30_000, () -> server.stats().accepted() == many);
             b.send(request(1, source, maxNew));
@@ -338,10 +330,7 @@ class FairnessTest {
              TestClient b = TestClient.connect(server.localAddress())) {
             sendAll(a, List.of(request(1, source, MAX_NEW), request(2, source, MAX_NEW)));
             stepUntil(gate, "A's two requests live", () -> server.scheduler().activeSequences() == 2);
-            List<Message> more = new ArrayList<>();
-            for (long id = 3; id <= 7; id++) {
-                more.add(request(id, source, MAX_NEW));
-            }
+            List<Message> more = requests(3, 7, source, MAX_NEW);
             sendAll(a, more); // A is at its row bound: 3 queue (the queue bound), 2 are refused
             await("A's requests accepted or refused", 30_000,
                     () -> server.stats().accepted() + server.stats().rejected() == 7);

@@ -10,6 +10,7 @@ import static org.shiftformer.core.server.ServerFixture.await;
 import static org.shiftformer.core.server.ServerFixture.config;
 import static org.shiftformer.core.server.ServerFixture.last;
 import static org.shiftformer.core.server.ServerFixture.request;
+import static org.shiftformer.core.server.ServerFixture.requests;
 import static org.shiftformer.core.server.ServerFixture.sendAll;
 import static org.shiftformer.core.server.ServerFixture.terminal;
 
@@ -160,10 +161,7 @@ class FaultInjectionTest {
                     stalled.add(c);
                     c.send(new Message.Hello(0, 1, 1, "stops reading " + k));
                     assertInstanceOf(Message.Welcome.class, c.read());
-                    List<Message> requests = new ArrayList<>();
-                    for (long id = 1; id <= n; id++) {
-                        requests.add(request(id, source, MAX_NEW));
-                    }
+                    List<Message> requests = requests(1, n, source, MAX_NEW);
                     sendAll(c, requests);
                 }
                 await("every request accepted", 30_000, () -> server.stats().accepted() == (long) connections * n);
@@ -184,10 +182,7 @@ class FaultInjectionTest {
 
                 // The server keeps decoding for a client that reads.
                 try (TestClient other = TestClient.connect(server.localAddress())) {
-                    List<Message> requests = new ArrayList<>();
-                    for (long id = 1; id <= 5; id++) {
-                        requests.add(request(id, source, MAX_NEW));
-                    }
+                    List<Message> requests = requests(1, 5, source, MAX_NEW);
                     sendAll(other, requests);
                     Map<Long, List<Message>> frames = other.readTerminals(5);
                     for (long id = 1; id <= 5; id++) {
@@ -270,10 +265,7 @@ class FaultInjectionTest {
              TestClient b = TestClient.connect(server.localAddress())) {
             List<TestClient> clients = List.of(a, b);
             for (TestClient c : clients) {
-                List<Message> requests = new ArrayList<>();
-                for (long id = 1; id <= perConnection; id++) {
-                    requests.add(request(id, source, maxNew));
-                }
+                List<Message> requests = requests(1, perConnection, source, maxNew);
                 sendAll(c, requests);
             }
             int total = clients.size() * perConnection;
@@ -388,10 +380,7 @@ class FaultInjectionTest {
                 for (int k = 0; k < connections; k++) {
                     TestClient c = TestClient.connect(server.localAddress());
                     clients.add(c);
-                    List<Message> requests = new ArrayList<>();
-                    for (long id = 1; id <= perConnection; id++) {
-                        requests.add(request(id, source, MAX_NEW));
-                    }
+                    List<Message> requests = requests(1, perConnection, source, MAX_NEW);
                     sendAll(c, requests);
                 }
                 await("every request accepted", 30_000, () -> server.stats().accepted() == total);
@@ -420,10 +409,7 @@ class FaultInjectionTest {
                 for (TestClient c : clients) {
                     c.send(new Message.Ping(0, 99));
                     assertEquals(new Message.Pong(0, 99), c.read(), "the connection stays open");
-                    List<Message> requests = new ArrayList<>();
-                    for (long id = 101; id <= 102; id++) {
-                        requests.add(request(id, source, MAX_NEW));
-                    }
+                    List<Message> requests = requests(101, 102, source, MAX_NEW);
                     sendAll(c, requests);
                     Map<Long, List<Message>> frames = c.readTerminals(2);
                     assertDone(101, frames.get(101L), expected);

@@ -84,6 +84,15 @@ final class ServerFixture {
         return new Message.TranslateRequest(id, null, tokens, new Message.Params(1, maxNew, 0), 0, true);
     }
 
+    /** Streaming greedy requests with ids {@code from} to {@code to}, all for {@code tokens}. */
+    static List<Message> requests(long from, long to, int[] tokens, int maxNew) {
+        List<Message> list = new java.util.ArrayList<>();
+        for (long id = from; id <= to; id++) {
+            list.add(request(id, tokens, maxNew));
+        }
+        return list;
+    }
+
     static void await(String what, long timeoutMs, BooleanSupplier condition) throws InterruptedException {
         long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
         while (!condition.getAsBoolean()) {
