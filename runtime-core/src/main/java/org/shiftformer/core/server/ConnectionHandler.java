@@ -127,7 +127,7 @@ final class ConnectionHandler extends ChannelDuplexHandler {
         ctx.fireUserEventTriggered(evt);
     }
 
-    /** Closes once every frame written so far has gone out. */
+    /** Closes once every frame written so far has gone out (the idle timeout closes it if they never do). */
     private void closeAfterWrites() {
         ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
     }
@@ -355,7 +355,12 @@ final class ConnectionHandler extends ChannelDuplexHandler {
             writeTerminal(r);
         }
         router.wakeAll();
-        ctx.writeAndFlush(Message.Error.of(0, e)).addListener(ChannelFutureListener.CLOSE);
+        io.netty.channel.ChannelFuture sent = ctx.writeAndFlush(Message.Error.of(0, e));
+        if (ctx.channel().isWritable()) {
+            sent.addListener(ChannelFutureListener.CLOSE);
+        } else {
+            ctx.close(); // its client reads nothing: waiting for the frames to drain could take forever
+        }
     }
 
     private static ShiftformerException protocolError(String message) {

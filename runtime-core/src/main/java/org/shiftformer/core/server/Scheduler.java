@@ -447,7 +447,7 @@ public final class Scheduler {
             }
             Request r = lane.queue.peekFirst();
             if (writableRows + r.rows > config.maxBatchRows() || (reservedRows + r.rows > config.maxLiveRows()
-                    && !park(reservedRows + r.rows - config.maxLiveRows(), now))) {
+                    && !park(reservedRows + r.rows - config.maxLiveRows(), lane, now))) {
                 break;
             }
             lane.queue.pollFirst();
@@ -505,14 +505,15 @@ public final class Scheduler {
     /**
      * Frees at least {@code need} live rows for a waiting request of a writable connection by parking live
      * streams of connections that are not writable (those with the fewest tokens first: the cheapest to
-     * decode again). Parks nothing unless enough rows can be freed.
+     * decode again), never those of {@code forLane}, the connection it frees them for (its writability may
+     * change meanwhile). Parks nothing unless enough rows can be freed.
      *
      * @return true if the rows are free now
      */
-    private boolean park(int need, long now) {
+    private boolean park(int need, Lane forLane, long now) {
         int parkable = 0;
         for (Request r : active) {
-            if (!r.connection.isWritable()) {
+            if (r.lane != forLane && !r.connection.isWritable()) {
                 parkable += r.rows;
             }
         }
@@ -523,9 +524,12 @@ public final class Scheduler {
         while (freed < need) {
             Request victim = null;
             for (Request r : active) {
-                if (!r.connection.isWritable() && (victim == null || r.emitted < victim.emitted)) {
+                if (r.lane != forLane && !r.connection.isWritable() && (victim == null || r.emitted < victim.emitted)) {
                     victim = r;
                 }
+            }
+            if (victim == null) {
+                return false; // a connection became writable meanwhile: its streams keep their rows
             }
             active.remove(victim);
             reservedRows -= victim.rows;

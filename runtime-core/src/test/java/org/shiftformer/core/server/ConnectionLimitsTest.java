@@ -5,11 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.shiftformer.core.server.ServerFixture.MAX_NEW;
+import static org.shiftformer.core.server.ServerFixture.assertDone;
 import static org.shiftformer.core.server.ServerFixture.await;
 import static org.shiftformer.core.server.ServerFixture.awaitAllEnded;
 import static org.shiftformer.core.server.ServerFixture.config;
 import static org.shiftformer.core.server.ServerFixture.limitCount;
 import static org.shiftformer.core.server.ServerFixture.request;
+import static org.shiftformer.core.server.ServerFixture.requests;
+import static org.shiftformer.core.server.ServerFixture.sendAll;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -147,6 +150,28 @@ class ConnectionLimitsTest {
         }
     }
 
+    /**
+     * A client that sends requests and never reads ends up holding nothing: the stall timeout ends its
+     * requests, and the idle timeout then closes its connection although the Error frames cannot drain (on
+     * the old code the connection and its streams stayed as long as the client did).
+     */
+    @Test
+    void aConnectionThatNeverReadsIsClosedInTheEnd() throws Exception {
+        ServerConfig cfg = config().stallTimeoutMs(500).idleTimeoutMs(1_000).writeBufferHighWaterMark(4096)
+                .socketSendBufferBytes(4096).conclude();
+        int[] source = {2, 3};
+        try (ShiftformerServer server = fx.start(cfg, fx.noEos());
+             TestClient c = new TestClient(server.localAddress(), 4096)) {
+            c.send(new Message.Hello(0, 1, 1, "never reads"));
+            assertInstanceOf(Message.Welcome.class, c.read());
+            sendAll(c, requests(1, 40, source, MAX_NEW));
+            await("the connection closed", 60_000, () -> server.connectionCount() == 0);
+            assertTrue(server.stats().limitHits(ServerStats.Limit.STALL_TIMEOUT) > 0, server.stats()::toString);
+            assertEquals(1, server.stats().limitHits(ServerStats.Limit.IDLE_TIMEOUT));
+            awaitAllEnded(server);
+        }
+    }
+
     // ---- connection limits --------------------------------------------------------------------------
 
     /** One connection over maxConnections gets Error OVERLOADED naming the setting and is closed; a slot freed is reused. */
@@ -199,18 +224,11 @@ class ConnectionLimitsTest {
         int[] expected = fx.expectedTokens(source, MAX_NEW);
         try (ShiftformerServer server = fx.start(config().conclude(), fx.noEos());
              TestClient c = TestClient.connect(server.localAddress())) {
-            ByteBuffer all = ByteBuffer.allocate(4096);
-            for (long id = 1; id <= 3; id++) {
-                all.put(c.frame(request(id, source, MAX_NEW)));
-            }
-            c.sendRaw(Arrays.copyOf(all.array(), all.position()));
+            sendAll(c, requests(1, 3, source, MAX_NEW));
             c.shutdownOutput();
             Map<Long, java.util.List<Message>> frames = c.readTerminals(3);
             for (long id = 1; id <= 3; id++) {
-                java.util.List<Message> f = frames.get(id);
-                Message.Done done = assertInstanceOf(Message.Done.class, f.get(f.size() - 1));
-                assertArrayEquals(expected, done.tokens());
-                assertEquals(expected.length + 1, f.size(), "Token frames, then Done");
+                assertDone(id, frames.get(id), expected); // its tokens, then Done
             }
             assertTrue(c.closedByServer(), "the server closes once the last request has ended");
             awaitAllEnded(server);
