@@ -57,9 +57,10 @@ public final class ServerConfig {
 
     /**
      * Decoder rows (each a KV cache) held by live requests, those paused by backpressure included. A
-     * connection that stops reading keeps its requests' rows, so this, not {@link #MAX_BATCH_ROWS_PROP},
-     * bounds the memory that stalled clients can pin; new requests are admitted while the rows of
-     * writable connections fit a batch. At least {@link #MAX_BATCH_ROWS_PROP}; 0 (the default) means
+     * connection that stops reading keeps its requests' rows until a request of a writable connection
+     * needs them (then its streams are parked: {@link Scheduler}), so this, not
+     * {@link #MAX_BATCH_ROWS_PROP}, bounds the memory that stalled clients can pin; new requests are admitted
+     * while the rows of writable connections fit a batch. At least {@link #MAX_BATCH_ROWS_PROP}; 0 (the default) means
      * 4 times {@link #MAX_BATCH_ROWS_PROP}.
      */
     public static final String MAX_LIVE_ROWS_PROP = "shiftformer.server.maxLiveRows";

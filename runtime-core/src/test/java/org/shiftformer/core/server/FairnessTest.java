@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 import static org.shiftformer.core.server.ServerFixture.MAX_NEW;
 import static org.shiftformer.core.server.ServerFixture.assertDone;
 import static org.shiftformer.core.server.ServerFixture.await;
+import static org.shiftformer.core.server.ServerFixture.awaitStalled;
 import static org.shiftformer.core.server.ServerFixture.awaitAllEnded;
 import static org.shiftformer.core.server.ServerFixture.limitCount;
 import static org.shiftformer.core.server.ServerFixture.request;
@@ -29,9 +30,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.shiftformer.api.ErrorCode;
-import org.shiftformer.api.backend.Backend;
 import org.shiftformer.api.backend.NoEosModel;
-import org.shiftformer.core.artifact.Artifact;
 import org.shiftformer.core.protocol.LeakCheck;
 import org.shiftformer.core.protocol.Message;
 
@@ -69,26 +68,6 @@ class FairnessTest {
     /** Small buffers, so that a client that stops reading stalls its connection after a few frames. */
     private static ServerConfig.Builder config() {
         return ServerFixture.config().writeBufferHighWaterMark(4096).socketSendBufferBytes(4096);
-    }
-
-    /**
-     * Waits (bounded) until decoding is held by backpressure: the scheduler went through at least 20 passes
-     * in which it skipped live requests because their connection was not writable, without running a step.
-     */
-    private static void awaitStalled(ShiftformerServer server) throws InterruptedException {
-        ServerStats s = server.stats();
-        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (true) {
-            long steps = s.steps();
-            long skips = s.backpressureSkips();
-            Thread.sleep(50);
-            if (s.steps() == steps && s.backpressureSkips() - skips >= 20) {
-                return;
-            }
-            if (System.nanoTime() - end > 0) {
-                fail("decoding did not stall on backpressure: " + s);
-            }
-        }
     }
 
     /** Connects with a small receive buffer, says Hello and sends {@code n} requests; the caller then never reads. */

@@ -4,9 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 import static org.shiftformer.core.server.ServerFixture.assertDone;
 import static org.shiftformer.core.server.ServerFixture.await;
+import static org.shiftformer.core.server.ServerFixture.awaitStalled;
 import static org.shiftformer.core.server.ServerFixture.config;
 import static org.shiftformer.core.server.ServerFixture.last;
 import static org.shiftformer.core.server.ServerFixture.request;
@@ -83,29 +83,6 @@ class FaultInjectionTest {
 
     private static int[] expectedTokens(int[] source, int maxNew) {
         return fx.expectedTokens(source, maxNew);
-    }
-
-    /**
-     * Waits (bounded) until decoding is held by backpressure alone: the scheduler went through at least 20 passes in which it skipped every live request because its
-     * connection was not writable, without running a step. Counted in scheduler passes, not in time, so a
-     * slow machine only makes it take longer.
-     */
-    private static void awaitStalled(ShiftformerServer server) throws InterruptedException {
-        ServerStats s = server.stats();
-        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (true) {
-            long steps = s.steps();
-            long skips = s.backpressureSkips();
-            int active = server.scheduler().activeSequences();
-            Thread.sleep(50);
-            if (active > 0 && s.steps() == steps && server.scheduler().activeSequences() == active && s.backpressureSkips() - skips >= 20L * active) {
-                return;
-            }
-            if (System.nanoTime() - end > 0) {
-                fail("decoding did not stall on backpressure: " + s + ", active " + server.scheduler().activeSequences()
-                        + ", queued " + server.scheduler().queuedRequests());
-            }
-        }
     }
 
     private static void assertStatsInvariant(ShiftformerServer server) throws InterruptedException {

@@ -136,6 +136,30 @@ final class ServerFixture {
         }
     }
 
+    /**
+     * Waits (bounded) until decoding is held by backpressure alone: the scheduler went through at least 20
+     * passes in which it skipped every live request because its connection was not writable, without running
+     * a step. Counted in scheduler passes, not in time, so a slow machine only makes it take longer.
+     */
+    static void awaitStalled(ShiftformerServer server) throws InterruptedException {
+        ServerStats s = server.stats();
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (true) {
+            long steps = s.steps();
+            long skips = s.backpressureSkips();
+            int active = server.scheduler().activeSequences();
+            Thread.sleep(50);
+            if (active > 0 && s.steps() == steps && server.scheduler().activeSequences() == active
+                    && s.backpressureSkips() - skips >= 20L * active) {
+                return;
+            }
+            if (System.nanoTime() - end > 0) {
+                fail("decoding did not stall on backpressure: " + s + ", active " + server.scheduler().activeSequences()
+                        + ", queued " + server.scheduler().queuedRequests());
+            }
+        }
+    }
+
     /** Waits until every accepted request has ended ({@link ServerStats} invariant). */
     static void awaitAllEnded(ShiftformerServer server) throws InterruptedException {
         ServerStats s = server.stats();
