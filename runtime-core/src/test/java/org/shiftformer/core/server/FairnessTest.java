@@ -116,6 +116,7 @@ class FairnessTest {
                         assertDone(id, frames.get(id), expected);
                     }
                 }
+                assertTrue(server.stats().parked() > 0, "stalled streams gave their rows up: " + server.stats());
 
                 for (TestClient c : stalled) {
                     Map<Long, List<Message>> frames = c.readTerminals(n);
