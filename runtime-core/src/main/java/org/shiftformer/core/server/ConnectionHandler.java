@@ -1,18 +1,19 @@
 package org.shiftformer.core.server;
 
+import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
-import io.netty.buffer.Unpooled;
-import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.TimeUnit;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ModelConfig;
@@ -355,7 +356,7 @@ final class ConnectionHandler extends ChannelDuplexHandler {
             writeTerminal(r);
         }
         router.wakeAll();
-        io.netty.channel.ChannelFuture sent = ctx.writeAndFlush(Message.Error.of(0, e));
+        ChannelFuture sent = ctx.writeAndFlush(Message.Error.of(0, e));
         if (ctx.channel().isWritable()) {
             sent.addListener(ChannelFutureListener.CLOSE);
         } else {

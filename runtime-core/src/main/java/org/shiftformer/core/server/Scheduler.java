@@ -6,6 +6,7 @@ import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
@@ -109,7 +110,7 @@ public final class Scheduler {
 
     // ---- scheduler thread only ----
     /** The scheduler's view of each connection with requests on it (queued or live). */
-    private final java.util.Map<ConnectionHandler, Lane> lanes = new IdentityHashMap<>();
+    private final Map<ConnectionHandler, Lane> lanes = new IdentityHashMap<>();
     /** Lanes with queued requests, in round-robin order: admission takes one from the first, moves it last. */
     private final ArrayDeque<Lane> ring = new ArrayDeque<>();
     private final List<Request> active = new ArrayList<>();
