@@ -134,7 +134,8 @@ public final class TokenDeliveryBenchmark {
         }
     }
 
-    private static void send(OutputStream out, MessageWriter writer, Message m) throws IOException {
+    /** Writes one frame (also for {@link FairnessBenchmark}). */
+    static void send(OutputStream out, MessageWriter writer, Message m) throws IOException {
         ByteBuffer bb = writer.encode(m);
         byte[] b = new byte[bb.remaining()];
         bb.get(b);
@@ -142,7 +143,8 @@ public final class TokenDeliveryBenchmark {
         out.flush();
     }
 
-    private static Message read(DataInputStream in) throws IOException {
+    /** Reads one frame (also for {@link FairnessBenchmark}). */
+    static Message read(DataInputStream in) throws IOException {
         byte[] prefix = new byte[FrameLayout.LENGTH_BYTES];
         in.readFully(prefix);
         int len = ByteBuffer.wrap(prefix).order(FrameLayout.BYTE_ORDER).getInt();

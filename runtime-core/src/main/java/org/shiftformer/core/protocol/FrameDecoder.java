@@ -24,13 +24,27 @@ import org.shiftformer.api.ShiftformerException;
  */
 public final class FrameDecoder extends LengthFieldBasedFrameDecoder {
     private final int maxPayloadBytes;
+    /** The limit in force, at most {@link #maxPayloadBytes}: lower before a handshake completes. */
+    private int limit;
     private boolean failed;
+    private boolean failedOnLimit;
 
     /**
      * @param maxPayloadBytes largest length prefix accepted, in
      *                        [{@link FrameLayout#MIN_MAX_PAYLOAD_BYTES}, {@link FrameLayout#MAX_MAX_PAYLOAD_BYTES}]
      */
     public FrameDecoder(int maxPayloadBytes) {
+        this(maxPayloadBytes, maxPayloadBytes);
+    }
+
+    /**
+     * A decoder whose limit starts lower, as a server's before {@code Welcome} (PROTOCOL.md section 1:
+     * 65,536 bytes), and is raised by {@link #limit(int)}.
+     *
+     * @param initialLimit the limit until {@link #limit(int)} raises it, in
+     *                     [{@link FrameLayout#MIN_MAX_PAYLOAD_BYTES}, {@code maxPayloadBytes}]
+     */
+    public FrameDecoder(int maxPayloadBytes, int initialLimit) {
         super(FrameLayout.BYTE_ORDER,
                 FrameLayout.frameBytes(FrameLayout.checkMaxPayloadBytes("max frame bytes", maxPayloadBytes)),
                 FrameLayout.LENGTH_OFFSET, FrameLayout.LENGTH_BYTES,
@@ -38,6 +52,25 @@ public final class FrameDecoder extends LengthFieldBasedFrameDecoder {
                 0, // keep the prefix: alignment inside the FlatBuffer is counted from it
                 true);
         this.maxPayloadBytes = maxPayloadBytes;
+        this.limit = checkLimit(initialLimit);
+    }
+
+    private int checkLimit(int payloadBytes) {
+        if (payloadBytes < FrameLayout.MIN_MAX_PAYLOAD_BYTES || payloadBytes > maxPayloadBytes) {
+            throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "frame limit " + payloadBytes + " must be in ["
+                    + FrameLayout.MIN_MAX_PAYLOAD_BYTES + ", " + maxPayloadBytes + "] bytes");
+        }
+        return payloadBytes;
+    }
+
+    /** Sets the limit in force (event loop), e.g. to {@link #maxPayloadBytes()} once the handshake is done. */
+    public void limit(int payloadBytes) {
+        this.limit = checkLimit(payloadBytes);
+    }
+
+    /** True if decoding failed on a length prefix above a limit lower than {@link #maxPayloadBytes()}. */
+    public boolean failedOnLowerLimit() {
+        return failedOnLimit;
     }
 
     /** The limit on the length prefix. */
@@ -48,9 +81,10 @@ public final class FrameDecoder extends LengthFieldBasedFrameDecoder {
     @Override
     protected long getUnadjustedFrameLength(ByteBuf buf, int offset, int length, ByteOrder order) {
         long payload = buf.getUnsignedIntLE(offset);
-        if (payload > maxPayloadBytes) {
-            throw MessageReader.protocolError("length prefix " + payload + " exceeds the limit of " + maxPayloadBytes
-                    + " bytes");
+        if (payload > limit) {
+            failedOnLimit = limit < maxPayloadBytes;
+            throw MessageReader.protocolError("length prefix " + payload + " exceeds the limit of " + limit + " bytes"
+                    + (failedOnLimit ? " before the handshake" : ""));
         }
         if (payload < FrameLayout.MIN_PAYLOAD_BYTES) {
             throw MessageReader.protocolError("length prefix " + payload + " is below the minimum of "

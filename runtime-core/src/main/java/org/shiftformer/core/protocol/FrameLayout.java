@@ -59,6 +59,11 @@ public final class FrameLayout {
     public static final int DEFAULT_MAX_PAYLOAD_BYTES = 1 << 20;
     /** Every peer accepts payloads of at least this many bytes, so a limit may not be set lower. */
     public static final int MIN_MAX_PAYLOAD_BYTES = 1 << 16;
+    /**
+     * The most payload a client may send in one frame before it has the {@code Welcome} (PROTOCOL.md
+     * section 1), whatever limit the server announces then.
+     */
+    public static final int PRE_HANDSHAKE_MAX_PAYLOAD_BYTES = MIN_MAX_PAYLOAD_BYTES;
     /** No limit may be set higher (it keeps the whole frame, prefix included, an {@code int}). */
     public static final int MAX_MAX_PAYLOAD_BYTES = 1 << 30;
 

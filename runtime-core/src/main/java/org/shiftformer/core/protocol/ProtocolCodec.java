@@ -37,7 +37,15 @@ public final class ProtocolCodec {
      *                        limit; before Welcome, {@link FrameLayout#MIN_MAX_PAYLOAD_BYTES} is safe)
      */
     public static ChannelPipeline addTo(ChannelPipeline pipeline, int maxPayloadBytes) {
-        return pipeline.addLast(FRAME_DECODER, new FrameDecoder(maxPayloadBytes))
+        return addTo(pipeline, maxPayloadBytes, maxPayloadBytes);
+    }
+
+    /**
+     * As {@link #addTo(ChannelPipeline, int)}, with an inbound limit of {@code initialLimit} until the
+     * {@link FrameDecoder}'s {@link FrameDecoder#limit(int)} raises it (a server before Welcome).
+     */
+    public static ChannelPipeline addTo(ChannelPipeline pipeline, int maxPayloadBytes, int initialLimit) {
+        return pipeline.addLast(FRAME_DECODER, new FrameDecoder(maxPayloadBytes, initialLimit))
                 .addLast(MESSAGE_DECODER, MessageDecoder.INSTANCE)
                 .addLast(MESSAGE_ENCODER, new MessageEncoder(maxPayloadBytes));
     }

@@ -1,19 +1,26 @@
 package org.shiftformer.core.server;
 
+import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ModelConfig;
 import org.shiftformer.api.ShiftformerException;
 import org.shiftformer.core.decode.DecodeParams;
 import org.shiftformer.core.protocol.Message;
+import org.shiftformer.core.protocol.FrameDecoder;
 import org.shiftformer.core.protocol.ProtocolCodec;
 import org.shiftformer.core.protocol.ProtocolVersion;
 
@@ -29,7 +36,13 @@ import org.shiftformer.core.protocol.ProtocolVersion;
  * when a connection error ends requests that the scheduler is still stepping.
  *
  * <p>Backpressure: while the channel is not writable, auto-read is off (no new requests are read) and the
- * scheduler skips this connection's searches.
+ * scheduler skips this connection's searches; {@link #stalledNs} tells it for how long (the stall timeout).
+ *
+ * <p>Connection limits (PROTOCOL.md sections 1 and 3): frames before the Welcome are limited to
+ * {@link org.shiftformer.core.protocol.FrameLayout#PRE_HANDSHAKE_MAX_PAYLOAD_BYTES}; a connection that sends
+ * no Hello within {@link ServerConfig#handshakeTimeoutMs()}, or stays silent with nothing in flight for
+ * {@link ServerConfig#idleTimeoutMs()}, gets a connection Error and is closed. A client that shuts down its
+ * write side (half-close) gets its requests already sent finished, then the connection closes.
  */
 final class ConnectionHandler extends ChannelDuplexHandler {
     private final ServerConfig config;
@@ -40,6 +53,16 @@ final class ConnectionHandler extends ChannelDuplexHandler {
     private volatile Channel channel;
     private boolean welcomed;
     private boolean closing;
+    /** The client shut down its write side: finish what is in flight, then close. */
+    private boolean inputShutdown;
+    /** When a frame last arrived, or the last request in flight ended (event loop). */
+    private long lastActivityNs;
+    private ScheduledFuture<?> handshakeTimer;
+    private ScheduledFuture<?> idleTimer;
+    /** {@link System#nanoTime()} when the channel last became not writable, or 0 while it is writable. */
+    private volatile long unwritableSinceNs;
+    /** This connection's accepted requests that wait for a decode slot, over every scheduler. */
+    final AtomicInteger queued = new AtomicInteger();
 
     ConnectionHandler(ServerConfig config, ModelRouter router, ServerStats stats) {
         this.config = config;
@@ -56,7 +79,63 @@ final class ConnectionHandler extends ChannelDuplexHandler {
     // ---- inbound ------------------------------------------------------------------------------------
 
     @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        lastActivityNs = System.nanoTime();
+        handshakeTimer = ctx.executor().schedule(this::handshakeTimedOut, config.handshakeTimeoutMs(),
+                TimeUnit.MILLISECONDS);
+        idleTimer = ctx.executor().schedule(this::checkIdle, config.idleTimeoutMs(), TimeUnit.MILLISECONDS);
+        ctx.fireChannelActive();
+    }
+
+    private void handshakeTimedOut() {
+        if (!welcomed && !closing && ctx.channel().isActive()) {
+            stats.limit(ServerStats.Limit.HANDSHAKE_TIMEOUT);
+            connectionError(new ShiftformerException(ErrorCode.PROTOCOL_ERROR, "no Hello within "
+                    + config.handshakeTimeoutMs() + " ms of connecting (server limit "
+                    + ServerConfig.HANDSHAKE_TIMEOUT_MS_PROP + ")"));
+        }
+    }
+
+    /** Closes the connection when nothing is in flight and nothing arrived for the idle timeout; else looks again later. */
+    private void checkIdle() {
+        if (closing || !ctx.channel().isActive()) {
+            return;
+        }
+        long idleNs = TimeUnit.MILLISECONDS.toNanos(config.idleTimeoutMs());
+        long quietNs = System.nanoTime() - lastActivityNs;
+        if (inFlight.isEmpty() && quietNs >= idleNs) {
+            stats.limit(ServerStats.Limit.IDLE_TIMEOUT);
+            connectionError(new ShiftformerException(ErrorCode.CANCELLED, "connection idle: no request in flight and "
+                    + "nothing received for " + config.idleTimeoutMs() + " ms (server limit "
+                    + ServerConfig.IDLE_TIMEOUT_MS_PROP + ")"));
+            return;
+        }
+        long next = inFlight.isEmpty() ? idleNs - quietNs : idleNs;
+        idleTimer = ctx.executor().schedule(this::checkIdle, Math.max(1, next), TimeUnit.NANOSECONDS);
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof ChannelInputShutdownEvent) {
+            // Half-close (PROTOCOL.md 3): the client sent everything; finish the requests already accepted
+            // (their terminal frames close the connection when the last one is written), as HTTP/1.1 does.
+            inputShutdown = true;
+            if (inFlight.isEmpty() && !closing) {
+                closeAfterWrites();
+            }
+            return;
+        }
+        ctx.fireUserEventTriggered(evt);
+    }
+
+    /** Closes once every frame written so far has gone out (the idle timeout closes it if they never do). */
+    private void closeAfterWrites() {
+        ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+    }
+
+    @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        lastActivityNs = System.nanoTime();
         if (closing) {
             return; // after a connection error nothing more is read (Messages hold no buffers)
         }
@@ -97,6 +176,12 @@ final class ConnectionHandler extends ChannelDuplexHandler {
             return;
         }
         welcomed = true;
+        if (handshakeTimer != null) {
+            handshakeTimer.cancel(false);
+        }
+        if (ctx.pipeline().get(ProtocolCodec.FRAME_DECODER) instanceof FrameDecoder frames) {
+            frames.limit(config.maxFrameBytes()); // the pre-handshake limit is lifted with the Welcome
+        }
         ctx.writeAndFlush(new Message.Welcome(0, version, "shiftformer", ShiftformerServer.VERSION,
                 config.maxFrameBytes(), config.maxInFlight(), config.maxBeamWidth(), current.served().summary()));
     }
@@ -204,6 +289,11 @@ final class ConnectionHandler extends ChannelDuplexHandler {
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
         boolean writable = ctx.channel().isWritable();
+        if (writable) {
+            unwritableSinceNs = 0;
+        } else if (unwritableSinceNs == 0) {
+            unwritableSinceNs = System.nanoTime() | 1; // never 0: 0 means writable
+        }
         if (!closing) {
             ctx.channel().config().setAutoRead(writable);
         }
@@ -215,6 +305,12 @@ final class ConnectionHandler extends ChannelDuplexHandler {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
+        if (handshakeTimer != null) {
+            handshakeTimer.cancel(false);
+        }
+        if (idleTimer != null) {
+            idleTimer.cancel(false);
+        }
         // The client abandoned its requests: the scheduler drops them at its next step boundary.
         for (Request r : inFlight.values()) {
             r.signal(Request.DISCONNECT);
@@ -229,6 +325,11 @@ final class ConnectionHandler extends ChannelDuplexHandler {
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         Throwable t = ProtocolCodec.unwrap(cause);
+        if (t instanceof ShiftformerException e && !welcomed && !closing
+                && ctx.pipeline().get(ProtocolCodec.FRAME_DECODER) instanceof FrameDecoder frames
+                && frames.failedOnLowerLimit()) {
+            stats.limit(ServerStats.Limit.PRE_HANDSHAKE_BYTES);
+        }
         if (t instanceof ShiftformerException e) {
             connectionError(e);
         } else if (t instanceof IOException) {
@@ -255,7 +356,12 @@ final class ConnectionHandler extends ChannelDuplexHandler {
             writeTerminal(r);
         }
         router.wakeAll();
-        ctx.writeAndFlush(Message.Error.of(0, e)).addListener(ChannelFutureListener.CLOSE);
+        ChannelFuture sent = ctx.writeAndFlush(Message.Error.of(0, e));
+        if (ctx.channel().isWritable()) {
+            sent.addListener(ChannelFutureListener.CLOSE);
+        } else {
+            ctx.close(); // its client reads nothing: waiting for the frames to drain could take forever
+        }
     }
 
     private static ShiftformerException protocolError(String message) {
@@ -267,6 +373,15 @@ final class ConnectionHandler extends ChannelDuplexHandler {
     boolean isWritable() {
         Channel ch = channel;
         return ch != null && ch.isWritable();
+    }
+
+    /**
+     * How long the channel has been not writable at {@code nowNs} (its client reads nothing while the server
+     * has more than the high-water mark for it), or 0 while it is writable. Any thread.
+     */
+    long stalledNs(long nowNs) {
+        long since = unwritableSinceNs;
+        return since == 0 ? 0 : Math.max(1, nowNs - since);
     }
 
     /** Queues a Token frame (any thread; flushed by {@link #flush}). */
@@ -298,6 +413,12 @@ final class ConnectionHandler extends ChannelDuplexHandler {
                                 frame.typeName() + " frame could not be sent: " + e.getMessage()));
                     }
                 });
+            }
+            if (inFlight.isEmpty()) {
+                lastActivityNs = System.nanoTime();
+                if (inputShutdown && !closing) {
+                    closeAfterWrites(); // half-closed: the last request it sent has ended
+                }
             }
         }
     }

@@ -57,6 +57,10 @@ final class Request implements TokenListener {
     int replay;
     int stepRow;
     boolean wrote;
+    /** This request's connection as its scheduler sees it: its queue and the rows it holds. */
+    Scheduler.Lane lane;
+    /** Since when it waits for a decode slot: receipt, or the moment it was parked ({@code maxQueueWaitMs}). */
+    long queuedNs;
 
     Request(ConnectionHandler connection, Scheduler scheduler, long id, int[] source, DecodeParams params, boolean stream,
             long receivedNs, int deadlineMs, ServerStats stats) {
@@ -70,6 +74,7 @@ final class Request implements TokenListener {
         this.deadlineNs = deadlineMs == 0 ? 0 : receivedNs + deadlineMs * 1_000_000L;
         this.rows = params.beamWidth();
         this.stats = stats;
+        this.queuedNs = receivedNs;
     }
 
     /** Asks the scheduler to stop this request ({@link #CANCEL} or {@link #DISCONNECT}); the first signal wins. */

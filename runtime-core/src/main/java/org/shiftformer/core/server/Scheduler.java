@@ -6,6 +6,7 @@ import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
@@ -27,23 +28,31 @@ import org.shiftformer.core.server.metrics.ModelMetrics;
  * {@link LoadedModel}). Each iteration, between decoder steps, it
  *
  * <ol>
- *   <li>moves newly accepted requests from the inbox to the pending queue;</li>
- *   <li>ends requests that were cancelled, whose connection closed, or whose deadline passed (so a stop
- *       takes effect within one step);</li>
- *   <li>admits pending requests while the rows reserved by requests on writable connections fit
+ *   <li>moves newly accepted requests from the inbox to their connection's queue ({@link Lane});</li>
+ *   <li>ends requests that were cancelled, whose connection closed, whose deadline passed, that waited
+ *       {@link ServerConfig#maxQueueWaitMs()} in the queue (OVERLOADED), or whose connection has not been
+ *       writable for {@link ServerConfig#stallTimeoutMs()} (CANCELLED), so a stop takes effect within one
+ *       step;</li>
+ *   <li>admits queued requests <b>fairly between connections</b>: each admission goes to the connection
+ *       whose live requests hold the fewest rows (round robin among equals), skipping connections that are
+ *       not writable and those whose live requests hold {@link ServerConfig#maxConnectionRows()}, while the rows of requests on writable connections fit
  *       {@link ServerConfig#maxBatchRows()} and all reserved rows fit {@link ServerConfig#maxLiveRows()}
- *       (a beam of width W reserves W rows), encoding all newly admitted sources in one
- *       {@link LoadedModel#encode} batch;</li>
+ *       (a beam of width W reserves W rows). When only the live rows are short, live streams of
+ *       connections that are not writable are <b>parked</b>: they give their rows up, go back to the front
+ *       of their connection's queue, and are decoded again from their start when they are admitted again,
+ *       without sending the tokens the client has (as after a failover). All newly admitted sources are
+ *       encoded in one {@link LoadedModel#encode} batch;</li>
  *   <li>gathers, round robin, up to {@link ServerConfig#maxBatchRows()} live hypotheses of the active
- *       searches whose connection is writable (one that is not keeps its slot but is skipped:
- *       backpressure, and a client that stops reading holds rows only against maxLiveRows, never the
- *       batch of the others) and runs one {@link LoadedModel#decodeStep}; each search advances, streams
- *       its final tokens, and on completion sends Done;</li>
+ *       searches whose connection is writable (one that is not is skipped: backpressure) and runs one
+ *       {@link LoadedModel#decodeStep}; each search advances, streams its final tokens, and on completion
+ *       sends Done;</li>
  *   <li>flushes each connection written to in the step once.</li>
  * </ol>
  *
  * Admission is bounded: {@link #submit} refuses with OVERLOADED when {@link ServerConfig#maxQueued()}
- * accepted requests already wait for a slot, so nothing queues without bound.
+ * accepted requests already wait for a slot, so nothing queues without bound, except that a connection
+ * with no request waiting may always queue one (so connections that fill the queue cannot refuse every
+ * other connection; the bound is then maxQueued plus the connections).
  *
  * <p>Failover: when the backend fails while running ({@link ErrorCode#BACKEND_FAILURE} from an encode or a
  * decoder step) and the server's {@link FallbackPolicy} allows one, the {@link Failover} loads the model on
@@ -100,7 +109,10 @@ public final class Scheduler {
     private volatile int activeCount;
 
     // ---- scheduler thread only ----
-    private final ArrayDeque<Request> pending = new ArrayDeque<>();
+    /** The scheduler's view of each connection with requests on it (queued or live). */
+    private final Map<ConnectionHandler, Lane> lanes = new IdentityHashMap<>();
+    /** Lanes with queued requests, in round-robin order: admission takes one from the first, moves it last. */
+    private final ArrayDeque<Lane> ring = new ArrayDeque<>();
     private final List<Request> active = new ArrayList<>();
     private final List<Request> stepped = new ArrayList<>();
     private final List<Request> admitted = new ArrayList<>();
@@ -116,6 +128,22 @@ public final class Scheduler {
     private final int[] logits;
     private int reservedRows;
     private long stepNo;
+    private final long stallTimeoutNs;
+    private final long maxQueueWaitNs;
+
+    /** One connection as this scheduler sees it (scheduler thread only). */
+    static final class Lane {
+        final ConnectionHandler connection;
+        /** Its accepted requests waiting for a slot, parked ones first. */
+        final ArrayDeque<Request> queue = new ArrayDeque<>();
+        /** Rows its live requests hold ({@link ServerConfig#maxConnectionRows()}). */
+        int rows;
+        boolean inRing;
+
+        Lane(ConnectionHandler connection) {
+            this.connection = connection;
+        }
+    }
 
     Scheduler(ServedModel served, ServerConfig config, ServerStats stats, ModelMetrics meters) {
         this(served, config, stats, meters, null);
@@ -133,6 +161,8 @@ public final class Scheduler {
         this.vocab = served.config().vocabSize();
         this.tokens = new int[config.maxBatchRows()];
         this.logits = new int[Math.multiplyExact(config.maxBatchRows(), vocab)];
+        this.stallTimeoutNs = TimeUnit.MILLISECONDS.toNanos(config.stallTimeoutMs());
+        this.maxQueueWaitNs = TimeUnit.MILLISECONDS.toNanos(config.maxQueueWaitMs());
         String name = "shiftformer-decode-" + served.sha256().substring(0, Math.min(8, served.sha256().length()));
         this.thread = Thread.ofPlatform().name(name).daemon(true).unstarted(this::run);
     }
@@ -175,12 +205,13 @@ public final class Scheduler {
             }
             // Checked before counting (only this lock's holder adds; the scheduler only subtracts), so the
             // queue-depth gauge never shows a refused request.
-            if (waiting.get() >= config.maxQueued()) {
+            if (waiting.get() >= config.maxQueued() && r.connection.queued.get() > 0) {
                 stats.reject(ErrorCode.OVERLOADED.value());
                 return new Message.Error(r.id, ErrorCode.OVERLOADED.value(), "server queue is full ("
                         + config.maxQueued() + " requests wait for a slot); retry later");
             }
             waiting.incrementAndGet();
+            r.connection.queued.incrementAndGet();
             stats.accepted.increment();
             inbox.add(r);
         }
@@ -258,16 +289,16 @@ public final class Scheduler {
                     continue;
                 }
                 long now = System.nanoTime();
-                sweep(pending, now, true);
+                sweepQueued(now);
                 sweep(active, now, false);
                 admit(now);
                 activeCount = active.size();
-                if (stopping && pending.isEmpty() && active.isEmpty() && inbox.isEmpty()) {
+                if (stopping && ring.isEmpty() && active.isEmpty() && inbox.isEmpty()) {
                     return;
                 }
                 int rows = gather(now);
                 if (rows == 0) {
-                    LockSupport.parkNanos(this, active.isEmpty() && pending.isEmpty() ? IDLE_PARK_NS : BLOCKED_PARK_NS);
+                    LockSupport.parkNanos(this, active.isEmpty() && ring.isEmpty() ? IDLE_PARK_NS : BLOCKED_PARK_NS);
                     continue;
                 }
                 step(rows);
@@ -297,7 +328,43 @@ public final class Scheduler {
     private void drainInbox() {
         Request r;
         while ((r = inbox.poll()) != null) {
-            pending.add(r);
+            Lane lane = lanes.computeIfAbsent(r.connection, Lane::new);
+            r.lane = lane;
+            enqueue(lane, r, false);
+        }
+    }
+
+    /** Puts {@code r} in its lane's queue (at the front: a parked stream) and the lane in the ring. */
+    private void enqueue(Lane lane, Request r, boolean first) {
+        if (first) {
+            lane.queue.addFirst(r);
+        } else {
+            lane.queue.addLast(r);
+        }
+        if (!lane.inRing) {
+            lane.inRing = true;
+            ring.addLast(lane);
+        }
+    }
+
+    /** {@link #sweep} over every queue; lanes left without queued requests leave the ring. */
+    private void sweepQueued(long now) {
+        Iterator<Lane> lit = ring.iterator();
+        while (lit.hasNext()) {
+            Lane lane = lit.next();
+            sweep(lane.queue, now, true);
+            if (lane.queue.isEmpty()) {
+                lit.remove();
+                lane.inRing = false;
+                forgetIfIdle(lane);
+            }
+        }
+    }
+
+    /** Drops a lane that holds nothing (its connection has no request on this scheduler). */
+    private void forgetIfIdle(Lane lane) {
+        if (lane.rows == 0 && lane.queue.isEmpty() && !lane.inRing) {
+            lanes.remove(lane.connection);
         }
     }
 
@@ -316,6 +383,16 @@ public final class Scheduler {
                 r.terminate(new Message.Error(r.id, ErrorCode.DEADLINE_EXCEEDED.value(), "deadline of "
                         + (r.deadlineNs - r.receivedNs) / 1_000_000 + " ms passed " + (isPending ? "while queued"
                         : "after " + r.tokensSent + " tokens")));
+            } else if (r.connection.stalledNs(now) >= stallTimeoutNs) {
+                stats.limit(ServerStats.Limit.STALL_TIMEOUT);
+                r.terminate(new Message.Error(r.id, ErrorCode.CANCELLED.value(), "the connection read nothing for "
+                        + config.stallTimeoutMs() + " ms while the server had frames for it (server limit "
+                        + ServerConfig.STALL_TIMEOUT_MS_PROP + "); stopped after " + r.tokensSent + " tokens"));
+            } else if (isPending && now - r.queuedNs >= maxQueueWaitNs) {
+                stats.limit(ServerStats.Limit.QUEUE_WAIT);
+                r.terminate(new Message.Error(r.id, ErrorCode.OVERLOADED.value(), "waited " + config.maxQueueWaitMs()
+                        + " ms for a decode slot (server limit " + ServerConfig.MAX_QUEUE_WAIT_MS_PROP
+                        + "); retry later"));
             } else {
                 continue;
             }
@@ -324,17 +401,28 @@ public final class Scheduler {
         }
     }
 
+    /**
+     * Accounts for {@code r} leaving the queue ({@code wasPending}; the caller removed it) or the live set,
+     * and releases its decoder states.
+     */
     private void leave(Request r, boolean wasPending) {
         if (wasPending) {
-            waiting.decrementAndGet();
+            unqueued(r);
         } else {
             reservedRows -= r.rows;
+            r.lane.rows -= r.rows;
         }
         r.release();
+        forgetIfIdle(r.lane);
+    }
+
+    private void unqueued(Request r) {
+        waiting.decrementAndGet();
+        r.connection.queued.decrementAndGet();
     }
 
     private void admit(long now) {
-        if (pending.isEmpty()) {
+        if (ring.isEmpty()) {
             return;
         }
         int writableRows = 0;
@@ -343,14 +431,39 @@ public final class Scheduler {
                 writableRows += r.rows;
             }
         }
-        while (!pending.isEmpty() && writableRows + pending.peek().rows <= config.maxBatchRows()
-                && reservedRows + pending.peek().rows <= config.maxLiveRows()) {
-            Request r = pending.poll();
-            waiting.decrementAndGet();
+        // Fair between connections: each admission goes to the writable connection below its row bound
+        // whose live requests hold the fewest rows, the earliest in the ring among equals; it then goes to the
+        // back of the ring. When the batch or the live rows cannot take that request, admission stops (a
+        // smaller request of another connection does not overtake it).
+        while (true) {
+            Lane lane = null;
+            for (Lane l : ring) {
+                if (l.connection.isWritable() && l.rows + l.queue.peekFirst().rows <= config.maxConnectionRows()
+                        && (lane == null || l.rows < lane.rows)) {
+                    lane = l;
+                }
+            }
+            if (lane == null) {
+                break;
+            }
+            Request r = lane.queue.peekFirst();
+            if (writableRows + r.rows > config.maxBatchRows() || (reservedRows + r.rows > config.maxLiveRows()
+                    && !park(reservedRows + r.rows - config.maxLiveRows(), lane, now))) {
+                break;
+            }
+            lane.queue.pollFirst();
+            unqueued(r);
             reservedRows += r.rows;
+            lane.rows += r.rows;
             writableRows += r.rows;
             admitted.add(r);
             admittedSources.add(r.source);
+            ring.remove(lane);
+            if (lane.queue.isEmpty()) {
+                lane.inRing = false;
+            } else {
+                ring.addLast(lane);
+            }
         }
         if (admitted.isEmpty()) {
             return;
@@ -363,7 +476,7 @@ public final class Scheduler {
             } catch (RuntimeException e) {
                 for (Request r : admitted) {
                     r.terminate(Message.Error.of(r.id, backendFailure(e)));
-                    reservedRows -= r.rows;
+                    leave(r, false);
                 }
                 return;
             }
@@ -374,19 +487,63 @@ public final class Scheduler {
                 r.encoded = enc.sources().get(i);
                 r.encodeCycles = share;
                 try {
-                    r.text = served.tokenizer().newStreamingDecoder();
+                    if (r.text == null) { // a parked stream keeps its text decoder: it replays silently
+                        r.text = served.tokenizer().newStreamingDecoder();
+                    }
                     r.search = Decoding.search(model, r.encoded, r.params, 0, r);
                     active.add(r);
                 } catch (RuntimeException e) {
                     r.terminate(Message.Error.of(r.id, backendFailure(e)));
-                    reservedRows -= r.rows;
-                    r.release();
+                    leave(r, false);
                 }
             }
         } finally {
             admitted.clear();
             admittedSources.clear();
         }
+    }
+
+    /**
+     * Frees at least {@code need} live rows for a waiting request of a writable connection by parking live
+     * streams of connections that are not writable (those with the fewest tokens first: the cheapest to
+     * decode again), never those of {@code forLane}, the connection it frees them for (its writability may
+     * change meanwhile). Parks nothing unless enough rows can be freed.
+     *
+     * @return true if the rows are free now
+     */
+    private boolean park(int need, Lane forLane, long now) {
+        int parkable = 0;
+        for (Request r : active) {
+            if (r.lane != forLane && !r.connection.isWritable()) {
+                parkable += r.rows;
+            }
+        }
+        if (parkable < need) {
+            return false;
+        }
+        int freed = 0;
+        while (freed < need) {
+            Request victim = null;
+            for (Request r : active) {
+                if (r.lane != forLane && !r.connection.isWritable() && (victim == null || r.emitted < victim.emitted)) {
+                    victim = r;
+                }
+            }
+            if (victim == null) {
+                return false; // a connection became writable meanwhile: its streams keep their rows
+            }
+            active.remove(victim);
+            reservedRows -= victim.rows;
+            victim.lane.rows -= victim.rows;
+            freed += victim.rows;
+            victim.restart(); // releases its states; the tokens it has streamed are not sent again
+            victim.queuedNs = now;
+            waiting.incrementAndGet();
+            victim.connection.queued.incrementAndGet();
+            enqueue(victim.lane, victim, true);
+            stats.parked.increment();
+        }
+        return true;
     }
 
     private int gather(long now) {
@@ -567,16 +724,22 @@ public final class Scheduler {
 
     private void endAll(ShiftformerException why) {
         drainInbox();
-        for (Request r : pending) {
-            r.terminate(Message.Error.of(r.id, why));
-            leave(r, true);
+        for (Lane lane : ring) {
+            for (Request r : lane.queue) {
+                r.terminate(Message.Error.of(r.id, why));
+                unqueued(r);
+                r.release();
+            }
+            lane.queue.clear();
+            lane.inRing = false;
         }
-        pending.clear();
+        ring.clear();
         for (Request r : active) {
             r.terminate(Message.Error.of(r.id, why));
             leave(r, false);
         }
         active.clear();
+        lanes.clear();
         activeCount = 0;
     }
 

@@ -57,13 +57,71 @@ public final class ServerConfig {
 
     /**
      * Decoder rows (each a KV cache) held by live requests, those paused by backpressure included. A
-     * connection that stops reading keeps its requests' rows, so this, not {@link #MAX_BATCH_ROWS_PROP},
-     * bounds the memory that stalled clients can pin; new requests are admitted while the rows of
-     * writable connections fit a batch. At least {@link #MAX_BATCH_ROWS_PROP}; 0 (the default) means
+     * connection that stops reading keeps its requests' rows until a request of a writable connection
+     * needs them (then its streams are parked: {@link Scheduler}), so this, not
+     * {@link #MAX_BATCH_ROWS_PROP}, bounds the memory that stalled clients can pin; new requests are admitted
+     * while the rows of writable connections fit a batch. At least {@link #MAX_BATCH_ROWS_PROP}; 0 (the default) means
      * 4 times {@link #MAX_BATCH_ROWS_PROP}.
      */
     public static final String MAX_LIVE_ROWS_PROP = "shiftformer.server.maxLiveRows";
     public static final int MAX_LIVE_ROWS_DEFAULT = 0;
+
+    /**
+     * Decoder rows that the live requests of one connection may hold (PROTOCOL.md section 7): a request that
+     * would take its connection above this waits in the queue while other connections' requests are
+     * admitted. At least {@link #MAX_BEAM_WIDTH_PROP}, at most {@link #MAX_LIVE_ROWS_PROP}; 0 (the default)
+     * means {@link #MAX_BATCH_ROWS_PROP}, so that a lone client can still fill a batch.
+     */
+    public static final String MAX_CONNECTION_ROWS_PROP = "shiftformer.server.maxConnectionRows";
+    public static final int MAX_CONNECTION_ROWS_DEFAULT = 0;
+
+    /**
+     * How long a connection may stay not writable (its client reads nothing while the server has more than
+     * {@link #WRITE_BUFFER_HIGH_WATER_MARK_PROP} bytes for it) before every request in flight on it ends with
+     * Error CANCELLED naming this setting (PROTOCOL.md section 7). Counted by {@code shiftformer.limits}
+     * with {@code limit="stall_timeout"}.
+     */
+    public static final String STALL_TIMEOUT_MS_PROP = "shiftformer.server.stallTimeoutMs";
+    public static final long STALL_TIMEOUT_MS_DEFAULT = 30_000;
+
+    /**
+     * How long an accepted request may wait in the queue for a decode slot (since it was received, or since
+     * it was parked) before it ends with Error OVERLOADED naming this setting: a request without a deadline
+     * still ends. Counted by {@code shiftformer.limits} with {@code limit="queue_wait"}.
+     */
+    public static final String MAX_QUEUE_WAIT_MS_PROP = "shiftformer.server.maxQueueWaitMs";
+    public static final long MAX_QUEUE_WAIT_MS_DEFAULT = 60_000;
+
+    /**
+     * How long a new connection may take to send its Hello (PROTOCOL.md section 3); then it gets Error
+     * PROTOCOL_ERROR for request 0 and is closed. Counted by {@code shiftformer.limits} with
+     * {@code limit="handshake_timeout"}.
+     */
+    public static final String HANDSHAKE_TIMEOUT_MS_PROP = "shiftformer.server.handshakeTimeoutMs";
+    public static final long HANDSHAKE_TIMEOUT_MS_DEFAULT = 10_000;
+
+    /**
+     * How long a connection with no request in flight may stay silent (no frame received) before it gets
+     * Error CANCELLED for request 0 and is closed. Counted by {@code shiftformer.limits} with
+     * {@code limit="idle_timeout"}.
+     */
+    public static final String IDLE_TIMEOUT_MS_PROP = "shiftformer.server.idleTimeoutMs";
+    public static final long IDLE_TIMEOUT_MS_DEFAULT = 300_000;
+
+    /**
+     * Open client connections; one more gets Error OVERLOADED for request 0 and is closed at once. Counted by
+     * {@code shiftformer.limits} with {@code limit="max_connections"}.
+     */
+    public static final String MAX_CONNECTIONS_PROP = "shiftformer.server.maxConnections";
+    public static final int MAX_CONNECTIONS_DEFAULT = 4096;
+
+    /**
+     * Open client connections from one remote IP address; one more gets Error OVERLOADED for request 0 and
+     * is closed at once (a value above {@link #MAX_CONNECTIONS_PROP} has no effect). Counted by {@code shiftformer.limits} with
+     * {@code limit="max_connections_per_address"}.
+     */
+    public static final String MAX_CONNECTIONS_PER_ADDRESS_PROP = "shiftformer.server.maxConnectionsPerAddress";
+    public static final int MAX_CONNECTIONS_PER_ADDRESS_DEFAULT = 512;
 
     /** Largest beam width accepted; announced in Welcome. At most {@link #MAX_BATCH_ROWS_PROP}. */
     public static final String MAX_BEAM_WIDTH_PROP = "shiftformer.server.maxBeamWidth";
@@ -113,6 +171,13 @@ public final class ServerConfig {
     private final int maxBatchRows;
     private final int maxLiveRows;
     private final int maxBeamWidth;
+    private final int maxConnectionRows;
+    private final long stallTimeoutMs;
+    private final long maxQueueWaitMs;
+    private final long handshakeTimeoutMs;
+    private final long idleTimeoutMs;
+    private final int maxConnections;
+    private final int maxConnectionsPerAddress;
     private final int defaultMaxNewTokens;
     private final long drainTimeoutMs;
     private final long adminReloadTimeoutMs;
@@ -120,7 +185,7 @@ public final class ServerConfig {
     private final int writeBufferHighWaterMark;
     private final int socketSendBufferBytes;
 
-    private ServerConfig(Builder b, FallbackPolicy fallback, int maxLiveRows) {
+    private ServerConfig(Builder b, FallbackPolicy fallback, int maxLiveRows, int maxConnectionRows) {
         this.port = b.port;
         this.adminPort = b.adminPort;
         this.fallback = fallback;
@@ -131,6 +196,13 @@ public final class ServerConfig {
         this.maxBatchRows = b.maxBatchRows;
         this.maxLiveRows = maxLiveRows;
         this.maxBeamWidth = b.maxBeamWidth;
+        this.maxConnectionRows = maxConnectionRows;
+        this.stallTimeoutMs = b.stallTimeoutMs;
+        this.maxQueueWaitMs = b.maxQueueWaitMs;
+        this.handshakeTimeoutMs = b.handshakeTimeoutMs;
+        this.idleTimeoutMs = b.idleTimeoutMs;
+        this.maxConnections = b.maxConnections;
+        this.maxConnectionsPerAddress = b.maxConnectionsPerAddress;
         this.defaultMaxNewTokens = b.defaultMaxNewTokens;
         this.drainTimeoutMs = b.drainTimeoutMs;
         this.adminReloadTimeoutMs = b.adminReloadTimeoutMs;
@@ -191,6 +263,41 @@ public final class ServerConfig {
         return maxBeamWidth;
     }
 
+    /** {@link #MAX_CONNECTION_ROWS_PROP}, the default resolved. */
+    public int maxConnectionRows() {
+        return maxConnectionRows;
+    }
+
+    /** {@link #STALL_TIMEOUT_MS_PROP}. */
+    public long stallTimeoutMs() {
+        return stallTimeoutMs;
+    }
+
+    /** {@link #MAX_QUEUE_WAIT_MS_PROP}. */
+    public long maxQueueWaitMs() {
+        return maxQueueWaitMs;
+    }
+
+    /** {@link #HANDSHAKE_TIMEOUT_MS_PROP}. */
+    public long handshakeTimeoutMs() {
+        return handshakeTimeoutMs;
+    }
+
+    /** {@link #IDLE_TIMEOUT_MS_PROP}. */
+    public long idleTimeoutMs() {
+        return idleTimeoutMs;
+    }
+
+    /** {@link #MAX_CONNECTIONS_PROP}. */
+    public int maxConnections() {
+        return maxConnections;
+    }
+
+    /** {@link #MAX_CONNECTIONS_PER_ADDRESS_PROP}. */
+    public int maxConnectionsPerAddress() {
+        return maxConnectionsPerAddress;
+    }
+
     public int defaultMaxNewTokens() {
         return defaultMaxNewTokens;
     }
@@ -221,6 +328,9 @@ public final class ServerConfig {
         return "ServerConfig[bind " + bindAddress + ":" + port + ", adminPort " + adminPort + ", fallback " + fallback
                 + ", maxFrameBytes " + maxFrameBytes + ", maxInFlight "
                 + maxInFlight + ", maxQueued " + maxQueued + ", maxBatchRows " + maxBatchRows + ", maxLiveRows " + maxLiveRows
+                + ", maxConnectionRows " + maxConnectionRows + ", stallTimeoutMs " + stallTimeoutMs + ", maxQueueWaitMs "
+                + maxQueueWaitMs + ", handshakeTimeoutMs " + handshakeTimeoutMs + ", idleTimeoutMs " + idleTimeoutMs
+                + ", maxConnections " + maxConnections + ", maxConnectionsPerAddress " + maxConnectionsPerAddress
                 + ", maxBeamWidth "
                 + maxBeamWidth + ", defaultMaxNewTokens " + defaultMaxNewTokens + ", drainTimeoutMs " + drainTimeoutMs
                 + ", nativeTransport " + nativeTransport + ", writeBufferHighWaterMark " + writeBufferHighWaterMark
@@ -239,6 +349,14 @@ public final class ServerConfig {
         private int maxBatchRows = intProp(MAX_BATCH_ROWS_PROP, MAX_BATCH_ROWS_DEFAULT);
         private int maxLiveRows = intProp(MAX_LIVE_ROWS_PROP, MAX_LIVE_ROWS_DEFAULT);
         private int maxBeamWidth = intProp(MAX_BEAM_WIDTH_PROP, MAX_BEAM_WIDTH_DEFAULT);
+        private int maxConnectionRows = intProp(MAX_CONNECTION_ROWS_PROP, MAX_CONNECTION_ROWS_DEFAULT);
+        private long stallTimeoutMs = longProp(STALL_TIMEOUT_MS_PROP, STALL_TIMEOUT_MS_DEFAULT);
+        private long maxQueueWaitMs = longProp(MAX_QUEUE_WAIT_MS_PROP, MAX_QUEUE_WAIT_MS_DEFAULT);
+        private long handshakeTimeoutMs = longProp(HANDSHAKE_TIMEOUT_MS_PROP, HANDSHAKE_TIMEOUT_MS_DEFAULT);
+        private long idleTimeoutMs = longProp(IDLE_TIMEOUT_MS_PROP, IDLE_TIMEOUT_MS_DEFAULT);
+        private int maxConnections = intProp(MAX_CONNECTIONS_PROP, MAX_CONNECTIONS_DEFAULT);
+        private int maxConnectionsPerAddress = intProp(MAX_CONNECTIONS_PER_ADDRESS_PROP,
+                MAX_CONNECTIONS_PER_ADDRESS_DEFAULT);
         private int defaultMaxNewTokens = intProp(DEFAULT_MAX_NEW_TOKENS_PROP, DEFAULT_MAX_NEW_TOKENS_DEFAULT);
         private long drainTimeoutMs = longProp(DRAIN_TIMEOUT_MS_PROP, DRAIN_TIMEOUT_MS_DEFAULT);
         private long adminReloadTimeoutMs = longProp(ADMIN_RELOAD_TIMEOUT_MS_PROP, ADMIN_RELOAD_TIMEOUT_MS_DEFAULT);
@@ -300,6 +418,42 @@ public final class ServerConfig {
 
         public Builder maxBeamWidth(int maxBeamWidth) {
             this.maxBeamWidth = maxBeamWidth;
+            return this;
+        }
+
+        /** Rows one connection's live requests may hold; 0 for {@link #maxBatchRows}. */
+        public Builder maxConnectionRows(int maxConnectionRows) {
+            this.maxConnectionRows = maxConnectionRows;
+            return this;
+        }
+
+        public Builder stallTimeoutMs(long stallTimeoutMs) {
+            this.stallTimeoutMs = stallTimeoutMs;
+            return this;
+        }
+
+        public Builder maxQueueWaitMs(long maxQueueWaitMs) {
+            this.maxQueueWaitMs = maxQueueWaitMs;
+            return this;
+        }
+
+        public Builder handshakeTimeoutMs(long handshakeTimeoutMs) {
+            this.handshakeTimeoutMs = handshakeTimeoutMs;
+            return this;
+        }
+
+        public Builder idleTimeoutMs(long idleTimeoutMs) {
+            this.idleTimeoutMs = idleTimeoutMs;
+            return this;
+        }
+
+        public Builder maxConnections(int maxConnections) {
+            this.maxConnections = maxConnections;
+            return this;
+        }
+
+        public Builder maxConnectionsPerAddress(int maxConnectionsPerAddress) {
+            this.maxConnectionsPerAddress = maxConnectionsPerAddress;
             return this;
         }
 
@@ -366,6 +520,14 @@ public final class ServerConfig {
                 throw invalid(MAX_BEAM_WIDTH_PROP + " " + maxBeamWidth + " must not exceed " + MAX_BATCH_ROWS_PROP + " "
                         + maxBatchRows + " (a beam's hypotheses share one batched step)");
             }
+            int connectionRows = maxConnectionRows == 0 ? maxBatchRows : maxConnectionRows;
+            range(MAX_CONNECTION_ROWS_PROP, connectionRows, maxBeamWidth, liveRows);
+            range(STALL_TIMEOUT_MS_PROP, stallTimeoutMs, 1, 24L * 3600 * 1000);
+            range(MAX_QUEUE_WAIT_MS_PROP, maxQueueWaitMs, 1, 24L * 3600 * 1000);
+            range(HANDSHAKE_TIMEOUT_MS_PROP, handshakeTimeoutMs, 1, 24L * 3600 * 1000);
+            range(IDLE_TIMEOUT_MS_PROP, idleTimeoutMs, 1, 24L * 3600 * 1000);
+            range(MAX_CONNECTIONS_PROP, maxConnections, 1, 1 << 20);
+            range(MAX_CONNECTIONS_PER_ADDRESS_PROP, maxConnectionsPerAddress, 1, 1 << 20);
             range(DEFAULT_MAX_NEW_TOKENS_PROP, defaultMaxNewTokens, 0, Integer.MAX_VALUE);
             if (drainTimeoutMs < 0) {
                 throw invalid(DRAIN_TIMEOUT_MS_PROP + " " + drainTimeoutMs + " must be >= 0");
@@ -373,7 +535,7 @@ public final class ServerConfig {
             range(ADMIN_RELOAD_TIMEOUT_MS_PROP, adminReloadTimeoutMs, 1, 24L * 3600 * 1000);
             range(WRITE_BUFFER_HIGH_WATER_MARK_PROP, writeBufferHighWaterMark, 2, 1 << 30);
             range(SOCKET_SEND_BUFFER_BYTES_PROP, socketSendBufferBytes, 0, 1 << 30);
-            return new ServerConfig(this, fallbackPolicy, liveRows);
+            return new ServerConfig(this, fallbackPolicy, liveRows, connectionRows);
         }
 
         private static void range(String setting, long value, long min, long max) {

@@ -25,10 +25,68 @@ public final class ServerStats {
     final LongAdder stepRows = new LongAdder();
     final LongAdder connectionErrors = new LongAdder();
     final LongAdder backpressureSkips = new LongAdder();
+    final LongAdder parked = new LongAdder();
     final LongAdder bytesIn = new LongAdder();
     final LongAdder bytesOut = new LongAdder();
+    private final LongAdder[] limitHits = new LongAdder[Limit.values().length];
     private final LongAdder[] errorsByCode = adders();
     private final LongAdder[] rejectedByCode = adders();
+
+    /**
+     * The server's protection limits (PROTOCOL.md sections 1, 3 and 7), each counted when it ends a request
+     * or refuses or closes a connection: meter {@code shiftformer.limits}, tag {@code limit} = {@link #tag()}.
+     */
+    public enum Limit {
+        /** A connection stayed not writable for {@code stallTimeoutMs}: each of its requests ended CANCELLED. */
+        STALL_TIMEOUT("stall_timeout"),
+        /** A request waited {@code maxQueueWaitMs} for a decode slot and ended OVERLOADED. */
+        QUEUE_WAIT("queue_wait"),
+        /** A length prefix above 65,536 before Welcome: connection error, closed. */
+        PRE_HANDSHAKE_BYTES("pre_handshake_bytes"),
+        /** No Hello answered within {@code handshakeTimeoutMs}: closed. */
+        HANDSHAKE_TIMEOUT("handshake_timeout"),
+        /** Nothing in flight and nothing received for {@code idleTimeoutMs}: closed. */
+        IDLE_TIMEOUT("idle_timeout"),
+        /** A connection over {@code maxConnections}: refused. */
+        MAX_CONNECTIONS("max_connections"),
+        /** A connection over {@code maxConnectionsPerAddress} from one remote address: refused. */
+        MAX_CONNECTIONS_PER_ADDRESS("max_connections_per_address");
+
+        private final String tag;
+
+        Limit(String tag) {
+            this.tag = tag;
+        }
+
+        /** The value of the {@code limit} tag. */
+        public String tag() {
+            return tag;
+        }
+    }
+
+    {
+        for (int i = 0; i < limitHits.length; i++) {
+            limitHits[i] = new LongAdder();
+        }
+    }
+
+    /** Counts one hit of {@code limit}. */
+    void limit(Limit limit) {
+        limitHits[limit.ordinal()].increment();
+    }
+
+    /** How often {@code limit} ended a request or refused or closed a connection. */
+    public long limitHits(Limit limit) {
+        return limitHits[limit.ordinal()].sum();
+    }
+
+    /**
+     * Times a live stream of a connection that was not writable gave its decoder rows to a waiting request
+     * (parked outside the batch; it is decoded again from its start when its turn comes).
+     */
+    public long parked() {
+        return parked.sum();
+    }
 
     private static LongAdder[] adders() {
         LongAdder[] a = new LongAdder[ErrorCode.values().length];
@@ -135,6 +193,6 @@ public final class ServerStats {
         return "ServerStats[accepted " + accepted() + ", rejected " + rejected() + ", done " + done() + ", errors "
                 + errors() + ", cancelled " + cancelled() + ", dropped " + dropped() + ", tokens " + tokens()
                 + ", steps " + steps() + ", rows " + stepRows() + ", connection errors " + connectionErrors()
-                + ", backpressure skips " + backpressureSkips() + "]";
+                + ", backpressure skips " + backpressureSkips() + ", parked " + parked() + "]";
     }
 }

@@ -45,6 +45,7 @@ import org.shiftformer.api.ShiftformerException;
 import org.shiftformer.api.backend.Availability;
 import org.shiftformer.api.backend.Backend;
 import org.shiftformer.api.backend.Backends;
+import org.shiftformer.core.protocol.FrameLayout;
 import org.shiftformer.core.protocol.ProtocolCodec;
 import org.shiftformer.core.server.admin.AdminServer;
 import org.shiftformer.core.server.metrics.ModelMeterSets;
@@ -89,6 +90,7 @@ public final class ShiftformerServer implements AutoCloseable {
     private final ChannelGroup connections = new DefaultChannelGroup("shiftformer-connections",
             GlobalEventExecutor.INSTANCE);
     private final Channel serverChannel;
+    private final ConnectionLimits limits;
     private final AdminServer admin;
     private final String transport;
     private final Object reloadLock = new Object();
@@ -143,20 +145,29 @@ public final class ShiftformerServer implements AutoCloseable {
             new NettyAllocatorMetrics(allocator).bindTo(this.registry);
         }
         ByteCounter bytes = new ByteCounter(stats);
+        this.limits = new ConnectionLimits(config, stats);
         try {
             ServerBootstrap b = new ServerBootstrap()
                     .group(bossGroup, workerGroup)
                     .channel(channelClass)
                     .childOption(ChannelOption.TCP_NODELAY, true)
+                    .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true) // PROTOCOL.md 3: finish, then close
                     .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(
                             config.writeBufferHighWaterMark() / 2, config.writeBufferHighWaterMark()))
                     .childHandler(new ChannelInitializer<SocketChannel>() {
                         @Override
                         protected void initChannel(SocketChannel ch) {
-                            connections.add(ch);
                             ch.pipeline().addLast("bytes", bytes);
-                            ProtocolCodec.addTo(ch.pipeline(), config.maxFrameBytes())
-                                    .addLast("connection", new ConnectionHandler(config, router, stats));
+                            ProtocolCodec.addTo(ch.pipeline(), config.maxFrameBytes(),
+                                    Math.min(config.maxFrameBytes(), FrameLayout.PRE_HANDSHAKE_MAX_PAYLOAD_BYTES));
+                            String refused = limits.admit(ch);
+                            if (refused != null) {
+                                ch.config().setAutoRead(false);
+                                ch.pipeline().addLast("refuse", new ConnectionLimits.RefuseConnection(refused));
+                                return;
+                            }
+                            connections.add(ch);
+                            ch.pipeline().addLast("connection", new ConnectionHandler(config, router, stats));
                         }
                     });
             if (config.socketSendBufferBytes() > 0) {

@@ -38,6 +38,11 @@ final class GatedModel extends ForwardingLoadedModel {
         permits.release(1 << 20);
     }
 
+    /** True while the decode thread waits at the gate: the steps before have been fully processed. */
+    boolean holding() {
+        return permits.hasQueuedThreads();
+    }
+
     boolean closed() {
         return closed;
     }

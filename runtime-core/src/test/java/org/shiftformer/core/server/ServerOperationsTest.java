@@ -194,7 +194,8 @@ class ServerOperationsTest {
             try (TestClient gone = TestClient.connect(server.localAddress())) {
                 gone.send(request(1, new int[] {4}, 6, 0));
                 await("the other client's request queued", () -> server.scheduler().queuedRequests() == 4);
-            } // it disconnects: its request is dropped
+                gone.abort(); // its connection drops (a FIN alone would be a half-close: PROTOCOL.md 3)
+            } // its request is dropped
             await("the disconnect seen", () -> server.connectionCount() == 1);
 
             HttpResponse<String> live = Http.get(admin, "/metrics");

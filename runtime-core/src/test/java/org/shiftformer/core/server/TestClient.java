@@ -128,6 +128,17 @@ final class TestClient implements AutoCloseable {
         }
     }
 
+    /** Drops the connection: an abortive close (RST), not the FIN the server would take for a half-close. */
+    void abort() throws IOException {
+        socket.setSoLinger(true, 0);
+        socket.close();
+    }
+
+    /** Half-close: shuts down the write side (the server sees end of input), keeps reading. */
+    void shutdownOutput() throws IOException {
+        socket.shutdownOutput();
+    }
+
     @Override
     public void close() throws IOException {
         socket.close();

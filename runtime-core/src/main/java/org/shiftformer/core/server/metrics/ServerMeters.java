@@ -23,6 +23,17 @@ public final class ServerMeters {
      * derives the exact bound: frames still queued for an event loop count 40 bytes until encoded).
      */
     public static final String OUTBOUND_PENDING = "shiftformer.outbound.pending";
+    /**
+     * Counter: the protection limits at work (PROTOCOL.md sections 1, 3 and 7), tag {@link #LIMIT}: requests
+     * ended by a stall or queue-wait timeout, connections closed by the handshake or idle timeout or the
+     * pre-handshake size limit, connections refused by the connection limits.
+     */
+    public static final String LIMITS = "shiftformer.limits";
+    /**
+     * Counter: live streams of a connection that was not writable which gave their decoder rows to a
+     * waiting request (parked outside the batch, decoded again from the start when their turn comes).
+     */
+    public static final String STREAMS_PARKED = "shiftformer.streams.parked";
     /** Counter, bytes: frames read from client connections. */
     public static final String BYTES_IN = "shiftformer.bytes.in";
     /** Counter, bytes: frames written to client connections. */
@@ -63,6 +74,8 @@ public final class ServerMeters {
     public static final String REQUESTED_BACKEND = "requested.backend";
     /** Tag: {@code true} when the backend is a fallback for the requested one. */
     public static final String FALLBACK = "fallback";
+    /** Tag of {@link #LIMITS}: which limit ({@code ServerStats.Limit#tag()}). */
+    public static final String LIMIT = "limit";
     /** Tag of {@link #BACKEND_STEP}: {@code encode} or {@code decode}. */
     public static final String PHASE = "phase";
 

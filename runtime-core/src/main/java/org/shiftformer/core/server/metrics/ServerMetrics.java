@@ -50,6 +50,14 @@ public final class ServerMetrics implements MeterBinder {
             requests(registry, "error", code.name(), s -> s.errors(code));
             requests(registry, "rejected", code.name(), s -> s.rejected(code));
         }
+        for (ServerStats.Limit limit : ServerStats.Limit.values()) {
+            FunctionCounter.builder(ServerMeters.LIMITS, stats, st -> st.limitHits(limit))
+                    .description("requests ended or connections refused or closed by a protection limit")
+                    .tag(ServerMeters.LIMIT, limit.tag()).register(registry);
+        }
+        FunctionCounter.builder(ServerMeters.STREAMS_PARKED, stats, ServerStats::parked)
+                .description("live streams of unwritable connections that gave their rows to a waiting request")
+                .register(registry);
         FunctionCounter.builder(ServerMeters.BYTES_IN, stats, ServerStats::bytesIn)
                 .description("bytes of frames read from client connections").register(registry);
         FunctionCounter.builder(ServerMeters.BYTES_OUT, stats, ServerStats::bytesOut)
