@@ -20,12 +20,12 @@ import org.shiftformer.api.backend.NoEosModel;
 import org.shiftformer.core.artifact.Artifact;
 import org.shiftformer.core.artifact.ArtifactReader;
 import org.shiftformer.core.engine.RandomArtifacts;
-import org.shiftformer.core.protocol.Message;
-import org.shiftformer.core.protocol.MessageWriter;
-import org.shiftformer.core.protocol.ProtocolVersion;
 import org.shiftformer.core.server.ServedModel;
 import org.shiftformer.core.server.ServerConfig;
 import org.shiftformer.core.server.ShiftformerServer;
+import org.shiftformer.protocol.Message;
+import org.shiftformer.protocol.MessageWriter;
+import org.shiftformer.protocol.ProtocolVersion;
 
 /**
  * "A slow client slows only itself" (PROTOCOL.md section 7), measured: N connections that send as many

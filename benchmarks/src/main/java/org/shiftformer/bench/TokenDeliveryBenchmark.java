@@ -28,14 +28,14 @@ import org.shiftformer.api.model.RandomModels;
 import org.shiftformer.core.artifact.Artifact;
 import org.shiftformer.core.artifact.ArtifactReader;
 import org.shiftformer.core.engine.RandomArtifacts;
-import org.shiftformer.core.protocol.FrameLayout;
-import org.shiftformer.core.protocol.Message;
-import org.shiftformer.core.protocol.MessageReader;
-import org.shiftformer.core.protocol.MessageWriter;
-import org.shiftformer.core.protocol.ProtocolVersion;
 import org.shiftformer.core.server.ServedModel;
 import org.shiftformer.core.server.ServerConfig;
 import org.shiftformer.core.server.ShiftformerServer;
+import org.shiftformer.protocol.FrameLayout;
+import org.shiftformer.protocol.Message;
+import org.shiftformer.protocol.MessageReader;
+import org.shiftformer.protocol.MessageWriter;
+import org.shiftformer.protocol.ProtocolVersion;
 
 /**
  * Token delivery latency at one stream: from the moment the backend's decoder step returns (a decorator

@@ -2,9 +2,9 @@ package org.shiftformer.cli;
 
 import java.io.PrintWriter;
 import java.util.List;
+import org.shiftformer.api.DecodeParams;
 import org.shiftformer.api.ModelConfig;
 import org.shiftformer.api.ShiftformerException;
-import org.shiftformer.core.decode.DecodeParams;
 import org.shiftformer.core.decode.StepObserver;
 import org.shiftformer.core.engine.Translator;
 

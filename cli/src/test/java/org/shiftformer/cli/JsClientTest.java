@@ -19,24 +19,24 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.shiftformer.api.backend.NoEosModel;
+import org.shiftformer.api.DecodeParams;
 import org.shiftformer.api.ModelConfig;
 import org.shiftformer.api.backend.Backend;
 import org.shiftformer.api.backend.Backends;
 import org.shiftformer.api.backend.LoadedModel;
+import org.shiftformer.api.backend.NoEosModel;
 import org.shiftformer.core.artifact.Artifact;
 import org.shiftformer.core.artifact.ArtifactReader;
-import org.shiftformer.core.decode.DecodeParams;
 import org.shiftformer.core.decode.DecodeResult;
 import org.shiftformer.core.decode.Decoding;
 import org.shiftformer.core.decode.TokenListener;
 import org.shiftformer.core.engine.RandomArtifacts;
 import org.shiftformer.core.engine.Translator;
-import org.shiftformer.core.protocol.Message;
 import org.shiftformer.core.server.ServedModel;
 import org.shiftformer.core.server.ServerConfig;
 import org.shiftformer.core.server.ShiftformerServer;
 import org.shiftformer.core.tokenizer.ByteBpeTokenizer;
+import org.shiftformer.protocol.Message;
 
 /**
  * The JavaScript client (clients/js) against real servers: starts a {@link ShiftformerServer} on

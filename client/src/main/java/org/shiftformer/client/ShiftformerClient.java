@@ -32,12 +32,12 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ShiftformerException;
-import org.shiftformer.core.protocol.FrameDecoder;
-import org.shiftformer.core.protocol.FrameLayout;
-import org.shiftformer.core.protocol.Message;
-import org.shiftformer.core.protocol.MessageEncoder;
-import org.shiftformer.core.protocol.ProtocolCodec;
-import org.shiftformer.core.protocol.ProtocolVersion;
+import org.shiftformer.protocol.FrameDecoder;
+import org.shiftformer.protocol.FrameLayout;
+import org.shiftformer.protocol.Message;
+import org.shiftformer.protocol.MessageEncoder;
+import org.shiftformer.protocol.ProtocolCodec;
+import org.shiftformer.protocol.ProtocolVersion;
 
 /**
  * A connection to a shiftformer server (PROTOCOL.md): Netty (native epoll where available, NIO

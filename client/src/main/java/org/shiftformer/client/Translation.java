@@ -3,7 +3,7 @@ package org.shiftformer.client;
 import java.util.Arrays;
 import java.util.Objects;
 import org.shiftformer.api.backend.BackendIdentity;
-import org.shiftformer.core.protocol.Message;
+import org.shiftformer.protocol.Message;
 
 /**
  * The final result of a request: its Done frame (PROTOCOL.md section 4). Times are nanoseconds measured

@@ -5,7 +5,7 @@ import java.util.Arrays;
 import java.util.Objects;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ShiftformerException;
-import org.shiftformer.core.protocol.Message;
+import org.shiftformer.protocol.Message;
 
 /**
  * One translation to ask the server for: the source (text, tokenized by the server, or token ids without

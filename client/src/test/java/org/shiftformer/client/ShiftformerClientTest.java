@@ -33,17 +33,17 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
-import org.shiftformer.api.backend.NoEosModel;
+import org.shiftformer.api.DecodeParams;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ShiftformerException;
 import org.shiftformer.api.backend.LoadedModel;
-import org.shiftformer.core.decode.DecodeParams;
+import org.shiftformer.api.backend.NoEosModel;
 import org.shiftformer.core.decode.DecodeResult;
-import org.shiftformer.core.protocol.Message;
-import org.shiftformer.core.protocol.ProtocolVersion;
 import org.shiftformer.core.server.ServerConfig;
 import org.shiftformer.core.server.ServerStats;
 import org.shiftformer.core.server.ShiftformerServer;
+import org.shiftformer.protocol.Message;
+import org.shiftformer.protocol.ProtocolVersion;
 
 /**
  * The client against a real server on 127.0.0.1 (reference backend, small random model). Every wait is

@@ -1,5 +1,9 @@
 package org.shiftformer.core.artifact;
 
+import java.lang.foreign.MemorySegment;
+import org.shiftformer.api.ErrorCode;
+import org.shiftformer.protocol.flatbuffers.FlatBufferVerifier;
+
 /**
  * The constants of artifact format 1, in one place: identifier, version, size bounds, the limits the
  * reader enforces before it allocates anything, and the FlatBuffers field ids of {@code model.fbs}
@@ -20,7 +24,7 @@ public final class ArtifactFormat {
      */
     public static final int MIN_FILE_BYTES = 48;
     /** FlatBuffers offsets are unsigned 32-bit, and Java buffers are int-indexed. */
-    public static final long MAX_FILE_BYTES = Integer.MAX_VALUE;
+    public static final long MAX_FILE_BYTES = FlatBufferVerifier.MAX_BUFFER_BYTES;
 
     /** Tensor data vectors start on this many bytes from the start of the file (writers should, readers do not require it). */
     public static final int TENSOR_DATA_ALIGNMENT = 64;
@@ -80,5 +84,10 @@ public final class ArtifactFormat {
     static final int METRIC_VALUE = 1;
 
     private ArtifactFormat() {
+    }
+
+    /** A verifier of an artifact's structure: its errors are {@link ErrorCode#INVALID_ARTIFACT}. */
+    static FlatBufferVerifier verifier(String source, MemorySegment buf) {
+        return new FlatBufferVerifier(source, buf, ErrorCode.INVALID_ARTIFACT);
     }
 }

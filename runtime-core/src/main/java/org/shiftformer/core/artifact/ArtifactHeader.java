@@ -1,6 +1,7 @@
 package org.shiftformer.core.artifact;
 
 import java.nio.charset.StandardCharsets;
+import org.shiftformer.protocol.flatbuffers.FlatBufferVerifier;
 
 /**
  * The fields of the root table that are read before the file is verified: {@code format_version},

@@ -31,6 +31,7 @@ import org.shiftformer.proto.model.Model;
 import org.shiftformer.proto.model.NamedExponent;
 import org.shiftformer.proto.model.Tensor;
 import org.shiftformer.proto.model.Tokenizer;
+import org.shiftformer.protocol.flatbuffers.FlatBufferVerifier;
 
 /**
  * Reads and verifies model artifacts. Nothing user-visible is constructed until every check has passed,
@@ -135,7 +136,7 @@ public final class ArtifactReader {
 
         Artifact decode() {
             checkSize(name, file.byteSize());
-            FlatBufferVerifier header = new FlatBufferVerifier(name, file);
+            FlatBufferVerifier header = ArtifactFormat.verifier(name, file);
             if (!ArtifactHeader.hasIdentifier(header)) {
                 throw invalid("not a shiftformer artifact: file identifier is \"" + ArtifactHeader.identifierAsFound(header)
                         + "\", expected \"" + ArtifactFormat.FILE_IDENTIFIER + "\" at bytes 4..7");
@@ -143,7 +144,7 @@ public final class ArtifactReader {
             ArtifactHeader h = ArtifactHeader.locate(header);
             checkHeader(h);
             String sha = verifyChecksum(h.checksumPos());
-            ModelVerifier.verify(new FlatBufferVerifier(name, file));
+            ModelVerifier.verify(ArtifactFormat.verifier(name, file));
             return semantics(sha);
         }
 

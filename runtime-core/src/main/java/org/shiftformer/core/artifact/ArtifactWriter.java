@@ -175,7 +175,7 @@ public final class ArtifactWriter {
 
         ByteBuffer out = b.dataBuffer().slice().order(ByteOrder.LITTLE_ENDIAN);
         MemorySegment file = MemorySegment.ofBuffer(out);
-        ArtifactHeader header = ArtifactHeader.locate(new FlatBufferVerifier("(artifact being written)", file));
+        ArtifactHeader header = ArtifactHeader.locate(ArtifactFormat.verifier("(artifact being written)", file));
         if (header.fileSizePos() < 0 || header.checksumPos() < 0) {
             throw new ShiftformerException(ErrorCode.INTERNAL, "artifact writer: file_size or checksum field not written");
         }

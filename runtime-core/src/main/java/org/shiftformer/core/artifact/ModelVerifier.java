@@ -2,7 +2,8 @@ package org.shiftformer.core.artifact;
 
 import static org.shiftformer.core.artifact.ArtifactFormat.*;
 
-import org.shiftformer.core.artifact.FlatBufferVerifier.Table;
+import org.shiftformer.protocol.flatbuffers.FlatBufferVerifier;
+import org.shiftformer.protocol.flatbuffers.FlatBufferVerifier.Table;
 
 /**
  * The schema-specific half of the verifier: walks every table, vector and string of {@code model.fbs}

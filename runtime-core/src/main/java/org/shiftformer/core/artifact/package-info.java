@@ -44,7 +44,7 @@
  * <h2>Reading</h2>
  *
  * {@link ArtifactReader} checks size, identifier, header (version, file size), checksum, full
- * structure ({@link FlatBufferVerifier} with {@link ModelVerifier}) and semantics, in that order,
+ * structure ({@link org.shiftformer.protocol.flatbuffers.FlatBufferVerifier} with {@link ModelVerifier}) and semantics, in that order,
  * before it constructs anything a caller sees; any failure is a
  * {@link org.shiftformer.api.ShiftformerException} whose message names the file and the problem.
  *

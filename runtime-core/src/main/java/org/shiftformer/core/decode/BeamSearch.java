@@ -6,6 +6,7 @@ import java.util.Arrays;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import org.shiftformer.api.DecodeParams;
 import org.shiftformer.api.ModelConfig;
 import org.shiftformer.api.backend.DecoderState;
 import org.shiftformer.api.backend.EncodedSource;

@@ -2,6 +2,7 @@ package org.shiftformer.core.decode;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.shiftformer.api.DecodeParams;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ModelConfig;
 import org.shiftformer.api.ShiftformerException;

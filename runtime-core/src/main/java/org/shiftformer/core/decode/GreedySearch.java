@@ -2,6 +2,7 @@ package org.shiftformer.core.decode;
 
 import java.util.Arrays;
 import java.util.List;
+import org.shiftformer.api.DecodeParams;
 import org.shiftformer.api.ModelConfig;
 import org.shiftformer.api.backend.DecoderState;
 import org.shiftformer.api.backend.EncodedSource;

@@ -2,10 +2,10 @@ package org.shiftformer.core.engine;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.shiftformer.api.DecodeParams;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ShiftformerException;
 import org.shiftformer.api.backend.LoadedModel;
-import org.shiftformer.core.decode.DecodeParams;
 import org.shiftformer.core.decode.DecodeResult;
 import org.shiftformer.core.decode.Decoding;
 import org.shiftformer.core.decode.StepObserver;

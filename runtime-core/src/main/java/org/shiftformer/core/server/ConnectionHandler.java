@@ -15,14 +15,14 @@ import java.util.Map;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.shiftformer.api.DecodeParams;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ModelConfig;
 import org.shiftformer.api.ShiftformerException;
-import org.shiftformer.core.decode.DecodeParams;
-import org.shiftformer.core.protocol.Message;
-import org.shiftformer.core.protocol.FrameDecoder;
-import org.shiftformer.core.protocol.ProtocolCodec;
-import org.shiftformer.core.protocol.ProtocolVersion;
+import org.shiftformer.protocol.FrameDecoder;
+import org.shiftformer.protocol.Message;
+import org.shiftformer.protocol.ProtocolCodec;
+import org.shiftformer.protocol.ProtocolVersion;
 
 /**
  * The per-connection protocol state machine (PROTOCOL.md sections 3 to 8), on the channel's event loop:
@@ -39,7 +39,7 @@ import org.shiftformer.core.protocol.ProtocolVersion;
  * scheduler skips this connection's searches; {@link #stalledNs} tells it for how long (the stall timeout).
  *
  * <p>Connection limits (PROTOCOL.md sections 1 and 3): frames before the Welcome are limited to
- * {@link org.shiftformer.core.protocol.FrameLayout#PRE_HANDSHAKE_MAX_PAYLOAD_BYTES}; a connection that sends
+ * {@link org.shiftformer.protocol.FrameLayout#PRE_HANDSHAKE_MAX_PAYLOAD_BYTES}; a connection that sends
  * no Hello within {@link ServerConfig#handshakeTimeoutMs()}, or stays silent with nothing in flight for
  * {@link ServerConfig#idleTimeoutMs()}, gets a connection Error and is closed. A client that shuts down its
  * write side (half-close) gets its requests already sent finished, then the connection closes.

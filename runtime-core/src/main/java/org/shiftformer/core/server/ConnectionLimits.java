@@ -9,7 +9,7 @@ import java.net.InetSocketAddress;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.shiftformer.api.ErrorCode;
-import org.shiftformer.core.protocol.Message;
+import org.shiftformer.protocol.Message;
 
 /**
  * {@link ServerConfig#maxConnections()} and {@link ServerConfig#maxConnectionsPerAddress()}: counts the open

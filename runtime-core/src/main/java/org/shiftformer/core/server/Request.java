@@ -1,12 +1,12 @@
 package org.shiftformer.core.server;
 
 import java.util.concurrent.atomic.AtomicReference;
+import org.shiftformer.api.DecodeParams;
 import org.shiftformer.api.backend.EncodedSource;
-import org.shiftformer.core.decode.DecodeParams;
 import org.shiftformer.core.decode.SequenceSearch;
 import org.shiftformer.core.decode.TokenListener;
-import org.shiftformer.core.protocol.Message;
 import org.shiftformer.core.tokenizer.StreamingDecoder;
+import org.shiftformer.protocol.Message;
 
 /**
  * One accepted translate request, from admission to its terminal frame.

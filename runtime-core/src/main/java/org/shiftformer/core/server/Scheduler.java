@@ -20,8 +20,8 @@ import org.shiftformer.api.backend.LoadedModel;
 import org.shiftformer.api.backend.StepCost;
 import org.shiftformer.core.decode.DecodeResult;
 import org.shiftformer.core.decode.Decoding;
-import org.shiftformer.core.protocol.Message;
 import org.shiftformer.core.server.metrics.ModelMetrics;
+import org.shiftformer.protocol.Message;
 
 /**
  * Continuous batching for one loaded model on one dedicated thread (the only thread that touches the

@@ -7,8 +7,8 @@ import org.shiftformer.api.backend.BackendIdentity;
 import org.shiftformer.api.backend.LoadedModel;
 import org.shiftformer.core.artifact.Artifact;
 import org.shiftformer.core.artifact.TokenizerSpec;
-import org.shiftformer.core.protocol.Message;
 import org.shiftformer.core.tokenizer.ByteBpeTokenizer;
+import org.shiftformer.protocol.Message;
 
 /**
  * A model as the server serves it: the backend's handle, the tokenizer, and what identifies the

@@ -1,9 +1,9 @@
 package org.shiftformer.core.server;
 
+import org.shiftformer.api.DecodeParams;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ShiftformerException;
-import org.shiftformer.core.decode.DecodeParams;
-import org.shiftformer.core.protocol.FrameLayout;
+import org.shiftformer.protocol.FrameLayout;
 
 /**
  * The server's settings, Aeron style: every setting has a documented default ({@code *_DEFAULT}) and a

@@ -24,7 +24,7 @@ class ArtifactLayoutTest {
         b.finish(root, ArtifactFormat.FILE_IDENTIFIER);
         byte[] bytes = b.sizedByteArray();
 
-        ArtifactHeader h = ArtifactHeader.locate(new FlatBufferVerifier("t", MemorySegment.ofArray(bytes)));
+        ArtifactHeader h = ArtifactHeader.locate(ArtifactFormat.verifier("t", MemorySegment.ofArray(bytes)));
         Model m = Model.getRootAsModel(ByteBuffer.wrap(bytes));
         assertEquals(m.formatVersion(), h.formatVersion());
         assertEquals(m.fileSize(), h.declaredSize());

@@ -12,14 +12,14 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.shiftformer.api.ModelConfig;
-import org.shiftformer.api.model.RandomModels;
 import org.shiftformer.api.ShiftformerException;
+import org.shiftformer.api.model.RandomModels;
 import org.shiftformer.api.model.TransformerWeights;
-import org.shiftformer.core.FuzzCounters;
+import org.shiftformer.protocol.FuzzCounters;
 
 /**
  * Jazzer fuzz target of the artifact reader ({@link ArtifactReader}: header, checksum,
- * {@link FlatBufferVerifier}, {@link ModelVerifier}, semantics). Every input is a file; it must load a
+ * {@link org.shiftformer.protocol.flatbuffers.FlatBufferVerifier}, {@link ModelVerifier}, semantics). Every input is a file; it must load a
  * model that {@link TransformerWeights#of} accepts and {@link ArtifactInspector} can describe, or be
  * rejected with a ShiftformerException INVALID_ARTIFACT or UNSUPPORTED_VERSION naming the file and the
  * problem ({@link TestArtifacts#assertCleanRejection}: never the reader's "verifier gap" safety net, never

@@ -108,7 +108,7 @@ final class TestArtifacts {
         MemorySegment seg = MemorySegment.ofArray(copy);
         ArtifactHeader h;
         try {
-            h = ArtifactHeader.locate(new FlatBufferVerifier(NAME, seg));
+            h = ArtifactHeader.locate(ArtifactFormat.verifier(NAME, seg));
         } catch (ShiftformerException headerBroken) {
             return copy;
         }

@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.shiftformer.api.DecodeParams;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ModelConfig;
 import org.shiftformer.api.ShiftformerException;
@@ -16,7 +17,6 @@ import org.shiftformer.api.spec.ReferenceModel;
 import org.shiftformer.core.artifact.Artifact;
 import org.shiftformer.core.artifact.ArtifactReader;
 import org.shiftformer.core.artifact.TokenizerSpec;
-import org.shiftformer.core.decode.DecodeParams;
 import org.shiftformer.core.tokenizer.ByteBpeTokenizer;
 
 class TranslatorTest {

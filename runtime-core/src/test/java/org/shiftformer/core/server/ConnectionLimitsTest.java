@@ -27,9 +27,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.shiftformer.api.ErrorCode;
-import org.shiftformer.core.protocol.FrameLayout;
-import org.shiftformer.core.protocol.LeakCheck;
-import org.shiftformer.core.protocol.Message;
+import org.shiftformer.protocol.FrameLayout;
+import org.shiftformer.protocol.LeakCheck;
+import org.shiftformer.protocol.Message;
 
 /**
  * Issue 11 item 2, connections that never finish the handshake, against a real server on 127.0.0.1 with raw

@@ -31,8 +31,8 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.backend.NoEosModel;
-import org.shiftformer.core.protocol.LeakCheck;
-import org.shiftformer.core.protocol.Message;
+import org.shiftformer.protocol.LeakCheck;
+import org.shiftformer.protocol.Message;
 
 /**
  * Issue 11 item 1, "a slow client slows only itself" (PROTOCOL.md section 7), against a real server on

@@ -36,10 +36,10 @@ import org.shiftformer.api.backend.LayerTap;
 import org.shiftformer.api.backend.LoadedModel;
 import org.shiftformer.api.backend.NoEosModel;
 import org.shiftformer.api.backend.StepCost;
-import org.shiftformer.core.protocol.LeakCheck;
-import org.shiftformer.core.protocol.Message;
-import org.shiftformer.core.protocol.MessageWriter;
 import org.shiftformer.core.server.metrics.ServerMeters;
+import org.shiftformer.protocol.LeakCheck;
+import org.shiftformer.protocol.Message;
+import org.shiftformer.protocol.MessageWriter;
 
 /**
  * Faults of issue 6 against a real server on 127.0.0.1 and real sockets (the fourth, kill -9 of the

@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import org.shiftformer.api.DecodeParams;
 import org.shiftformer.api.ModelConfig;
 import org.shiftformer.api.backend.Backend;
 import org.shiftformer.api.backend.Backends;
@@ -21,12 +22,11 @@ import org.shiftformer.api.backend.LoadedModel;
 import org.shiftformer.api.backend.NoEosModel;
 import org.shiftformer.core.artifact.Artifact;
 import org.shiftformer.core.artifact.ArtifactReader;
-import org.shiftformer.core.decode.DecodeParams;
 import org.shiftformer.core.decode.Decoding;
 import org.shiftformer.core.decode.TokenListener;
 import org.shiftformer.core.engine.RandomArtifacts;
-import org.shiftformer.core.protocol.Message;
 import org.shiftformer.core.server.metrics.ServerMeters;
+import org.shiftformer.protocol.Message;
 
 /**
  * What the server tests over real sockets share: a small random model on the {@code reference} backend with

@@ -32,6 +32,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.shiftformer.api.DecodeParams;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ModelConfig;
 import org.shiftformer.api.ShiftformerException;
@@ -43,16 +44,15 @@ import org.shiftformer.api.backend.Capabilities;
 import org.shiftformer.api.backend.LoadedModel;
 import org.shiftformer.core.artifact.Artifact;
 import org.shiftformer.core.artifact.ArtifactReader;
-import org.shiftformer.core.decode.DecodeParams;
 import org.shiftformer.core.decode.Decoding;
 import org.shiftformer.core.decode.TokenListener;
 import org.shiftformer.core.engine.RandomArtifacts;
-import org.shiftformer.core.protocol.LeakCheck;
-import org.shiftformer.core.protocol.Message;
-import org.shiftformer.core.protocol.ProtocolVersion;
 import org.shiftformer.core.server.metrics.ServerMeters;
 import org.shiftformer.proto.stream.Frame;
 import org.shiftformer.proto.stream.Ping;
+import org.shiftformer.protocol.LeakCheck;
+import org.shiftformer.protocol.Message;
+import org.shiftformer.protocol.ProtocolVersion;
 
 /**
  * Server operations over real loopback sockets: the Prometheus scrape, health endpoints, hot reload

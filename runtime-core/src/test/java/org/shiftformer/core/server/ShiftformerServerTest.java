@@ -25,30 +25,30 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
-import org.shiftformer.api.backend.NoEosModel;
+import org.shiftformer.api.DecodeParams;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ModelConfig;
 import org.shiftformer.api.ShiftformerException;
 import org.shiftformer.api.backend.Backend;
 import org.shiftformer.api.backend.BackendIdentity;
+import org.shiftformer.api.backend.Backends;
 import org.shiftformer.api.backend.DecoderState;
 import org.shiftformer.api.backend.ForwardingLoadedModel;
 import org.shiftformer.api.backend.LayerTap;
-import org.shiftformer.api.backend.StepCost;
-import org.shiftformer.api.backend.Backends;
 import org.shiftformer.api.backend.LoadedModel;
+import org.shiftformer.api.backend.NoEosModel;
+import org.shiftformer.api.backend.StepCost;
 import org.shiftformer.core.artifact.Artifact;
 import org.shiftformer.core.artifact.ArtifactReader;
-import org.shiftformer.core.decode.DecodeParams;
 import org.shiftformer.core.decode.DecodeResult;
 import org.shiftformer.core.decode.Decoding;
 import org.shiftformer.core.decode.TokenListener;
 import org.shiftformer.core.engine.RandomArtifacts;
-import org.shiftformer.core.protocol.FrameLayout;
-import org.shiftformer.core.protocol.LeakCheck;
-import org.shiftformer.core.protocol.Message;
 import org.shiftformer.core.server.metrics.ServerMeters;
 import org.shiftformer.core.tokenizer.ByteBpeTokenizer;
+import org.shiftformer.protocol.FrameLayout;
+import org.shiftformer.protocol.LeakCheck;
+import org.shiftformer.protocol.Message;
 
 /**
  * The server over real loopback sockets, with a small random model on the {@code reference} backend.

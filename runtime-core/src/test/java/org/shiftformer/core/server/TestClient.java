@@ -16,11 +16,11 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.shiftformer.core.protocol.FrameLayout;
-import org.shiftformer.core.protocol.Message;
-import org.shiftformer.core.protocol.MessageReader;
-import org.shiftformer.core.protocol.MessageWriter;
-import org.shiftformer.core.protocol.ProtocolVersion;
+import org.shiftformer.protocol.FrameLayout;
+import org.shiftformer.protocol.Message;
+import org.shiftformer.protocol.MessageReader;
+import org.shiftformer.protocol.MessageWriter;
+import org.shiftformer.protocol.ProtocolVersion;
 
 /**
  * A small blocking client over a plain socket, with the real codec classes ({@link MessageWriter},

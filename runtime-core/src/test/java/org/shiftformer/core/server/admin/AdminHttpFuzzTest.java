@@ -23,8 +23,8 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ShiftformerException;
-import org.shiftformer.core.FuzzCounters;
-import org.shiftformer.core.protocol.LeakCheck;
+import org.shiftformer.protocol.FuzzCounters;
+import org.shiftformer.protocol.LeakCheck;
 
 /**
  * Jazzer fuzz target of the admin port's request path: the bytes a client sends on one connection, fed

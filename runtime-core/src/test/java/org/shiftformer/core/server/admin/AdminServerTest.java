@@ -26,7 +26,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ShiftformerException;
-import org.shiftformer.core.protocol.LeakCheck;
+import org.shiftformer.protocol.LeakCheck;
 
 /**
  * The admin port against a hostile or careless client, over raw sockets: every request gets a status

@@ -1,4 +1,4 @@
-package org.shiftformer.core.protocol;
+package org.shiftformer.protocol;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -26,7 +26,6 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ShiftformerException;
-import org.shiftformer.core.FuzzCounters;
 
 /**
  * Jazzer fuzz target of the inbound codec ({@link FrameDecoder} then {@link MessageDecoder}, on an
@@ -155,7 +154,7 @@ class FrameDecoderFuzzTest {
     @Test
     @Tag("fuzz-seeds") // excluded from normal runs (runtime-core/pom.xml): it rewrites committed files
     void writeSeeds() throws IOException {
-        Path dir = Path.of("src/test/resources/org/shiftformer/core/protocol/FrameDecoderFuzzTestInputs/frames");
+        Path dir = Path.of("src/test/resources/org/shiftformer/protocol/FrameDecoderFuzzTestInputs/frames");
         Files.createDirectories(dir);
         MessageWriter writer = new MessageWriter();
         List<Message> samples = Samples.all();

@@ -1,7 +1,5 @@
-package org.shiftformer.core.decode;
+package org.shiftformer.api;
 
-import org.shiftformer.api.ErrorCode;
-import org.shiftformer.api.ShiftformerException;
 import org.shiftformer.api.spec.IntOps;
 
 /**

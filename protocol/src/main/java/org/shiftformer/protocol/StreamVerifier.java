@@ -1,8 +1,8 @@
-package org.shiftformer.core.protocol;
+package org.shiftformer.protocol;
 
-import org.shiftformer.core.artifact.FlatBufferVerifier;
-import org.shiftformer.core.artifact.FlatBufferVerifier.Table;
 import org.shiftformer.proto.stream.Body;
+import org.shiftformer.protocol.flatbuffers.FlatBufferVerifier;
+import org.shiftformer.protocol.flatbuffers.FlatBufferVerifier.Table;
 
 /**
  * The schema walk of stream.fbs: checks, with {@link FlatBufferVerifier}, every table, vector and string

@@ -1,4 +1,4 @@
-package org.shiftformer.core.protocol;
+package org.shiftformer.protocol;
 
 import com.google.flatbuffers.Utf8;
 import io.netty.buffer.ByteBuf;
@@ -8,7 +8,6 @@ import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ModelConfig;
 import org.shiftformer.api.ShiftformerException;
 import org.shiftformer.api.backend.BackendIdentity;
-import org.shiftformer.core.artifact.FlatBufferVerifier;
 import org.shiftformer.proto.stream.Backend;
 import org.shiftformer.proto.stream.Body;
 import org.shiftformer.proto.stream.Cancelled;
@@ -24,6 +23,7 @@ import org.shiftformer.proto.stream.Pong;
 import org.shiftformer.proto.stream.Token;
 import org.shiftformer.proto.stream.TranslateRequest;
 import org.shiftformer.proto.stream.Welcome;
+import org.shiftformer.protocol.flatbuffers.FlatBufferVerifier;
 
 /**
  * Turns one frame into a {@link Message}: checks the length prefix and the identifier, verifies the

@@ -1,4 +1,4 @@
-package org.shiftformer.core.protocol;
+package org.shiftformer.protocol;
 
 import java.util.List;
 import org.shiftformer.api.ErrorCode;

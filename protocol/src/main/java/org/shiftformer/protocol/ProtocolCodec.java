@@ -1,4 +1,4 @@
-package org.shiftformer.core.protocol;
+package org.shiftformer.protocol;
 
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.CorruptedFrameException;

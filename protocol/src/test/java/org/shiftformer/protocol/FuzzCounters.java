@@ -1,4 +1,4 @@
-package org.shiftformer.core;
+package org.shiftformer.protocol;
 
 import java.util.concurrent.atomic.LongAdder;
 

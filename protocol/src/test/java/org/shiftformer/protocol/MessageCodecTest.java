@@ -1,4 +1,4 @@
-package org.shiftformer.core.protocol;
+package org.shiftformer.protocol;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -339,9 +339,9 @@ class MessageCodecTest {
 
     @Test
     void paramsResolveDefaultsAndCheckLimits() {
-        assertEquals(new org.shiftformer.core.decode.DecodeParams(1, 127, 0),
+        assertEquals(new org.shiftformer.api.DecodeParams(1, 127, 0),
                 Message.Params.DEFAULTS.resolve(128, 8));
-        org.shiftformer.core.decode.DecodeParams p = new Message.Params(4, 20, 154).resolve(128, 8);
+        org.shiftformer.api.DecodeParams p = new Message.Params(4, 20, 154).resolve(128, 8);
         assertEquals(4, p.beamWidth());
         assertEquals(20, p.maxNewTokens());
         assertEquals(154, p.alphaQ8(), "alpha_q8 survives the trip through a double exactly");

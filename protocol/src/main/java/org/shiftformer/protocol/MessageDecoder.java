@@ -1,4 +1,4 @@
-package org.shiftformer.core.protocol;
+package org.shiftformer.protocol;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandler.Sharable;

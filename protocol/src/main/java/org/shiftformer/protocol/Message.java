@@ -1,12 +1,12 @@
-package org.shiftformer.core.protocol;
+package org.shiftformer.protocol;
 
 import java.util.Arrays;
 import java.util.Objects;
+import org.shiftformer.api.DecodeParams;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ModelConfig;
 import org.shiftformer.api.ShiftformerException;
 import org.shiftformer.api.backend.BackendIdentity;
-import org.shiftformer.core.decode.DecodeParams;
 import org.shiftformer.proto.stream.Body;
 
 /**

@@ -1,4 +1,4 @@
-package org.shiftformer.core.protocol;
+package org.shiftformer.protocol;
 
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;

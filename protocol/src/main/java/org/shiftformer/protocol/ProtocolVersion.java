@@ -1,4 +1,4 @@
-package org.shiftformer.core.protocol;
+package org.shiftformer.protocol;
 
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ShiftformerException;

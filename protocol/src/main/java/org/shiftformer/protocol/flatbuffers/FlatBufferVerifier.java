@@ -1,4 +1,4 @@
-package org.shiftformer.core.artifact;
+package org.shiftformer.protocol.flatbuffers;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -9,14 +9,15 @@ import org.shiftformer.api.ShiftformerException;
 
 /**
  * Generic structural checks of a FlatBuffers buffer, the part of the C++ {@code flatbuffers::Verifier}
- * that the Java runtime lacks. A schema-specific walker ({@link ModelVerifier}) calls these helpers for
+ * that the Java runtime lacks. A schema-specific walker (runtime-core's {@code ModelVerifier} for artifacts,
+ * {@link org.shiftformer.protocol.StreamVerifier} for frames) calls these helpers for
  * every table, vector and string it will later read through the generated accessors; once it has, those
  * accessors cannot read outside the buffer, see a negative length, or decode an invalid string.
  *
  * <p>Every check is done in {@code long} arithmetic before any read, so no crafted offset can overflow
  * an {@code int} and no read can leave the buffer. A failed check throws {@link ShiftformerException}
  * with the verifier's error code ({@link ErrorCode#INVALID_ARTIFACT} for artifacts, {@link
- * ErrorCode#PROTOCOL_ERROR} for the wire protocol's frames, see {@code org.shiftformer.core.protocol}),
+ * ErrorCode#PROTOCOL_ERROR} for the wire protocol's frames, see {@code org.shiftformer.protocol}),
  * naming the source and the schema path ({@code Model.tensors[3].shape}) of the bad object.
  *
  * <p>Beyond the C++ verifier: vtable sizes and field offsets must be below 2^15, because the Java
@@ -30,6 +31,8 @@ public final class FlatBufferVerifier {
     public static final int DEFAULT_MAX_DEPTH = 64;
     /** Tables visited in one verification (bounds the work a crafted file can cause). */
     public static final int DEFAULT_MAX_TABLES = 1 << 20;
+    /** Largest buffer: FlatBuffers offsets are 32-bit, so it addresses at most 2^31 - 1 bytes. */
+    public static final long MAX_BUFFER_BYTES = Integer.MAX_VALUE;
 
     private static final ValueLayout.OfInt INT_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfShort SHORT_LE =
@@ -59,12 +62,9 @@ public final class FlatBufferVerifier {
     private int depth;
     private int tables;
 
-    FlatBufferVerifier(String source, MemorySegment buf) {
-        this(source, buf, DEFAULT_MAX_DEPTH, DEFAULT_MAX_TABLES);
-    }
-
-    FlatBufferVerifier(String source, MemorySegment buf, int maxDepth, int maxTables) {
-        this(source, buf, ErrorCode.INVALID_ARTIFACT, maxDepth, maxTables);
+    /** A verifier with the default limits ({@link #DEFAULT_MAX_DEPTH}, {@link #DEFAULT_MAX_TABLES}). */
+    public FlatBufferVerifier(String source, MemorySegment buf, ErrorCode code) {
+        this(source, buf, code, DEFAULT_MAX_DEPTH, DEFAULT_MAX_TABLES);
     }
 
     /**
@@ -83,8 +83,8 @@ public final class FlatBufferVerifier {
         this.size = buf.byteSize();
         this.maxDepth = maxDepth;
         this.maxTables = maxTables;
-        if (size > ArtifactFormat.MAX_FILE_BYTES) {
-            throw invalid("file is " + size + " bytes, FlatBuffers addresses at most " + ArtifactFormat.MAX_FILE_BYTES);
+        if (size > MAX_BUFFER_BYTES) {
+            throw invalid("file is " + size + " bytes, FlatBuffers addresses at most " + MAX_BUFFER_BYTES);
         }
     }
 

@@ -1,4 +1,4 @@
-package org.shiftformer.core.artifact;
+package org.shiftformer.protocol.flatbuffers;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -16,7 +16,7 @@ import org.shiftformer.api.ShiftformerException;
 class FlatBufferVerifierTest {
 
     private static FlatBufferVerifier verifier(byte[] bytes) {
-        return new FlatBufferVerifier("buf", MemorySegment.ofArray(bytes));
+        return new FlatBufferVerifier("buf", MemorySegment.ofArray(bytes), ErrorCode.INVALID_ARTIFACT);
     }
 
     private static void assertInvalid(String fragment, org.junit.jupiter.api.function.Executable e) {
@@ -161,12 +161,12 @@ class FlatBufferVerifierTest {
     void limitsNestingDepthAndTableCount() {
         byte[] buf = tableWithIntAndString("x");
         int table = ByteBuffer.wrap(buf).order(ByteOrder.LITTLE_ENDIAN).getInt(0);
-        FlatBufferVerifier deep = new FlatBufferVerifier("buf", MemorySegment.ofArray(buf), 2, 100);
+        FlatBufferVerifier deep = new FlatBufferVerifier("buf", MemorySegment.ofArray(buf), ErrorCode.INVALID_ARTIFACT, 2, 100);
         deep.beginTable("a", table);
         deep.beginTable("a.b", table);
         assertInvalid("a.b.c: tables nested deeper than 2", () -> deep.beginTable("a.b.c", table));
 
-        FlatBufferVerifier counted = new FlatBufferVerifier("buf", MemorySegment.ofArray(buf), 10, 2);
+        FlatBufferVerifier counted = new FlatBufferVerifier("buf", MemorySegment.ofArray(buf), ErrorCode.INVALID_ARTIFACT, 10, 2);
         counted.beginTable("x", table);
         counted.endTable();
         counted.beginTable("y", table);

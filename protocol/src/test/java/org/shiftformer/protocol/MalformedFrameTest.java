@@ -1,4 +1,4 @@
-package org.shiftformer.core.protocol;
+package org.shiftformer.protocol;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
