@@ -127,30 +127,12 @@ class AdminHttpFuzzTest {
     }
 
     /** Endpoints that answer at once; a reload of a path starting with "bad" fails as a bad file does. */
-    private static final AdminServer.Endpoints ENDPOINTS = new AdminServer.Endpoints() {
-        @Override
-        public boolean live() {
-            return true;
+    private static final AdminServer.Endpoints ENDPOINTS = new ReadyEndpoints(path -> {
+        if (path != null && path.startsWith("bad")) {
+            throw new ShiftformerException(ErrorCode.INVALID_ARTIFACT, "cannot read " + path + ": bad magic");
         }
-
-        @Override
-        public String notReadyReason() {
-            return null;
-        }
-
-        @Override
-        public String scrape() {
-            return "# TYPE up gauge\nup 1\n";
-        }
-
-        @Override
-        public String reload(String path) {
-            if (path != null && path.startsWith("bad")) {
-                throw new ShiftformerException(ErrorCode.INVALID_ARTIFACT, "cannot read " + path + ": bad magic");
-            }
-            return "model 0123 from " + path;
-        }
-    };
+        return "model 0123 from " + path;
+    });
 
     /** Runs reloads on the calling thread (the embedded event loop), so an input's answers are all written. */
     private static final class InlineExecutor extends AbstractExecutorService {

@@ -44,27 +44,8 @@ class AdminServerTest {
     @BeforeEach
     void start() {
         group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
-        server = AdminServer.start(group, NioServerSocketChannel.class, "127.0.0.1", 0, new AdminServer.Endpoints() {
-            @Override
-            public boolean live() {
-                return true;
-            }
-
-            @Override
-            public String notReadyReason() {
-                return null;
-            }
-
-            @Override
-            public String scrape() {
-                return "# metrics\n";
-            }
-
-            @Override
-            public String reload(String path) {
-                return reload.apply(path);
-            }
-        }, Duration.ofMillis(500));
+        server = AdminServer.start(group, NioServerSocketChannel.class, "127.0.0.1", 0,
+                new ReadyEndpoints(p -> reload.apply(p)), Duration.ofMillis(500));
     }
 
     @AfterEach
