@@ -15,10 +15,15 @@ import org.shiftformer.api.ShiftformerException;
  * @param defaultDeadline    deadline sent with requests that set none; {@link Duration#ZERO} for none (default)
  * @param streamBufferTokens tokens a {@link TokenPublisher} buffers for a subscriber without demand before
  *                           the connection stops reading from the socket (default 64)
+ * @param keepAlive          a connection that has neither sent nor received anything for this long sends a
+ *                           Ping, so that the server's idle timeout (PROTOCOL.md section 3, 5 minutes by
+ *                           default) does not close a connection kept open between requests (default
+ *                           60 s; {@link Duration#ZERO} sends none)
  */
 public record ClientOptions(Duration connectTimeout, String clientName, boolean nativeTransport,
-                            Duration defaultDeadline, int streamBufferTokens) {
+                            Duration defaultDeadline, int streamBufferTokens, Duration keepAlive) {
     public static final Duration CONNECT_TIMEOUT_DEFAULT = Duration.ofSeconds(10);
+    public static final Duration KEEP_ALIVE_DEFAULT = Duration.ofSeconds(60);
     public static final String CLIENT_NAME_DEFAULT = "shiftformer-java-client 0.1.0";
     public static final int STREAM_BUFFER_TOKENS_DEFAULT = 64;
 
@@ -26,6 +31,10 @@ public record ClientOptions(Duration connectTimeout, String clientName, boolean 
         Objects.requireNonNull(connectTimeout, "connectTimeout");
         Objects.requireNonNull(clientName, "clientName");
         Objects.requireNonNull(defaultDeadline, "defaultDeadline");
+        Objects.requireNonNull(keepAlive, "keepAlive");
+        if (keepAlive.isNegative() || keepAlive.toMillis() > Integer.MAX_VALUE) {
+            throw invalid("keepAlive " + keepAlive + " must be in [0, 2^31) ms (0: no keep-alive pings)");
+        }
         if (connectTimeout.isNegative() || connectTimeout.isZero() || connectTimeout.toMillis() > Integer.MAX_VALUE) {
             throw invalid("connectTimeout " + connectTimeout + " must be positive and below 2^31 ms");
         }
@@ -60,6 +69,7 @@ public record ClientOptions(Duration connectTimeout, String clientName, boolean 
         private boolean nativeTransport = true;
         private Duration defaultDeadline = Duration.ZERO;
         private int streamBufferTokens = STREAM_BUFFER_TOKENS_DEFAULT;
+        private Duration keepAlive = KEEP_ALIVE_DEFAULT;
 
         private Builder() {
         }
@@ -89,8 +99,14 @@ public record ClientOptions(Duration connectTimeout, String clientName, boolean 
             return this;
         }
 
+        public Builder keepAlive(Duration keepAlive) {
+            this.keepAlive = keepAlive;
+            return this;
+        }
+
         public ClientOptions build() {
-            return new ClientOptions(connectTimeout, clientName, nativeTransport, defaultDeadline, streamBufferTokens);
+            return new ClientOptions(connectTimeout, clientName, nativeTransport, defaultDeadline, streamBufferTokens,
+                    keepAlive);
         }
     }
 }

@@ -17,6 +17,8 @@ import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.handler.timeout.IdleStateHandler;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -74,6 +76,7 @@ public final class ShiftformerClient implements AutoCloseable {
     private final Message.ModelInfo modelInfo;
     private final Map<Long, Call> calls = new ConcurrentHashMap<>();
     private final Map<Long, PendingPing> pings = new ConcurrentHashMap<>();
+    private final java.util.concurrent.atomic.LongAdder keepAlivePings = new java.util.concurrent.atomic.LongAdder();
     private final AtomicLong nextRequestId = new AtomicLong(1);
     private final AtomicLong nextNonce = new AtomicLong(1);
     /** Why the connection is (about to be) gone; null while it is usable. */
@@ -106,6 +109,10 @@ public final class ShiftformerClient implements AutoCloseable {
                     @Override
                     protected void initChannel(SocketChannel ch) {
                         // Until Welcome announces the server's limit, 64 KiB is what PROTOCOL.md allows.
+                        if (!options.keepAlive().isZero()) {
+                            ch.pipeline().addLast("keep-alive", new IdleStateHandler(0, 0,
+                                    options.keepAlive().toMillis(), TimeUnit.MILLISECONDS));
+                        }
                         ProtocolCodec.addTo(ch.pipeline(), FrameLayout.MIN_MAX_PAYLOAD_BYTES).addLast("client", handler);
                     }
                 });
@@ -251,6 +258,11 @@ public final class ShiftformerClient implements AutoCloseable {
             // If the connection is going, the write fails and the loss fails the request: nothing to add.
             channel.writeAndFlush(new Message.Cancel(requestId));
         }
+    }
+
+    /** Pings this client sent by itself to keep an idle connection open ({@link ClientOptions#keepAlive()}). */
+    public long keepAlivePings() {
+        return keepAlivePings.sum();
     }
 
     /** Sends a Ping; completes with the round-trip time when the Pong arrives, or fails if the connection is lost. */
@@ -470,6 +482,19 @@ public final class ShiftformerClient implements AutoCloseable {
 
     /** The pipeline's last stage, on the event loop: handshake, then frames routed to their calls. */
     private final class Handler extends ChannelInboundHandlerAdapter {
+        /** Nothing sent or received for {@link ClientOptions#keepAlive()}: a Ping keeps the server's idle timeout away. */
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+            if (evt instanceof IdleStateEvent) {
+                if (handshake.isDone() && closedBy.get() == null) {
+                    keepAlivePings.increment();
+                    ping(); // its answer (or the connection's failure) completes a future nobody waits for
+                }
+                return;
+            }
+            super.userEventTriggered(ctx, evt);
+        }
+
         private Message.Welcome welcome;
 
         @Override

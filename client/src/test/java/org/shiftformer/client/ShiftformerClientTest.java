@@ -255,6 +255,26 @@ class ShiftformerClientTest {
         }
     }
 
+    // ---- keep-alive ---------------------------------------------------------------------------------------
+
+    @Test
+    void keepAlivePingsKeepAnIdleConnectionOpenPastTheServersIdleTimeout() throws Exception {
+        try (ShiftformerServer server = fx.start(TestServers.config().idleTimeoutMs(600).conclude(), fx.reference());
+             ShiftformerClient kept = connect(server, ClientOptions.builder().keepAlive(Duration.ofMillis(150)).build());
+             ShiftformerClient silent = connect(server, ClientOptions.builder().keepAlive(Duration.ZERO).build())) {
+            // The silent client is closed by the server's idle timeout: what happened to every client before.
+            silent.closeFuture().get(30, TimeUnit.SECONDS);
+            assertFalse(silent.isOpen());
+            ShiftformerException idle = failure(silent.translate(TranslationRequest.tokens(7, 8, 9)));
+            assertTrue(idle.getMessage().contains("idle"), idle.getMessage());
+            Thread.sleep(1_200); // two idle timeouts more for the client that pings
+            assertFalse(kept.closeFuture().isDone(), "the keep-alive client was closed");
+            assertTrue(kept.keepAlivePings() >= 2, "keep-alive pings: " + kept.keepAlivePings());
+            Translation t = get(kept.translate(TranslationRequest.tokens(7, 8, 9).maxNewTokens(4)));
+            assertTrue(t.tokens().length <= 4, "a translation after the idle time: " + t);
+        }
+    }
+
     // ---- cancel -------------------------------------------------------------------------------------------
 
     @Test
