@@ -27,13 +27,22 @@ const CLIENT_TO_SERVER = new Set([BodyType.Hello, BodyType.ModelInfoRequest, Bod
  * speaks no common version, IO_ERROR when the connection fails or closes first, PROTOCOL_ERROR for a
  * malformed answer).
  *
- * @param {{host?: string, port: number, clientName?: string, connectTimeoutMs?: number}} options
+ * `keepAliveMs` (default 60,000; 0 turns it off): a connection that has sent and received nothing for
+ * that long sends a Ping, so that the server's idle timeout (PROTOCOL.md section 3, 5 minutes by
+ * default) does not close a connection kept open between requests; `client.keepAlivePings` counts them.
+ *
+ * @param {{host?: string, port: number, clientName?: string, connectTimeoutMs?: number, keepAliveMs?: number}} options
  * @returns {Promise<Client>}
  */
 export function connect(options) {
-  const { host = '127.0.0.1', port, clientName = DEFAULT_CLIENT_NAME, connectTimeoutMs = 30_000 } = options ?? {};
+  const { host = '127.0.0.1', port, clientName = DEFAULT_CLIENT_NAME, connectTimeoutMs = 30_000,
+    keepAliveMs = 60_000 } = options ?? {};
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     return Promise.reject(new ShiftformerError(ErrorCode.INVALID_ARGUMENT, `port must be an integer in 1..65535, got ${port}`));
+  }
+  if (!Number.isInteger(keepAliveMs) || keepAliveMs < 0 || keepAliveMs > 2 ** 31 - 1) {
+    return Promise.reject(new ShiftformerError(ErrorCode.INVALID_ARGUMENT,
+      `keepAliveMs must be an integer in 0..2^31-1 (0: no keep-alive pings), got ${keepAliveMs}`));
   }
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host, port });
@@ -44,6 +53,11 @@ export function connect(options) {
     client.handshake = {
       resolve: (c) => {
         clearTimeout(timer);
+        if (keepAliveMs > 0) {
+          // 'timeout' fires once the socket has been idle (nothing read or written) that long; the Ping re-arms it.
+          socket.setTimeout(keepAliveMs);
+          socket.on('timeout', () => c.keepAlive());
+        }
         resolve(c);
       },
       reject: (e) => {
@@ -81,6 +95,8 @@ export class Client {
     this.modelInfos = []; // FIFO of {resolve, reject}
     this.nextId = 1n;
     this.nextNonce = 1n;
+    /** Pings this client sent by itself to keep an idle connection open (`keepAliveMs` of connect). */
+    this.keepAlivePings = 0;
     this.failure = null;
     this.closed = new Promise((resolve) => {
       this.resolveClosed = resolve;
@@ -90,6 +106,14 @@ export class Client {
       `connection to ${address} failed: ${e.message}`, { cause: e })));
     socket.on('close', () => this.fail(new ShiftformerError(ErrorCode.IO_ERROR,
       `connection to ${address} closed`)));
+  }
+
+  /** @private the socket was idle for `keepAliveMs`: a Ping keeps the server's idle timeout away. */
+  keepAlive() {
+    if (this.failure === null) {
+      this.keepAlivePings += 1;
+      this.ping().catch(() => {}); // a lost connection fails it; the connection's `closed` says why
+    }
   }
 
   /** Translate requests of this connection still waiting for their terminal frame. */

@@ -181,3 +181,30 @@ test('client-side argument checks: id 0, an id in flight, a bad port', async () 
   await server.done;
   await assert.rejects(connect({ port: 0 }), (e) => isCode('INVALID_ARGUMENT')(e) && /port must be an integer in 1..65535, got 0/.test(e.message));
 });
+
+test('an idle connection sends keep-alive Pings every keepAliveMs, and none with 0', { timeout: 20_000 }, async () => {
+  const server = await scriptedServer(async (peer) => {
+    await handshake(peer);
+    for (let i = 0; i < 2; i++) {
+      const ping = await peer.next();
+      assert.equal(ping.type, 'Ping');
+      peer.socket.write(frames.pong(0n, ping.nonce));
+    }
+  });
+  const client = await connect({ port: server.port, keepAliveMs: 100 });
+  await server.done;
+  assert.ok(client.keepAlivePings >= 2, `keep-alive pings: ${client.keepAlivePings}`);
+  await client.close();
+
+  let frame = null;
+  const quiet = await scriptedServer(async (peer) => {
+    await handshake(peer);
+    frame = await Promise.race([peer.next(), new Promise((r) => setTimeout(() => r(null), 400))]);
+  });
+  const silent = await connect({ port: quiet.port, keepAliveMs: 0 });
+  await quiet.done;
+  assert.equal(frame, null, 'no frame from a client without keep-alive');
+  assert.equal(silent.keepAlivePings, 0);
+  await silent.close();
+  await assert.rejects(connect({ port: quiet.port, keepAliveMs: -1 }), isCode('INVALID_ARGUMENT'));
+});
