@@ -88,8 +88,6 @@ public final class AdminServer implements AutoCloseable {
     static final int IDLE_TIMEOUT_S = 30;
     /** After a 413, how long the rest of the request is read and dropped before the connection closes. */
     static final int DRAIN_AFTER_413_S = 5;
-    /** Default reload timeout of {@link #start(EventLoopGroup, Class, String, int, Endpoints)}. */
-    public static final Duration RELOAD_TIMEOUT_DEFAULT = Duration.ofSeconds(120);
 
     private final Channel channel;
     private final ChannelGroup clients;
@@ -102,18 +100,8 @@ public final class AdminServer implements AutoCloseable {
     }
 
     /**
-     * Binds the admin server on {@code group}.
-     *
-     * @throws ShiftformerException {@link ErrorCode#IO_ERROR} if the address cannot be bound
-     */
-    public static AdminServer start(EventLoopGroup group, Class<? extends ServerChannel> channelClass, String bindAddress,
-                                    int port, Endpoints endpoints) {
-        return start(group, channelClass, bindAddress, port, endpoints, RELOAD_TIMEOUT_DEFAULT);
-    }
-
-    /**
      * Binds the admin server on {@code group}; a reload that takes longer than {@code reloadTimeout} is
-     * answered 504 and interrupted.
+     * answered 504 and interrupted (the server passes {@code ServerConfig.adminReloadTimeoutMs()}).
      *
      * @throws ShiftformerException {@link ErrorCode#IO_ERROR} if the address cannot be bound
      */
