@@ -34,6 +34,11 @@ final class DockerDaemon {
 
     /** An answer: the host that gave it and the raw HTTP response (status line, headers, body). */
     record Answer(String host, String response) {
+        /** Whether the status line says 200. */
+        boolean ok() {
+            return response.startsWith("HTTP/1.0 200 ") || response.startsWith("HTTP/1.1 200 ");
+        }
+
         /** The body after the headers. */
         String body() {
             int i = response.indexOf("\r\n\r\n");

@@ -2,7 +2,6 @@ package org.shiftformer.testcontainers;
 
 import java.net.URI;
 import java.util.ArrayList;
-import java.util.List;
 import java.util.function.Supplier;
 import java.util.regex.Pattern;
 import org.testcontainers.dockerclient.DockerClientConfigUtils;
@@ -69,9 +68,8 @@ final class DockerHostCheck {
 
     private static String bridgeNetwork() {
         try {
-            DockerDaemon.Answer a = DockerDaemon.get("/networks/bridge", new ArrayList<>(List.of()));
-            return a == null || !a.response().startsWith("HTTP/1.0 200") && !a.response().startsWith("HTTP/1.1 200")
-                    ? null : a.body();
+            DockerDaemon.Answer a = DockerDaemon.get("/networks/bridge", new ArrayList<>());
+            return a == null || !a.ok() ? null : a.body();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return null;
