@@ -461,8 +461,15 @@ clientName(optionalEncoding?:any):string|Uint8Array|null {
   return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
 }
 
+token():string|null
+token(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+token(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
 static startHello(builder:flatbuffers.Builder) {
-  builder.startObject(3);
+  builder.startObject(4);
 }
 
 static addMinVersion(builder:flatbuffers.Builder, minVersion:number) {
@@ -477,16 +484,21 @@ static addClientName(builder:flatbuffers.Builder, clientNameOffset:flatbuffers.O
   builder.addFieldOffset(2, clientNameOffset, 0);
 }
 
+static addToken(builder:flatbuffers.Builder, tokenOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(3, tokenOffset, 0);
+}
+
 static endHello(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createHello(builder:flatbuffers.Builder, minVersion:number, maxVersion:number, clientNameOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createHello(builder:flatbuffers.Builder, minVersion:number, maxVersion:number, clientNameOffset:flatbuffers.Offset, tokenOffset:flatbuffers.Offset):flatbuffers.Offset {
   Hello.startHello(builder);
   Hello.addMinVersion(builder, minVersion);
   Hello.addMaxVersion(builder, maxVersion);
   Hello.addClientName(builder, clientNameOffset);
+  Hello.addToken(builder, tokenOffset);
   return Hello.endHello(builder);
 }
 }

@@ -167,6 +167,17 @@ public final class Main {
         @Option(names = "--model-dir", description = "the only directory POST /admin/reload?path= may read artifacts "
                 + "from (relative paths resolve there; default: the directory of --model)")
         Path modelDir;
+        @Option(names = "--tls-cert", paramLabel = "PEM", description = "TLS certificate chain: both ports speak TLS "
+                + "1.3/1.2 only (with --tls-key; SECURITY.md)")
+        Path tlsCert;
+        @Option(names = "--tls-key", paramLabel = "PEM", description = "PKCS#8 private key of --tls-cert ('BEGIN PRIVATE KEY')")
+        Path tlsKey;
+        @Option(names = "--tls-client-ca", paramLabel = "PEM", description = "require client certificates signed by "
+                + "these CA certificates (mutual TLS)")
+        Path tlsClientCa;
+        @Option(names = "--tokens-file", paramLabel = "FILE", description = "bearer tokens (SECURITY.md): every Hello "
+                + "needs one, per-client max_in_flight, role=admin for POST /admin/reload; re-read when it changes")
+        Path tokensFile;
 
         @Override
         public Integer call() throws InterruptedException {
@@ -182,6 +193,15 @@ public final class Main {
             }
             if (fallback != null) {
                 cfg.fallback(fallback);
+            }
+            if (tlsCert != null || tlsKey != null) {
+                cfg.tls(tlsCert, tlsKey);
+            }
+            if (tlsClientCa != null) {
+                cfg.tlsClientCa(tlsClientCa);
+            }
+            if (tokensFile != null) {
+                cfg.tokensFile(tokensFile);
             }
             ServerConfig config = cfg.conclude();
             org.shiftformer.core.server.FallbackPolicy.Choice choice = config.fallback().open(backend, backendOptions);
@@ -211,9 +231,15 @@ public final class Main {
             OUT.printf("listening on %s:%d (%s, backend %s%s, model sha256 %s)%n", server.localAddress().getHostString(),
                     server.localAddress().getPort(), server.transport(), served.backend(),
                     choice.isFallback() ? ", a fallback for " + choice.requested() : "", served.sha256());
+            if (config.tls() || config.tokensFile() != null) {
+                OUT.printf("security: %s%s%n", config.tls() ? "TLS" + (config.tlsClientCaFile() != null
+                        ? " with client certificates" : "") : "plaintext", config.tokensFile() != null
+                        ? ", bearer tokens from " + config.tokensFile() : ", no tokens");
+            }
             if (server.adminAddress() != null) {
-                OUT.printf("admin on http://%s:%d (/metrics /health/live /health/ready, POST /admin/reload)%n",
-                        server.adminAddress().getHostString(), server.adminAddress().getPort());
+                OUT.printf("admin on %s://%s:%d (/metrics /health/live /health/ready, POST /admin/reload)%n",
+                        config.tls() ? "https" : "http", server.adminAddress().getHostString(),
+                        server.adminAddress().getPort());
             }
             OUT.flush();
             stopped.await(); // until SIGINT / SIGTERM runs the hook

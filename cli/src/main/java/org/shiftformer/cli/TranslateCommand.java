@@ -19,6 +19,8 @@ import org.shiftformer.api.backend.Backend;
 import org.shiftformer.api.backend.BackendProvider;
 import org.shiftformer.api.backend.Backends;
 import org.shiftformer.api.backend.LoadedModel;
+import org.shiftformer.client.ClientOptions;
+import org.shiftformer.client.ClientTls;
 import org.shiftformer.client.ShiftformerClient;
 import org.shiftformer.client.TokenEvent;
 import org.shiftformer.client.TokenIterator;
@@ -51,6 +53,8 @@ import picocli.CommandLine.Parameters;
             "2:nothing was translated: an invalid option, an unreadable model, an unknown or unavailable backend, "
                 + "an unreachable server (error: [CODE] message)"})
 final class TranslateCommand implements Callable<Integer> {
+    /** The environment variable a bearer token may come from. */
+    static final String TOKEN_ENV = "SHIFTFORMER_TOKEN";
     /** Exit status when some texts failed. */
     static final int SOME_FAILED = 1;
 
@@ -93,6 +97,20 @@ final class TranslateCommand implements Callable<Integer> {
                     + "int32 logits (greedy; for beam search each live hypothesis with its index, score, top K and "
                     + "choices), then one result line per TEXT; SPEC.md, \"Tracing the logits\"")
     Integer traceLogits;
+    @Option(names = "--tls", description = "with --server: speak TLS, trusting the JDK's CA certificates unless "
+            + "--tls-ca says otherwise (implied by the other --tls options)")
+    boolean tls;
+    @Option(names = "--tls-ca", paramLabel = "PEM", description = "with --server: trust these CA certificates for the server")
+    Path tlsCa;
+    @Option(names = "--tls-cert", paramLabel = "PEM", description = "with --server: client certificate chain, for "
+            + "servers that require one (with --tls-key)")
+    Path tlsCert;
+    @Option(names = "--tls-key", paramLabel = "PEM", description = "with --server: PKCS#8 key of --tls-cert")
+    Path tlsKey;
+    @Option(names = "--token-file", paramLabel = "FILE", description = "with --server: the bearer token, the first "
+            + "line of FILE; default: the environment variable " + TOKEN_ENV + " (never a command-line argument, which "
+            + "other users can see)")
+    Path tokenFile;
     @Parameters(paramLabel = "TEXT", arity = "1..*")
     List<String> texts;
 
@@ -118,6 +136,13 @@ final class TranslateCommand implements Callable<Integer> {
         }
         if (maxNew != null && maxNew < 1) {
             throw invalid("--max-new-tokens " + maxNew + " must be at least 1");
+        }
+        boolean tlsOptions = tls || tlsCa != null || tlsCert != null || tlsKey != null;
+        if (target.server == null && (tlsOptions || tokenFile != null)) {
+            throw invalid((tokenFile != null ? "--token-file" : "--tls options") + " apply to --server only");
+        }
+        if ((tlsCert == null) != (tlsKey == null)) {
+            throw invalid(tlsCert == null ? "--tls-key needs --tls-cert" : "--tls-cert needs --tls-key");
         }
         if (traceLogits != null) {
             if (target.server != null) {
@@ -218,6 +243,25 @@ final class TranslateCommand implements Callable<Integer> {
                 + e.getMessage());
     }
 
+    /** The bearer token: the first line of --token-file, else $SHIFTFORMER_TOKEN, else none. */
+    private String token() {
+        String token;
+        if (tokenFile != null) {
+            try {
+                token = java.nio.file.Files.readAllLines(tokenFile, java.nio.charset.StandardCharsets.UTF_8).stream()
+                        .findFirst().orElse("").strip();
+            } catch (java.io.IOException | java.io.UncheckedIOException e) {
+                throw new ShiftformerException(ErrorCode.IO_ERROR, "cannot read --token-file " + tokenFile + ": " + e, e);
+            }
+            if (token.isEmpty()) {
+                throw invalid("--token-file " + tokenFile + " has no token on its first line");
+            }
+            return token;
+        }
+        token = System.getenv(TOKEN_ENV);
+        return token == null || token.isBlank() ? null : token.strip();
+    }
+
     /** The same output as local decoding, through {@link ShiftformerClient} (one request per text, in order). */
     private int remote() {
         int colon = target.server.lastIndexOf(':');
@@ -234,7 +278,12 @@ final class TranslateCommand implements Callable<Integer> {
         }
         String host = target.server.substring(0, colon).replaceAll("^\\[|\\]$", "");
         int failed = 0;
-        try (ShiftformerClient client = ShiftformerClient.connect(host, port)) {
+        ClientOptions.Builder options = ClientOptions.builder().token(token());
+        if (tls || tlsCa != null || tlsCert != null) {
+            ClientTls t = tlsCa == null ? ClientTls.system() : ClientTls.trusting(tlsCa);
+            options.tls(tlsCert == null ? t : t.withClientCertificate(tlsCert, tlsKey));
+        }
+        try (ShiftformerClient client = ShiftformerClient.connect(host, port, options.build())) {
             // The served model's limit, from Welcome (and ModelInfo); 0 means the server did not say, and then its
             // own error for each text says it.
             int maxPositions = client.welcome().model() != null ? client.welcome().model().maxPositions() : 0;

@@ -3,6 +3,7 @@ package org.shiftformer.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
@@ -19,6 +20,7 @@ import org.shiftformer.core.artifact.ArtifactReader;
 import org.shiftformer.core.server.ServedModel;
 import org.shiftformer.core.server.ServerConfig;
 import org.shiftformer.core.server.ShiftformerServer;
+import org.shiftformer.protocol.TestPki;
 
 /** {@code translate --server}: the Java client against a real server on 127.0.0.1, printing as local translate does. */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
@@ -59,6 +61,44 @@ class TranslateServerTest {
             }
             assertEquals(0, server.stats().rejected(), "no request was rejected");
         }
+    }
+
+    @Test
+    void translateOverMutualTlsWithATokenFile(@TempDir Path dir) throws Exception {
+        Path f = io.randomModel(dir);
+        Artifact artifact = ArtifactReader.read(f);
+        TestPki pki = TestPki.create(dir.resolve("pki"));
+        String token = "cli-test-token-0123456789abcdef";
+        Path tokens = Files.writeString(dir.resolve("tokens"), "cli " + token + "\n");
+        Path tokenFile = Files.writeString(dir.resolve("my-token"), token + "\n");
+        try (Backend backend = Backends.select("reference").open(Map.of());
+             ShiftformerServer server = ShiftformerServer.start(
+                     ServerConfig.builder().port(0).adminPort(ServerConfig.ADMIN_DISABLED).bindAddress("127.0.0.1")
+                             .drainTimeoutMs(1_000).tls(pki.serverCert(), pki.serverKey()).tlsClientCa(pki.caCert())
+                             .tokensFile(tokens).conclude(),
+                     ServedModel.of(artifact, backend.load(artifact.model()), backend.identity()))) {
+            String address = "127.0.0.1:" + server.localAddress().getPort();
+            String[] common = {"--max-new-tokens", "8", "ein test"};
+            String local = run(concat(new String[] {"translate", "--model", f.toString(), "--backend", "reference"}, common));
+            String remote = run(concat(new String[] {"translate", "--server", address, "--tls-ca", pki.caCert().toString(),
+                    "--tls-cert", pki.clientCert().toString(), "--tls-key", pki.clientKey().toString(),
+                    "--token-file", tokenFile.toString()}, common));
+            assertEquals(streamedLines(local), streamedLines(remote));
+            // Without the token: the server's UNAUTHENTICATED, exit status 2.
+            io.clearErr();
+            assertEquals(2, Main.run(concat(new String[] {"translate", "--server", address, "--tls-ca",
+                    pki.caCert().toString(), "--tls-cert", pki.clientCert().toString(), "--tls-key",
+                    pki.clientKey().toString()}, common)));
+            assertTrue(io.err().contains("[UNAUTHENTICATED]"), io::err);
+            // Without a client certificate: the TLS session is refused.
+            io.clearErr();
+            assertEquals(2, Main.run(concat(new String[] {"translate", "--server", address, "--tls-ca",
+                    pki.caCert().toString(), "--token-file", tokenFile.toString()}, common)));
+            assertTrue(io.err().contains("[IO_ERROR]"), io::err);
+        }
+        io.clearErr();
+        assertEquals(2, Main.run("translate", "--model", f.toString(), "--tls", "x"));
+        assertTrue(io.err().contains("--server only"), io::err);
     }
 
     @Test

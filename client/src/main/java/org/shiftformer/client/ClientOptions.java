@@ -19,13 +19,19 @@ import org.shiftformer.api.ShiftformerException;
  *                           Ping, so that the server's idle timeout (PROTOCOL.md section 3, 5 minutes by
  *                           default) does not close a connection kept open between requests (default
  *                           60 s; {@link Duration#ZERO} sends none)
+ * @param tls                TLS settings, or null for plaintext (the default)
+ * @param token              bearer token sent in Hello for servers with a tokens file, or null (the default);
+ *                           {@link #toString()} never shows it
  */
 public record ClientOptions(Duration connectTimeout, String clientName, boolean nativeTransport,
-                            Duration defaultDeadline, int streamBufferTokens, Duration keepAlive) {
+                            Duration defaultDeadline, int streamBufferTokens, Duration keepAlive, ClientTls tls,
+                            String token) {
     public static final Duration CONNECT_TIMEOUT_DEFAULT = Duration.ofSeconds(10);
     public static final Duration KEEP_ALIVE_DEFAULT = Duration.ofSeconds(60);
     public static final String CLIENT_NAME_DEFAULT = "shiftformer-java-client 0.1.0";
     public static final int STREAM_BUFFER_TOKENS_DEFAULT = 64;
+    /** Longest token the protocol carries (PROTOCOL.md section 3). */
+    public static final int MAX_TOKEN_CHARS = 1024;
 
     public ClientOptions {
         Objects.requireNonNull(connectTimeout, "connectTimeout");
@@ -47,6 +53,16 @@ public record ClientOptions(Duration connectTimeout, String clientName, boolean 
         if (streamBufferTokens < 1) {
             throw invalid("streamBufferTokens " + streamBufferTokens + " must be >= 1");
         }
+        if (token != null && (token.isEmpty() || token.length() > MAX_TOKEN_CHARS)) {
+            throw invalid("token must have 1 to " + MAX_TOKEN_CHARS + " characters (null: none)");
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "ClientOptions[connectTimeout=" + connectTimeout + ", clientName=" + clientName + ", nativeTransport="
+                + nativeTransport + ", defaultDeadline=" + defaultDeadline + ", streamBufferTokens=" + streamBufferTokens
+                + ", keepAlive=" + keepAlive + ", tls=" + tls + ", token=" + (token == null ? "none" : "(not shown)") + "]";
     }
 
     /** Every default. */
@@ -70,6 +86,8 @@ public record ClientOptions(Duration connectTimeout, String clientName, boolean 
         private Duration defaultDeadline = Duration.ZERO;
         private int streamBufferTokens = STREAM_BUFFER_TOKENS_DEFAULT;
         private Duration keepAlive = KEEP_ALIVE_DEFAULT;
+        private ClientTls tls;
+        private String token;
 
         private Builder() {
         }
@@ -104,9 +122,21 @@ public record ClientOptions(Duration connectTimeout, String clientName, boolean 
             return this;
         }
 
+        /** Speak TLS as {@code tls} says; null for plaintext. */
+        public Builder tls(ClientTls tls) {
+            this.tls = tls;
+            return this;
+        }
+
+        /** The bearer token for Hello; null for none. */
+        public Builder token(String token) {
+            this.token = token;
+            return this;
+        }
+
         public ClientOptions build() {
             return new ClientOptions(connectTimeout, clientName, nativeTransport, defaultDeadline, streamBufferTokens,
-                    keepAlive);
+                    keepAlive, tls, token);
         }
     }
 }

@@ -17,6 +17,9 @@ import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.timeout.IdleStateHandler;
 import java.io.IOException;
@@ -100,6 +103,8 @@ public final class ShiftformerClient implements AutoCloseable {
         long timeoutMs = options.connectTimeout().toMillis();
         long start = System.nanoTime();
         Handler handler = new Handler();
+        SslContext tls = options.tls() == null ? null : options.tls().context();
+        String serverName = options.tls() != null && options.tls().serverName() != null ? options.tls().serverName() : host;
         Bootstrap b = new Bootstrap()
                 .group(group)
                 .channel(epoll ? EpollSocketChannel.class : NioSocketChannel.class)
@@ -108,6 +113,12 @@ public final class ShiftformerClient implements AutoCloseable {
                 .handler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
+                        if (tls != null) {
+                            // The server's certificate is checked for serverName (SNI too), as HTTPS does.
+                            SslHandler ssl = tls.newHandler(ch.alloc(), serverName, port);
+                            ssl.setHandshakeTimeoutMillis(timeoutMs);
+                            ch.pipeline().addLast("tls", ssl);
+                        }
                         // Until Welcome announces the server's limit, 64 KiB is what PROTOCOL.md allows.
                         if (!options.keepAlive().isZero()) {
                             ch.pipeline().addLast("keep-alive", new IdleStateHandler(0, 0,
@@ -485,6 +496,12 @@ public final class ShiftformerClient implements AutoCloseable {
         /** Nothing sent or received for {@link ClientOptions#keepAlive()}: a Ping keeps the server's idle timeout away. */
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+            if (evt instanceof SslHandshakeCompletionEvent tls && !tls.isSuccess()) {
+                Throwable t = tls.cause();
+                closeWith(ctx, new ShiftformerException(ErrorCode.IO_ERROR, "TLS handshake with " + peer + " failed: "
+                        + (t.getMessage() != null ? t.getMessage() : t.toString()), t));
+                return;
+            }
             if (evt instanceof IdleStateEvent) {
                 if (handshake.isDone() && closedBy.get() == null) {
                     keepAlivePings.increment();
@@ -500,7 +517,8 @@ public final class ShiftformerClient implements AutoCloseable {
         @Override
         public void channelActive(ChannelHandlerContext ctx) {
             ProtocolVersion v = ProtocolVersion.SUPPORTED;
-            ctx.writeAndFlush(new Message.Hello(0, v.min(), v.max(), options.clientName()));
+            // Over TLS, the SslHandler holds this until its handshake has verified the server.
+            ctx.writeAndFlush(new Message.Hello(0, v.min(), v.max(), options.clientName(), options.token()));
             ctx.fireChannelActive();
         }
 

@@ -109,12 +109,28 @@ public sealed interface Message {
 
     // ---- messages ---------------------------------------------------------------------------------
 
-    /** Client to server, the first frame: the protocol versions the client speaks. */
-    record Hello(long requestId, int minVersion, int maxVersion, String clientName) implements Message {
+    /**
+     * Client to server, the first frame: the protocol versions the client speaks, and the bearer token
+     * when the server requires one ({@code token} null: none sent). {@link #toString()} never shows the
+     * token.
+     */
+    record Hello(long requestId, int minVersion, int maxVersion, String clientName, String token) implements Message {
         public Hello {
             ushort("Hello.min_version", minVersion);
             ushort("Hello.max_version", maxVersion);
             Objects.requireNonNull(clientName, "clientName");
+        }
+
+        /** A Hello without a token. */
+        public Hello(long requestId, int minVersion, int maxVersion, String clientName) {
+            this(requestId, minVersion, maxVersion, clientName, null);
+        }
+
+        @Override
+        public String toString() {
+            return "Hello[requestId=" + requestId + ", minVersion=" + minVersion + ", maxVersion=" + maxVersion
+                    + ", clientName=" + clientName + ", token=" + (token == null ? "none" : "(" + token.length()
+                    + " chars, not shown)") + "]";
         }
 
         @Override

@@ -119,7 +119,7 @@ public final class MessageReader {
         return switch (type) {
             case Body.Hello -> {
                 Hello h = (Hello) frame.body(new Hello());
-                yield new Message.Hello(id, h.minVersion(), h.maxVersion(), str(h.clientName()));
+                yield new Message.Hello(id, h.minVersion(), h.maxVersion(), str(h.clientName()), h.token());
             }
             case Body.Welcome -> {
                 Welcome w = (Welcome) frame.body(new Welcome());

@@ -132,10 +132,14 @@ public final class MessageWriter {
 
     private static int hello(FlatBufferBuilder b, Message.Hello m) {
         int name = b.createString(m.clientName());
+        int token = m.token() == null ? 0 : b.createString(m.token());
         Hello.startHello(b);
         Hello.addMinVersion(b, m.minVersion());
         Hello.addMaxVersion(b, m.maxVersion());
         Hello.addClientName(b, name);
+        if (token != 0) {
+            Hello.addToken(b, token);
+        }
         return Hello.endHello(b);
     }
 

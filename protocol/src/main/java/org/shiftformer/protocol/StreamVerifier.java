@@ -75,6 +75,7 @@ final class StreamVerifier {
         v.field(t, 0, "min_version", 2, 2);
         v.field(t, 1, "max_version", 2, 2);
         string(t, 2, "client_name", MAX_NAME_BYTES);
+        string(t, 3, "token", MAX_NAME_BYTES);
     }
 
     private void welcome(Table t) {

@@ -31,7 +31,9 @@ public enum ErrorCode {
     /** A bug: an invariant of shiftformer itself did not hold. */
     INTERNAL(12),
     /** An I/O operation (reading or writing a file, a socket) failed. */
-    IO_ERROR(13);
+    IO_ERROR(13),
+    /** A peer did not prove who it is: a missing, unknown or revoked bearer token. */
+    UNAUTHENTICATED(14);
 
     private final int value;
 

@@ -23,22 +23,28 @@ public final class Hello extends Table {
   public String clientName() { int o = __offset(8); return o != 0 ? __string(o + bb_pos) : null; }
   public ByteBuffer clientNameAsByteBuffer() { return __vector_as_bytebuffer(8, 1); }
   public ByteBuffer clientNameInByteBuffer(ByteBuffer _bb) { return __vector_in_bytebuffer(_bb, 8, 1); }
+  public String token() { int o = __offset(10); return o != 0 ? __string(o + bb_pos) : null; }
+  public ByteBuffer tokenAsByteBuffer() { return __vector_as_bytebuffer(10, 1); }
+  public ByteBuffer tokenInByteBuffer(ByteBuffer _bb) { return __vector_in_bytebuffer(_bb, 10, 1); }
 
   public static int createHello(FlatBufferBuilder builder,
       int minVersion,
       int maxVersion,
-      int clientNameOffset) {
-    builder.startTable(3);
+      int clientNameOffset,
+      int tokenOffset) {
+    builder.startTable(4);
+    Hello.addToken(builder, tokenOffset);
     Hello.addClientName(builder, clientNameOffset);
     Hello.addMaxVersion(builder, maxVersion);
     Hello.addMinVersion(builder, minVersion);
     return Hello.endHello(builder);
   }
 
-  public static void startHello(FlatBufferBuilder builder) { builder.startTable(3); }
+  public static void startHello(FlatBufferBuilder builder) { builder.startTable(4); }
   public static void addMinVersion(FlatBufferBuilder builder, int minVersion) { builder.addShort(0, (short) minVersion, (short) 0); }
   public static void addMaxVersion(FlatBufferBuilder builder, int maxVersion) { builder.addShort(1, (short) maxVersion, (short) 0); }
   public static void addClientName(FlatBufferBuilder builder, int clientNameOffset) { builder.addOffset(2, clientNameOffset, 0); }
+  public static void addToken(FlatBufferBuilder builder, int tokenOffset) { builder.addOffset(3, tokenOffset, 0); }
   public static int endHello(FlatBufferBuilder builder) {
     int o = builder.endTable();
     return o;

@@ -8,6 +8,8 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -19,6 +21,7 @@ import org.shiftformer.api.DecodeParams;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ModelConfig;
 import org.shiftformer.api.ShiftformerException;
+import org.shiftformer.core.server.security.Authenticator;
 import org.shiftformer.protocol.FrameDecoder;
 import org.shiftformer.protocol.Message;
 import org.shiftformer.protocol.ProtocolCodec;
@@ -48,6 +51,10 @@ final class ConnectionHandler extends ChannelDuplexHandler {
     private final ServerConfig config;
     private final ModelRouter router;
     private final ServerStats stats;
+    /** Checks Hello tokens and client certificates; null on a server that identifies nobody. */
+    private final Authenticator auth;
+    /** Who this connection is after its Hello (null: nobody in particular). */
+    private Authenticator.Identity identity;
     private final Map<Long, Request> inFlight = new HashMap<>();
     private ChannelHandlerContext ctx;
     private volatile Channel channel;
@@ -64,10 +71,11 @@ final class ConnectionHandler extends ChannelDuplexHandler {
     /** This connection's accepted requests that wait for a decode slot, over every scheduler. */
     final AtomicInteger queued = new AtomicInteger();
 
-    ConnectionHandler(ServerConfig config, ModelRouter router, ServerStats stats) {
+    ConnectionHandler(ServerConfig config, ModelRouter router, ServerStats stats, Authenticator auth) {
         this.config = config;
         this.router = router;
         this.stats = stats;
+        this.auth = auth;
     }
 
     @Override
@@ -116,6 +124,13 @@ final class ConnectionHandler extends ChannelDuplexHandler {
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof SslHandshakeCompletionEvent tls && !tls.isSuccess()) {
+            // A client without an acceptable certificate, or one that speaks no TLS: nothing to tell it.
+            stats.limit(ServerStats.Limit.TLS_HANDSHAKE);
+            closing = true;
+            ctx.close();
+            return;
+        }
         if (evt instanceof ChannelInputShutdownEvent) {
             // Half-close (PROTOCOL.md 3): the client sent everything; finish the requests already accepted
             // (their terminal frames close the connection when the last one is written), as HTTP/1.1 does.
@@ -164,6 +179,10 @@ final class ConnectionHandler extends ChannelDuplexHandler {
     private void hello(Message.Hello h) {
         int version;
         try {
+            if (auth != null) { // first: a client that cannot prove who it is learns nothing about the server
+                SslHandler tls = ctx.pipeline().get(SslHandler.class);
+                identity = auth.identify(h.token(), tls == null ? null : tls.engine().getSession());
+            }
             version = ProtocolVersion.SUPPORTED.negotiate(h.minVersion(), h.maxVersion());
         } catch (ShiftformerException e) {
             connectionError(e);
@@ -202,6 +221,13 @@ final class ConnectionHandler extends ChannelDuplexHandler {
                     + " requests in flight, the limit is " + config.maxInFlight() + "; retry later"));
             return;
         }
+        if (identity != null) {
+            ShiftformerException revoked = auth.revoked(identity);
+            if (revoked != null) {
+                connectionError(revoked);
+                return;
+            }
+        }
         while (true) {
             // Validated against the model that will decode it: after a hot reload, the new one.
             Scheduler scheduler = router.current();
@@ -212,12 +238,14 @@ final class ConnectionHandler extends ChannelDuplexHandler {
                 reject(Message.Error.of(id, e));
                 return;
             }
-            inFlight.put(id, r);
+            if (!track(r)) {
+                return;
+            }
             Message.Error refused = scheduler.submit(r);
             if (refused == null) {
                 return;
             }
-            inFlight.remove(id);
+            untrack(r);
             if (refused != Scheduler.RETIRED) {
                 ctx.writeAndFlush(refused);
                 return;
@@ -273,6 +301,33 @@ final class ConnectionHandler extends ChannelDuplexHandler {
                 + (cfg.maxPositions() - 1) + " source tokens)");
     }
 
+    /**
+     * Puts an accepted request in flight, counting it against its client's {@code max_in_flight} over all
+     * of the client's connections; false (and the request answered OVERLOADED) when that is reached.
+     */
+    private boolean track(Request r) {
+        if (identity != null && !identity.load().tryAcquire(identity.maxInFlight())) {
+            stats.limit(ServerStats.Limit.CLIENT_IN_FLIGHT);
+            reject(new Message.Error(r.id, ErrorCode.OVERLOADED.value(), "client '" + identity.name() + "' has "
+                    + identity.load().inFlight() + " requests in flight over all its connections, its limit (max_in_flight"
+                    + " in the server's tokens file) is " + identity.maxInFlight() + "; retry later"));
+            return false;
+        }
+        inFlight.put(r.id, r);
+        return true;
+    }
+
+    /** Takes {@code r} out of flight if it still is; true if it was. */
+    private boolean untrack(Request r) {
+        if (!inFlight.remove(r.id, r)) {
+            return false;
+        }
+        if (identity != null) {
+            identity.load().release(1);
+        }
+        return true;
+    }
+
     private void reject(Message.Error error) {
         stats.reject(error.code());
         ctx.writeAndFlush(error);
@@ -316,6 +371,9 @@ final class ConnectionHandler extends ChannelDuplexHandler {
             r.signal(Request.DISCONNECT);
         }
         if (!inFlight.isEmpty()) {
+            if (identity != null) {
+                identity.load().release(inFlight.size());
+            }
             inFlight.clear();
             router.wakeAll();
         }
@@ -403,7 +461,7 @@ final class ConnectionHandler extends ChannelDuplexHandler {
     }
 
     private void writeTerminal(Request r) {
-        if (inFlight.remove(r.id, r)) {
+        if (untrack(r)) {
             Message frame = r.terminalFrame();
             if (frame != null) {
                 ctx.writeAndFlush(frame).addListener(f -> {

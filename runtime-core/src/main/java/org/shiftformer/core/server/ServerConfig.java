@@ -1,5 +1,7 @@
 package org.shiftformer.core.server;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import org.shiftformer.api.DecodeParams;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ShiftformerException;
@@ -157,6 +159,35 @@ public final class ServerConfig {
     public static final String ADMIN_RELOAD_TIMEOUT_MS_PROP = "shiftformer.server.adminReloadTimeoutMs";
     public static final long ADMIN_RELOAD_TIMEOUT_MS_DEFAULT = 120_000;
 
+    /**
+     * PEM certificate chain of the server: with {@link #TLS_KEY_FILE_PROP}, the protocol port and the admin
+     * port speak TLS 1.3/1.2 only (SECURITY.md). Empty (the default): plaintext, for loopback. The file is
+     * watched: a replaced certificate is used for new connections within a second.
+     */
+    public static final String TLS_CERT_FILE_PROP = "shiftformer.server.tlsCertFile";
+    /** PEM PKCS#8 private key ({@code BEGIN PRIVATE KEY}) of {@link #TLS_CERT_FILE_PROP}. */
+    public static final String TLS_KEY_FILE_PROP = "shiftformer.server.tlsKeyFile";
+    /**
+     * PEM CA certificates: when set, a client of the protocol port must present a certificate they signed
+     * (mutual TLS), and its subject CN names it in metrics when there is no tokens file. Needs
+     * {@link #TLS_CERT_FILE_PROP}.
+     */
+    public static final String TLS_CLIENT_CA_FILE_PROP = "shiftformer.server.tlsClientCaFile";
+    /**
+     * With {@link #TLS_CLIENT_CA_FILE_PROP}: whether the admin port requires client certificates too (the
+     * default). False lets HTTPS probes without a certificate (a Kubernetes kubelet's) read the health
+     * endpoints; a reload then still needs an admin token when there is a tokens file.
+     */
+    public static final String ADMIN_CLIENT_AUTH_PROP = "shiftformer.server.adminClientAuth";
+    public static final boolean ADMIN_CLIENT_AUTH_DEFAULT = true;
+    /**
+     * The tokens file (SECURITY.md, {@code Tokens}): when set, every {@code Hello} must carry a token from it
+     * (else Error UNAUTHENTICATED and close), each token's {@code max_in_flight} bounds its requests over all
+     * of its connections, and {@code POST /admin/reload} needs the token of a client with {@code role=admin}.
+     * Re-read within a second of a change. Empty (the default): no tokens.
+     */
+    public static final String TOKENS_FILE_PROP = "shiftformer.server.tokensFile";
+
     /** Use the native epoll transport when {@code Epoll.isAvailable()}; false forces NIO. */
     public static final String NATIVE_TRANSPORT_PROP = "shiftformer.server.nativeTransport";
     public static final boolean NATIVE_TRANSPORT_DEFAULT = true;
@@ -184,6 +215,11 @@ public final class ServerConfig {
     private final boolean nativeTransport;
     private final int writeBufferHighWaterMark;
     private final int socketSendBufferBytes;
+    private final Path tlsCertFile;
+    private final Path tlsKeyFile;
+    private final Path tlsClientCaFile;
+    private final boolean adminClientAuth;
+    private final Path tokensFile;
 
     private ServerConfig(Builder b, FallbackPolicy fallback, int maxLiveRows, int maxConnectionRows) {
         this.port = b.port;
@@ -209,6 +245,15 @@ public final class ServerConfig {
         this.nativeTransport = b.nativeTransport;
         this.writeBufferHighWaterMark = b.writeBufferHighWaterMark;
         this.socketSendBufferBytes = b.socketSendBufferBytes;
+        this.tlsCertFile = path(b.tlsCertFile);
+        this.tlsKeyFile = path(b.tlsKeyFile);
+        this.tlsClientCaFile = path(b.tlsClientCaFile);
+        this.adminClientAuth = b.adminClientAuth;
+        this.tokensFile = path(b.tokensFile);
+    }
+
+    private static Path path(String s) {
+        return s == null || s.isEmpty() ? null : Path.of(s);
     }
 
     /** A builder holding the defaults, overridden by the system properties that are set. */
@@ -323,6 +368,36 @@ public final class ServerConfig {
         return adminReloadTimeoutMs;
     }
 
+    /** {@link #TLS_CERT_FILE_PROP}, or null: plaintext. */
+    public Path tlsCertFile() {
+        return tlsCertFile;
+    }
+
+    /** {@link #TLS_KEY_FILE_PROP}, or null. */
+    public Path tlsKeyFile() {
+        return tlsKeyFile;
+    }
+
+    /** {@link #TLS_CLIENT_CA_FILE_PROP}, or null: no client certificates. */
+    public Path tlsClientCaFile() {
+        return tlsClientCaFile;
+    }
+
+    /** Whether the ports speak TLS. */
+    public boolean tls() {
+        return tlsCertFile != null;
+    }
+
+    /** {@link #ADMIN_CLIENT_AUTH_PROP}. */
+    public boolean adminClientAuth() {
+        return adminClientAuth;
+    }
+
+    /** {@link #TOKENS_FILE_PROP}, or null: no tokens. */
+    public Path tokensFile() {
+        return tokensFile;
+    }
+
     @Override
     public String toString() {
         return "ServerConfig[bind " + bindAddress + ":" + port + ", adminPort " + adminPort + ", fallback " + fallback
@@ -334,7 +409,10 @@ public final class ServerConfig {
                 + ", maxBeamWidth "
                 + maxBeamWidth + ", defaultMaxNewTokens " + defaultMaxNewTokens + ", drainTimeoutMs " + drainTimeoutMs
                 + ", nativeTransport " + nativeTransport + ", writeBufferHighWaterMark " + writeBufferHighWaterMark
-                + ", socketSendBufferBytes " + socketSendBufferBytes + ", adminReloadTimeoutMs " + adminReloadTimeoutMs + "]";
+                + ", socketSendBufferBytes " + socketSendBufferBytes + ", adminReloadTimeoutMs " + adminReloadTimeoutMs
+                + ", tls " + (tlsCertFile == null ? "off" : tlsCertFile + (tlsClientCaFile == null ? ""
+                : " with client certificates of " + tlsClientCaFile + (adminClientAuth ? "" : " (not on the admin port)")))
+                + ", tokensFile " + (tokensFile == null ? "none" : tokensFile) + "]";
     }
 
     /** Collects settings; {@link #conclude()} validates them. Not thread-safe. */
@@ -365,6 +443,12 @@ public final class ServerConfig {
         private int writeBufferHighWaterMark = intProp(WRITE_BUFFER_HIGH_WATER_MARK_PROP,
                 WRITE_BUFFER_HIGH_WATER_MARK_DEFAULT);
         private int socketSendBufferBytes = intProp(SOCKET_SEND_BUFFER_BYTES_PROP, SOCKET_SEND_BUFFER_BYTES_DEFAULT);
+        private String tlsCertFile = System.getProperty(TLS_CERT_FILE_PROP, "");
+        private String tlsKeyFile = System.getProperty(TLS_KEY_FILE_PROP, "");
+        private String tlsClientCaFile = System.getProperty(TLS_CLIENT_CA_FILE_PROP, "");
+        private boolean adminClientAuth = Boolean.parseBoolean(
+                System.getProperty(ADMIN_CLIENT_AUTH_PROP, String.valueOf(ADMIN_CLIENT_AUTH_DEFAULT)));
+        private String tokensFile = System.getProperty(TOKENS_FILE_PROP, "");
 
         private Builder() {
         }
@@ -487,6 +571,30 @@ public final class ServerConfig {
             return this;
         }
 
+        /** TLS with this PEM certificate chain and PEM PKCS#8 key; nulls for plaintext. */
+        public Builder tls(Path certFile, Path keyFile) {
+            this.tlsCertFile = certFile == null ? "" : certFile.toString();
+            this.tlsKeyFile = keyFile == null ? "" : keyFile.toString();
+            return this;
+        }
+
+        /** Require client certificates signed by these PEM CA certificates; null for none. */
+        public Builder tlsClientCa(Path caFile) {
+            this.tlsClientCaFile = caFile == null ? "" : caFile.toString();
+            return this;
+        }
+
+        public Builder adminClientAuth(boolean adminClientAuth) {
+            this.adminClientAuth = adminClientAuth;
+            return this;
+        }
+
+        /** The tokens file; null for none. */
+        public Builder tokensFile(Path tokensFile) {
+            this.tokensFile = tokensFile == null ? "" : tokensFile.toString();
+            return this;
+        }
+
         /**
          * Validates every setting and returns the immutable configuration.
          *
@@ -535,7 +643,34 @@ public final class ServerConfig {
             range(ADMIN_RELOAD_TIMEOUT_MS_PROP, adminReloadTimeoutMs, 1, 24L * 3600 * 1000);
             range(WRITE_BUFFER_HIGH_WATER_MARK_PROP, writeBufferHighWaterMark, 2, 1 << 30);
             range(SOCKET_SEND_BUFFER_BYTES_PROP, socketSendBufferBytes, 0, 1 << 30);
+            if (tlsCertFile.isEmpty() != tlsKeyFile.isEmpty()) {
+                throw invalid((tlsCertFile.isEmpty() ? TLS_CERT_FILE_PROP : TLS_KEY_FILE_PROP) + " is needed with "
+                        + (tlsCertFile.isEmpty() ? TLS_KEY_FILE_PROP : TLS_CERT_FILE_PROP) + " (TLS takes both)");
+            }
+            if (!tlsClientCaFile.isEmpty() && tlsCertFile.isEmpty()) {
+                throw invalid(TLS_CLIENT_CA_FILE_PROP + " needs " + TLS_CERT_FILE_PROP + " and " + TLS_KEY_FILE_PROP
+                        + ": client certificates are part of TLS");
+            }
+            readable(TLS_CERT_FILE_PROP, tlsCertFile);
+            readable(TLS_KEY_FILE_PROP, tlsKeyFile);
+            readable(TLS_CLIENT_CA_FILE_PROP, tlsClientCaFile);
+            readable(TOKENS_FILE_PROP, tokensFile);
             return new ServerConfig(this, fallbackPolicy, liveRows, connectionRows);
+        }
+
+        private static void readable(String setting, String file) {
+            if (file.isEmpty()) {
+                return;
+            }
+            Path p;
+            try {
+                p = Path.of(file);
+            } catch (java.nio.file.InvalidPathException e) {
+                throw invalid(setting + " '" + file + "' is not a path: " + e.getMessage());
+            }
+            if (!Files.isRegularFile(p) || !Files.isReadable(p)) {
+                throw invalid(setting + " " + file + (Files.exists(p) ? " is not a readable regular file" : " does not exist"));
+            }
         }
 
         private static void range(String setting, long value, long min, long max) {

@@ -50,7 +50,11 @@ public final class ServerStats {
         /** A connection over {@code maxConnections}: refused. */
         MAX_CONNECTIONS("max_connections"),
         /** A connection over {@code maxConnectionsPerAddress} from one remote address: refused. */
-        MAX_CONNECTIONS_PER_ADDRESS("max_connections_per_address");
+        MAX_CONNECTIONS_PER_ADDRESS("max_connections_per_address"),
+        /** A request over its client's {@code max_in_flight} (tokens file), over all its connections: OVERLOADED. */
+        CLIENT_IN_FLIGHT("client_in_flight"),
+        /** A TLS handshake failed (no or an untrusted client certificate, not TLS at all): closed. */
+        TLS_HANDSHAKE("tls_handshake");
 
         private final String tag;
 

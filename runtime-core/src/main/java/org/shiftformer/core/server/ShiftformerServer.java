@@ -32,6 +32,7 @@ import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.ssl.SslHandler;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.lang.System.Logger;
 import java.lang.System.Logger.Level;
@@ -46,6 +47,8 @@ import org.shiftformer.api.backend.Availability;
 import org.shiftformer.api.backend.Backend;
 import org.shiftformer.api.backend.Backends;
 import org.shiftformer.core.server.admin.AdminServer;
+import org.shiftformer.core.server.security.Authenticator;
+import org.shiftformer.core.server.security.ServerTls;
 import org.shiftformer.core.server.metrics.ModelMeterSets;
 import org.shiftformer.core.server.metrics.ModelMetrics;
 import org.shiftformer.core.server.metrics.ServerMeters;
@@ -91,6 +94,10 @@ public final class ShiftformerServer implements AutoCloseable {
             GlobalEventExecutor.INSTANCE);
     private final Channel serverChannel;
     private final ConnectionLimits limits;
+    /** TLS of the protocol port, or null for plaintext. */
+    private final ServerTls tls;
+    /** Tokens and client certificates; null when the server identifies nobody. */
+    private final Authenticator auth;
     private final AdminServer admin;
     private final String transport;
     private final Object reloadLock = new Object();
@@ -146,6 +153,23 @@ public final class ShiftformerServer implements AutoCloseable {
         }
         ByteCounter bytes = new ByteCounter(stats);
         this.limits = new ConnectionLimits(config, stats);
+        ServerTls adminTls;
+        Authenticator authenticator;
+        try {
+            this.tls = config.tls() ? new ServerTls(config.tlsCertFile(), config.tlsKeyFile(), config.tlsClientCaFile(), true)
+                    : null;
+            adminTls = tls == null || config.tlsClientCaFile() == null || config.adminClientAuth() ? tls
+                    : new ServerTls(config.tlsCertFile(), config.tlsKeyFile(), config.tlsClientCaFile(), false);
+            authenticator = config.tokensFile() != null || (tls != null && tls.clientCertificates())
+                    ? new Authenticator(config.tokensFile(), tls != null && tls.clientCertificates(), this.registry) : null;
+        } catch (RuntimeException e) {
+            for (Scheduler s : router.running()) {
+                s.beginShutdown();
+            }
+            shutdownQuietly();
+            throw e;
+        }
+        this.auth = authenticator;
         try {
             ServerBootstrap b = new ServerBootstrap()
                     .group(bossGroup, workerGroup)
@@ -158,6 +182,11 @@ public final class ShiftformerServer implements AutoCloseable {
                         @Override
                         protected void initChannel(SocketChannel ch) {
                             ch.pipeline().addLast("bytes", bytes);
+                            if (tls != null) {
+                                SslHandler ssl = tls.newHandler(ch.alloc());
+                                ssl.setHandshakeTimeoutMillis(config.handshakeTimeoutMs());
+                                ch.pipeline().addLast("tls", ssl);
+                            }
                             ProtocolCodec.addTo(ch.pipeline(), config.maxFrameBytes(),
                                     Math.min(config.maxFrameBytes(), FrameLayout.PRE_HANDSHAKE_MAX_PAYLOAD_BYTES));
                             String refused = limits.admit(ch);
@@ -167,7 +196,7 @@ public final class ShiftformerServer implements AutoCloseable {
                                 return;
                             }
                             connections.add(ch);
-                            ch.pipeline().addLast("connection", new ConnectionHandler(config, router, stats));
+                            ch.pipeline().addLast("connection", new ConnectionHandler(config, router, stats, auth));
                         }
                     });
             if (config.socketSendBufferBytes() > 0) {
@@ -181,7 +210,7 @@ public final class ShiftformerServer implements AutoCloseable {
             }
             this.admin = config.adminPort() == ServerConfig.ADMIN_DISABLED ? null
                     : AdminServer.start(adminGroup, channelClass, config.bindAddress(), config.adminPort(), new Admin(),
-                            java.time.Duration.ofMillis(config.adminReloadTimeoutMs()));
+                            java.time.Duration.ofMillis(config.adminReloadTimeoutMs()), adminTls);
         } catch (RuntimeException e) {
             for (Scheduler s : router.running()) {
                 s.beginShutdown();
@@ -512,6 +541,11 @@ public final class ShiftformerServer implements AutoCloseable {
         @Override
         public String scrape() {
             return prometheus == null ? null : prometheus.scrape();
+        }
+
+        @Override
+        public Authenticator.AdminDenied authorizeReload(String authorization) {
+            return auth == null ? null : auth.admin(authorization);
         }
 
         @Override

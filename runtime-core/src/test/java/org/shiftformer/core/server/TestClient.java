@@ -16,6 +16,10 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLSocket;
 import org.shiftformer.protocol.FrameLayout;
 import org.shiftformer.protocol.Message;
 import org.shiftformer.protocol.MessageReader;
@@ -40,11 +44,33 @@ final class TestClient implements AutoCloseable {
 
     /** @param receiveBufferBytes socket receive buffer, or 0 for the system's */
     TestClient(InetSocketAddress address, int receiveBufferBytes) throws IOException {
-        socket = new Socket();
+        this(plain(address, receiveBufferBytes));
+    }
+
+    private static Socket plain(InetSocketAddress address, int receiveBufferBytes) throws IOException {
+        Socket socket = new Socket();
         if (receiveBufferBytes > 0) {
             socket.setReceiveBufferSize(receiveBufferBytes);
         }
         socket.connect(address, 5_000);
+        return socket;
+    }
+
+    /**
+     * Over TLS with {@code tls} (the JDK's {@link SSLSocket}), checking the server's certificate for
+     * 127.0.0.1 as HTTPS does; the handshake runs at the first read or write.
+     */
+    static TestClient tls(InetSocketAddress address, SSLContext tls) throws IOException {
+        SSLSocket socket = (SSLSocket) tls.getSocketFactory().createSocket();
+        SSLParameters params = socket.getSSLParameters();
+        params.setEndpointIdentificationAlgorithm("HTTPS");
+        socket.setSSLParameters(params);
+        socket.connect(address, 5_000);
+        return new TestClient(socket);
+    }
+
+    private TestClient(Socket connected) throws IOException {
+        socket = connected;
         socket.setSoTimeout(READ_TIMEOUT_MS);
         socket.setTcpNoDelay(true);
         in = new DataInputStream(socket.getInputStream());
@@ -121,8 +147,8 @@ final class TestClient implements AutoCloseable {
             while (true) {
                 read();
             }
-        } catch (EOFException | SocketException e) {
-            return true;
+        } catch (EOFException | SocketException | SSLException e) {
+            return true; // SSLException: the server ended the TLS session (an alert)
         } catch (SocketTimeoutException e) {
             return false;
         }

@@ -1,5 +1,6 @@
 package org.shiftformer.core.server.admin;
 
+import org.shiftformer.core.server.security.Authenticator;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
@@ -120,7 +121,18 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
             }
             case "/admin/reload" -> {
                 if (allowed(ctx, keepAlive, method, HttpMethod.POST)) {
-                    reload(ctx, keepAlive, paths == null || paths.isEmpty() ? null : paths.get(0));
+                    Authenticator.AdminDenied denied = endpoints.authorizeReload(req.headers().get(HttpHeaderNames.AUTHORIZATION));
+                    if (denied != null) {
+                        FullHttpResponse res = response(HttpResponseStatus.valueOf(denied.status()), TEXT,
+                                "error: [" + (denied.status() == 401 ? "UNAUTHENTICATED" : "PERMISSION_DENIED") + "] "
+                                        + denied.message());
+                        if (denied.status() == 401) {
+                            res.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"shiftformer-admin\"");
+                        }
+                        write(ctx, keepAlive, res);
+                    } else {
+                        reload(ctx, keepAlive, paths == null || paths.isEmpty() ? null : paths.get(0));
+                    }
                 }
             }
             default -> respond(ctx, keepAlive, HttpResponseStatus.NOT_FOUND, TEXT, "no such endpoint: " + printable(path)
@@ -256,7 +268,11 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        if (!(cause instanceof java.io.IOException || cause instanceof PrematureChannelClosureException)) {
+        // A failed TLS handshake (no or an untrusted certificate, plain HTTP on an HTTPS port) reaches here
+        // wrapped by the SslHandler's decoder: the client's trouble, like any I/O error.
+        Throwable t = cause instanceof io.netty.handler.codec.DecoderException && cause.getCause() != null
+                ? cause.getCause() : cause;
+        if (!(t instanceof java.io.IOException || t instanceof PrematureChannelClosureException)) {
             // Anything but a client's I/O trouble (or its hanging up mid-request) is a bug here: every
             // request is answered with a status.
             UNEXPECTED_FAILURES.increment();

@@ -1,5 +1,8 @@
 package org.shiftformer.core.server.admin;
 
+import io.netty.handler.ssl.SslHandler;
+import org.shiftformer.core.server.security.Authenticator;
+import org.shiftformer.core.server.security.ServerTls;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -78,6 +81,14 @@ public final class AdminServer implements AutoCloseable {
          * @throws ShiftformerException why the reload failed (the old model keeps serving)
          */
         String reload(String path);
+
+        /**
+         * Null when a reload with this {@code Authorization} header (null when absent) may go on; otherwise
+         * the refusal (401 or 403), answered without reading the request any further.
+         */
+        default Authenticator.AdminDenied authorizeReload(String authorization) {
+            return null;
+        }
     }
 
     /** Longest request line (method, target, version). */
@@ -101,12 +112,13 @@ public final class AdminServer implements AutoCloseable {
 
     /**
      * Binds the admin server on {@code group}; a reload that takes longer than {@code reloadTimeout} is
-     * answered 504 and interrupted (the server passes {@code ServerConfig.adminReloadTimeoutMs()}).
+     * answered 504 and interrupted (the server passes {@code ServerConfig.adminReloadTimeoutMs()}). With
+     * {@code tls} (null: plaintext HTTP) it speaks HTTPS only.
      *
      * @throws ShiftformerException {@link ErrorCode#IO_ERROR} if the address cannot be bound
      */
     public static AdminServer start(EventLoopGroup group, Class<? extends ServerChannel> channelClass, String bindAddress,
-                                    int port, Endpoints endpoints, Duration reloadTimeout) {
+                                    int port, Endpoints endpoints, Duration reloadTimeout, ServerTls tls) {
         if (reloadTimeout.isNegative() || reloadTimeout.isZero()) {
             throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "admin reload timeout must be positive, not "
                     + reloadTimeout);
@@ -123,6 +135,11 @@ public final class AdminServer implements AutoCloseable {
                         @Override
                         protected void initChannel(SocketChannel c) {
                             clients.add(c);
+                            if (tls != null) {
+                                SslHandler ssl = tls.newHandler(c.alloc());
+                                ssl.setHandshakeTimeoutMillis(TimeUnit.SECONDS.toMillis(IDLE_TIMEOUT_S));
+                                c.pipeline().addLast("tls", ssl);
+                            }
                             c.pipeline().addLast("idle", new IdleStateHandler(IDLE_TIMEOUT_S, 0, 0))
                                     .addLast("http", new HttpServerCodec(MAX_REQUEST_LINE_BYTES, MAX_HEADER_BYTES,
                                             AdminHandler.MAX_REQUEST_BYTES))

@@ -62,6 +62,19 @@ public final class ServerMeters {
     /** Counter: modelled (simulator) or measured (device) datapath cycles of every step. Tags model, backend. */
     public static final String DEVICE_CYCLES = "shiftformer.device.cycles";
 
+    /** Counter: connections refused at Hello, or closed, for want of a valid token; tag {@link #REASON}. */
+    public static final String AUTH_FAILURES = "shiftformer.auth.failures";
+    /** Counter: translate requests accepted, tag {@link #CLIENT} (the token's name or the certificate's CN). */
+    public static final String CLIENT_REQUESTS = "shiftformer.client.requests";
+    /** Gauge: translate requests in flight over all connections of a client, tag {@link #CLIENT}. */
+    public static final String CLIENT_IN_FLIGHT = "shiftformer.client.in.flight";
+    /** Counter: re-reads of a changed tokens file, tag {@link #STATUS} = done | error. */
+    public static final String TOKENS_RELOADS = "shiftformer.tokens.reloads";
+
+    /** Tag: the authenticated client's name, never its token. */
+    public static final String CLIENT = "client";
+    /** Tag: why authentication failed, one of {@code missing unknown revoked}. */
+    public static final String REASON = "reason";
     /** Tag: request outcome, one of {@code done error cancelled dropped rejected}. */
     public static final String STATUS = "status";
     /** Tag: the {@code ErrorCode} name of an error or rejection, {@code none} otherwise. */
