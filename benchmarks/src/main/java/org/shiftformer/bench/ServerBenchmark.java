@@ -17,6 +17,8 @@ import org.shiftformer.api.backend.LoadedModel;
 import org.shiftformer.api.backend.NoEosModel;
 import org.shiftformer.api.model.RandomModels;
 import org.shiftformer.client.ShiftformerClient;
+import org.shiftformer.client.ClientOptions;
+import org.shiftformer.client.ClientTls;
 import org.shiftformer.client.Translation;
 import org.shiftformer.client.TranslationListener;
 import org.shiftformer.client.TranslationRequest;
@@ -43,7 +45,10 @@ import org.shiftformer.core.server.ShiftformerServer;
  *   <li>{@code local/S}: {@link Decoding#decode} of S sources as one batch, in process;</li>
  *   <li>{@code server/S}: S requests in flight at once on the connection (streamed Token frames,
  *       continuous batching on the server);</li>
- *   <li>{@code serial/S}: the same S requests one at a time (the next is sent when the previous is done).</li>
+ *   <li>{@code serial/S}: the same S requests one at a time (the next is sent when the previous is done);</li>
+ *   <li>{@code tls/S}: as {@code server/S}, on a second server of the same model that speaks TLS 1.3 (JDK
+ *       provider, a P-256 certificate made at start-up), through a client that verifies it: the cost of TLS
+ *       is {@code tls/S - server/S}, measured in the same rounds.</li>
  * </ul>
  * After a warm-up that runs every configuration, the configurations run <em>interleaved</em>, one trial
  * each per round, and the report gives medians over the rounds, plus the per-token server overhead as
@@ -69,6 +74,8 @@ public final class ServerBenchmark {
     private final LoadedModel local;
     private final ShiftformerServer server;
     private final ShiftformerClient client;
+    /** A client of the TLS server (same model and settings). */
+    private final ShiftformerClient tlsClient;
     private final List<int[]> sources;
     /** Output tokens per request (EOS is masked, so every request generates exactly this many). */
     private final int outTokens;
@@ -76,13 +83,14 @@ public final class ServerBenchmark {
     /** Modelled device cycles of the server's requests (Done.device_cycles), summed per trial. */
     private long cycles;
 
-    private ServerBenchmark(LoadedModel local, ShiftformerServer server, ShiftformerClient client, List<int[]> sources,
-                            int outTokens) {
+    private ServerBenchmark(LoadedModel local, ShiftformerServer server, ShiftformerClient client,
+                            ShiftformerClient tlsClient, List<int[]> sources, int outTokens) {
         this.outTokens = outTokens;
         this.params = DecodeParams.greedy(outTokens);
         this.local = local;
         this.server = server;
         this.client = client;
+        this.tlsClient = tlsClient;
         this.sources = sources;
     }
 
@@ -94,7 +102,7 @@ public final class ServerBenchmark {
             if (!args[i].startsWith("--") || i + 1 >= args.length) {
                 throw new IllegalArgumentException("usage: ServerBenchmark [--preset P] [--streams 1,8,32,64] [--rounds N]"
                         + " [--warmup-s S] [--trial-ms MS] [--tokens N] [--backend NAME] [--backend-option KEY=VALUE]"
-                        + " [--only all|local|server|serial]; got '"
+                        + " [--only all|local|server|serial|tls]; got '"
                         + args[i] + "'");
             }
             String key = args[i].substring(2);
@@ -127,29 +135,43 @@ public final class ServerBenchmark {
         }
         ServerConfig serverConfig = ServerConfig.builder().port(0).adminPort(ServerConfig.ADMIN_DISABLED).bindAddress("127.0.0.1")
                 .maxBatchRows(Math.max(ServerConfig.MAX_BATCH_ROWS_DEFAULT, maxStreams)).conclude();
+        Path pki = Files.createTempDirectory("shiftformer-server-bench-tls");
+        Path[] tlsFiles = BenchPki.write(pki);
+        ServerConfig tlsConfig = ServerConfig.builder().port(0).adminPort(ServerConfig.ADMIN_DISABLED).bindAddress("127.0.0.1")
+                .maxBatchRows(Math.max(ServerConfig.MAX_BATCH_ROWS_DEFAULT, maxStreams)).tls(tlsFiles[1], tlsFiles[2])
+                .conclude();
         try (Backend backend = Backends.select(opt.get("backend")).open(backendOptions);
              LoadedModel local = new NoEosModel(backend.load(artifact.model()));
              ShiftformerServer server = ShiftformerServer.start(serverConfig,
                      ServedModel.of(artifact, new NoEosModel(backend.load(artifact.model())), backend.identity()));
-             ShiftformerClient client = ShiftformerClient.connect("127.0.0.1", server.localAddress().getPort())) {
+             ShiftformerClient client = ShiftformerClient.connect("127.0.0.1", server.localAddress().getPort());
+             ShiftformerServer tlsServer = ShiftformerServer.start(tlsConfig,
+                     ServedModel.of(artifact, new NoEosModel(backend.load(artifact.model())), backend.identity()));
+             ShiftformerClient tlsClient = ShiftformerClient.connect("127.0.0.1", tlsServer.localAddress().getPort(),
+                     ClientOptions.builder().tls(ClientTls.trusting(tlsFiles[0])).build())) {
             System.out.printf("ServerBenchmark: preset %s (d_model %d, %d+%d layers, vocab %d), backend %s, greedy, "
                             + "%d source tokens -> %d output tokens per request; server transport %s, client %s; "
                             + "%d rounds after %d s warm-up, trials of >= %d ms%n",
                     opt.get("preset"), cfg.dModel(), cfg.encoderLayers(), cfg.decoderLayers(), cfg.vocabSize(),
                     backend.identity(), LENGTH, outTokens, server.transport(), client.transport(), rounds,
                     warmupNs / 1_000_000_000L, trialNs / 1_000_000L);
-            ServerBenchmark b = new ServerBenchmark(local, server, client, sources, outTokens);
-            b.checkBitExact(maxStreams);
+            ServerBenchmark b = new ServerBenchmark(local, server, client, tlsClient, sources, outTokens);
+            b.checkBitExact(maxStreams, client);
+            b.checkBitExact(maxStreams, tlsClient);
             b.only = opt.get("only");
             b.run(streams, rounds, warmupNs, trialNs);
             System.out.printf("server: %s%n", server.stats());
         } finally {
             Files.deleteIfExists(file);
+            for (Path f : tlsFiles) {
+                Files.deleteIfExists(f);
+            }
+            Files.deleteIfExists(pki);
         }
     }
 
     /** The server streams exactly the tokens of local decoding (and every request gets all 24). */
-    private void checkBitExact(int n) {
+    private void checkBitExact(int n, ShiftformerClient client) {
         List<DecodeResult> expected = Decoding.decode(local, withEos(n), params, TokenListener.NONE);
         List<CompletableFuture<Translation>> got = new ArrayList<>();
         for (int i = 0; i < n; i++) {
@@ -192,6 +214,14 @@ public final class ServerBenchmark {
     private static final TranslationListener COUNT_ONLY = token -> { };
 
     private long server(int s) {
+        return inFlight(client, s);
+    }
+
+    private long tls(int s) {
+        return inFlight(tlsClient, s);
+    }
+
+    private long inFlight(ShiftformerClient client, int s) {
         List<CompletableFuture<Translation>> fs = new ArrayList<>(s);
         for (int i = 0; i < s; i++) {
             fs.add(client.translate(request(i), COUNT_ONLY)); // streamed: one Token frame per token
@@ -248,6 +278,7 @@ public final class ServerBenchmark {
         for (int s : streams) {
             configs.put("local/" + s, this::local);
             configs.put("server/" + s, this::server);
+            configs.put("tls/" + s, this::tls);
             if (s > 1) {
                 configs.put("serial/" + s, this::serial);
             }
@@ -255,7 +286,8 @@ public final class ServerBenchmark {
         if (!only.equals("all")) {
             configs.keySet().removeIf(k -> !k.startsWith(only + "/"));
             if (configs.isEmpty()) {
-                throw new IllegalArgumentException("--only " + only + ": no such configuration (all, local, server, serial)");
+                throw new IllegalArgumentException("--only " + only + ": no such configuration (all, local, server, serial, "
+                        + "tls)");
             }
             profileOnly(configs, streams, rounds, warmupNs, trialNs);
             return;
@@ -320,6 +352,19 @@ public final class ServerBenchmark {
                     (double) sr[1] / Math.max(1, sr[0]));
         }
         System.out.println("(rows/step: mean decoder rows per server step while server/S ran, S at most)");
+        System.out.printf("%n(d) the cost of TLS: tls/S (TLS 1.3 connection) vs server/S (plaintext), same server settings "
+                + "and model (median of %d paired rounds, min..max)%n", rounds);
+        System.out.printf("%-8s %14s %14s %10s %22s %22s%n", "streams", "plain tok/s", "tls tok/s", "tls/plain",
+                "extra wall us/token", "extra cpu us/token");
+        for (int s : streams) {
+            double[] v = nsPerToken.get("server/" + s);
+            double[] t = nsPerToken.get("tls/" + s);
+            double[] d = diff(t, v);
+            double[] dc = diff(cpuNsPerToken.get("tls/" + s), cpuNsPerToken.get("server/" + s));
+            System.out.printf("%-8d %14.0f %14.0f %9.3fx %8.1f (%5.1f..%5.1f) %8.1f (%5.1f..%5.1f)%n", s,
+                    1e9 / median(v), 1e9 / median(t), median(v) / median(t), median(d) / 1e3, min(d) / 1e3, max(d) / 1e3,
+                    median(dc) / 1e3, min(dc) / 1e3, max(dc) / 1e3);
+        }
         System.out.printf("%n(c) the same on the modelled device (the sim backend's datapath cost model): cycles per token%n");
         System.out.printf("%-8s %16s %16s %10s%n", "streams", "batched cyc/tok", "serial cyc/tok", "speed-up");
         for (int s : streams) {
