@@ -55,7 +55,8 @@ import org.shiftformer.protocol.ProtocolVersion;
  * <ul>
  *   <li>everything the server writes is well-formed frames: each one is read by {@link MessageReader},
  *       and no bytes are left over;</li>
- *   <li>a first frame that is a Hello with a version in common gets exactly one Welcome, as the first
+ *   <li>a first frame that is a Hello with the server's token (the server has a tokens file of one) and a
+ *       version in common gets exactly one Welcome, as the first
  *       frame; anything else as the first frame gets nothing but one Error with request id 0 (nothing at
  *       all only if the input holds no complete first frame);</li>
  *   <li>an Error with request id 0 is the last frame (the server then closes);</li>
@@ -88,6 +89,8 @@ class HandshakeFuzzTest {
         }
     }
 
+    /** The one token of the server's tokens file: a Hello needs it (the seeds carry it; mutations break it). */
+    static final String TOKEN = "fuzz-token-0123456789";
     private static final int MAX_FRAME_BYTES = FrameLayout.DEFAULT_MAX_PAYLOAD_BYTES;
     private static final int PRE_HANDSHAKE = Math.min(MAX_FRAME_BYTES, FrameLayout.PRE_HANDSHAKE_MAX_PAYLOAD_BYTES);
     private static final int READ_TIMEOUT_MS = 20_000;
@@ -124,8 +127,14 @@ class HandshakeFuzzTest {
                 throw new UncheckedIOException(e);
             }
             ServerFixture fixture = new ServerFixture(dir, 11, "hs");
+            Path tokens = dir.resolve("tokens");
+            try {
+                Files.writeString(tokens, "fuzz " + TOKEN + "\n");
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
             SERVER_LOG.addHandler(WARNING_RECORDER);
-            server = fixture.start(ServerConfig.builder().port(0).adminPort(ServerConfig.ADMIN_DISABLED)
+            server = fixture.start(ServerConfig.builder().port(0).adminPort(ServerConfig.ADMIN_DISABLED).tokensFile(tokens)
                     .bindAddress("127.0.0.1").drainTimeoutMs(2_000).maxFrameBytes(MAX_FRAME_BYTES)
                     .maxConnections(10_000).maxConnectionsPerAddress(10_000).defaultMaxNewTokens(4)
                     .idleTimeoutMs(60_000).handshakeTimeoutMs(10_000).conclude(),
@@ -324,6 +333,9 @@ class HandshakeFuzzTest {
         }
 
         private static boolean negotiable(Message.Hello h) {
+            if (!TOKEN.equals(h.token())) {
+                return false; // UNAUTHENTICATED, checked first
+            }
             try {
                 ProtocolVersion.SUPPORTED.negotiate(h.minVersion(), h.maxVersion());
                 return true;
@@ -419,7 +431,8 @@ class HandshakeFuzzTest {
     }
 
     /**
-     * Rewrites the committed seeds (only with {@code -Dgroups=fuzz-seeds}, FUZZING.md): a valid Hello, Hello
+     * Rewrites the committed seeds (only with {@code -Dgroups=fuzz-seeds}, FUZZING.md): a valid Hello (with the
+     * token), a Hello without a token and one with a wrong token, Hello
      * and a TranslateRequest, Hello and a Ping, a second Hello, a first frame that is not a Hello, a length
      * prefix over the pre-handshake limit, a truncated Hello.
      */
@@ -428,7 +441,7 @@ class HandshakeFuzzTest {
     void writeSeeds() throws IOException {
         Path seeds = Path.of("src/test/resources/org/shiftformer/core/server/HandshakeFuzzTestInputs/sessions");
         Files.createDirectories(seeds);
-        Message.Hello hello = new Message.Hello(0, 1, ProtocolVersion.CURRENT, "fuzz");
+        Message.Hello hello = new Message.Hello(0, 1, ProtocolVersion.CURRENT, "fuzz", TOKEN);
         byte[] h = frames(hello);
         Files.write(seeds.resolve("seed-hello"), h);
         Files.write(seeds.resolve("seed-hello-translate"), frames(hello,
@@ -441,7 +454,10 @@ class HandshakeFuzzTest {
                 new Message.TranslateRequest(5, "a", null, null, 0, false), hello));
         Files.write(seeds.resolve("seed-second-hello"), frames(hello, hello));
         Files.write(seeds.resolve("seed-ping-first"), frames(new Message.Ping(1, 7)));
-        Files.write(seeds.resolve("seed-unsupported-version"), frames(new Message.Hello(0, 2, 9, "future")));
+        Files.write(seeds.resolve("seed-unsupported-version"), frames(new Message.Hello(0, 2, 9, "future", TOKEN)));
+        Files.write(seeds.resolve("seed-no-token"), frames(new Message.Hello(0, 1, ProtocolVersion.CURRENT, "fuzz")));
+        Files.write(seeds.resolve("seed-wrong-token"), frames(new Message.Hello(0, 1, ProtocolVersion.CURRENT, "fuzz",
+                "fuzz-token-0123456788"), new Message.Ping(1, 1)));
         byte[] over = ByteBuffer.allocate(8).order(FrameLayout.BYTE_ORDER)
                 .putInt(FrameLayout.PRE_HANDSHAKE_MAX_PAYLOAD_BYTES + 1).putInt(0).array();
         Files.write(seeds.resolve("seed-prefix-over-limit"), over);
