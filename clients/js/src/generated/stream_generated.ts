@@ -779,8 +779,30 @@ stream():boolean {
   return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : true;
 }
 
+resumeTokens(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? this.bb!.readInt32(this.bb!.__vector(this.bb_pos + offset) + index * 4) : 0;
+}
+
+resumeTokensLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+resumeTokensArray():Int32Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? new Int32Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+modelSha256():string|null
+modelSha256(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+modelSha256(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
 static startTranslateRequest(builder:flatbuffers.Builder) {
-  builder.startObject(5);
+  builder.startObject(7);
 }
 
 static addText(builder:flatbuffers.Builder, textOffset:flatbuffers.Offset) {
@@ -818,6 +840,31 @@ static addDeadlineMs(builder:flatbuffers.Builder, deadlineMs:number) {
 
 static addStream(builder:flatbuffers.Builder, stream:boolean) {
   builder.addFieldInt8(4, +stream, +true);
+}
+
+static addResumeTokens(builder:flatbuffers.Builder, resumeTokensOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(5, resumeTokensOffset, 0);
+}
+
+static createResumeTokensVector(builder:flatbuffers.Builder, data:number[]|Int32Array):flatbuffers.Offset;
+/**
+ * @deprecated This Uint8Array overload will be removed in the future.
+ */
+static createResumeTokensVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset;
+static createResumeTokensVector(builder:flatbuffers.Builder, data:number[]|Int32Array|Uint8Array):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt32(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startResumeTokensVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static addModelSha256(builder:flatbuffers.Builder, modelSha256Offset:flatbuffers.Offset) {
+  builder.addFieldOffset(6, modelSha256Offset, 0);
 }
 
 static endTranslateRequest(builder:flatbuffers.Builder):flatbuffers.Offset {
@@ -1035,8 +1082,13 @@ textTailArray():Uint8Array|null {
   return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
 }
 
+resumedFrom():number {
+  const offset = this.bb!.__offset(this.bb_pos, 30);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
 static startDone(builder:flatbuffers.Builder) {
-  builder.startObject(13);
+  builder.startObject(14);
 }
 
 static addTokenCount(builder:flatbuffers.Builder, tokenCount:number) {
@@ -1118,6 +1170,10 @@ static createTextTailVector(builder:flatbuffers.Builder, data:number[]|Uint8Arra
 
 static startTextTailVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(1, numElems, 1);
+}
+
+static addResumedFrom(builder:flatbuffers.Builder, resumedFrom:number) {
+  builder.addFieldInt32(13, resumedFrom, 0);
 }
 
 static endDone(builder:flatbuffers.Builder):flatbuffers.Offset {

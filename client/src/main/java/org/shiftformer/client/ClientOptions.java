@@ -30,8 +30,8 @@ public record ClientOptions(Duration connectTimeout, String clientName, boolean 
     public static final Duration KEEP_ALIVE_DEFAULT = Duration.ofSeconds(60);
     public static final String CLIENT_NAME_DEFAULT = "shiftformer-java-client 0.1.0";
     public static final int STREAM_BUFFER_TOKENS_DEFAULT = 64;
-    /** Longest token the protocol carries (PROTOCOL.md section 3). */
-    public static final int MAX_TOKEN_CHARS = 1024;
+    /** Longest token the protocol carries, in UTF-8 bytes (PROTOCOL.md section 3). */
+    public static final int MAX_TOKEN_BYTES = 1024;
 
     public ClientOptions {
         Objects.requireNonNull(connectTimeout, "connectTimeout");
@@ -53,8 +53,9 @@ public record ClientOptions(Duration connectTimeout, String clientName, boolean 
         if (streamBufferTokens < 1) {
             throw invalid("streamBufferTokens " + streamBufferTokens + " must be >= 1");
         }
-        if (token != null && (token.isEmpty() || token.length() > MAX_TOKEN_CHARS)) {
-            throw invalid("token must have 1 to " + MAX_TOKEN_CHARS + " characters (null: none)");
+        if (token != null && (token.isEmpty()
+                || token.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > MAX_TOKEN_BYTES)) {
+            throw invalid("token must have 1 to " + MAX_TOKEN_BYTES + " UTF-8 bytes (null: none)");
         }
     }
 

@@ -375,6 +375,18 @@ public final class ShiftformerClient implements AutoCloseable {
     /** Writes {@code call}'s request; a request that cannot be written fails once. */
     void send(Call call, TranslationRequest request) {
         Message.TranslateRequest msg = request.toMessage(call.id, options.defaultDeadline());
+        if (request.usesVersion2() && welcome.version() < ProtocolVersion.RESUME) {
+            if (calls.remove(call.id, call)) {
+                ShiftformerException old = new ShiftformerException(ErrorCode.INVALID_ARGUMENT, peer + " speaks protocol "
+                        + "version " + welcome.version() + ": it cannot resume a stream or check the model (version "
+                        + ProtocolVersion.RESUME + ")");
+                onLoop(call, () -> call.failed(old));
+            }
+            return;
+        }
+        if (request.resumeTokens() != null) {
+            call.tokenCount = request.resumeTokens().length; // Token frames start at this index
+        }
         // Either this sees closedBy, or channelInactive (which sets closedBy first) sees the call.
         ShiftformerException closed = closedBy.get();
         if (closed != null) {

@@ -21,10 +21,11 @@ import org.shiftformer.protocol.Message;
  * @param backend       who computed it (null if the server did not say)
  * @param modelSha256   which model computed it
  * @param params        the decoding parameters used, defaults resolved (null if the server did not say)
+ * @param resumedFrom   the tokens the request resumed after ({@link TranslationRequest#resume}); 0 otherwise
  */
 public record Translation(long requestId, int[] tokens, String text, boolean finishedByEos, long score, long queueNs,
                           long firstTokenNs, long totalNs, long deviceCycles, BackendIdentity backend,
-                          String modelSha256, Message.Params params) {
+                          String modelSha256, Message.Params params, int resumedFrom) {
     public Translation {
         tokens = Objects.requireNonNull(tokens, "tokens").clone();
         Objects.requireNonNull(text, "text");
@@ -33,7 +34,7 @@ public record Translation(long requestId, int[] tokens, String text, boolean fin
 
     static Translation of(Message.Done d) {
         return new Translation(d.requestId(), d.tokens(), d.text(), d.finishedByEos(), d.score(), d.queueNs(),
-                d.firstTokenNs(), d.totalNs(), d.deviceCycles(), d.backend(), d.modelSha256(), d.params());
+                d.firstTokenNs(), d.totalNs(), d.deviceCycles(), d.backend(), d.modelSha256(), d.params(), d.resumedFrom());
     }
 
     /** Output token ids (a copy). */
@@ -48,7 +49,7 @@ public record Translation(long requestId, int[] tokens, String text, boolean fin
                 && text.equals(t.text) && finishedByEos == t.finishedByEos && score == t.score && queueNs == t.queueNs
                 && firstTokenNs == t.firstTokenNs && totalNs == t.totalNs && deviceCycles == t.deviceCycles
                 && Objects.equals(backend, t.backend) && modelSha256.equals(t.modelSha256)
-                && Objects.equals(params, t.params);
+                && Objects.equals(params, t.params) && resumedFrom == t.resumedFrom;
     }
 
     @Override

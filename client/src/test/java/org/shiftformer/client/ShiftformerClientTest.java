@@ -14,6 +14,7 @@ import static org.shiftformer.client.TestServers.connect;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -111,6 +112,45 @@ class ShiftformerClientTest {
             out.add(new Case(r, params, TestServers.local(local, ids, params)));
         }
         return out;
+    }
+
+    /**
+     * {@link TranslationRequest#resume}: for every case (greedy and beam, text and tokens) and cut points 0,
+     * 1, the middle and the end, the listener gets exactly the uninterrupted stream's tokens from the cut on,
+     * with their original indexes and texts, and the result is the whole translation, resumed_from the cut.
+     */
+    @Test
+    void resumeContinuesAnInterruptedStreamWhereItStopped() throws Exception {
+        try (ShiftformerServer server = fx.start();
+             ShiftformerClient client = TestServers.connect(server);
+             LoadedModel local = fx.reference()) {
+            assertEquals(ProtocolVersion.RESUME, client.protocolVersion());
+            String sha = client.modelInfo().sha256();
+            for (Case c : cases(local, 12, 41)) {
+                List<TokenEvent> whole = new CopyOnWriteArrayList<>();
+                Translation full = get(client.translate(c.request, whole::add));
+                int k = full.tokens().length;
+                for (int n : new int[] {0, Math.min(1, k), k / 2, k}) {
+                    List<TokenEvent> rest = new CopyOnWriteArrayList<>();
+                    Translation t = get(client.translate(c.request.resume(Arrays.copyOf(full.tokens(), n), sha), rest::add));
+                    assertEquals(k - n, rest.size(), () -> "tokens after the cut of " + c.request);
+                    for (int i = n; i < k; i++) {
+                        TokenEvent want = whole.get(i);
+                        TokenEvent got = rest.get(i - n);
+                        assertEquals(want.token(), got.token());
+                        assertEquals(want.index(), got.index());
+                        assertEquals(want.text(), got.text());
+                    }
+                    assertArrayEquals(full.tokens(), t.tokens());
+                    assertEquals(full.text(), t.text());
+                    assertEquals(n, t.resumedFrom());
+                }
+            }
+            ShiftformerException e = failure(client.translate(TranslationRequest.tokens(5, 6).resume(new int[0],
+                    "f".repeat(64))));
+            assertEquals(ErrorCode.MODEL_MISMATCH, e.code());
+            assertEveryAcceptedRequestEndedOnce(server);
+        }
     }
 
     private static int[] tokenIds(List<TokenEvent> events) {

@@ -199,9 +199,19 @@ public sealed interface Message {
      * @param stream     false: no {@link Token} frames, the result comes in {@link Done} only
      */
     record TranslateRequest(long requestId, String text, int[] tokens, Params params, int deadlineMs,
-                            boolean stream) implements Message {
+                            boolean stream, int[] resumeTokens, String modelSha256) implements Message {
         public TranslateRequest {
             uint("TranslateRequest.deadline_ms", deadlineMs);
+        }
+
+        /** A request without the version 2 fields: nothing to resume, any model. */
+        public TranslateRequest(long requestId, String text, int[] tokens, Params params, int deadlineMs, boolean stream) {
+            this(requestId, text, tokens, params, deadlineMs, stream, null, null);
+        }
+
+        /** Whether it uses a field of protocol version 2 ({@code resume_tokens}, {@code model_sha256}). */
+        public boolean usesVersion2() {
+            return resumeTokens != null || modelSha256 != null;
         }
 
         /** The requested parameters, {@link Params#DEFAULTS} when none were sent. */
@@ -218,19 +228,22 @@ public sealed interface Message {
         public boolean equals(Object o) {
             return o instanceof TranslateRequest r && requestId == r.requestId && Objects.equals(text, r.text)
                     && Arrays.equals(tokens, r.tokens) && Objects.equals(params, r.params)
-                    && deadlineMs == r.deadlineMs && stream == r.stream;
+                    && deadlineMs == r.deadlineMs && stream == r.stream && Arrays.equals(resumeTokens, r.resumeTokens)
+                    && Objects.equals(modelSha256, r.modelSha256);
         }
 
         @Override
         public int hashCode() {
-            return Objects.hash(requestId, text, Arrays.hashCode(tokens), params, deadlineMs, stream);
+            return Objects.hash(requestId, text, Arrays.hashCode(tokens), params, deadlineMs, stream,
+                    Arrays.hashCode(resumeTokens), modelSha256);
         }
 
         @Override
         public String toString() {
             return "TranslateRequest[requestId=" + Long.toUnsignedString(requestId) + ", text=" + text + ", tokens="
                     + Arrays.toString(tokens) + ", params=" + params + ", deadlineMs=" + deadlineMs + ", stream="
-                    + stream + "]";
+                    + stream + (resumeTokens == null ? "" : ", resumeTokens=" + Arrays.toString(resumeTokens))
+                    + (modelSha256 == null ? "" : ", modelSha256=" + modelSha256) + "]";
         }
     }
 
@@ -274,9 +287,10 @@ public sealed interface Message {
      */
     record Done(long requestId, int tokenCount, boolean finishedByEos, long score, long queueNs, long firstTokenNs,
                 long totalNs, long deviceCycles, BackendIdentity backend, String modelSha256, Params params,
-                int[] tokens, String text, String textTail) implements Message {
+                int[] tokens, String text, String textTail, int resumedFrom) implements Message {
         public Done {
             uint("Done.token_count", tokenCount);
+            uint("Done.resumed_from", resumedFrom);
             Objects.requireNonNull(modelSha256, "modelSha256");
             Objects.requireNonNull(tokens, "tokens");
             Objects.requireNonNull(text, "text");
@@ -295,13 +309,21 @@ public sealed interface Message {
                     && firstTokenNs == d.firstTokenNs && totalNs == d.totalNs && deviceCycles == d.deviceCycles
                     && Objects.equals(backend, d.backend) && modelSha256.equals(d.modelSha256)
                     && Objects.equals(params, d.params) && Arrays.equals(tokens, d.tokens) && text.equals(d.text)
-                    && textTail.equals(d.textTail);
+                    && textTail.equals(d.textTail) && resumedFrom == d.resumedFrom;
+        }
+
+        /** A Done of a stream that was not resumed. */
+        public Done(long requestId, int tokenCount, boolean finishedByEos, long score, long queueNs, long firstTokenNs,
+                    long totalNs, long deviceCycles, BackendIdentity backend, String modelSha256, Params params,
+                    int[] tokens, String text, String textTail) {
+            this(requestId, tokenCount, finishedByEos, score, queueNs, firstTokenNs, totalNs, deviceCycles, backend,
+                    modelSha256, params, tokens, text, textTail, 0);
         }
 
         @Override
         public int hashCode() {
             return Objects.hash(requestId, tokenCount, finishedByEos, score, queueNs, firstTokenNs, totalNs,
-                    deviceCycles, backend, modelSha256, params, Arrays.hashCode(tokens), text, textTail);
+                    deviceCycles, backend, modelSha256, params, Arrays.hashCode(tokens), text, textTail, resumedFrom);
         }
 
         @Override
@@ -310,7 +332,8 @@ public sealed interface Message {
                     + ", finishedByEos=" + finishedByEos + ", score=" + score + ", queueNs=" + queueNs
                     + ", firstTokenNs=" + firstTokenNs + ", totalNs=" + totalNs + ", deviceCycles=" + deviceCycles
                     + ", backend=" + backend + ", modelSha256=" + modelSha256 + ", params=" + params + ", tokens="
-                    + Arrays.toString(tokens) + ", text=" + text + ", textTail=" + textTail + "]";
+                    + Arrays.toString(tokens) + ", text=" + text + ", textTail=" + textTail
+                    + (resumedFrom == 0 ? "" : ", resumedFrom=" + resumedFrom) + "]";
         }
     }
 

@@ -142,8 +142,15 @@ public final class MessageReader {
                         tokens[i] = r.tokens(i);
                     }
                 }
+                int[] resume = null;
+                if (r.resumeTokensVector() != null) {
+                    resume = new int[r.resumeTokensLength()];
+                    for (int i = 0; i < resume.length; i++) {
+                        resume[i] = r.resumeTokens(i);
+                    }
+                }
                 yield new Message.TranslateRequest(id, r.text(), tokens, params(r.params()),
-                        uint(r.deadlineMs(), "TranslateRequest.deadline_ms"), r.stream());
+                        uint(r.deadlineMs(), "TranslateRequest.deadline_ms"), r.stream(), resume, r.modelSha256());
             }
             case Body.Token -> {
                 Token t = (Token) frame.body(new Token());
@@ -158,7 +165,8 @@ public final class MessageReader {
                 }
                 yield new Message.Done(id, uint(d.tokenCount(), "Done.token_count"), d.finishedByEos(), d.score(),
                         d.queueNs(), d.firstTokenNs(), d.totalNs(), d.deviceCycles(), backend(d.backend()),
-                        str(d.modelSha256()), params(d.params()), tokens, str(d.text()), utf8(d.textTailAsByteBuffer()));
+                        str(d.modelSha256()), params(d.params()), tokens, str(d.text()), utf8(d.textTailAsByteBuffer()),
+                        uint(d.resumedFrom(), "Done.resumed_from"));
             }
             case Body.Error -> {
                 Error e = (Error) frame.body(new Error());

@@ -212,6 +212,8 @@ public final class MessageWriter {
         int text = m.text() == null ? 0 : b.createString(m.text());
         int tokens = m.tokens() == null ? 0 : intVector(b, m.tokens());
         int params = params(b, m.params());
+        int resume = m.resumeTokens() == null ? 0 : intVector(b, m.resumeTokens());
+        int sha = m.modelSha256() == null ? 0 : b.createString(m.modelSha256());
         TranslateRequest.startTranslateRequest(b);
         if (text != 0) {
             TranslateRequest.addText(b, text);
@@ -224,6 +226,12 @@ public final class MessageWriter {
         }
         TranslateRequest.addDeadlineMs(b, m.deadlineMs());
         TranslateRequest.addStream(b, m.stream());
+        if (resume != 0) {
+            TranslateRequest.addResumeTokens(b, resume);
+        }
+        if (sha != 0) {
+            TranslateRequest.addModelSha256(b, sha);
+        }
         return TranslateRequest.endTranslateRequest(b);
     }
 
@@ -264,6 +272,7 @@ public final class MessageWriter {
         Done.addTokens(b, tokens);
         Done.addText(b, text);
         Done.addTextTail(b, tail);
+        Done.addResumedFrom(b, m.resumedFrom());
         return Done.endDone(b);
     }
 

@@ -11,8 +11,14 @@ import org.shiftformer.api.ShiftformerException;
  * @param max highest version spoken, at least {@code min}, at most 65535 (a {@code ushort} on the wire)
  */
 public record ProtocolVersion(int min, int max) {
-    /** The version this build defines (stream.fbs as committed). */
-    public static final int CURRENT = 1;
+    /**
+     * The version this build defines (stream.fbs as committed). Version 2 adds stream resumption
+     * ({@code TranslateRequest.resume_tokens}, {@code model_sha256}, {@code Done.resumed_from}); everything
+     * else is version 1, which this build still speaks.
+     */
+    public static final int CURRENT = 2;
+    /** The first version with stream resumption. */
+    public static final int RESUME = 2;
     /** What this build speaks. */
     public static final ProtocolVersion SUPPORTED = new ProtocolVersion(1, CURRENT);
     /** Largest version number the wire can carry. */

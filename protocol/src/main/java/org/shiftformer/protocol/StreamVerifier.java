@@ -120,6 +120,11 @@ final class StreamVerifier {
         params(t, 2);
         v.field(t, 3, "deadline_ms", 4, 4);
         v.field(t, 4, "stream", 1, 1);
+        int resume = v.offsetField(t, 5, "resume_tokens", false);
+        if (resume >= 0) {
+            v.vector(t.path() + ".resume_tokens", resume, 4, UNBOUNDED);
+        }
+        string(t, 6, "model_sha256", MAX_NAME_BYTES);
     }
 
     private void token(Table t) {
@@ -146,6 +151,7 @@ final class StreamVerifier {
         }
         string(t, 11, "text", UNBOUNDED);
         utf8Bytes(t, 12, "text_tail");
+        v.field(t, 13, "resumed_from", 4, 4);
     }
 
     private void error(Table t) {

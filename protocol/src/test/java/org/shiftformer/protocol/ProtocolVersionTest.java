@@ -11,8 +11,10 @@ import org.shiftformer.api.ShiftformerException;
 class ProtocolVersionTest {
     @Test
     void negotiatesTheHighestCommonVersion() {
-        assertEquals(1, ProtocolVersion.SUPPORTED.negotiate(1, 1));
-        assertEquals(1, ProtocolVersion.SUPPORTED.negotiate(1, 7), "a newer client falls back to 1");
+        assertEquals(1, ProtocolVersion.SUPPORTED.negotiate(1, 1), "a version 1 client keeps version 1");
+        assertEquals(2, ProtocolVersion.SUPPORTED.negotiate(1, 2));
+        assertEquals(2, ProtocolVersion.SUPPORTED.negotiate(2, 2));
+        assertEquals(2, ProtocolVersion.SUPPORTED.negotiate(1, 7), "a newer client falls back to 2");
         ProtocolVersion server = new ProtocolVersion(2, 5);
         assertEquals(5, server.negotiate(1, 9));
         assertEquals(3, server.negotiate(1, 3));
@@ -21,9 +23,9 @@ class ProtocolVersionTest {
 
     @Test
     void disjointRangesAreUnsupportedNamingBoth() {
-        ShiftformerException e = assertThrows(ShiftformerException.class, () -> ProtocolVersion.SUPPORTED.negotiate(2, 3));
+        ShiftformerException e = assertThrows(ShiftformerException.class, () -> ProtocolVersion.SUPPORTED.negotiate(3, 4));
         assertEquals(ErrorCode.UNSUPPORTED_VERSION, e.code());
-        assertEquals("client speaks protocol versions [2, 3], this server speaks [1, 1]", e.getMessage());
+        assertEquals("client speaks protocol versions [3, 4], this server speaks [1, 2]", e.getMessage());
         assertEquals(ErrorCode.UNSUPPORTED_VERSION,
                 assertThrows(ShiftformerException.class, () -> new ProtocolVersion(2, 5).negotiate(1, 1)).code());
     }

@@ -33,7 +33,9 @@ public enum ErrorCode {
     /** An I/O operation (reading or writing a file, a socket) failed. */
     IO_ERROR(13),
     /** A peer did not prove who it is: a missing, unknown or revoked bearer token. */
-    UNAUTHENTICATED(14);
+    UNAUTHENTICATED(14),
+    /** A request names a model (by its SHA-256) other than the one the server decodes with. */
+    MODEL_MISMATCH(15);
 
     private final int value;
 

@@ -47,6 +47,7 @@ public final class Done extends Table {
   public ByteVector textTailVector(ByteVector obj) { int o = __offset(28); return o != 0 ? obj.__assign(__vector(o), bb) : null; }
   public ByteBuffer textTailAsByteBuffer() { return __vector_as_bytebuffer(28, 1); }
   public ByteBuffer textTailInByteBuffer(ByteBuffer _bb) { return __vector_in_bytebuffer(_bb, 28, 1); }
+  public long resumedFrom() { int o = __offset(30); return o != 0 ? (long)bb.getInt(o + bb_pos) & 0xFFFFFFFFL : 0L; }
 
   public static int createDone(FlatBufferBuilder builder,
       long tokenCount,
@@ -61,13 +62,15 @@ public final class Done extends Table {
       int paramsOffset,
       int tokensOffset,
       int textOffset,
-      int textTailOffset) {
-    builder.startTable(13);
+      int textTailOffset,
+      long resumedFrom) {
+    builder.startTable(14);
     Done.addDeviceCycles(builder, deviceCycles);
     Done.addTotalNs(builder, totalNs);
     Done.addFirstTokenNs(builder, firstTokenNs);
     Done.addQueueNs(builder, queueNs);
     Done.addScore(builder, score);
+    Done.addResumedFrom(builder, resumedFrom);
     Done.addTextTail(builder, textTailOffset);
     Done.addText(builder, textOffset);
     Done.addTokens(builder, tokensOffset);
@@ -79,7 +82,7 @@ public final class Done extends Table {
     return Done.endDone(builder);
   }
 
-  public static void startDone(FlatBufferBuilder builder) { builder.startTable(13); }
+  public static void startDone(FlatBufferBuilder builder) { builder.startTable(14); }
   public static void addTokenCount(FlatBufferBuilder builder, long tokenCount) { builder.addInt(0, (int) tokenCount, (int) 0L); }
   public static void addFinishedByEos(FlatBufferBuilder builder, boolean finishedByEos) { builder.addBoolean(1, finishedByEos, false); }
   public static void addScore(FlatBufferBuilder builder, long score) { builder.addLong(2, score, 0L); }
@@ -98,6 +101,7 @@ public final class Done extends Table {
   public static int createTextTailVector(FlatBufferBuilder builder, byte[] data) { return builder.createByteVector(data); }
   public static int createTextTailVector(FlatBufferBuilder builder, ByteBuffer data) { return builder.createByteVector(data); }
   public static void startTextTailVector(FlatBufferBuilder builder, int numElems) { builder.startVector(1, numElems, 1); }
+  public static void addResumedFrom(FlatBufferBuilder builder, long resumedFrom) { builder.addInt(13, (int) resumedFrom, (int) 0L); }
   public static int endDone(FlatBufferBuilder builder) {
     int o = builder.endTable();
     return o;

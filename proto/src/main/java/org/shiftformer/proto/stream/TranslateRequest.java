@@ -31,14 +31,27 @@ public final class TranslateRequest extends Table {
   public org.shiftformer.proto.stream.DecodeParams params(org.shiftformer.proto.stream.DecodeParams obj) { int o = __offset(8); return o != 0 ? obj.__assign(__indirect(o + bb_pos), bb) : null; }
   public long deadlineMs() { int o = __offset(10); return o != 0 ? (long)bb.getInt(o + bb_pos) & 0xFFFFFFFFL : 0L; }
   public boolean stream() { int o = __offset(12); return o != 0 ? 0!=bb.get(o + bb_pos) : true; }
+  public int resumeTokens(int j) { int o = __offset(14); return o != 0 ? bb.getInt(__vector(o) + j * 4) : 0; }
+  public int resumeTokensLength() { int o = __offset(14); return o != 0 ? __vector_len(o) : 0; }
+  public IntVector resumeTokensVector() { return resumeTokensVector(new IntVector()); }
+  public IntVector resumeTokensVector(IntVector obj) { int o = __offset(14); return o != 0 ? obj.__assign(__vector(o), bb) : null; }
+  public ByteBuffer resumeTokensAsByteBuffer() { return __vector_as_bytebuffer(14, 4); }
+  public ByteBuffer resumeTokensInByteBuffer(ByteBuffer _bb) { return __vector_in_bytebuffer(_bb, 14, 4); }
+  public String modelSha256() { int o = __offset(16); return o != 0 ? __string(o + bb_pos) : null; }
+  public ByteBuffer modelSha256AsByteBuffer() { return __vector_as_bytebuffer(16, 1); }
+  public ByteBuffer modelSha256InByteBuffer(ByteBuffer _bb) { return __vector_in_bytebuffer(_bb, 16, 1); }
 
   public static int createTranslateRequest(FlatBufferBuilder builder,
       int textOffset,
       int tokensOffset,
       int paramsOffset,
       long deadlineMs,
-      boolean stream) {
-    builder.startTable(5);
+      boolean stream,
+      int resumeTokensOffset,
+      int modelSha256Offset) {
+    builder.startTable(7);
+    TranslateRequest.addModelSha256(builder, modelSha256Offset);
+    TranslateRequest.addResumeTokens(builder, resumeTokensOffset);
     TranslateRequest.addDeadlineMs(builder, deadlineMs);
     TranslateRequest.addParams(builder, paramsOffset);
     TranslateRequest.addTokens(builder, tokensOffset);
@@ -47,7 +60,7 @@ public final class TranslateRequest extends Table {
     return TranslateRequest.endTranslateRequest(builder);
   }
 
-  public static void startTranslateRequest(FlatBufferBuilder builder) { builder.startTable(5); }
+  public static void startTranslateRequest(FlatBufferBuilder builder) { builder.startTable(7); }
   public static void addText(FlatBufferBuilder builder, int textOffset) { builder.addOffset(0, textOffset, 0); }
   public static void addTokens(FlatBufferBuilder builder, int tokensOffset) { builder.addOffset(1, tokensOffset, 0); }
   public static int createTokensVector(FlatBufferBuilder builder, int[] data) { builder.startVector(4, data.length, 4); for (int i = data.length - 1; i >= 0; i--) builder.addInt(data[i]); return builder.endVector(); }
@@ -55,6 +68,10 @@ public final class TranslateRequest extends Table {
   public static void addParams(FlatBufferBuilder builder, int paramsOffset) { builder.addOffset(2, paramsOffset, 0); }
   public static void addDeadlineMs(FlatBufferBuilder builder, long deadlineMs) { builder.addInt(3, (int) deadlineMs, (int) 0L); }
   public static void addStream(FlatBufferBuilder builder, boolean stream) { builder.addBoolean(4, stream, true); }
+  public static void addResumeTokens(FlatBufferBuilder builder, int resumeTokensOffset) { builder.addOffset(5, resumeTokensOffset, 0); }
+  public static int createResumeTokensVector(FlatBufferBuilder builder, int[] data) { builder.startVector(4, data.length, 4); for (int i = data.length - 1; i >= 0; i--) builder.addInt(data[i]); return builder.endVector(); }
+  public static void startResumeTokensVector(FlatBufferBuilder builder, int numElems) { builder.startVector(4, numElems, 4); }
+  public static void addModelSha256(FlatBufferBuilder builder, int modelSha256Offset) { builder.addOffset(6, modelSha256Offset, 0); }
   public static int endTranslateRequest(FlatBufferBuilder builder) {
     int o = builder.endTable();
     return o;

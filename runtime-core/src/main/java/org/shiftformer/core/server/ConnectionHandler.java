@@ -59,6 +59,8 @@ final class ConnectionHandler extends ChannelDuplexHandler {
     private ChannelHandlerContext ctx;
     private volatile Channel channel;
     private boolean welcomed;
+    /** The protocol version negotiated by Hello (0 before). */
+    private int version;
     private boolean closing;
     /** The client shut down its write side: finish what is in flight, then close. */
     private boolean inputShutdown;
@@ -195,6 +197,7 @@ final class ConnectionHandler extends ChannelDuplexHandler {
             return;
         }
         welcomed = true;
+        this.version = version;
         if (handshakeTimer != null) {
             handshakeTimer.cancel(false);
         }
@@ -258,6 +261,14 @@ final class ConnectionHandler extends ChannelDuplexHandler {
     private Request prepare(Message.TranslateRequest m, Scheduler scheduler, long receivedNs) {
         ServedModel served = scheduler.served();
         ModelConfig cfg = served.config();
+        if (m.usesVersion2() && version < ProtocolVersion.RESUME) {
+            throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "TranslateRequest.resume_tokens and model_sha256 "
+                    + "are protocol version " + ProtocolVersion.RESUME + "; this connection negotiated version " + version);
+        }
+        if (m.modelSha256() != null && !m.modelSha256().equals(served.sha256())) {
+            throw new ShiftformerException(ErrorCode.MODEL_MISMATCH, "the request is for model " + m.modelSha256()
+                    + " but this server decodes with model " + served.sha256());
+        }
         if ((m.text() == null) == (m.tokens() == null)) {
             throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT,
                     "a TranslateRequest needs exactly one of text and tokens, got " + (m.text() == null ? "neither" : "both"));
@@ -292,7 +303,22 @@ final class ConnectionHandler extends ChannelDuplexHandler {
                     p.alphaQ8());
         }
         DecodeParams params = p.resolve(cfg.maxPositions(), config.maxBeamWidth());
-        return new Request(this, scheduler, m.requestId(), source, params, m.stream(), receivedNs, m.deadlineMs(), stats);
+        int[] resume = m.resumeTokens();
+        if (resume != null) {
+            if (resume.length > params.maxNewTokens()) {
+                throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "resume_tokens has " + resume.length
+                        + " tokens, more than max_new_tokens " + params.maxNewTokens() + " lets the output have");
+            }
+            for (int i = 0; i < resume.length; i++) {
+                if (resume[i] < 0 || resume[i] >= cfg.vocabSize() || resume[i] == cfg.eosId()) {
+                    throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "resume_tokens[" + i + "] = "
+                            + Integer.toUnsignedString(resume[i]) + " is not an output token (outside [0, "
+                            + cfg.vocabSize() + ") or the EOS " + cfg.eosId() + ")");
+                }
+            }
+        }
+        return new Request(this, scheduler, m.requestId(), source, params, m.stream(), receivedNs, m.deadlineMs(), resume,
+                stats);
     }
 
     private static ShiftformerException sourceTooLong(String tokens, ModelConfig cfg) {

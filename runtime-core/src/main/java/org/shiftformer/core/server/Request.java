@@ -37,6 +37,8 @@ final class Request implements TokenListener {
     final long deadlineNs;
     /** Decoder rows reserved while active: a beam never has more live hypotheses than its width. */
     final int rows;
+    /** Output tokens the client already has (PROTOCOL.md 4, "Resuming a stream"): decoded, checked, not sent. */
+    final int[] resume;
     private final ServerStats stats;
 
     private volatile int signal = RUN;
@@ -61,9 +63,13 @@ final class Request implements TokenListener {
     Scheduler.Lane lane;
     /** Since when it waits for a decode slot: receipt, or the moment it was parked ({@code maxQueueWaitMs}). */
     long queuedNs;
+    /** The first index where the decoded output differs from {@link #resume}, or -1. */
+    int resumeMismatchAt = -1;
+    /** The token decoded at {@link #resumeMismatchAt}. */
+    int resumeMismatchToken;
 
     Request(ConnectionHandler connection, Scheduler scheduler, long id, int[] source, DecodeParams params, boolean stream,
-            long receivedNs, int deadlineMs, ServerStats stats) {
+            long receivedNs, int deadlineMs, int[] resume, ServerStats stats) {
         this.connection = connection;
         this.scheduler = scheduler;
         this.id = id;
@@ -73,6 +79,7 @@ final class Request implements TokenListener {
         this.receivedNs = receivedNs;
         this.deadlineNs = deadlineMs == 0 ? 0 : receivedNs + deadlineMs * 1_000_000L;
         this.rows = params.beamWidth();
+        this.resume = resume == null ? new int[0] : resume;
         this.stats = stats;
         this.queuedNs = receivedNs;
     }
@@ -132,6 +139,19 @@ final class Request implements TokenListener {
             replay--; // the client has this token already: the replay on the fallback backend reproduces it
             return;
         }
+        if (emitted < resume.length) {
+            // Resumed: the client had this token from another server. Decode it as the uninterrupted stream
+            // would (the text decoder too, so later pieces match), check it, send nothing.
+            if (token != resume[emitted] && resumeMismatchAt < 0) {
+                resumeMismatchAt = emitted;
+                resumeMismatchToken = token;
+            }
+            if (stream) {
+                text.push(token);
+            }
+            emitted++;
+            return;
+        }
         emitted++;
         stats.tokens.increment();
         long now = System.nanoTime();
@@ -162,6 +182,23 @@ final class Request implements TokenListener {
             encoded = null;
         }
         replay = emitted;
+    }
+
+    /**
+     * Null while the decoded output agrees with {@link #resume} (and, once {@code finished} with
+     * {@code outputLength} tokens, covers it); otherwise the request's terminal Error.
+     */
+    Message.Error resumeProblem(boolean finished, int outputLength) {
+        if (resumeMismatchAt >= 0) {
+            return new Message.Error(id, org.shiftformer.api.ErrorCode.INVALID_ARGUMENT.value(), "resume_tokens["
+                    + resumeMismatchAt + "] is " + resume[resumeMismatchAt] + " but this server decodes "
+                    + resumeMismatchToken + " there: the tokens come from another source, parameters, model or backend");
+        }
+        if (finished && outputLength < resume.length) {
+            return new Message.Error(id, org.shiftformer.api.ErrorCode.INVALID_ARGUMENT.value(), "resume_tokens has "
+                    + resume.length + " tokens but the whole output has " + outputLength);
+        }
+        return null;
     }
 
     /** Releases the decoder states and the encoded source (scheduler thread). */

@@ -379,6 +379,8 @@ public final class Scheduler {
                 r.terminate(null);
             } else if (r.signal() == Request.CANCEL) {
                 r.terminate(new Message.Cancelled(r.id, r.tokensSent));
+            } else if (r.resumeProblem(false, 0) != null) {
+                r.terminate(r.resumeProblem(false, 0));
             } else if (r.expired(now)) {
                 r.terminate(new Message.Error(r.id, ErrorCode.DEADLINE_EXCEEDED.value(), "deadline of "
                         + (r.deadlineNs - r.receivedNs) / 1_000_000 + " ms passed " + (isPending ? "while queued"
@@ -713,13 +715,18 @@ public final class Scheduler {
 
     private void complete(Request r) {
         DecodeResult res = r.search.result();
+        Message.Error resumeProblem = r.resumeProblem(true, res.tokens().length);
+        if (resumeProblem != null) {
+            r.terminate(resumeProblem);
+            return;
+        }
         long now = System.nanoTime();
         String text = served.tokenizer().decode(res.tokens());
         String tail = r.stream ? r.text.finish() : text;
         r.terminate(new Message.Done(r.id, res.tokens().length, res.finishedByEos(), res.score(),
                 r.firstStepNs - r.receivedNs, r.firstTokenNs == 0 ? 0 : r.firstTokenNs - r.receivedNs,
                 now - r.receivedNs, res.deviceCycles(), served.backend(), served.sha256(),
-                Message.Params.of(r.params), res.tokens(), text, tail));
+                Message.Params.of(r.params), res.tokens(), text, tail, r.resume.length));
     }
 
     private void endAll(ShiftformerException why) {
