@@ -2,10 +2,16 @@
 // Translate with a running shiftformer server, printing the text as it streams, then the Done's stats.
 //
 //   node examples/translate.mjs [--host 127.0.0.1] [--port 7433] [--beam 4] [--alpha 0.6]
-//                               [--max-new-tokens N] [--deadline-ms N] [--ids] TEXT...
+//                               [--max-new-tokens N] [--deadline-ms N] [--ids]
+//                               [--tls] [--tls-ca FILE] [--tls-cert FILE --tls-key FILE] TEXT...
 //
 // Several TEXT arguments are sent at once as concurrent requests on one connection, and printed in
 // order. --ids reads each TEXT as comma-separated source token ids instead (e.g. 10,20,30).
+// --tls speaks TLS trusting Node's default CA store, --tls-ca (implies --tls) trusts that PEM file
+// instead; --tls-cert/--tls-key present a client certificate. The bearer token, for a server with a
+// tokens file, comes from the environment variable SHIFTFORMER_TOKEN (never from the command line,
+// where other users of the machine could read it).
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { connect, ErrorCode, ShiftformerError } from '../src/index.js';
 
@@ -19,6 +25,10 @@ const { values: o, positionals } = parseArgs({
     'max-new-tokens': { type: 'string', default: '0' },
     'deadline-ms': { type: 'string', default: '0' },
     ids: { type: 'boolean', default: false },
+    tls: { type: 'boolean', default: false },
+    'tls-ca': { type: 'string' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -33,7 +43,8 @@ function integer(name, text) {
 
 if (o.help || positionals.length === 0) {
   console.error('usage: translate.mjs [--host H] [--port P] [--beam N] [--alpha A] [--max-new-tokens N] '
-    + '[--deadline-ms N] [--ids] TEXT...');
+    + '[--deadline-ms N] [--ids] [--tls] [--tls-ca FILE] [--tls-cert FILE --tls-key FILE] TEXT...  '
+    + '(token: $SHIFTFORMER_TOKEN)');
   process.exit(o.help ? 0 : 2);
 }
 
@@ -45,7 +56,12 @@ try {
     ...(o.alpha === undefined ? {} : { alpha: Number(o.alpha) }),
   };
   const sources = positionals.map((p) => (o.ids ? p.split(',').map((t) => integer('ids', t.trim())) : p));
-  const client = await connect({ host: o.host, port: integer('port', o.port), clientName: 'translate.mjs' });
+  const pem = (name) => (o[name] === undefined ? undefined : readFileSync(o[name]));
+  const tlsFiles = { ca: pem('tls-ca'), cert: pem('tls-cert'), key: pem('tls-key') };
+  const tls = Object.values(tlsFiles).some((f) => f !== undefined)
+    ? Object.fromEntries(Object.entries(tlsFiles).filter(([, f]) => f !== undefined)) : o.tls;
+  const client = await connect({ host: o.host, port: integer('port', o.port), clientName: 'translate.mjs', tls,
+    token: process.env.SHIFTFORMER_TOKEN || undefined });
   const m = client.model;
   console.error(`connected to ${client.welcome.serverName} ${client.welcome.serverVersion} (protocol `
     + `${client.welcome.version}), model ${m.sha256.slice(0, 12)} on ${m.backend.name}/${m.backend.device}`);

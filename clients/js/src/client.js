@@ -1,8 +1,10 @@
 /**
- * The connection: one TCP socket (Node's `net`), the Hello/Welcome handshake, and any number of
- * concurrent translate requests on it, each named by a client-chosen id (PROTOCOL.md sections 3-7).
+ * The connection: one TCP socket (Node's `net`) or one TLS session over it (`node:tls`), the
+ * Hello/Welcome handshake, and any number of concurrent translate requests on it, each named by a
+ * client-chosen id (PROTOCOL.md sections 3-7).
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import {
   BodyType,
   FrameReader,
@@ -20,33 +22,78 @@ import { CancelledError, ErrorCode, ShiftformerError } from './errors.js';
 const DEFAULT_CLIENT_NAME = 'shiftformer-client-js 0.1.0';
 const CLIENT_TO_SERVER = new Set([BodyType.Hello, BodyType.ModelInfoRequest, BodyType.TranslateRequest,
   BodyType.Cancel, BodyType.Ping]);
+/** What the `tls` option of connect may hold: nothing that turns verification off. */
+const TLS_KEYS = ['ca', 'cert', 'key', 'servername'];
+
+/**
+ * TLS settings of {@link connect}. The server's certificate is always verified against `ca` (or Node's
+ * default CA store) and checked for `servername`, as HTTPS does.
+ *
+ * @typedef {object} TlsOptions
+ * @property {string|Buffer|Array<string|Buffer>} [ca] PEM CA certificates to trust instead of Node's
+ *   default CA store
+ * @property {string|Buffer|Array<string|Buffer>} [cert] PEM client certificate chain, for a server
+ *   that requires one (with `key`)
+ * @property {string|Buffer} [key] PEM private key of `cert`
+ * @property {string} [servername] the name the server's certificate must carry, and the SNI name;
+ *   default: `host`. For an IP address no SNI is sent (RFC 6066) and the certificate must carry that
+ *   IP address.
+ */
+
+/**
+ * Options of {@link connect}.
+ *
+ * @typedef {object} ConnectOptions
+ * @property {string} [host] default '127.0.0.1'
+ * @property {number} port
+ * @property {string} [clientName] Hello.client_name, at most 1024 UTF-8 bytes
+ * @property {number} [connectTimeoutMs] until the Welcome (TCP, TLS and Hello), default 30,000
+ * @property {number} [keepAliveMs] default 60,000; 0: no keep-alive pings
+ * @property {boolean|TlsOptions} [tls] speak TLS: `true` trusts Node's default CA store; absent or
+ *   false: plaintext
+ * @property {string} [token] bearer token sent in Hello.token, for a server with a tokens file (1 to
+ *   1024 UTF-8 bytes); never part of an error message
+ */
 
 /**
  * Opens a connection and negotiates the protocol version. Resolves with a {@link Client} once the
  * server's `Welcome` has arrived; rejects with a ShiftformerError (UNSUPPORTED_VERSION when the server
- * speaks no common version, IO_ERROR when the connection fails or closes first, PROTOCOL_ERROR for a
- * malformed answer).
+ * speaks no common version, UNAUTHENTICATED when it requires a token and `token` is missing or not
+ * one it accepts, IO_ERROR when the connection fails or closes first, PROTOCOL_ERROR for a malformed
+ * answer, INVALID_ARGUMENT for a bad option).
  *
  * `keepAliveMs` (default 60,000; 0 turns it off): a connection that has sent and received nothing for
  * that long sends a Ping, so that the server's idle timeout (PROTOCOL.md section 3, 5 minutes by
  * default) does not close a connection kept open between requests; `client.keepAlivePings` counts them.
  *
- * @param {{host?: string, port: number, clientName?: string, connectTimeoutMs?: number, keepAliveMs?: number}} options
+ * `tls` (see {@link TlsOptions}): the Hello is sent only once the TLS handshake has verified the
+ * server. A failed handshake (an untrusted certificate, a wrong name, a client certificate the server
+ * refuses or misses) rejects with IO_ERROR "TLS handshake with HOST:PORT failed: ...".
+ *
+ * @param {ConnectOptions} options
  * @returns {Promise<Client>}
  */
 export function connect(options) {
   const { host = '127.0.0.1', port, clientName = DEFAULT_CLIENT_NAME, connectTimeoutMs = 30_000,
-    keepAliveMs = 60_000 } = options ?? {};
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    return Promise.reject(new ShiftformerError(ErrorCode.INVALID_ARGUMENT, `port must be an integer in 1..65535, got ${port}`));
-  }
-  if (!Number.isInteger(keepAliveMs) || keepAliveMs < 0 || keepAliveMs > 2 ** 31 - 1) {
-    return Promise.reject(new ShiftformerError(ErrorCode.INVALID_ARGUMENT,
-      `keepAliveMs must be an integer in 0..2^31-1 (0: no keep-alive pings), got ${keepAliveMs}`));
+    keepAliveMs = 60_000, tls: tlsOption, token } = options ?? {};
+  let hello;
+  let tlsOptions;
+  try {
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new ShiftformerError(ErrorCode.INVALID_ARGUMENT, `port must be an integer in 1..65535, got ${port}`);
+    }
+    if (!Number.isInteger(keepAliveMs) || keepAliveMs < 0 || keepAliveMs > 2 ** 31 - 1) {
+      throw new ShiftformerError(ErrorCode.INVALID_ARGUMENT,
+        `keepAliveMs must be an integer in 0..2^31-1 (0: no keep-alive pings), got ${keepAliveMs}`);
+    }
+    hello = encodeHello(clientName, { token: token ?? null });
+    tlsOptions = tlsOption === undefined || tlsOption === false ? null : tlsConnectOptions(host, tlsOption);
+  } catch (e) {
+    return Promise.reject(e);
   }
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host, port });
-    const client = new Client(socket, `${host}:${port}`);
+    const socket = tlsOptions === null ? net.connect({ host, port }) : tls.connect({ ...tlsOptions, host, port });
+    const client = new Client(socket, `${host}:${port}`, tlsOptions !== null);
     const timer = setTimeout(() => {
       client.fail(new ShiftformerError(ErrorCode.IO_ERROR, `no Welcome from ${host}:${port} within ${connectTimeoutMs} ms`));
     }, connectTimeoutMs);
@@ -67,9 +114,52 @@ export function connect(options) {
     };
     socket.once('connect', () => {
       socket.setNoDelay(true);
-      socket.write(encodeHello(clientName));
+    });
+    // Over TLS, nothing (the token least of all) is written before the handshake has verified the server.
+    socket.once(tlsOptions === null ? 'connect' : 'secureConnect', () => {
+      socket.write(hello);
     });
   });
+}
+
+/**
+ * The options for `tls.connect` (without host and port) that `tls` of connect asks for: verification
+ * always on, the certificate's name checked against `servername` (default: `host`), SNI only for a name.
+ * Throws INVALID_ARGUMENT for an option it does not take or PEM data it cannot use.
+ */
+function tlsConnectOptions(host, option) {
+  if (option !== true && (option === null || typeof option !== 'object' || Array.isArray(option))) {
+    throw new ShiftformerError(ErrorCode.INVALID_ARGUMENT,
+      `tls must be true or an object {${TLS_KEYS.join(', ')}}, got ${option === null ? 'null' : typeof option}`);
+  }
+  const given = option === true ? {} : option;
+  const unknown = Object.keys(given).filter((k) => !TLS_KEYS.includes(k));
+  if (unknown.length > 0) {
+    throw new ShiftformerError(ErrorCode.INVALID_ARGUMENT, `tls takes ${TLS_KEYS.join(', ')} only (the server's `
+      + `certificate and name are always verified), got ${unknown.join(', ')}`);
+  }
+  const { ca, cert, key, servername = host } = given;
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new ShiftformerError(ErrorCode.INVALID_ARGUMENT, 'tls: a client certificate needs its key and a key its '
+      + `certificate (got ${cert === undefined ? 'a key' : 'a certificate'} alone)`);
+  }
+  if (typeof servername !== 'string' || servername === '') {
+    throw new ShiftformerError(ErrorCode.INVALID_ARGUMENT, `tls.servername must be a non-empty string, got ${typeof servername}`);
+  }
+  let secureContext;
+  try {
+    secureContext = tls.createSecureContext({ ca, cert, key, minVersion: 'TLSv1.2' });
+  } catch (e) {
+    throw new ShiftformerError(ErrorCode.INVALID_ARGUMENT, `tls: cannot use ${ca === undefined ? '' : 'ca, '}`
+      + `${cert === undefined ? '' : 'cert and key, '}PEM data: ${e.message}`, { cause: e });
+  }
+  return {
+    secureContext,
+    rejectUnauthorized: true,
+    // RFC 6066 allows no IP address as SNI; checkServerIdentity then checks the certificate's IP SANs.
+    servername: net.isIP(servername) === 0 ? servername : undefined,
+    checkServerIdentity: (_, certificate) => tls.checkServerIdentity(servername, certificate),
+  };
 }
 
 /**
@@ -82,9 +172,13 @@ export function connect(options) {
  */
 export class Client {
   /** @private use connect() */
-  constructor(socket, address) {
+  constructor(socket, address, secure = false) {
     this.socket = socket;
     this.address = address;
+    /** True for a TLS connection. */
+    this.secure = secure;
+    this.tcpConnected = false;
+    this.tlsConnected = false;
     this.reader = new FrameReader();
     this.welcome = null;
     this.model = null;
@@ -101,11 +195,30 @@ export class Client {
     this.closed = new Promise((resolve) => {
       this.resolveClosed = resolve;
     });
+    socket.once('connect', () => {
+      this.tcpConnected = true;
+    });
+    socket.once('secureConnect', () => {
+      this.tlsConnected = true;
+    });
     socket.on('data', (chunk) => this.onData(chunk));
-    socket.on('error', (e) => this.fail(new ShiftformerError(ErrorCode.IO_ERROR,
-      `connection to ${address} failed: ${e.message}`, { cause: e })));
-    socket.on('close', () => this.fail(new ShiftformerError(ErrorCode.IO_ERROR,
-      `connection to ${address} closed`)));
+    socket.on('error', (e) => this.fail(this.tlsHandshakeFailed(e)
+      ? new ShiftformerError(ErrorCode.IO_ERROR, `TLS handshake with ${address} failed: ${tlsReason(e)}`, { cause: e })
+      : new ShiftformerError(ErrorCode.IO_ERROR, `connection to ${address} failed: ${e.message}`, { cause: e })));
+    socket.on('close', () => this.fail(new ShiftformerError(ErrorCode.IO_ERROR, this.tlsHandshakeFailed(null)
+      ? `TLS handshake with ${address} failed: the server closed the connection`
+      : `connection to ${address} closed`)));
+  }
+
+  /**
+   * @private whether `e` (null: the socket closed) ends the TLS handshake: it came after TCP connected
+   * and before the handshake was done, or, before the Welcome, is a TLS alert from the server (with TLS
+   * 1.3 the client's side of the handshake is done before the server has checked the client's
+   * certificate, so its refusal arrives as an alert after 'secureConnect').
+   */
+  tlsHandshakeFailed(e) {
+    return this.secure && this.tcpConnected && this.welcome === null
+      && (!this.tlsConnected || (typeof e?.code === 'string' && e.code.startsWith('ERR_SSL_')));
   }
 
   /** @private the socket was idle for `keepAliveMs`: a Ping keeps the server's idle timeout away. */
@@ -370,6 +483,12 @@ export class Client {
       this.socket.end(() => this.socket.destroy());
     }
   }
+}
+
+/** OpenSSL's reason for its error ('tlsv13 alert certificate required'), else the message; with the code. */
+function tlsReason(e) {
+  const reason = e.library !== undefined && typeof e.reason === 'string' ? e.reason : e.message;
+  return e.code === undefined ? reason : `${reason} (${e.code})`;
 }
 
 /**

@@ -173,16 +173,33 @@ export function requestIdOf(id, what = 'request id') {
   return big;
 }
 
-/** `Hello { min_version, max_version, client_name }`, request id 0. */
-export function encodeHello(clientName, minVersion = PROTOCOL_VERSION, maxVersion = PROTOCOL_VERSION) {
-  if (typeof clientName !== 'string' || Buffer.byteLength(clientName, 'utf8') > MAX_NAME_BYTES) {
-    throw new ShiftformerError(ErrorCode.INVALID_ARGUMENT,
-      `clientName must be a string of at most ${MAX_NAME_BYTES} UTF-8 bytes, got ${typeof clientName === 'string'
-        ? `${Buffer.byteLength(clientName, 'utf8')} bytes` : typeof clientName}`);
+/**
+ * `Hello { min_version, max_version, client_name, token }`, request id 0. `token` (a bearer token for a
+ * server with a tokens file, PROTOCOL.md section 3) is left out of the frame when undefined or null.
+ * Error messages give lengths only, never the token.
+ *
+ * @param {string} clientName
+ * @param {{token?: string|null, minVersion?: number, maxVersion?: number}} [o]
+ */
+export function encodeHello(clientName, { token = null, minVersion = PROTOCOL_VERSION, maxVersion = PROTOCOL_VERSION } = {}) {
+  checkName('clientName', clientName, 0);
+  if (token !== null) {
+    checkName('token', token, 1);
   }
   const b = new flatbuffers.Builder(128);
   const name = b.createString(clientName);
-  return finish(b, 0n, fb.Body.Hello, fb.Hello.createHello(b, minVersion, maxVersion, name));
+  // 0 is "absent": the generated createHello writes whatever offset it is given.
+  const tokenOffset = token === null ? 0 : b.createString(token);
+  return finish(b, 0n, fb.Body.Hello, fb.Hello.createHello(b, minVersion, maxVersion, name, tokenOffset));
+}
+
+/** A string of `min`..MAX_NAME_BYTES UTF-8 bytes; the message names the length, not the value. */
+function checkName(what, value, min) {
+  const bytes = typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : -1;
+  if (bytes < min || bytes > MAX_NAME_BYTES) {
+    throw new ShiftformerError(ErrorCode.INVALID_ARGUMENT,
+      `${what} must be a string of ${min} to ${MAX_NAME_BYTES} UTF-8 bytes, got ${bytes >= 0 ? `${bytes} bytes` : typeof value}`);
+  }
 }
 
 /**
@@ -344,7 +361,8 @@ function params(t) {
 }
 
 const BODY_DECODERS = {
-  [fb.Body.Hello]: (t) => ({ minVersion: t.minVersion(), maxVersion: t.maxVersion(), clientName: t.clientName() ?? '' }),
+  [fb.Body.Hello]: (t) => ({ minVersion: t.minVersion(), maxVersion: t.maxVersion(), clientName: t.clientName() ?? '',
+    token: t.token() }),
   [fb.Body.Welcome]: (t) => {
     const m = t.model();
     return {

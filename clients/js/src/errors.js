@@ -20,6 +20,7 @@ export const ErrorCode = Object.freeze({
   UNKNOWN_BACKEND: 11,
   INTERNAL: 12,
   IO_ERROR: 13,
+  UNAUTHENTICATED: 14,
 });
 
 const NAMES = new Map(Object.entries(ErrorCode).map(([name, number]) => [number, name]));

@@ -2,6 +2,7 @@
 // TCP writes, a lost connection, and a peer that breaks the protocol.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { connect } from '../src/index.js';
 import { ErrorCode, ShiftformerError } from '../src/errors.js';
 import * as frames from './support/server-frames.js';
@@ -112,6 +113,81 @@ test('no common version: connect rejects with UNSUPPORTED_VERSION and the server
     return true;
   });
   await server.done;
+});
+
+test('the token travels in Hello.token, and no token field is sent without one', async () => {
+  const server = await scriptedServer(async (peer) => {
+    const hello = await peer.next();
+    assert.equal(hello.type, 'Hello');
+    assert.equal(hello.clientName, 'token test');
+    assert.equal(hello.token, 'tok-0123456789');
+    peer.socket.write(frames.welcome());
+  });
+  const client = await connect({ port: server.port, clientName: 'token test', token: 'tok-0123456789' });
+  assert.equal(client.welcome.serverName, 'scripted');
+  assert.ok(!Object.values(client).includes('tok-0123456789'), 'the client keeps no copy of the token');
+  await server.done;
+  await client.close();
+
+  const plain = await scriptedServer(async (peer) => {
+    assert.equal((await peer.next()).token, null);
+    peer.socket.write(frames.welcome());
+  });
+  await (await connect({ port: plain.port })).close();
+  await plain.done;
+});
+
+test('Error 14 answering the Hello rejects connect with UNAUTHENTICATED and the server\'s message', async () => {
+  assert.equal(ErrorCode.UNAUTHENTICATED, 14);
+  const server = await scriptedServer(async (peer) => {
+    assert.equal((await peer.next()).token, 'not-known');
+    peer.socket.end(frames.error(0n, 14, 'the token in Hello.token is not one this server accepts'));
+  });
+  await assert.rejects(connect({ port: server.port, token: 'not-known' }), (e) => {
+    isCode('UNAUTHENTICATED')(e);
+    assert.equal(e.message, '[UNAUTHENTICATED] the token in Hello.token is not one this server accepts');
+    assert.equal(e.requestId, undefined);
+    return true;
+  });
+  await server.done;
+});
+
+test('bad tls and token options are refused before connecting, never naming the token', async () => {
+  const refused = (pattern) => (e) => isCode('INVALID_ARGUMENT')(e) && pattern.test(e.message);
+  await assert.rejects(connect({ port: 1, tls: { rejectUnauthorized: false } }),
+    refused(/tls takes ca, cert, key, servername only .*got rejectUnauthorized/));
+  await assert.rejects(connect({ port: 1, tls: 'yes' }), refused(/tls must be true or an object/));
+  await assert.rejects(connect({ port: 1, tls: { cert: 'x' } }), refused(/a client certificate needs its key .*a certificate alone/));
+  await assert.rejects(connect({ port: 1, tls: { cert: 'not pem', key: 'not pem' } }), refused(/tls: cannot use cert and key, PEM data: /));
+  await assert.rejects(connect({ port: 1, tls: { servername: '' } }), refused(/tls.servername must be a non-empty string/));
+  await assert.rejects(connect({ port: 1, token: '' }), refused(/token must be a string of 1 to 1024 UTF-8 bytes, got 0 bytes/));
+  await assert.rejects(connect({ port: 1, token: `secret${'x'.repeat(1020)}` }), (e) => refused(/got 1026 bytes/)(e)
+    && !e.message.includes('secret'));
+});
+
+test('TLS to a peer that does not speak it fails with IO_ERROR "TLS handshake with HOST:PORT failed"', async () => {
+  let first = null;
+  const server = net.createServer((socket) => {
+    socket.once('data', (chunk) => {
+      first = chunk;
+      socket.end(frames.welcome()); // a plaintext frame where a TLS record belongs
+    });
+    socket.on('error', () => {});
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  try {
+    await assert.rejects(connect({ port, tls: true, token: 'never-sent' }), (e) => {
+      isCode('IO_ERROR')(e);
+      assert.ok(e.detail.startsWith(`TLS handshake with 127.0.0.1:${port} failed: `), e.message);
+      assert.ok(!e.message.includes('never-sent'));
+      return true;
+    });
+    assert.equal(first[0], 0x16, 'the first bytes are a TLS handshake record, not a Hello frame');
+    assert.ok(!first.includes(Buffer.from('never-sent')), 'the token is not sent before the handshake');
+  } finally {
+    server.close();
+  }
 });
 
 test('a connection-level Error fails what is pending with its code', async () => {

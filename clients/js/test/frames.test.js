@@ -42,7 +42,10 @@ test('the Java writer\'s Cancel frame from PROTOCOL.md decodes', () => {
 
 test('frames the client writes decode to what was asked', () => {
   assert.deepEqual(decodeFrame(encodeHello('js test')),
-    { requestId: 0n, type: 'Hello', bodyType: 1, minVersion: 1, maxVersion: 1, clientName: 'js test' });
+    { requestId: 0n, type: 'Hello', bodyType: 1, minVersion: 1, maxVersion: 1, clientName: 'js test', token: null },
+    'no token: the field is absent');
+  assert.deepEqual(decodeFrame(encodeHello('js test', { token: 'tök-3', minVersion: 1, maxVersion: 2 })),
+    { requestId: 0n, type: 'Hello', bodyType: 1, minVersion: 1, maxVersion: 2, clientName: 'js test', token: 'tök-3' });
   assert.deepEqual(decodeFrame(encodePing(0xffff_ffff_ffff_ffffn)),
     { requestId: 0n, type: 'Ping', bodyType: 11, nonce: 0xffff_ffff_ffff_ffffn });
   const t = decodeFrame(encodeTranslateRequest(0x8000_0000_0000_0001n, [3, 1, 4, 1, 5],
@@ -166,6 +169,13 @@ test('bad arguments of the encoders name what is wrong', () => {
   assert.throws(() => encodeTranslateRequest(1n, 'x', { beamWidth: 70000 }), /beamWidth must be an integer in 0..65535/);
   assert.throws(() => encodeTranslateRequest(1n, 'x', { deadlineMs: 2 ** 31 }), /deadlineMs must be an integer in 0..2147483647/);
   assert.throws(() => encodeTranslateRequest(1n, null), /source must be a string or an array of token ids, got null/);
-  assert.throws(() => encodeHello('é'.repeat(513)), /clientName must be a string of at most 1024 UTF-8 bytes, got 1026 bytes/);
+  assert.throws(() => encodeHello('é'.repeat(513)), /clientName must be a string of 0 to 1024 UTF-8 bytes, got 1026 bytes/);
   assert.equal(decodeFrame(encodeHello('é'.repeat(512))).clientName, 'é'.repeat(512));
+  // A token is checked the same way (PROTOCOL.md section 3: at most 1024 bytes), and never shown.
+  const secret = `s3cret-${'é'.repeat(509)}`;
+  assert.throws(() => encodeHello('x', { token: secret }), (e) => /token must be a string of 1 to 1024 UTF-8 bytes, got 1025 bytes/.test(e.message)
+    && !e.message.includes('s3cret'));
+  assert.throws(() => encodeHello('x', { token: '' }), /token must be a string of 1 to 1024 UTF-8 bytes, got 0 bytes/);
+  assert.throws(() => encodeHello('x', { token: 42 }), /token must be a string of 1 to 1024 UTF-8 bytes, got number/);
+  assert.equal(decodeFrame(encodeHello('x', { token: secret.slice(1) })).token, secret.slice(1));
 });

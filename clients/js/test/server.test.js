@@ -4,17 +4,38 @@
 //   SHIFTFORMER_HOST, SHIFTFORMER_PORT   a server with the model the expected results were computed on
 //   SHIFTFORMER_SLOW_PORT                a server whose requests run long (never EOS, slow steps)
 //   SHIFTFORMER_EXPECTED                 a JSON file: the model summary and cases with expected tokens
+//   SHIFTFORMER_TLS_PORT                 a server of the same model over TLS that requires a client
+//                                        certificate of SHIFTFORMER_TLS_CA and the token SHIFTFORMER_TOKEN
+//   SHIFTFORMER_TLS_CA, SHIFTFORMER_TLS_CLIENT_CERT, SHIFTFORMER_TLS_CLIENT_KEY, SHIFTFORMER_TLS_ROGUE_CA,
+//   SHIFTFORMER_TLS_ROGUE_CERT, SHIFTFORMER_TLS_ROGUE_KEY, SHIFTFORMER_TLS_WRONG_NAME_CERT,
+//   SHIFTFORMER_TLS_WRONG_NAME_KEY       PEM files made for the run (the files of the protocol module's TestPki)
+//   SHIFTFORMER_TOKEN                    the TLS server's token
 //   SHIFTFORMER_REQUIRE_SERVER=1         fail, rather than skip, when any of them is missing
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { connect, CancelledError, ErrorCode, ShiftformerError } from '../src/index.js';
+import * as frames from './support/server-frames.js';
+import { scriptedServer } from './support/scripted-server.js';
 
 const host = process.env.SHIFTFORMER_HOST ?? '127.0.0.1';
 const port = Number(process.env.SHIFTFORMER_PORT ?? 0);
 const slowPort = Number(process.env.SHIFTFORMER_SLOW_PORT ?? 0);
 const expectedFile = process.env.SHIFTFORMER_EXPECTED;
+const tlsPort = Number(process.env.SHIFTFORMER_TLS_PORT ?? 0);
+const token = process.env.SHIFTFORMER_TOKEN;
 const required = process.env.SHIFTFORMER_REQUIRE_SERVER === '1';
+/** The PEM files of the TLS tests, by the name they are read under. */
+const PKI_VARIABLES = {
+  ca: 'SHIFTFORMER_TLS_CA',
+  clientCert: 'SHIFTFORMER_TLS_CLIENT_CERT',
+  clientKey: 'SHIFTFORMER_TLS_CLIENT_KEY',
+  rogueCa: 'SHIFTFORMER_TLS_ROGUE_CA',
+  rogueCert: 'SHIFTFORMER_TLS_ROGUE_CERT',
+  rogueKey: 'SHIFTFORMER_TLS_ROGUE_KEY',
+  wrongNameCert: 'SHIFTFORMER_TLS_WRONG_NAME_CERT',
+  wrongNameKey: 'SHIFTFORMER_TLS_WRONG_NAME_KEY',
+};
 
 function skipUnless(ok, what) {
   if (ok) {
@@ -29,6 +50,11 @@ function skipUnless(ok, what) {
 const skipServer = skipUnless(port > 0 && expectedFile, 'SHIFTFORMER_PORT and SHIFTFORMER_EXPECTED');
 const skipSlow = skipUnless(slowPort > 0, 'SHIFTFORMER_SLOW_PORT');
 const expected = skipServer ? null : JSON.parse(readFileSync(expectedFile, 'utf8'));
+const pkiUnset = Object.values(PKI_VARIABLES).filter((name) => !process.env[name]);
+const skipPki = skipUnless(pkiUnset.length === 0, pkiUnset.join(', '));
+const skipTls = skipServer || skipPki || skipUnless(tlsPort > 0 && token, 'SHIFTFORMER_TLS_PORT and SHIFTFORMER_TOKEN');
+const pki = skipPki ? null
+  : Object.fromEntries(Object.entries(PKI_VARIABLES).map(([key, name]) => [key, readFileSync(process.env[name])]));
 
 function isCode(name, pattern) {
   return (e) => {
@@ -38,6 +64,16 @@ function isCode(name, pattern) {
     if (pattern) {
       assert.match(e.message, pattern);
     }
+    return true;
+  };
+}
+
+/** An IO_ERROR of a failed TLS handshake with 127.0.0.1:`tlsPortOf`, whose detail matches `pattern`. */
+function tlsHandshakeFailed(tlsPortOf, pattern) {
+  return (e) => {
+    isCode('IO_ERROR', pattern)(e);
+    assert.ok(e.detail.startsWith(`TLS handshake with 127.0.0.1:${tlsPortOf} failed: `), e.message);
+    assert.ok(!e.message.includes(token), 'the token is in no error message');
     return true;
   };
 }
@@ -249,4 +285,86 @@ test('closing the connection fails what is still in flight once', { skip: skipSl
   assert.equal(reason.code, 'IO_ERROR');
   await assert.rejects(t.result, isCode('IO_ERROR', /closed by the client/));
   assert.throws(() => client.translate([1]), isCode('IO_ERROR'));
+});
+
+// ---- TLS and tokens (the third server, and certificates made for the run) ----------------------------
+
+test('over mutual TLS with the token, translations equal local decoding', { skip: skipTls }, async () => {
+  const mutual = { ca: pki.ca, cert: pki.clientCert, key: pki.clientKey };
+  const clients = await Promise.all([
+    connect({ host: '127.0.0.1', port: tlsPort, tls: mutual, token, clientName: 'js tls test' }), // the certificate's IP SAN
+    connect({ host: 'localhost', port: tlsPort, tls: mutual, token }), // its DNS SAN, also sent as SNI
+  ]);
+  try {
+    for (const client of clients) {
+      assert.equal(client.welcome.version, 1);
+      assert.equal(client.model.sha256, expected.model.sha256);
+    }
+    await Promise.all(expected.cases.map((c, i) => {
+      const [source, options] = request(c);
+      return assertMatches(clients[i % 2].translate(source, options), c, `case ${i} over TLS on connection ${i % 2}`);
+    }));
+    assert.deepEqual((await clients[0].ping()).nonce, 1n);
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+  }
+});
+
+test('a wrong or missing token is refused with UNAUTHENTICATED; a server without tokens ignores one', { skip: skipTls }, async () => {
+  const mutual = { ca: pki.ca, cert: pki.clientCert, key: pki.clientKey };
+  await assert.rejects(connect({ host: '127.0.0.1', port: tlsPort, tls: mutual, token: 'wrong-token-4711' }), (e) => {
+    isCode('UNAUTHENTICATED', /not one this server accepts/)(e);
+    assert.ok(!e.message.includes('wrong-token-4711'), e.message);
+    assert.equal(e.requestId, undefined);
+    return true;
+  });
+  await assert.rejects(connect({ host: '127.0.0.1', port: tlsPort, tls: mutual }), isCode('UNAUTHENTICATED', /none was sent/));
+  const plain = await connect({ host, port, token });
+  assert.equal(plain.model.sha256, expected.model.sha256);
+  await plain.close();
+});
+
+test('an untrusted server certificate, or a missing or foreign client certificate, fails with IO_ERROR', { skip: skipTls }, async () => {
+  const withToken = (tls) => connect({ host: '127.0.0.1', port: tlsPort, tls, token });
+  await assert.rejects(withToken({ ca: pki.rogueCa, cert: pki.clientCert, key: pki.clientKey }),
+    tlsHandshakeFailed(tlsPort, /certificate/));
+  await assert.rejects(withToken(true), tlsHandshakeFailed(tlsPort), 'Node\'s default CA store does not hold the test CA');
+  await assert.rejects(withToken({ ca: pki.ca }), tlsHandshakeFailed(tlsPort), 'no client certificate');
+  await assert.rejects(withToken({ ca: pki.ca, cert: pki.rogueCert, key: pki.rogueKey }), tlsHandshakeFailed(tlsPort),
+    'a client certificate of another CA');
+});
+
+test('the server certificate must name the host: an IP address without SNI, a name with SNI, or servername', { skip: skipPki }, async () => {
+  const sni = [];
+  const server = await scriptedServer(async (peer) => {
+    assert.equal(peer.socket.servername, 'elsewhere.example');
+    assert.equal((await peer.next()).token, 'scripted-token');
+    peer.socket.write(frames.welcome());
+  }, {
+    tls: {
+      cert: pki.wrongNameCert, // issued by the CA for elsewhere.example only
+      key: pki.wrongNameKey,
+      SNICallback: (name, callback) => {
+        sni.push(name);
+        callback(null, undefined); // the default context
+      },
+    },
+  });
+  try {
+    const ca = { ca: pki.ca };
+    await assert.rejects(connect({ host: '127.0.0.1', port: server.port, tls: ca }),
+      tlsHandshakeFailed(server.port, /IP: 127\.0\.0\.1 is not in the cert's list/));
+    assert.deepEqual(sni, [], 'no SNI for an IP address');
+    await assert.rejects(connect({ host: 'localhost', port: server.port, tls: ca }),
+      (e) => isCode('IO_ERROR', /^\[IO_ERROR\] TLS handshake with localhost:\d+ failed: .*localhost\. is not in the cert's altnames: DNS:elsewhere\.example/)(e));
+    assert.deepEqual(sni, ['localhost']);
+    const client = await connect({ host: '127.0.0.1', port: server.port, tls: { ...ca, servername: 'elsewhere.example' },
+      token: 'scripted-token' });
+    assert.equal(client.welcome.serverName, 'scripted');
+    assert.deepEqual(sni, ['localhost', 'elsewhere.example']);
+    await server.done;
+    await client.close();
+  } finally {
+    server.close();
+  }
 });

@@ -37,13 +37,16 @@ import org.shiftformer.core.server.ServerConfig;
 import org.shiftformer.core.server.ShiftformerServer;
 import org.shiftformer.core.tokenizer.ByteBpeTokenizer;
 import org.shiftformer.protocol.Message;
+import org.shiftformer.protocol.TestPki;
 
 /**
  * The JavaScript client (clients/js) against real servers: starts a {@link ShiftformerServer} on
  * 127.0.0.1 with a small random model, computes what local decoding gives for a set of requests, and
  * runs {@code npm test} there with the server's address and those expected results (the JS tests
  * compare every token). A second server, whose model is slowed down and never emits EOS, gives the
- * cancel and deadline tests a request that cannot finish first.
+ * cancel and deadline tests a request that cannot finish first. A third server serves the first model
+ * over TLS with client certificates and a tokens file, with certificates made by {@link TestPki} for this
+ * run; the JS tests get their PEM files and the token.
  *
  * <p>The expected results and the npm output are left in {@code cli/target/js-client}. Needs Node.js and npm: without them the test is skipped with the reason, except in CI
  * ({@code CI=true}), where it fails. {@code npm ci} runs first when {@code clients/js/node_modules} is
@@ -58,6 +61,8 @@ class JsClientTest {
     private static final long NPM_CI_TIMEOUT_S = 600;
     private static final long NPM_TEST_TIMEOUT_S = 600;
     private static final Pattern NODE_VERSION = Pattern.compile("^v(\\d+)\\.");
+    /** The TLS server's only token (made up for this test; the JS tests also send wrong ones). */
+    private static final String TOKEN = "js-client-test-token-5f0c9a17e2";
 
     @Test
     void jsClientTestsPassAgainstARealServer(@TempDir Path dir) throws Exception {
@@ -74,6 +79,12 @@ class JsClientTest {
         Backend backend = Backends.select("reference").open(Map.of());
         ServerConfig config = ServerConfig.builder().port(0).adminPort(ServerConfig.ADMIN_DISABLED).bindAddress("127.0.0.1").drainTimeoutMs(2_000).conclude();
 
+        TestPki pki = TestPki.create(dir.resolve("pki"));
+        Path tokens = Files.writeString(dir.resolve("tokens"), "js-client " + TOKEN + "\n");
+        ServerConfig tlsConfig = ServerConfig.builder().port(0).adminPort(ServerConfig.ADMIN_DISABLED).bindAddress("127.0.0.1")
+                .drainTimeoutMs(2_000).tls(pki.serverCert(), pki.serverKey()).tlsClientCa(pki.caCert()).tokensFile(tokens)
+                .conclude();
+
         Path expected = logs.resolve("expected.json");
         Files.writeString(expected, expectedJson(artifact, backend));
 
@@ -81,22 +92,37 @@ class JsClientTest {
                 ServedModel.of(artifact, backend.load(artifact.model()), backend.identity()));
              ShiftformerServer slow = ShiftformerServer.start(config,
                 ServedModel.of(slowArtifact, new NoEosModel(backend.load(slowArtifact.model()), SLOW_STEP_MS),
-                        backend.identity()))) {
+                        backend.identity()));
+             ShiftformerServer tls = ShiftformerServer.start(tlsConfig,
+                ServedModel.of(artifact, backend.load(artifact.model()), backend.identity()))) {
             if (!Files.isDirectory(js.resolve("node_modules"))) {
                 run(js, logs.resolve("npm-ci.log"), NPM_CI_TIMEOUT_S, Map.of(),
                         Files.exists(js.resolve("package-lock.json")) ? List.of("npm", "ci") : List.of("npm", "install"));
             }
-            Map<String, String> env = Map.of(
-                    "SHIFTFORMER_HOST", "127.0.0.1",
-                    "SHIFTFORMER_PORT", Integer.toString(server.localAddress().getPort()),
-                    "SHIFTFORMER_SLOW_PORT", Integer.toString(slow.localAddress().getPort()),
-                    "SHIFTFORMER_EXPECTED", expected.toString(),
-                    "SHIFTFORMER_REQUIRE_SERVER", "1");
+            Map<String, String> env = Map.ofEntries(
+                    Map.entry("SHIFTFORMER_HOST", "127.0.0.1"),
+                    Map.entry("SHIFTFORMER_PORT", Integer.toString(server.localAddress().getPort())),
+                    Map.entry("SHIFTFORMER_SLOW_PORT", Integer.toString(slow.localAddress().getPort())),
+                    Map.entry("SHIFTFORMER_TLS_PORT", Integer.toString(tls.localAddress().getPort())),
+                    Map.entry("SHIFTFORMER_TLS_CA", pki.caCert().toString()),
+                    Map.entry("SHIFTFORMER_TLS_CLIENT_CERT", pki.clientCert().toString()),
+                    Map.entry("SHIFTFORMER_TLS_CLIENT_KEY", pki.clientKey().toString()),
+                    Map.entry("SHIFTFORMER_TLS_ROGUE_CA", pki.rogueCaCert().toString()),
+                    Map.entry("SHIFTFORMER_TLS_ROGUE_CERT", pki.rogueCert().toString()),
+                    Map.entry("SHIFTFORMER_TLS_ROGUE_KEY", pki.rogueKey().toString()),
+                    Map.entry("SHIFTFORMER_TLS_WRONG_NAME_CERT", pki.wrongNameCert().toString()),
+                    Map.entry("SHIFTFORMER_TLS_WRONG_NAME_KEY", pki.wrongNameKey().toString()),
+                    Map.entry("SHIFTFORMER_TOKEN", TOKEN),
+                    Map.entry("SHIFTFORMER_EXPECTED", expected.toString()),
+                    Map.entry("SHIFTFORMER_REQUIRE_SERVER", "1"));
             String log = run(js, logs.resolve("npm-test.log"), NPM_TEST_TIMEOUT_S, env, List.of("npm", "test"));
             assertTrue(log.contains("several concurrent translations on one connection equal local decoding"),
                     () -> "the server tests did not run:\n" + tail(log));
+            assertTrue(log.contains("over mutual TLS with the token, translations equal local decoding"),
+                    () -> "the TLS tests did not run:\n" + tail(log));
             assertTrue(server.stats().done() > 0, "the JS client's requests reached the server");
             assertTrue(slow.stats().cancelled() > 0, "the JS client cancelled a request on the slow server");
+            assertTrue(tls.stats().done() > 0, "the JS client's requests reached the TLS server");
         }
     }
 
