@@ -21,6 +21,7 @@ export const ErrorCode = Object.freeze({
   INTERNAL: 12,
   IO_ERROR: 13,
   UNAUTHENTICATED: 14,
+  MODEL_MISMATCH: 15,
 });
 
 const NAMES = new Map(Object.entries(ErrorCode).map(([name, number]) => [number, name]));
