@@ -104,8 +104,16 @@ final class TestServers {
         private final List<Socket> sockets = new CopyOnWriteArrayList<>();
 
         Relay(InetSocketAddress target) throws IOException {
+            this(target, 0);
+        }
+
+        /** A relay on {@code port} (0: any free one), e.g. the port of a relay that was closed: a replica restarted. */
+        Relay(InetSocketAddress target, int port) throws IOException {
             this.target = target;
-            this.listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+            ServerSocket s = new ServerSocket();
+            s.setReuseAddress(true);
+            s.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 50);
+            this.listener = s;
             Thread acceptor = new Thread(this::accept, "relay-accept");
             acceptor.setDaemon(true);
             acceptor.start();
