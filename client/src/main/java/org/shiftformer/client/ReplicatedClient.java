@@ -41,7 +41,8 @@ import org.shiftformer.api.ShiftformerException;
  * <p>Health: every {@link Options#healthInterval()} each connection is pinged; a replica whose ping
  * fails or takes longer than {@link Options#pingTimeout()} is closed (its requests move elsewhere) and
  * left alone for a backoff (from {@link Options#downBackoff()}, doubling to 30 s) before it is connected
- * again. A replica that refuses connections is treated the same way.
+ * again. A replica that refuses connections is treated the same way. A connection that drops is connected
+ * again at the next request without a backoff (behind a load balancer, the balancer picks a live replica).
  *
  * <p>Errors that are the request's own (INVALID_ARGUMENT, MODEL_LIMIT_EXCEEDED, DEADLINE_EXCEEDED,
  * UNAUTHENTICATED, a cancel) end it at once; the request's deadline applies to each attempt.
@@ -180,6 +181,19 @@ public final class ReplicatedClient implements AutoCloseable {
                     + " ms: " + why);
             if (c != null) {
                 closer.execute(c::close);
+            }
+        }
+
+        /**
+         * A connection that worked was lost (the replica died, restarted, or a load balancer in front of it
+         * dropped it): the next request connects again at once, without a backoff; if the replica is really
+         * gone, that connect fails and the backoff starts then.
+         */
+        synchronized void lost(ShiftformerClient seen, String why) {
+            if (seen == client) {
+                client = null;
+                lastError = why;
+                closer.execute(seen::close);
             }
         }
 
@@ -389,7 +403,7 @@ public final class ReplicatedClient implements AutoCloseable {
             switch (se.code()) {
                 case IO_ERROR -> {
                     failed.add(e);
-                    e.down(c, se.getMessage());
+                    e.lost(c, se.getMessage());
                 }
                 case CANCELLED, BACKEND_FAILURE, BACKEND_UNAVAILABLE, OVERLOADED -> failed.add(e);
                 case MODEL_MISMATCH -> {
