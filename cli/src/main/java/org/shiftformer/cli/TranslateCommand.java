@@ -243,8 +243,8 @@ final class TranslateCommand implements Callable<Integer> {
                 + e.getMessage());
     }
 
-    /** The bearer token: the first line of --token-file, else $SHIFTFORMER_TOKEN, else none. */
-    private String token() {
+    /** The bearer token: the first line of {@code tokenFile} (--token-file), else $SHIFTFORMER_TOKEN, else none. */
+    static String token(Path tokenFile) {
         String token;
         if (tokenFile != null) {
             try {
@@ -278,7 +278,7 @@ final class TranslateCommand implements Callable<Integer> {
         }
         String host = target.server.substring(0, colon).replaceAll("^\\[|\\]$", "");
         int failed = 0;
-        ClientOptions.Builder options = ClientOptions.builder().token(token());
+        ClientOptions.Builder options = ClientOptions.builder().token(token(tokenFile));
         if (tls || tlsCa != null || tlsCert != null) {
             ClientTls t = tlsCa == null ? ClientTls.system() : ClientTls.trusting(tlsCa);
             options.tls(tlsCert == null ? t : t.withClientCertificate(tlsCert, tlsKey));

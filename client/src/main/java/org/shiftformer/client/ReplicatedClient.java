@@ -409,6 +409,9 @@ public final class ReplicatedClient implements AutoCloseable {
                 case MODEL_MISMATCH -> {
                     failed.add(e);
                     e.stale(c); // it reloaded: the next connection learns its model
+                    if (count == 0) {
+                        model = null; // nothing received yet: the request may go to the new model
+                    }
                 }
                 default -> {
                     finish(se); // the request's own error: another replica would say the same
