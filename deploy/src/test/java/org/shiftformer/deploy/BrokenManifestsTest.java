@@ -45,6 +45,14 @@ class BrokenManifestsTest {
                 Arguments.of("deployment.yaml", "- \"7434\"", "- \"8080\"",
                         "serve listens on 7433 and 8080, not the server's defaults"),
                 Arguments.of("deployment.yaml", "- 0.0.0.0", "- 127.0.0.1", "serve binds 127.0.0.1"),
+                // TLS on the admin port: the probes must say HTTPS, and with client certificates required
+                // the admin port must not ask the kubelet for one.
+                Arguments.of("deployment.yaml", "- sim\n", "- sim\n" + indent(12, "- --tls-cert\n") + indent(12, "- /t/c.pem\n")
+                        + indent(12, "- --tls-key\n") + indent(12, "- /t/k.pem\n"),
+                        "readinessProbe scheme HTTP but the admin port speaks HTTPS"),
+                Arguments.of("deployment.yaml", "- sim\n", "- sim\n" + indent(12, "- --tls-cert=/t/c.pem\n")
+                        + indent(12, "- --tls-key=/t/k.pem\n") + indent(12, "- --tls-client-ca=/t/ca.pem\n"),
+                        "with --tls-client-ca the admin port requires client certificates"),
                 Arguments.of("deployment.yaml", "terminationGracePeriodSeconds: 30", "terminationGracePeriodSeconds: 15",
                         "terminationGracePeriodSeconds 15 is less than preStop 5 s + drain 10 s"),
                 Arguments.of("deployment.yaml", "drainTimeoutMs=10000", "drainTimeoutMs=30000",

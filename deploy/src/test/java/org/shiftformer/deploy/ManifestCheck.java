@@ -147,7 +147,7 @@ final class ManifestCheck {
         checkSecurity(cn, pod.getSecurityContext(), c.getSecurityContext());
         checkVolumes(cn, pod, c, args);
         checkResources(cn, c);
-        checkScrapeAnnotations(dn, d, adminPort);
+        checkScrapeAnnotations(dn, d, adminPort, tls);
         for (Service s : all(Service.class)) {
             checkService(s, podLabels, c);
         }
@@ -421,12 +421,17 @@ final class ManifestCheck {
         }
     }
 
-    private void checkScrapeAnnotations(String dn, Deployment d, int adminPort) {
+    private void checkScrapeAnnotations(String dn, Deployment d, int adminPort, boolean tls) {
         Map<String, String> a = orEmpty(d.getSpec().getTemplate().getMetadata().getAnnotations());
         if ("true".equals(a.get("prometheus.io/scrape"))) {
             if (!String.valueOf(adminPort).equals(a.get("prometheus.io/port"))) {
                 problem(dn + ": annotation prometheus.io/port " + a.get("prometheus.io/port") + " is not the admin port "
                         + adminPort);
+            }
+            String scheme = a.getOrDefault("prometheus.io/scheme", "http");
+            if (!scheme.equals(tls ? "https" : "http")) {
+                problem(dn + ": annotation prometheus.io/scheme " + scheme + " but the admin port speaks "
+                        + (tls ? "https" : "http"));
             }
             if (!METRICS.equals(a.getOrDefault("prometheus.io/path", METRICS))) {
                 problem(dn + ": annotation prometheus.io/path " + a.get("prometheus.io/path") + " is not " + METRICS);
