@@ -454,7 +454,7 @@ class HandshakeFuzzTest {
                 new Message.TranslateRequest(5, "a", null, null, 0, false), hello));
         Files.write(seeds.resolve("seed-second-hello"), frames(hello, hello));
         Files.write(seeds.resolve("seed-ping-first"), frames(new Message.Ping(1, 7)));
-        Files.write(seeds.resolve("seed-unsupported-version"), frames(new Message.Hello(0, 2, 9, "future", TOKEN)));
+        Files.write(seeds.resolve("seed-unsupported-version"), frames(new Message.Hello(0, 3, 9, "future", TOKEN)));
         Files.write(seeds.resolve("seed-no-token"), frames(new Message.Hello(0, 1, ProtocolVersion.CURRENT, "fuzz")));
         Files.write(seeds.resolve("seed-wrong-token"), frames(new Message.Hello(0, 1, ProtocolVersion.CURRENT, "fuzz",
                 "fuzz-token-0123456788"), new Message.Ping(1, 1)));

@@ -445,8 +445,8 @@ class ShiftformerServerTest {
                 assertConnectionError(c, ErrorCode.PROTOCOL_ERROR, "exceeds the limit of " + FrameLayout.DEFAULT_MAX_PAYLOAD_BYTES);
             }
             try (TestClient c = new TestClient(server.localAddress())) {
-                c.send(new Message.Hello(0, 2, 3, "from the future"));
-                assertConnectionError(c, ErrorCode.UNSUPPORTED_VERSION, "[2, 3]");
+                c.send(new Message.Hello(0, 3, 4, "from the future"));
+                assertConnectionError(c, ErrorCode.UNSUPPORTED_VERSION, "[3, 4]");
             }
             try (TestClient c = new TestClient(server.localAddress())) {
                 c.send(longRequest(1));
