@@ -28,6 +28,11 @@ public final class FpgaBackendProvider implements BackendProvider {
     public static final int RANK = 50;
 
     @Override
+    public int spiVersion() {
+        return SPI_VERSION;
+    }
+
+    @Override
     public String name() {
         return NAME;
     }

@@ -82,6 +82,11 @@ public final class SimBackendProvider implements BackendProvider {
     }
 
     @Override
+    public int spiVersion() {
+        return SPI_VERSION;
+    }
+
+    @Override
     public String name() {
         return NAME;
     }

@@ -17,6 +17,11 @@ class SimBackendConformanceThreadsTest extends BackendConformanceKit {
         SimBackendProvider sim = new SimBackendProvider();
         return new BackendProvider() {
             @Override
+            public int spiVersion() {
+                return SPI_VERSION;
+            }
+
+            @Override
             public String name() {
                 return sim.name();
             }

@@ -22,6 +22,7 @@ import org.shiftformer.core.server.ServerConfig;
 import org.shiftformer.core.server.ShiftformerServer;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -130,12 +131,19 @@ public final class Main {
 
     @Command(name = "backends", mixinStandardHelpOptions = true, description = "List installed backends.")
     static final class ListBackends implements Callable<Integer> {
+        @Mixin
+        PluginsOption plugins = new PluginsOption();
+
         @Override
         public Integer call() {
+            plugins.load();
             for (BackendProvider p : Backends.installed()) {
                 Availability a = p.availability();
                 OUT.printf("%-10s rank %-4d %-12s %s%n", p.name(), p.rank(), a.available() ? "available" : "unavailable",
                         a.available() ? p.capabilities().description() : a.reason());
+            }
+            for (String p : Backends.problems()) {
+                OUT.println("not installed: " + p);
             }
             return 0;
         }
@@ -178,9 +186,12 @@ public final class Main {
         @Option(names = "--tokens-file", paramLabel = "FILE", description = "bearer tokens (SECURITY.md): every Hello "
                 + "needs one, per-client max_in_flight, role=admin for POST /admin/reload; re-read when it changes")
         Path tokensFile;
+        @Mixin
+        PluginsOption plugins = new PluginsOption();
 
         @Override
         public Integer call() throws InterruptedException {
+            plugins.load();
             ServerConfig.Builder cfg = ServerConfig.builder();
             if (port != null) {
                 cfg.port(port);

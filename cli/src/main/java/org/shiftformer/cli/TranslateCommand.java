@@ -33,6 +33,7 @@ import org.shiftformer.core.tokenizer.ByteBpeTokenizer;
 import org.shiftformer.protocol.Message;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -111,12 +112,15 @@ final class TranslateCommand implements Callable<Integer> {
             + "line of FILE; default: the environment variable " + TOKEN_ENV + " (never a command-line argument, which "
             + "other users can see)")
     Path tokenFile;
+    @Mixin
+    PluginsOption plugins = new PluginsOption();
     @Parameters(paramLabel = "TEXT", arity = "1..*")
     List<String> texts;
 
     @Override
     public Integer call() {
         checkOptions();
+        plugins.load();
         return target.server != null ? remote() : local();
     }
 

@@ -9,6 +9,20 @@ import java.util.Map;
  * (which may probe) and {@link #open}. Selection rules are in {@link Backends}.
  */
 public interface BackendProvider {
+    /**
+     * The version of this SPI (this interface and every type it reaches in {@code org.shiftformer.api}).
+     * It changes when a change would break a provider compiled against the previous one; the runtime
+     * installs only providers whose {@link #spiVersion()} it speaks ({@link Backends#SUPPORTED_SPI_VERSIONS}).
+     */
+    int SPI_VERSION = 1;
+
+    /**
+     * The SPI version this provider was built against. Implement it as {@code return SPI_VERSION;}: the
+     * compiler copies the constant into the provider's class, so a provider keeps declaring the version it
+     * was compiled with when it runs on a newer runtime.
+     */
+    int spiVersion();
+
     /** Stable short name users select with, e.g. {@code sim}, {@code fpga}, {@code reference}. */
     String name();
 

@@ -22,6 +22,11 @@ public final class ReferenceBackendProvider implements BackendProvider {
     public static final String NAME = "reference";
 
     @Override
+    public int spiVersion() {
+        return SPI_VERSION;
+    }
+
+    @Override
     public String name() {
         return NAME;
     }

@@ -620,6 +620,11 @@ class ServerOperationsTest {
     /** A provider ranked above everything whose device is never there. */
     private static final class OfflineProvider implements BackendProvider {
         @Override
+        public int spiVersion() {
+            return SPI_VERSION;
+        }
+
+        @Override
         public String name() {
             return "offline-card";
         }
@@ -648,6 +653,11 @@ class ServerOperationsTest {
     /** The reference backend with an availability the test switches. */
     private static final class SwitchableProvider implements BackendProvider {
         volatile boolean available = true;
+
+        @Override
+        public int spiVersion() {
+            return SPI_VERSION;
+        }
 
         @Override
         public String name() {
