@@ -38,25 +38,14 @@ public final class Backends {
             addPlugins(Path.of(dir));
         }
         List<BackendProvider> all = new ArrayList<>();
-        java.util.Iterator<BackendProvider> it = ServiceLoader.load(BackendProvider.class).iterator();
-        while (true) {
-            BackendProvider p;
-            try {
-                if (!it.hasNext()) {
-                    break;
-                }
-                p = it.next();
-            } catch (java.util.ServiceConfigurationError | LinkageError e) {
-                problem("class path: " + e);
-                continue;
-            }
+        Plugins.each(ServiceLoader.load(BackendProvider.class), e -> problem("class path: " + Plugins.describe(e)), p -> {
             String problem = Plugins.check(p);
             if (problem != null) {
                 problem("class path: provider " + p.getClass().getName() + ": " + problem);
             } else {
                 all.add(p);
             }
-        }
+        });
         for (BackendProvider p : PLUGINS) {
             if (all.stream().noneMatch(q -> q.name().equals(p.name()))) {
                 all.add(p);

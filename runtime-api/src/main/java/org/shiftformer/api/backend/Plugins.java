@@ -96,36 +96,47 @@ public final class Plugins {
             return;
         }
         int before = providers.size();
-        Iterator<BackendProvider> it = ServiceLoader.load(BackendProvider.class, loader).iterator();
-        while (true) {
-            BackendProvider p;
-            try {
-                if (!it.hasNext()) {
-                    break;
-                }
-                p = it.next();
-            } catch (ServiceConfigurationError | LinkageError e) {
-                problems.add(where + ": " + describe(e));
-                continue; // the iterator goes on with the next provider of the jar
-            }
+        each(ServiceLoader.load(BackendProvider.class, loader), e -> problems.add(where + ": " + describe(e)), p -> {
             String problem = check(p);
             if (problem == null && names.contains(p.name())) {
                 problem = "backend name '" + p.name() + "' is already installed";
             }
             if (problem != null) {
                 problems.add(where + ": provider " + p.getClass().getName() + ": " + problem);
-                continue;
+                return;
             }
             names.add(p.name());
             providers.add(p);
             loaded.add(p.name() + " (" + jar.getFileName() + ")");
-        }
+        });
         if (providers.size() == before) {
             try {
                 loader.close();
             } catch (IOException e) {
                 // nothing of it is in use
             }
+        }
+    }
+
+    /**
+     * Every provider {@code services} finds, one at a time: one that cannot be loaded or constructed goes to
+     * {@code failed} and the iteration goes on with the next.
+     */
+    static void each(ServiceLoader<BackendProvider> services, java.util.function.Consumer<Throwable> failed,
+                     java.util.function.Consumer<BackendProvider> found) {
+        Iterator<BackendProvider> it = services.iterator();
+        while (true) {
+            BackendProvider p;
+            try {
+                if (!it.hasNext()) {
+                    return;
+                }
+                p = it.next();
+            } catch (ServiceConfigurationError | LinkageError e) {
+                failed.accept(e);
+                continue;
+            }
+            found.accept(p);
         }
     }
 
@@ -153,7 +164,7 @@ public final class Plugins {
         return null;
     }
 
-    private static String describe(Throwable e) {
+    static String describe(Throwable e) {
         StringBuilder sb = new StringBuilder(e.getClass().getSimpleName() + ": " + e.getMessage());
         for (Throwable c = e.getCause(); c != null && c != c.getCause(); c = c.getCause()) {
             sb.append(" <- ").append(c.getClass().getSimpleName()).append(": ").append(c.getMessage());
