@@ -117,26 +117,8 @@ final class LogitsTrace implements StepObserver {
         return n;
     }
 
-    /** A JSON string literal (RFC 8259): quotes, backslash and control characters escaped. */
+    /** A JSON string literal (RFC 8259). */
     static String quote(String s) {
-        StringBuilder sb = new StringBuilder(s.length() + 2).append('"');
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            switch (c) {
-                case '"' -> sb.append("\\\"");
-                case '\\' -> sb.append("\\\\");
-                case '\n' -> sb.append("\\n");
-                case '\r' -> sb.append("\\r");
-                case '\t' -> sb.append("\\t");
-                default -> {
-                    if (c < 0x20 || c == 0x2028 || c == 0x2029) {
-                        sb.append(String.format("\\u%04x", (int) c));
-                    } else {
-                        sb.append(c);
-                    }
-                }
-            }
-        }
-        return sb.append('"').toString();
+        return org.shiftformer.api.JsonText.quote(s);
     }
 }

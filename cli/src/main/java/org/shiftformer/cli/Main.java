@@ -30,7 +30,7 @@ import picocli.CommandLine.Parameters;
 @Command(name = "shiftformer", mixinStandardHelpOptions = true, version = "shiftformer 0.1.0",
         description = "Integer-only Transformer translation runtime: artifacts, backends and decoding.",
         subcommands = {Main.Random.class, Main.Inspect.class, TranslateCommand.class, Main.ListBackends.class,
-            Demo.class, Main.Serve.class, RolloutCommand.class, TrainCommands.Train.class, TrainCommands.Eval.class})
+            Demo.class, Main.Serve.class, RolloutCommand.class, ConformanceCommand.class, TrainCommands.Train.class, TrainCommands.Eval.class})
 public final class Main {
     /** Where commands print; swapped by tests. */
     static PrintWriter OUT = new PrintWriter(System.out, true, StandardCharsets.UTF_8);

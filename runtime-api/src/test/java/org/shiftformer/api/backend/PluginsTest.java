@@ -9,16 +9,14 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ShiftformerException;
-import org.shiftformer.api.conformance.BackendConformanceKit;
 
 /**
- * Plugin jars built while the test runs ({@link PluginJars}): a working one, whose backend then passes
- * the whole conformance kit through the plugin's class loader; and jars that must be refused, each
+ * Plugin jars built while the test runs ({@link PluginJars}): a working one (the conformance module runs
+ * the whole kit on it through its class loader); and jars that must be refused, each
  * reported with its jar and reason while the others load: an incompatible SPI version, a provider that
  * throws, one that reaches a class outside {@code org.shiftformer.api} (isolation), a name already
  * installed, a jar with no provider, a file that is not a jar.
@@ -89,14 +87,5 @@ class PluginsTest {
         assertTrue(Backends.addPlugins(dir).loaded().isEmpty(), "a directory is loaded once");
         ShiftformerException e = assertThrows(ShiftformerException.class, () -> Backends.addPlugins(work.resolve("missing")));
         assertEquals(ErrorCode.INVALID_ARGUMENT, e.code());
-    }
-
-    /** The plugin's backend, through its own class loader, against the whole conformance kit. */
-    @Nested
-    class PluginConformance extends BackendConformanceKit {
-        @Override
-        protected BackendProvider provider() {
-            return Backends.select("counting");
-        }
     }
 }
