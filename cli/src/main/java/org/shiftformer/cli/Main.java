@@ -188,6 +188,16 @@ public final class Main {
         Path tokensFile;
         @Mixin
         PluginsOption plugins = new PluginsOption();
+        @Option(names = "--shadow", paramLabel = "BACKEND", description = "shadow execution: repeat the work of a "
+                + "sample of sequences on BACKEND and compare every bit (encoder outputs, int32 logits)")
+        String shadow;
+        @Option(names = "--shadow-sample", paramLabel = "P", description = "share of sequences shadowed, in (0, 1] "
+                + "(default 1: all)")
+        Double shadowSample;
+        @Option(names = "--on-mismatch", paramLabel = "log|failover|fail", description = "what a difference does: log "
+                + "(count it, serve the primary's result), failover (fail the step before its logits are used; "
+                + "--fallback moves the streams, e.g. to the shadow's backend), fail (default log)")
+        String onMismatch;
 
         @Override
         public Integer call() throws InterruptedException {
@@ -213,6 +223,14 @@ public final class Main {
             }
             if (tokensFile != null) {
                 cfg.tokensFile(tokensFile);
+            }
+            if (shadow != null || shadowSample != null || onMismatch != null) {
+                if (shadow == null) {
+                    throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "--shadow-sample and --on-mismatch need "
+                            + "--shadow BACKEND");
+                }
+                cfg.shadow(shadow, shadowSample == null ? ServerConfig.SHADOW_SAMPLE_DEFAULT : shadowSample,
+                        onMismatch == null ? ServerConfig.SHADOW_ON_MISMATCH_DEFAULT : onMismatch);
             }
             ServerConfig config = cfg.conclude();
             org.shiftformer.core.server.FallbackPolicy.Choice choice = config.fallback().open(backend, backendOptions);

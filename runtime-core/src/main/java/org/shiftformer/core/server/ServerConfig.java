@@ -188,6 +188,23 @@ public final class ServerConfig {
      */
     public static final String TOKENS_FILE_PROP = "shiftformer.server.tokensFile";
 
+    /**
+     * Shadow execution ({@code ShadowModel}): the name of a second backend that repeats the encoder passes
+     * and decoder steps of a sample of sequences, compared bit for bit with the serving backend's. Empty
+     * (the default): none.
+     */
+    public static final String SHADOW_BACKEND_PROP = "shiftformer.server.shadowBackend";
+    /** Share of sequences shadowed, in (0, 1]. */
+    public static final String SHADOW_SAMPLE_PROP = "shiftformer.server.shadowSample";
+    public static final double SHADOW_SAMPLE_DEFAULT = 1.0;
+    /**
+     * What a difference does: {@code log} (count and log, the serving backend's result is used),
+     * {@code failover} (the step fails with BACKEND_FAILURE before its logits are used, and the fallback
+     * policy moves the streams) or {@code fail} (the same; meant with fallback {@code none}).
+     */
+    public static final String SHADOW_ON_MISMATCH_PROP = "shiftformer.server.shadowOnMismatch";
+    public static final String SHADOW_ON_MISMATCH_DEFAULT = "log";
+
     /** Use the native epoll transport when {@code Epoll.isAvailable()}; false forces NIO. */
     public static final String NATIVE_TRANSPORT_PROP = "shiftformer.server.nativeTransport";
     public static final boolean NATIVE_TRANSPORT_DEFAULT = true;
@@ -220,6 +237,9 @@ public final class ServerConfig {
     private final Path tlsClientCaFile;
     private final boolean adminClientAuth;
     private final Path tokensFile;
+    private final String shadowBackend;
+    private final double shadowSample;
+    private final org.shiftformer.core.engine.ShadowModel.OnMismatch shadowOnMismatch;
 
     private ServerConfig(Builder b, FallbackPolicy fallback, int maxLiveRows, int maxConnectionRows) {
         this.port = b.port;
@@ -250,6 +270,9 @@ public final class ServerConfig {
         this.tlsClientCaFile = path(b.tlsClientCaFile);
         this.adminClientAuth = b.adminClientAuth;
         this.tokensFile = path(b.tokensFile);
+        this.shadowBackend = b.shadowBackend.isBlank() ? null : b.shadowBackend.strip();
+        this.shadowSample = b.shadowSample;
+        this.shadowOnMismatch = org.shiftformer.core.engine.ShadowModel.OnMismatch.parse(b.shadowOnMismatch);
     }
 
     private static Path path(String s) {
@@ -398,6 +421,21 @@ public final class ServerConfig {
         return tokensFile;
     }
 
+    /** {@link #SHADOW_BACKEND_PROP}, or null: no shadow execution. */
+    public String shadowBackend() {
+        return shadowBackend;
+    }
+
+    /** {@link #SHADOW_SAMPLE_PROP}. */
+    public double shadowSample() {
+        return shadowSample;
+    }
+
+    /** {@link #SHADOW_ON_MISMATCH_PROP}. */
+    public org.shiftformer.core.engine.ShadowModel.OnMismatch shadowOnMismatch() {
+        return shadowOnMismatch;
+    }
+
     @Override
     public String toString() {
         return "ServerConfig[bind " + bindAddress + ":" + port + ", adminPort " + adminPort + ", fallback " + fallback
@@ -412,7 +450,8 @@ public final class ServerConfig {
                 + ", socketSendBufferBytes " + socketSendBufferBytes + ", adminReloadTimeoutMs " + adminReloadTimeoutMs
                 + ", tls " + (tlsCertFile == null ? "off" : tlsCertFile + (tlsClientCaFile == null ? ""
                 : " with client certificates of " + tlsClientCaFile + (adminClientAuth ? "" : " (not on the admin port)")))
-                + ", tokensFile " + (tokensFile == null ? "none" : tokensFile) + "]";
+                + ", tokensFile " + (tokensFile == null ? "none" : tokensFile) + ", shadow " + (shadowBackend == null
+                ? "none" : shadowBackend + " (sample " + shadowSample + ", on mismatch " + shadowOnMismatch + ")") + "]";
     }
 
     /** Collects settings; {@link #conclude()} validates them. Not thread-safe. */
@@ -449,6 +488,9 @@ public final class ServerConfig {
         private boolean adminClientAuth = Boolean.parseBoolean(
                 System.getProperty(ADMIN_CLIENT_AUTH_PROP, String.valueOf(ADMIN_CLIENT_AUTH_DEFAULT)));
         private String tokensFile = System.getProperty(TOKENS_FILE_PROP, "");
+        private String shadowBackend = System.getProperty(SHADOW_BACKEND_PROP, "");
+        private double shadowSample = doubleProp(SHADOW_SAMPLE_PROP, SHADOW_SAMPLE_DEFAULT);
+        private String shadowOnMismatch = System.getProperty(SHADOW_ON_MISMATCH_PROP, SHADOW_ON_MISMATCH_DEFAULT);
 
         private Builder() {
         }
@@ -589,6 +631,14 @@ public final class ServerConfig {
             return this;
         }
 
+        /** Shadow execution on {@code backend} (null for none), for {@code sample} of the sequences. */
+        public Builder shadow(String backend, double sample, String onMismatch) {
+            this.shadowBackend = backend == null ? "" : backend;
+            this.shadowSample = sample;
+            this.shadowOnMismatch = onMismatch;
+            return this;
+        }
+
         /** The tokens file; null for none. */
         public Builder tokensFile(Path tokensFile) {
             this.tokensFile = tokensFile == null ? "" : tokensFile.toString();
@@ -655,6 +705,14 @@ public final class ServerConfig {
             readable(TLS_KEY_FILE_PROP, tlsKeyFile);
             readable(TLS_CLIENT_CA_FILE_PROP, tlsClientCaFile);
             readable(TOKENS_FILE_PROP, tokensFile);
+            if (!(shadowSample > 0 && shadowSample <= 1)) {
+                throw invalid(SHADOW_SAMPLE_PROP + " " + shadowSample + " must be in (0, 1]");
+            }
+            try {
+                org.shiftformer.core.engine.ShadowModel.OnMismatch.parse(shadowOnMismatch);
+            } catch (ShiftformerException e) {
+                throw invalid(SHADOW_ON_MISMATCH_PROP + ": " + e.getMessage());
+            }
             return new ServerConfig(this, fallbackPolicy, liveRows, connectionRows);
         }
 
@@ -689,6 +747,18 @@ public final class ServerConfig {
                 throw invalid(name + " " + v + " is not a 32-bit integer");
             }
             return (int) v;
+        }
+
+        private static double doubleProp(String name, double def) {
+            String s = System.getProperty(name);
+            if (s == null) {
+                return def;
+            }
+            try {
+                return Double.parseDouble(s.trim());
+            } catch (NumberFormatException e) {
+                throw invalid(name + " '" + s + "' is not a number");
+            }
         }
 
         private static long longProp(String name, long def) {

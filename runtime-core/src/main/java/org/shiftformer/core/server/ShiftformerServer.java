@@ -1,6 +1,7 @@
 package org.shiftformer.core.server;
 
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
@@ -46,6 +47,8 @@ import org.shiftformer.api.ShiftformerException;
 import org.shiftformer.api.backend.Availability;
 import org.shiftformer.api.backend.Backend;
 import org.shiftformer.api.backend.Backends;
+import org.shiftformer.api.backend.LoadedModel;
+import org.shiftformer.core.engine.ShadowModel;
 import org.shiftformer.core.server.admin.AdminServer;
 import org.shiftformer.core.server.security.Authenticator;
 import org.shiftformer.core.server.security.ServerTls;
@@ -99,6 +102,9 @@ public final class ShiftformerServer implements AutoCloseable {
     /** Tokens and client certificates; null when the server identifies nobody. */
     private final Authenticator auth;
     private final AdminServer admin;
+    /** Shadow execution's backend (null: none), opened at start and closed with the server. */
+    private final Backend shadowBackend;
+    private final ShadowModel.Counters shadowCounters = new ShadowModel.Counters();
     private final String transport;
     private final Object reloadLock = new Object();
     private Gauge modelInfo; // guarded by this
@@ -136,6 +142,23 @@ public final class ShiftformerServer implements AutoCloseable {
                 .description("hot reloads").register(this.registry);
         if (loader != null && loader.choice().isFallback()) {
             LOG.log(Level.WARNING, "backend fallback: " + loader.choice().fallback());
+        }
+        this.shadowBackend = config.shadowBackend() == null ? null : Backends.select(config.shadowBackend()).open(
+                java.util.Map.of());
+        if (shadowBackend != null) {
+            String shadowName = config.shadowBackend();
+            FunctionCounter.builder(ServerMeters.SHADOW_CHECKED, shadowCounters.sources, java.util.concurrent.atomic.LongAdder::sum)
+                    .tag(ServerMeters.KIND, "sources").tag(ServerMeters.SHADOW, shadowName)
+                    .description("shadow execution: encoder outputs and decoder rows compared").register(this.registry);
+            FunctionCounter.builder(ServerMeters.SHADOW_CHECKED, shadowCounters.rows, java.util.concurrent.atomic.LongAdder::sum)
+                    .tag(ServerMeters.KIND, "rows").tag(ServerMeters.SHADOW, shadowName)
+                    .description("shadow execution: encoder outputs and decoder rows compared").register(this.registry);
+            FunctionCounter.builder(ServerMeters.SHADOW_MISMATCHES, shadowCounters.mismatches,
+                            java.util.concurrent.atomic.LongAdder::sum).tag(ServerMeters.SHADOW, shadowName)
+                    .description("differences between the serving backend and the shadow").register(this.registry);
+            FunctionCounter.builder(ServerMeters.SHADOW_ERRORS, shadowCounters.errors,
+                            java.util.concurrent.atomic.LongAdder::sum).tag(ServerMeters.SHADOW, shadowName)
+                    .description("shadow computations that failed by themselves").register(this.registry);
         }
         if (served != null) {
             install(served);
@@ -310,6 +333,7 @@ public final class ShiftformerServer implements AutoCloseable {
             throw new ShiftformerException(ErrorCode.INVALID_ARTIFACT, "tokenizer has " + served.tokenizer().vocabSize()
                     + " ids but the model's vocabulary is " + served.config().vocabSize());
         }
+        served = shadowed(served);
         String model = modelTag(served);
         String backend = served.backend().backend();
         Scheduler next = new Scheduler(served, config, stats, meterSets.acquire(model, backend), new PolicyFailover());
@@ -317,6 +341,27 @@ public final class ShiftformerServer implements AutoCloseable {
         boolean fallback = loader != null && loader.choice().isFallback();
         registerModelInfo(model, backend, loader != null ? loader.choice().requested() : backend, fallback);
         return router.install(next);
+    }
+
+    /** {@code served} with shadow execution when the server has a shadow backend (and the weights to load on it). */
+    private ServedModel shadowed(ServedModel served) {
+        if (shadowBackend == null || served.weights() == null || served.model() instanceof ShadowModel) {
+            return served;
+        }
+        LoadedModel copy = shadowBackend.load(served.weights());
+        try {
+            return served.on(new ShadowModel(served.model(), served.backend().backend(), copy, config.shadowBackend(),
+                    config.shadowSample(), config.shadowOnMismatch(), served.sha256().hashCode(), shadowCounters),
+                    served.backend());
+        } catch (RuntimeException e) {
+            copy.close();
+            throw e;
+        }
+    }
+
+    /** What shadow execution has found (all zero without a shadow backend). */
+    public ShadowModel.Counters shadowCounters() {
+        return shadowCounters;
     }
 
     private synchronized void registerModelInfo(String model, String backend, String requested, boolean fallback) {
@@ -503,6 +548,9 @@ public final class ShiftformerServer implements AutoCloseable {
             }
             failoverBackends.clear();
         }
+        if (shadowBackend != null) {
+            shadowBackend.close(); // its models were closed with the shadowed models
+        }
         shutdownQuietly();
     }
 
@@ -532,10 +580,15 @@ public final class ShiftformerServer implements AutoCloseable {
         @Override
         public String readyNote() {
             String f = failoverNote;
-            if (f != null) {
-                return "fallback: " + f;
+            String note = f != null ? "fallback: " + f
+                    : loader != null && loader.choice().isFallback() ? "fallback: " + loader.choice().fallback() : null;
+            ShadowModel.Mismatch m = shadowCounters.first();
+            if (m != null) {
+                String s = "shadow " + config.shadowBackend() + ": " + shadowCounters.mismatches.sum()
+                        + " mismatch(es), the first: " + m;
+                note = note == null ? s : note + "; " + s;
             }
-            return loader != null && loader.choice().isFallback() ? "fallback: " + loader.choice().fallback() : null;
+            return note;
         }
 
         @Override

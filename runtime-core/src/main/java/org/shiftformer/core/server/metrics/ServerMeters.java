@@ -71,6 +71,17 @@ public final class ServerMeters {
     /** Counter: re-reads of a changed tokens file, tag {@link #STATUS} = done | error. */
     public static final String TOKENS_RELOADS = "shiftformer.tokens.reloads";
 
+    /** Counter: shadow execution's comparisons, tag {@link #KIND} = sources (encoder outputs) | rows (decoder steps of one sequence), tag {@code shadow}. */
+    public static final String SHADOW_CHECKED = "shiftformer.shadow.checked";
+    /** Counter: differences between the serving backend and the shadow, tag {@code shadow}. */
+    public static final String SHADOW_MISMATCHES = "shiftformer.shadow.mismatches";
+    /** Counter: shadow computations that failed by themselves, tag {@code shadow}. */
+    public static final String SHADOW_ERRORS = "shiftformer.shadow.errors";
+    /** Tag: what was compared. */
+    public static final String KIND = "kind";
+    /** Tag: the shadow backend. */
+    public static final String SHADOW = "shadow";
+
     /** Tag: the authenticated client's name, never its token. */
     public static final String CLIENT = "client";
     /** Tag: why authentication failed, one of {@code missing unknown revoked}. */
