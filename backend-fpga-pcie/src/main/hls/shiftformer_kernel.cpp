@@ -202,12 +202,27 @@ struct LinPass {
 // Weight block i of a pass (output block i / chunks, input chunk i % chunks): cn weight rows of kw bytes,
 // each one burst, into an on-chip block.
 void load_block(const word512_t* weights, const LinDesc& l, const LinPass& p, int32_t i, int8_t wt[PE_C][K_CHUNK]) {
+#pragma HLS INLINE off
   int32_t nb = i / p.chunks * PE_C;
   int32_t kc = i % p.chunks * K_CHUNK;
   int32_t cn = min32(PE_C, p.n - nb);
   int32_t kw = min32(K_CHUNK, p.k - kc);
   for (int32_t c = 0; c < cn; c++) {
     rd_bytes(weights, l.w_off + (int64_t)(nb + c) * p.k + kc, (uint8_t*)wt[c], kw);
+  }
+}
+
+// Every tile of an on-chip weight block (cn outputs x kw inputs) against the m rows on chip.
+void mac_block(const uint8_t xs[ROW_TILE][K_CHUNK], int32_t m, bool x_unsigned, const int8_t wt[PE_C][K_CHUNK],
+               int32_t cn, int32_t kw, int32_t acc[ROW_TILE][PE_C]) {
+#pragma HLS INLINE off
+  for (int32_t t = 0; t * PE_R < kw; t++) {
+    int32_t kr = min32(PE_R, kw - t * PE_R);
+    if (x_unsigned) {
+      mac_tile<uint8_t>(xs, m, t * PE_R, wt, cn, kr, acc);
+    } else {
+      mac_tile<int8_t>(xs, m, t * PE_R, wt, cn, kr, acc);
+    }
   }
 }
 
@@ -220,9 +235,9 @@ int64_t block_beats(const LinPass& p, int32_t i) {
   return pipe((int64_t)min32(PE_C, p.n - nb) * beats(min32(K_CHUNK, p.k - kc)), 1, LAT_MEM);
 }
 
-// One stage of a row block's pass: block i's tiles stream the m rows through the array (from `cur`) while
-// block i + 1 loads (into `next`): the two calls touch different arrays and ports, so they run concurrently
-// and the stage costs the longer of the two. Before it, at the first chunk of an output block, the bias is
+// One stage of a row block's pass: block i's tiles stream the m rows through the array (mac_block, from
+// `cur`) while block i + 1 loads (load_block, into `next`): two calls kept as separate instances (INLINE off)
+// that touch different arrays and ports, so they can run concurrently; the stage costs the longer of the two. Before it, at the first chunk of an output block, the bias is
 // burst on chip; after it, at the last chunk, the output stage requantizes (int8), applies ReLU (uint8),
 // adds the residual (int16 stream read and written back) or writes the raw int32 (out), one row of cn
 // results per initiation.
@@ -252,15 +267,8 @@ void block_stage(const word512_t* weights, word512_t* scratch, word512_t* out, c
   if (i + 1 < p.blocks) {
     load_block(weights, l, p, i + 1, next);
   }
+  mac_block(xs, m, p.x_unsigned, cur, cn, kw, acc);
   int32_t tiles = (kw + PE_R - 1) / PE_R;
-  for (int32_t t = 0; t < tiles; t++) {
-    int32_t kr = min32(PE_R, kw - t * PE_R);
-    if (p.x_unsigned) {
-      mac_tile<uint8_t>(xs, m, t * PE_R, cur, cn, kr, acc);
-    } else {
-      mac_tile<int8_t>(xs, m, t * PE_R, cur, cn, kr, acc);
-    }
-  }
   cyc += max64(block_beats(p, i + 1), pipe((int64_t)tiles * m, 1, LAT_MAC));
   if (kc + kw < p.k) {
     return;
