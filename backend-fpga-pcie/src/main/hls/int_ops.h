@@ -8,6 +8,8 @@
 
 #include <stdint.h>
 
+#include "datapath.h"
+
 namespace sfk {
 
 // ---- little-endian access -------------------------------------------------------------------------------
@@ -53,14 +55,14 @@ inline int16_t sat16(int64_t a) { return (int16_t)clamp64(a, -32768, 32767); }
 inline void embed_row(const int8_t* e_row, const int8_t* p_row, int32_t d, int32_t k_e, int32_t k_p, uint8_t* out) {
   for (int32_t j = 0; j < d; j++) {
 #pragma HLS PIPELINE II=1
+#pragma HLS UNROLL factor=16
     st16(out + 2 * j, sat16(shift(e_row[j], k_e) + shift(p_row[j], k_p)));
   }
 }
 
 // ---- 3.2 dot products (int32 is exact by the section 8 bound: every partial sum is bounded too) ----------
-// Lanes of DOT_LANES products are summed as one unrolled block (DOT_LANES multipliers in parallel on the
-// card; a vectorised loop for the CPU compiler at -O2), then the tail one by one.
-constexpr int32_t DOT_LANES = 16;
+// Lanes of DOT_LANES (datapath.h) products are summed as one unrolled block (DOT_LANES multipliers in
+// parallel on the card; a vectorised loop for the CPU compiler at -O2), then the tail one by one.
 
 template <typename X>
 inline int32_t dot_lanes(const X* x, const int8_t* w, int32_t k) {
@@ -97,6 +99,8 @@ inline int64_t softmax_e(int64_t m, int32_t sj, int32_t k, const int32_t* lut) {
   return rsh(lut[u & 63], (int32_t)(whole < 62 ? whole : 62));
 }
 inline void softmax2(const int32_t* s, int32_t len, int32_t valid, int32_t e_s, const int32_t* lut, uint8_t* p) {
+  // Every loop runs `len` iterations whatever `valid` is (masked), so its trip count, and the kernel's cycle
+  // count, depend on the shape only.
   if (valid > len) {
     valid = len;
   }
@@ -107,19 +111,23 @@ inline void softmax2(const int32_t* s, int32_t len, int32_t valid, int32_t e_s, 
     return;
   }
   int64_t m = s[0];
-  for (int32_t j = 1; j < valid; j++) {
+  for (int32_t j = 0; j < len; j++) {
+#pragma HLS PIPELINE II=1
+#pragma HLS UNROLL factor=16
     int64_t v = s[j];
-    m = v > m ? v : m;
+    m = j < valid && v > m ? v : m;
   }
   int32_t k = -(e_s + 6);  // F = 6 fractional bits
   int64_t sum = 0;
-  for (int32_t j = 0; j < valid; j++) {
+  for (int32_t j = 0; j < len; j++) {
 #pragma HLS PIPELINE II=1
-    sum += softmax_e(m, s[j], k, lut);
+#pragma HLS UNROLL factor=16
+    sum += j < valid ? softmax_e(m, s[j], k, lut) : 0;
   }
   int64_t r = ((int64_t)1 << 40) / sum;  // the one reciprocal; sum >= 65536
   for (int32_t j = 0; j < len; j++) {
 #pragma HLS PIPELINE II=1
+#pragma HLS UNROLL factor=16
     if (j < valid) {
       int64_t q = rsh(softmax_e(m, s[j], k, lut) * r, 32);
       p[j] = (uint8_t)(q < 255 ? q : 255);
@@ -150,16 +158,20 @@ inline int64_t isqrt64(int64_t v) {
   return (int64_t)res;
 }
 
-// x: int16 LE [d] (scratch); gamma int16 LE [d], beta int32 LE [d] (weights); out int8 [d] at eOut (scratch).
+// x: int16 LE [d]; gamma int16 LE [d], beta int32 LE [d]; out int8 [d] at eOut: all on-chip arrays (the kernel
+// bursts them in from scratch and weights and the result out to scratch).
 inline void layer_norm_row(const uint8_t* x, int32_t d, const uint8_t* gamma, const uint8_t* beta, int32_t e_g,
                            int32_t e_out, int8_t* out) {
   int64_t sum = 0;
   for (int32_t i = 0; i < d; i++) {
+#pragma HLS PIPELINE II=1
+#pragma HLS UNROLL factor=16
     sum += ld16(x + 2 * i);
   }
   int64_t q = 0;
   for (int32_t i = 0; i < d; i++) {
 #pragma HLS PIPELINE II=1
+#pragma HLS UNROLL factor=16
     int64_t c = (int64_t)d * ld16(x + 2 * i) - sum;
     q += c * c;
   }
@@ -168,6 +180,7 @@ inline void layer_norm_row(const uint8_t* x, int32_t d, const uint8_t* gamma, co
   int32_t k = e_out - (e_g - 12);
   for (int32_t i = 0; i < d; i++) {
 #pragma HLS PIPELINE II=1
+#pragma HLS UNROLL factor=16
     int64_t c = (int64_t)d * ld16(x + 2 * i) - sum;
     int64_t n = sig == 0 ? 0 : rsh(c * r, 28);
     int64_t y = n * ld16(gamma + 2 * i) + ld32(beta + 4 * i);

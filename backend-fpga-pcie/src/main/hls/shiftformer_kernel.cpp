@@ -1,19 +1,29 @@
 // The shiftformer kernel: SPEC.md section 2 (encoder pass, batched decoder step with a KV cache) composed
-// from the ops of int_ops.h. Buffer formats and the descriptor table are in shiftformer_kernel.h.
+// from the ops of int_ops.h. Buffer formats and the descriptor table are in shiftformer_kernel.h; the
+// datapath's sizes, port access and cycle formulas in datapath.h.
 //
 // Structure for the card: one run per model step (a launch costs tens of microseconds, so per-op launches
-// would be wrong). Linear layers loop over weight rows outside and over the batch's rows inside, so each
-// weight row is read from DDR/HBM once per step whatever the batch. The working set lives in the scratch
-// buffer (device memory, never synced); the host syncs only the small per-step input to the device and
-// the status + logits back.
+// would be wrong). The working set lives in the scratch buffer (device memory, never synced); the host
+// syncs only the small per-step input to the device and the status + logits back.
 //
-// Memory interface (issue 16 item 1): the kernel has seven m_axi ports, one per data kind, each on its own
-// bundle: weights (read only), kv, src, in (read only), out, scratch, taps. Inside the kernel nothing holds
-// a pointer: descriptors and the scratch layout are byte offsets from a named port's base, every function
-// gets the ports it touches as parameters (each parameter always bound to the same port), and attention,
-// whose key/value rows come from three ports, is a template instantiated once per port. Scores and
-// probabilities of an attention row are on-chip arrays. No void*, no null pointer, no width-changing
-// cast of a port (int8_t <-> uint8_t reinterpretations of one byte port only).
+// Memory interface (issue 16 item 1): seven m_axi ports, one bundle each. weights, kv, src, out and scratch
+// are 512-bit word ports (word512_t: ap_uint<512> under synthesis, a 64-byte struct in the emulation), read
+// and written only as contiguous byte segments into or out of on-chip arrays (rd_bytes / wr_bytes); in and
+// taps are int32 ports. Inside the kernel nothing holds a pointer to a port: descriptors and the scratch
+// layout are byte offsets from a named port's base; attention, whose key/value rows come from three ports,
+// is a template instantiated once per port. No void*, no null pointer.
+//
+// Datapath (issue 16 item 2): a LINEAR is a weight-stationary PE_R x PE_C MAC array. Up to ROW_TILE
+// activation rows (a decoder step's whole batch) are held on chip; the weights are read from the weights
+// port once per row block (once per step for a batch <= ROW_TILE), in double-buffered blocks of PE_C rows,
+// while the rows stream through the array tile by tile into on-chip accumulators; requantization, ReLU and
+// the residual add are the array's output stage. The encoder holds a head's keys and values on chip for all
+// its query rows. The descriptor table, the softmax table, a LayerNorm's gamma and beta, a query row and a
+// score row are on chip too.
+//
+// Cycles (issue 16 item 3): every loop nest adds its cost to the run's cycle count (datapath.h: trip counts
+// x initiation interval + pipeline depth, a burst's beats on a 512-bit port), returned in out[2..3];
+// DatapathCycles (runtime-api) is the same arithmetic in Java.
 #include "shiftformer_kernel.h"
 
 #include "int_ops.h"
@@ -21,20 +31,21 @@
 namespace sfk {
 namespace {
 
-// d_k <= d_model <= 1024 (SPEC.md section 8): the bound of the one per-head local array.
+// d_k <= d_model <= 1024 (SPEC.md section 8): the bound of the per-row on-chip arrays.
 const int32_t MAX_D = 1024;
 
+inline int32_t min32(int32_t a, int32_t b) {
+  return a < b ? a : b;
+}
+
 // ---- the model as the descriptor table describes it ------------------------------------------------------
-// Header words read once per run; tensor offsets are byte offsets into the weights port.
+// The whole descriptor table is burst on chip once per run; tensor offsets are byte offsets into weights.
 struct Model {
   int32_t d, heads, dk, dff, enc_layers, dec_layers, vocab, max_pos, embed_scale, rows, kv_slots, src_slots;
   int32_t embed_off, embed_exp, pos_off, pos_exp, enc_embed_out, dec_embed_out;
   int32_t lut[64];
+  int32_t tbl[MAX_TABLE_WORDS];
 };
-
-int32_t word(const uint8_t* weights, int32_t i) {
-  return ld32(weights + 4 * i);
-}
 
 // A LINEAR descriptor: weight [n, k] int8 at w_off, bias [n] int32 LE at b_off (read only when has_bias),
 // both byte offsets into the weights port.
@@ -55,30 +66,30 @@ struct AttDesc {
   int32_t ctx_exp;
 };
 
-LinDesc lin_at(const uint8_t* weights, int32_t base) {
+LinDesc lin_at(const Model& m, int32_t base) {
   LinDesc l;
-  l.w_off = word(weights, base + L_W);
-  l.b_off = word(weights, base + L_B);
+  l.w_off = m.tbl[base + L_W];
+  l.b_off = m.tbl[base + L_B];
   l.has_bias = true;
-  l.acc_exp = word(weights, base + L_ACC_EXP);
-  l.out_exp = word(weights, base + L_OUT_EXP);
+  l.acc_exp = m.tbl[base + L_ACC_EXP];
+  l.out_exp = m.tbl[base + L_OUT_EXP];
   return l;
 }
-LnDesc ln_at(const uint8_t* weights, int32_t base) {
+LnDesc ln_at(const Model& m, int32_t base) {
   LnDesc l;
-  l.gamma_off = word(weights, base + N_GAMMA);
-  l.beta_off = word(weights, base + N_BETA);
-  l.gamma_exp = word(weights, base + N_GAMMA_EXP);
-  l.out_exp = word(weights, base + N_OUT_EXP);
+  l.gamma_off = m.tbl[base + N_GAMMA];
+  l.beta_off = m.tbl[base + N_BETA];
+  l.gamma_exp = m.tbl[base + N_GAMMA_EXP];
+  l.out_exp = m.tbl[base + N_OUT_EXP];
   return l;
 }
-AttDesc att_at(const uint8_t* weights, int32_t base) {
+AttDesc att_at(const Model& m, int32_t base) {
   AttDesc a;
-  a.q = lin_at(weights, base + A_Q);
-  a.k = lin_at(weights, base + A_K);
-  a.v = lin_at(weights, base + A_V);
-  a.o = lin_at(weights, base + A_O);
-  a.ctx_exp = word(weights, base + A_CTX_EXP);
+  a.q = lin_at(m, base + A_Q);
+  a.k = lin_at(m, base + A_K);
+  a.v = lin_at(m, base + A_V);
+  a.o = lin_at(m, base + A_O);
+  a.ctx_exp = m.tbl[base + A_CTX_EXP];
   return a;
 }
 int32_t enc_base(int32_t layer) {
@@ -112,124 +123,442 @@ Scratch scratch_at(const Model& m) {
   return s;
 }
 
-// ---- 3.2 LINEAR over `rows` rows, weight rows outside ---------------------------------------------------------
-// x: [rows, k] int8 (uint8 when x_unsigned) at scratch + x_off; the accumulator of row r, output o.
-inline int64_t linear_acc(const uint8_t* weights, const uint8_t* scratch, const LinDesc& l, int64_t bias, int64_t x_off,
-                          bool x_unsigned, int32_t k, int32_t r, int32_t o) {
-  const int8_t* w_row = (const int8_t*)(weights + l.w_off + (int64_t)o * k);
-  const uint8_t* x_row = scratch + x_off + (int64_t)r * k;
-  return bias + (x_unsigned ? dot_u8(x_row, w_row, k) : dot_s8((const int8_t*)x_row, w_row, k));
-}
+// ---- 3.2 LINEAR on the MAC array -------------------------------------------------------------------------------
+enum OutMode { TO_INT8, TO_UINT8, TO_RESIDUAL, TO_OUT32 };
 
-enum OutMode { TO_INT8, TO_UINT8, TO_RESIDUAL };
-
-// Writes into scratch at out_off per mode: int8/uint8 [rows, n] (requantized), or the int16 LE residual
-// stream [rows, n] updated in place by RESIDUAL(r at e_r, acc, out_exp).
-void linear_rows(const uint8_t* weights, uint8_t* scratch, const LinDesc& l, int64_t x_off, bool x_unsigned,
-                 int32_t rows, int32_t k, int32_t n, OutMode mode, int64_t out_off, int32_t e_r) {
-  int32_t k_out = l.out_exp - l.acc_exp;
-  int32_t k_res = l.out_exp - e_r;
-  for (int32_t o = 0; o < n; o++) {
-    int64_t bias = l.has_bias ? ld32(weights + l.b_off + 4 * (int64_t)o) : 0;
-    for (int32_t r = 0; r < rows; r++) {
-      int64_t acc = linear_acc(weights, scratch, l, bias, x_off, x_unsigned, k, r, o);
-      int64_t idx = (int64_t)r * n + o;
-      switch (mode) {
-        case TO_INT8:
-          scratch[out_off + idx] = (uint8_t)sat8(shift(acc, k_out));
-          break;
-        case TO_UINT8:
-          scratch[out_off + idx] = satu8(shift(acc, k_out));
-          break;
-        case TO_RESIDUAL: {
-          uint8_t* cell = scratch + out_off + 2 * idx;
-          st16(cell, residual(ld16(cell), k_res, (int32_t)acc, k_out));
-          break;
-        }
-      }
+// n int8 or uint8 values widened to int16 (the MAC operands: a DSP multiplies 18-bit inputs); n = PE_R is
+// the fixed-length case the compilers unroll.
+template <typename X>
+inline void widen(const X* __restrict v, int16_t* __restrict v16, int32_t n) {
+  if (n == PE_R) {
+    for (int32_t i = 0; i < PE_R; i++) {
+#pragma HLS UNROLL
+      v16[i] = (int16_t)v[i];
+    }
+  } else {
+    for (int32_t i = 0; i < n; i++) {
+      v16[i] = (int16_t)v[i];
     }
   }
 }
 
-// The raw int32 accumulators [rows, n] into out[OUT_HDR ..] (the tied logits, op-level LINEAR).
-void linear_to_out(const uint8_t* weights, const uint8_t* scratch, const LinDesc& l, int64_t x_off, bool x_unsigned,
-                   int32_t rows, int32_t k, int32_t n, int32_t* out) {
-  for (int32_t o = 0; o < n; o++) {
-    int64_t bias = l.has_bias ? ld32(weights + l.b_off + 4 * (int64_t)o) : 0;
-    for (int32_t r = 0; r < rows; r++) {
-      out[OUT_HDR + (int64_t)r * n + o] = (int32_t)linear_acc(weights, scratch, l, bias, x_off, x_unsigned, k, r, o);
+// One column of the array: a dot product of n <= PE_R int16 operands in int32 (exact: every product is an
+// int8 x int8 or uint8 x int8 one, and SPEC.md section 8 bounds every partial sum of a LINEAR).
+inline int32_t column(const int16_t* x, const int16_t* w, int32_t n) {
+  int32_t s = 0;
+  if (n == PE_R) {
+    for (int32_t i = 0; i < PE_R; i++) {
+#pragma HLS UNROLL
+      s += (int32_t)x[i] * (int32_t)w[i];
+    }
+  } else {
+    for (int32_t i = 0; i < n; i++) {
+      s += (int32_t)x[i] * (int32_t)w[i];
+    }
+  }
+  return s;
+}
+
+// One weight tile (cn outputs x kr inputs, at input kt of the on-chip weight block) against the m rows on
+// chip: the tile is latched into the array's PE registers, then one row per cycle streams through it, each
+// of its PE_C columns a kr-input dot product added to that row's accumulator.
+template <typename X>
+void mac_tile(const uint8_t xs[ROW_TILE][K_CHUNK], int32_t m, int32_t kt, const int8_t wt[PE_C][K_CHUNK], int32_t cn,
+              int32_t kr, int32_t acc[ROW_TILE][PE_C]) {
+  int16_t pe[PE_C][PE_R];
+  int16_t x[PE_R];
+#pragma HLS ARRAY_PARTITION variable=pe type=complete
+#pragma HLS ARRAY_PARTITION variable=x type=complete
+  for (int32_t c = 0; c < cn; c++) {
+#pragma HLS UNROLL
+    widen<int8_t>(wt[c] + kt, pe[c], kr);
+  }
+  for (int32_t r = 0; r < m; r++) {
+#pragma HLS PIPELINE II=1
+    widen<X>((const X*)(xs[r] + kt), x, kr);
+    for (int32_t c = 0; c < cn; c++) {
+#pragma HLS UNROLL
+      acc[r][c] += column(x, pe[c], kr);
+    }
+  }
+}
+
+// Rows rb .. rb+m of x [rows, k] at scratch + x_off, inputs kc .. kc+kw, into the on-chip rows.
+void load_rows(const word512_t* scratch, int64_t x_off, int32_t k, int32_t rb, int32_t m, int32_t kc, int32_t kw,
+               uint8_t xs[ROW_TILE][K_CHUNK], int64_t& cyc) {
+  for (int32_t r = 0; r < m; r++) {
+    rd_bytes(scratch, x_off + (int64_t)(rb + r) * k + kc, xs[r], kw);
+  }
+  cyc += pipe((int64_t)m * beats(kw), 1, LAT_MEM);
+}
+
+// A linear's shape and where its operands are, for the block stages below.
+struct LinPass {
+  int32_t rows, k, n, chunks, blocks;
+  int64_t x_off, out_off;
+  bool x_unsigned;
+};
+
+// Weight block i of a pass (output block i / chunks, input chunk i % chunks): cn weight rows of kw bytes,
+// each one burst, into an on-chip block.
+void load_block(const word512_t* weights, const LinDesc& l, const LinPass& p, int32_t i, int8_t wt[PE_C][K_CHUNK]) {
+#pragma HLS INLINE off
+  int32_t nb = i / p.chunks * PE_C;
+  int32_t kc = i % p.chunks * K_CHUNK;
+  int32_t cn = min32(PE_C, p.n - nb);
+  int32_t kw = min32(K_CHUNK, p.k - kc);
+  for (int32_t c = 0; c < cn; c++) {
+    rd_bytes(weights, l.w_off + (int64_t)(nb + c) * p.k + kc, (uint8_t*)wt[c], kw);
+  }
+}
+
+// Every tile of an on-chip weight block (cn outputs x kw inputs) against the m rows on chip.
+void mac_block(const uint8_t xs[ROW_TILE][K_CHUNK], int32_t m, bool x_unsigned, const int8_t wt[PE_C][K_CHUNK],
+               int32_t cn, int32_t kw, int32_t acc[ROW_TILE][PE_C]) {
+#pragma HLS INLINE off
+  for (int32_t t = 0; t * PE_R < kw; t++) {
+    int32_t kr = min32(PE_R, kw - t * PE_R);
+    if (x_unsigned) {
+      mac_tile<uint8_t>(xs, m, t * PE_R, wt, cn, kr, acc);
+    } else {
+      mac_tile<int8_t>(xs, m, t * PE_R, wt, cn, kr, acc);
+    }
+  }
+}
+
+int64_t block_beats(const LinPass& p, int32_t i) {
+  if (i >= p.blocks) {
+    return 0;
+  }
+  int32_t nb = i / p.chunks * PE_C;
+  int32_t kc = i % p.chunks * K_CHUNK;
+  return pipe((int64_t)min32(PE_C, p.n - nb) * beats(min32(K_CHUNK, p.k - kc)), 1, LAT_MEM);
+}
+
+// One stage of a row block's pass: block i's tiles stream the m rows through the array (mac_block, from
+// `cur`) while block i + 1 loads (load_block, into `next`): two calls kept as separate instances (INLINE off)
+// that touch different arrays and ports, so they can run concurrently; the stage costs the longer of the two. Before it, at the first chunk of an output block, the bias is
+// burst on chip; after it, at the last chunk, the output stage requantizes (int8), applies ReLU (uint8),
+// adds the residual (int16 stream read and written back) or writes the raw int32 (out), one row of cn
+// results per initiation.
+void block_stage(const word512_t* weights, word512_t* scratch, word512_t* out, const LinDesc& l, const LinPass& p,
+                 OutMode mode, int32_t e_r, int32_t rb, int32_t m, int32_t i, uint8_t xs[ROW_TILE][K_CHUNK],
+                 const int8_t cur[PE_C][K_CHUNK], int8_t next[PE_C][K_CHUNK], int32_t acc[ROW_TILE][PE_C],
+                 int64_t& cyc) {
+  int32_t nb = i / p.chunks * PE_C;
+  int32_t kc = i % p.chunks * K_CHUNK;
+  int32_t cn = min32(PE_C, p.n - nb);
+  int32_t kw = min32(K_CHUNK, p.k - kc);
+  uint8_t seg[4 * PE_C];
+  if (kc == 0) {
+    if (l.has_bias) {
+      rd_bytes(weights, l.b_off + 4 * (int64_t)nb, seg, 4 * cn);
+      cyc += burst(4 * (int64_t)cn);
+    }
+    for (int32_t r = 0; r < m; r++) {
+      for (int32_t c = 0; c < cn; c++) {
+        acc[r][c] = l.has_bias ? ld32(seg + 4 * c) : 0;
+      }
+    }
+  }
+  if (p.chunks > 1) {
+    load_rows(scratch, p.x_off, p.k, rb, m, kc, kw, xs, cyc);
+  }
+  if (i + 1 < p.blocks) {
+    load_block(weights, l, p, i + 1, next);
+  }
+  mac_block(xs, m, p.x_unsigned, cur, cn, kw, acc);
+  int32_t tiles = (kw + PE_R - 1) / PE_R;
+  cyc += max64(block_beats(p, i + 1), pipe((int64_t)tiles * m, 1, LAT_MAC));
+  if (kc + kw < p.k) {
+    return;
+  }
+  int32_t k_out = l.out_exp - l.acc_exp;
+  int32_t k_res = l.out_exp - e_r;
+  for (int32_t r = 0; r < m; r++) {
+    int64_t idx = (int64_t)(rb + r) * p.n + nb;
+    switch (mode) {
+      case TO_INT8:
+        for (int32_t c = 0; c < cn; c++) {
+          seg[c] = (uint8_t)sat8(shift(acc[r][c], k_out));
+        }
+        wr_bytes(scratch, p.out_off + idx, seg, cn);
+        break;
+      case TO_UINT8:
+        for (int32_t c = 0; c < cn; c++) {
+          seg[c] = satu8(shift(acc[r][c], k_out));
+        }
+        wr_bytes(scratch, p.out_off + idx, seg, cn);
+        break;
+      case TO_RESIDUAL:
+        rd_bytes(scratch, p.out_off + 2 * idx, seg, 2 * cn);
+        for (int32_t c = 0; c < cn; c++) {
+          st16(seg + 2 * c, residual(ld16(seg + 2 * c), k_res, acc[r][c], k_out));
+        }
+        wr_bytes(scratch, p.out_off + 2 * idx, seg, 2 * cn);
+        break;
+      case TO_OUT32:
+        for (int32_t c = 0; c < cn; c++) {
+          st32(seg + 4 * c, acc[r][c]);
+        }
+        wr_bytes(out, 4 * (OUT_HDR + idx), seg, 4 * cn);
+        break;
+    }
+  }
+  cyc += pipe(m, beats((mode == TO_OUT32 ? 4 : mode == TO_RESIDUAL ? 2 : 1) * (int64_t)cn), LAT_OUT);
+}
+
+// x: [rows, k] int8 (uint8 when x_unsigned) at scratch + x_off; the output per mode (block_stage). Per row
+// block of up to ROW_TILE rows, the blocks of PE_C weight rows x K_CHUNK inputs go through the stages in
+// order, double-buffered: block i + 1 loads into one on-chip block while block i's tiles stream from the
+// other; only a row block's first weight block loads alone.
+void linear(const word512_t* weights, word512_t* scratch, word512_t* out, const LinDesc& l, int64_t x_off,
+            bool x_unsigned, int32_t rows, int32_t k, int32_t n, OutMode mode, int64_t out_off, int32_t e_r,
+            int64_t& cyc) {
+  uint8_t xs[ROW_TILE][K_CHUNK];
+  int8_t wa[PE_C][K_CHUNK];
+  int8_t wb[PE_C][K_CHUNK];
+  int32_t acc[ROW_TILE][PE_C];
+#pragma HLS ARRAY_PARTITION variable=wa dim=1 type=complete
+#pragma HLS ARRAY_RESHAPE variable=wa dim=2 type=cyclic factor=64
+#pragma HLS ARRAY_PARTITION variable=wb dim=1 type=complete
+#pragma HLS ARRAY_RESHAPE variable=wb dim=2 type=cyclic factor=64
+#pragma HLS ARRAY_RESHAPE variable=xs dim=2 type=cyclic factor=64
+#pragma HLS ARRAY_PARTITION variable=acc dim=2 type=complete
+  LinPass p;
+  p.rows = rows;
+  p.k = k;
+  p.n = n;
+  p.chunks = (k + K_CHUNK - 1) / K_CHUNK;
+  p.blocks = (n + PE_C - 1) / PE_C * p.chunks;
+  p.x_off = x_off;
+  p.out_off = out_off;
+  p.x_unsigned = x_unsigned;
+  for (int32_t rb = 0; rb < rows; rb += ROW_TILE) {
+    int32_t m = min32(ROW_TILE, rows - rb);
+    if (p.chunks == 1) {
+      load_rows(scratch, x_off, k, rb, m, 0, k, xs, cyc);  // once per row block, reused by every tile
+    }
+    load_block(weights, l, p, 0, wa);
+    cyc += block_beats(p, 0);
+    for (int32_t i = 0; i < p.blocks; i += 2) {
+      block_stage(weights, scratch, out, l, p, mode, e_r, rb, m, i, xs, wa, wb, acc, cyc);
+      if (i + 1 < p.blocks) {
+        block_stage(weights, scratch, out, l, p, mode, e_r, rb, m, i + 1, xs, wb, wa, acc, cyc);
+      }
     }
   }
 }
 
 // ---- 3.3 attention of one query row -------------------------------------------------------------------------
 // The key/value rows come from the kv, src or scratch port: one instantiation per port (PORT), so each
-// instance's `keys` is bound to one bundle. q [d] at scratch + q_off; keys/values [*, d] int8 at
-// keys + k_off / v_off, the first `n_keys` rows of which exist, the first `valid` valid. Writes the int8
-// context row [d] at scratch + ctx_off.
+// instance's `keys` is bound to one bundle. q [d] at scratch + q_off; keys/values [n_keys, d] int8 at
+// keys + k_off / v_off, all valid. Writes the int8 context row [d] at scratch + ctx_off.
 enum KeyPort { KEYS_IN_KV, KEYS_IN_SRC, KEYS_IN_SCRATCH };
 
+inline int64_t softmax_cycles(int64_t len) {
+  return 3 * lanes(len) + LAT_DIV;
+}
+
 template <int PORT>
-void attend_row(const Model& m, uint8_t* scratch, const AttDesc& at, int64_t q_off, const int8_t* keys, int64_t k_off,
-                int64_t v_off, int32_t n_keys, int32_t valid, int64_t ctx_off) {
+void attend_row(const Model& m, const word512_t* keys, word512_t* scratch, const AttDesc& at, int64_t q_off,
+                int64_t k_off, int64_t v_off, int32_t n_keys, int64_t ctx_off, int64_t& cyc) {
   int32_t e_s = at.q.out_exp + at.k.out_exp;
   int32_t k_ctx = at.ctx_exp - (-8 + at.v.out_exp);
   int32_t d = m.d;
   int32_t dk = m.dk;
   int32_t scores[MAX_POSITIONS];
   uint8_t probs[MAX_POSITIONS];
-  const int8_t* q_row = (const int8_t*)(scratch + q_off);
+#pragma HLS ARRAY_PARTITION variable=scores type=cyclic factor=16
+#pragma HLS ARRAY_PARTITION variable=probs type=cyclic factor=16
+  uint8_t q_row[MAX_D];
+  uint8_t ctx[MAX_D];
+  uint8_t kv_row[MAX_D];
+  int32_t acc[MAX_D];
+#pragma HLS ARRAY_PARTITION variable=q_row type=cyclic factor=64
+#pragma HLS ARRAY_PARTITION variable=ctx type=cyclic factor=64
+#pragma HLS ARRAY_PARTITION variable=kv_row type=cyclic factor=64
+#pragma HLS ARRAY_PARTITION variable=acc type=cyclic factor=64
+  rd_bytes(scratch, q_off, q_row, d);
+  cyc += burst(d);
+  // a key or value segment of d_k bytes per initiation: its beats, or the d_k / DOT_LANES multiplier passes
+  int64_t per_key = max64(beats(dk), (dk + DOT_LANES - 1) / DOT_LANES);
   for (int32_t h = 0; h < m.heads; h++) {
     int32_t col = h * dk;
     for (int32_t j = 0; j < n_keys; j++) {
-      scores[j] = dot_s8(q_row + col, keys + k_off + (int64_t)j * d + col, dk);
+      rd_bytes(keys, k_off + (int64_t)j * d + col, kv_row, dk);
+      scores[j] = dot_s8((const int8_t*)q_row + col, (const int8_t*)kv_row, dk);
     }
-    softmax2(scores, n_keys, valid, e_s, m.lut, probs);
+    cyc += pipe(n_keys, per_key, LAT_MEM + LAT_MAC);
+    softmax2(scores, n_keys, n_keys, e_s, m.lut, probs);
+    cyc += softmax_cycles(n_keys);
     // Pr x V, value rows outside so V is read row by row; uint8 x int8 over positions is exact in int32
     // (section 8, the max_positions bound).
-    int32_t acc[MAX_D];
     for (int32_t t = 0; t < dk; t++) {
       acc[t] = 0;
     }
     for (int32_t j = 0; j < n_keys; j++) {
       int32_t pj = probs[j];
-      const int8_t* v_row = keys + v_off + (int64_t)j * d + col;
+      rd_bytes(keys, v_off + (int64_t)j * d + col, kv_row, dk);
       for (int32_t t = 0; t < dk; t++) {
 #pragma HLS PIPELINE II=1
-        acc[t] += pj * (int32_t)v_row[t];
+#pragma HLS UNROLL factor=64
+        acc[t] += pj * (int32_t)(int8_t)kv_row[t];
       }
     }
+    cyc += pipe(n_keys, per_key, LAT_MEM + LAT_MAC);
     for (int32_t t = 0; t < dk; t++) {
-      scratch[ctx_off + col + t] = (uint8_t)sat8(shift(acc[t], k_ctx));
+#pragma HLS PIPELINE II=1
+#pragma HLS UNROLL factor=64
+      ctx[col + t] = (uint8_t)sat8(shift(acc[t], k_ctx));
+    }
+    cyc += pipe((dk + DOT_LANES - 1) / DOT_LANES, 1, LAT_OUT);
+  }
+  wr_bytes(scratch, ctx_off, ctx, d);
+  cyc += burst(d);
+}
+
+// Encoder self-attention of one source of n rows (Q, K, V in scratch): per head, the head's key and value
+// rows [n, d_k] are burst on chip once and every query row of the source meets them there. A source whose
+// head does not fit (n x d_k > KV_ON_CHIP) streams them per query row as the decoder does.
+void encoder_attention(const Model& m, word512_t* scratch, const AttDesc& at, const Scratch& sc, int32_t n,
+                       int64_t& cyc) {
+  int32_t d = m.d;
+  int32_t dk = m.dk;
+  if ((int64_t)n * dk > KV_ON_CHIP) {
+    for (int32_t r = 0; r < n; r++) {
+      attend_row<KEYS_IN_SCRATCH>(m, scratch, scratch, at, sc.q + (int64_t)r * d, sc.k, sc.v, n,
+                                  sc.c + (int64_t)r * d, cyc);
+    }
+    return;
+  }
+  int32_t e_s = at.q.out_exp + at.k.out_exp;
+  int32_t k_ctx = at.ctx_exp - (-8 + at.v.out_exp);
+  uint8_t kh[KV_ON_CHIP];
+  uint8_t vh[KV_ON_CHIP];
+  int32_t scores[MAX_POSITIONS];
+  uint8_t probs[MAX_POSITIONS];
+  uint8_t q[MAX_D];
+  uint8_t ctx[MAX_D];
+  int32_t acc[MAX_D];
+#pragma HLS ARRAY_PARTITION variable=kh type=cyclic factor=64
+#pragma HLS ARRAY_PARTITION variable=vh type=cyclic factor=64
+#pragma HLS ARRAY_PARTITION variable=scores type=cyclic factor=16
+#pragma HLS ARRAY_PARTITION variable=probs type=cyclic factor=16
+#pragma HLS ARRAY_PARTITION variable=q type=cyclic factor=64
+#pragma HLS ARRAY_PARTITION variable=ctx type=cyclic factor=64
+#pragma HLS ARRAY_PARTITION variable=acc type=cyclic factor=64
+  int64_t per_key = (dk + DOT_LANES - 1) / DOT_LANES;
+  for (int32_t h = 0; h < m.heads; h++) {
+    int32_t col = h * dk;
+    for (int32_t j = 0; j < n; j++) {
+      rd_bytes(scratch, sc.k + (int64_t)j * d + col, kh + (int64_t)j * dk, dk);
+      rd_bytes(scratch, sc.v + (int64_t)j * d + col, vh + (int64_t)j * dk, dk);
+    }
+    cyc += 2 * pipe((int64_t)n * beats(dk), 1, LAT_MEM);
+    for (int32_t r = 0; r < n; r++) {
+      rd_bytes(scratch, sc.q + (int64_t)r * d + col, q, dk);
+      for (int32_t j = 0; j < n; j++) {
+        scores[j] = dot_s8((const int8_t*)q, (const int8_t*)(kh + (int64_t)j * dk), dk);
+      }
+      softmax2(scores, n, n, e_s, m.lut, probs);
+      for (int32_t t = 0; t < dk; t++) {
+        acc[t] = 0;
+      }
+      for (int32_t j = 0; j < n; j++) {
+        int32_t pj = probs[j];
+        const uint8_t* v_row = vh + (int64_t)j * dk;
+        for (int32_t t = 0; t < dk; t++) {
+#pragma HLS PIPELINE II=1
+#pragma HLS UNROLL factor=64
+          acc[t] += pj * (int32_t)(int8_t)v_row[t];
+        }
+      }
+      for (int32_t t = 0; t < dk; t++) {
+#pragma HLS PIPELINE II=1
+#pragma HLS UNROLL factor=64
+        ctx[t] = (uint8_t)sat8(shift(acc[t], k_ctx));
+      }
+      wr_bytes(scratch, sc.c + (int64_t)r * d + col, ctx, dk);
+    }
+    cyc += n * (2 * burst(dk) + 2 * pipe(n, per_key, LAT_MAC) + softmax_cycles(n) + pipe(per_key, 1, LAT_OUT));
+  }
+}
+
+// ---- 3.7 LayerNorm: int16 LE rows [rows, d] at scratch + x_off -> int8 rows at scratch + out_off ------------
+inline int64_t ln_core_cycles(int64_t d) {
+  return 3 * lanes(d) + LAT_DIV;
+}
+
+void layer_norm_rows(const Model& m, const word512_t* weights, word512_t* scratch, int64_t x_off, int32_t rows,
+                     const LnDesc& ln, int64_t out_off, int64_t& cyc) {
+  int32_t d = m.d;
+  uint8_t gamma[2 * MAX_D];
+  uint8_t beta[4 * MAX_D];
+  uint8_t x[2 * MAX_D];
+  int8_t y[MAX_D];
+#pragma HLS ARRAY_PARTITION variable=gamma type=cyclic factor=32
+#pragma HLS ARRAY_PARTITION variable=beta type=cyclic factor=64
+#pragma HLS ARRAY_PARTITION variable=x type=cyclic factor=32
+#pragma HLS ARRAY_PARTITION variable=y type=cyclic factor=16
+  rd_bytes(weights, ln.gamma_off, gamma, 2 * d);
+  rd_bytes(weights, ln.beta_off, beta, 4 * d);
+  cyc += burst(2 * (int64_t)d) + burst(4 * (int64_t)d);
+  for (int32_t r = 0; r < rows; r++) {
+    rd_bytes(scratch, x_off + 2 * (int64_t)r * d, x, 2 * d);
+    layer_norm_row(x, d, gamma, beta, ln.gamma_exp, ln.out_exp, y);
+    wr_bytes(scratch, out_off + (int64_t)r * d, (const uint8_t*)y, d);
+  }
+  cyc += rows * (burst(2 * (int64_t)d) + ln_core_cycles(d) + burst(d));
+}
+
+// ---- 3.1 embedding of `rows` positions into the residual stream --------------------------------------------
+// Token and position of row r: in[tok_at + r * stride] and pos0 + r (encoder) or in[pos_at + r * stride].
+void embed_rows(const Model& m, const word512_t* weights, word512_t* scratch, int64_t g_off, int32_t rows,
+                const int32_t* in, int64_t tok_at, int64_t pos_at, int32_t stride, int32_t e_out, int64_t& cyc) {
+  int32_t d = m.d;
+  int32_t k_e = e_out - (m.embed_exp + m.embed_scale);
+  int32_t k_p = e_out - m.pos_exp;
+  uint8_t e_row[MAX_D];
+  uint8_t p_row[MAX_D];
+  uint8_t g_row[2 * MAX_D];
+#pragma HLS ARRAY_PARTITION variable=e_row type=cyclic factor=16
+#pragma HLS ARRAY_PARTITION variable=p_row type=cyclic factor=16
+#pragma HLS ARRAY_PARTITION variable=g_row type=cyclic factor=32
+  for (int32_t r = 0; r < rows; r++) {
+    int32_t token = in[tok_at + (int64_t)r * stride];
+    int32_t pos = pos_at < 0 ? r : in[pos_at + (int64_t)r * stride];
+    rd_bytes(weights, m.embed_off + (int64_t)token * d, e_row, d);
+    rd_bytes(weights, m.pos_off + (int64_t)pos * d, p_row, d);
+    embed_row((const int8_t*)e_row, (const int8_t*)p_row, d, k_e, k_p, g_row);
+    wr_bytes(scratch, g_off + 2 * (int64_t)r * d, g_row, 2 * d);
+  }
+  cyc += rows * (2 * burst(d) + lanes(d) + burst(2 * (int64_t)d));
+}
+
+// ---- taps (taps port, int32) and copies out of the scratch ------------------------------------------------
+// `rows` rows of d values from scratch + off (int16 LE when wide, else int8) to taps[tap_off ..].
+void tap_rows(int32_t* taps, int64_t tap_off, const word512_t* scratch, int64_t off, int32_t rows, int32_t d, bool wide,
+              int64_t& cyc) {
+  uint8_t row[2 * MAX_D];
+  int32_t bytes = wide ? 2 * d : d;
+  for (int32_t r = 0; r < rows; r++) {
+    rd_bytes(scratch, off + (int64_t)r * bytes, row, bytes);
+    for (int32_t i = 0; i < d; i++) {
+      taps[tap_off + (int64_t)r * d + i] = wide ? (int32_t)ld16(row + 2 * i) : (int32_t)(int8_t)row[i];
     }
   }
+  cyc += rows * pipe(d, 1, LAT_MEM);
 }
-
-// int16 LE rows [rows, d] at scratch + x_off -> int8 rows at scratch + out_off.
-void layer_norm_rows(const Model& m, const uint8_t* weights, uint8_t* scratch, int64_t x_off, int32_t rows,
-                     const LnDesc& ln, int64_t out_off) {
-  for (int32_t r = 0; r < rows; r++) {
-    layer_norm_row(scratch + x_off + 2 * (int64_t)r * m.d, m.d, weights + ln.gamma_off, weights + ln.beta_off,
-                   ln.gamma_exp, ln.out_exp, (int8_t*)(scratch + out_off + (int64_t)r * m.d));
+// `bytes` bytes from one wide port to another (or the same) through an on-chip buffer, one stream.
+void copy_bytes(word512_t* to, int64_t to_off, const word512_t* from, int64_t from_off, int64_t bytes, int64_t& cyc) {
+  uint8_t buf[K_CHUNK];
+  for (int64_t i = 0; i < bytes; i += K_CHUNK) {
+    int32_t n = (int32_t)(bytes - i < K_CHUNK ? bytes - i : K_CHUNK);
+    rd_bytes(from, from_off + i, buf, n);
+    wr_bytes(to, to_off + i, buf, n);
   }
-}
-
-// ---- taps (taps port) and copies out of the scratch ----------------------------------------------------------
-void tap16(int32_t* taps, int64_t tap_off, const uint8_t* scratch, int64_t off, int64_t count) {
-  for (int64_t i = 0; i < count; i++) {
-    taps[tap_off + i] = ld16(scratch + off + 2 * i);
-  }
-}
-void tap8(int32_t* taps, int64_t tap_off, const uint8_t* scratch, int64_t off, int64_t count) {
-  for (int64_t i = 0; i < count; i++) {
-    taps[tap_off + i] = (int8_t)scratch[off + i];
-  }
-}
-void scratch_to_src(int8_t* src, int64_t src_off, const uint8_t* scratch, int64_t off, int64_t count) {
-  for (int64_t i = 0; i < count; i++) {
-#pragma HLS PIPELINE II=1
-    src[src_off + i] = (int8_t)scratch[off + i];
-  }
+  cyc += burst(bytes);
 }
 
 // ---- block offsets -----------------------------------------------------------------------------------------
@@ -241,49 +570,62 @@ int64_t src_block(const Model& m, int32_t slot, int32_t block) {
   return ((int64_t)slot * (1 + 2 * m.dec_layers) + block) * m.max_pos * m.d;
 }
 
-int32_t load_model(Model& m, const uint8_t* weights) {
-  if (word(weights, H_MAGIC) != WEIGHTS_MAGIC || word(weights, H_VERSION) != LAYOUT_VERSION) {
+int32_t load_model(Model& m, const word512_t* weights, int64_t& cyc) {
+  uint8_t buf[4 * 64];
+  rd_bytes(weights, 0, buf, 4 * HDR_WORDS);
+  cyc += burst(4 * HDR_WORDS);
+  for (int32_t i = 0; i < HDR_WORDS; i++) {
+    m.tbl[i] = ld32(buf + 4 * i);
+  }
+  int32_t total = m.tbl[H_TOTAL_WORDS];
+  if (m.tbl[H_MAGIC] != WEIGHTS_MAGIC || m.tbl[H_VERSION] != LAYOUT_VERSION || total < HDR_WORDS
+      || total > MAX_TABLE_WORDS) {
     return ST_BAD_WEIGHTS;
   }
-  m.d = word(weights, H_D);
-  m.heads = word(weights, H_HEADS);
+  for (int32_t w = HDR_WORDS; w < total; w += 64) {
+    int32_t cnt = min32(64, total - w);
+    rd_bytes(weights, 4 * (int64_t)w, buf, 4 * cnt);
+    for (int32_t i = 0; i < cnt; i++) {
+      m.tbl[w + i] = ld32(buf + 4 * i);
+    }
+  }
+  cyc += burst(4 * (int64_t)(total - HDR_WORDS));
+  m.d = m.tbl[H_D];
+  m.heads = m.tbl[H_HEADS];
   m.dk = m.heads > 0 ? m.d / m.heads : 0;
-  m.dff = word(weights, H_DFF);
-  m.enc_layers = word(weights, H_ENC_LAYERS);
-  m.dec_layers = word(weights, H_DEC_LAYERS);
-  m.vocab = word(weights, H_VOCAB);
-  m.max_pos = word(weights, H_MAX_POS);
-  m.embed_scale = word(weights, H_EMBED_SCALE);
-  m.rows = word(weights, H_ROWS);
-  m.kv_slots = word(weights, H_KV_SLOTS);
-  m.src_slots = word(weights, H_SRC_SLOTS);
-  m.embed_off = word(weights, H_EMBED_OFF);
-  m.embed_exp = word(weights, H_EMBED_EXP);
-  m.pos_off = word(weights, H_POS_OFF);
-  m.pos_exp = word(weights, H_POS_EXP);
-  m.enc_embed_out = word(weights, H_ENC_EMBED_OUT);
-  m.dec_embed_out = word(weights, H_DEC_EMBED_OUT);
+  m.dff = m.tbl[H_DFF];
+  m.enc_layers = m.tbl[H_ENC_LAYERS];
+  m.dec_layers = m.tbl[H_DEC_LAYERS];
+  m.vocab = m.tbl[H_VOCAB];
+  m.max_pos = m.tbl[H_MAX_POS];
+  m.embed_scale = m.tbl[H_EMBED_SCALE];
+  m.rows = m.tbl[H_ROWS];
+  m.kv_slots = m.tbl[H_KV_SLOTS];
+  m.src_slots = m.tbl[H_SRC_SLOTS];
+  m.embed_off = m.tbl[H_EMBED_OFF];
+  m.embed_exp = m.tbl[H_EMBED_EXP];
+  m.pos_off = m.tbl[H_POS_OFF];
+  m.pos_exp = m.tbl[H_POS_EXP];
+  m.enc_embed_out = m.tbl[H_ENC_EMBED_OUT];
+  m.dec_embed_out = m.tbl[H_DEC_EMBED_OUT];
   if (m.d < 1 || m.d > MAX_D || m.heads < 1 || m.dk * m.heads != m.d || m.max_pos < 1 || m.max_pos > MAX_POSITIONS
-      || m.rows < m.max_pos) {
+      || m.rows < m.max_pos || m.enc_layers < 0 || m.dec_layers < 0 || m.enc_layers > 64 || m.dec_layers > 64
+      || total < HDR_WORDS + m.enc_layers * ENC_LAYER_WORDS + m.dec_layers * DEC_LAYER_WORDS) {
     return ST_BAD_WEIGHTS;
   }
-  int32_t lut_off = word(weights, H_LUT_OFF);
+  rd_bytes(weights, m.tbl[H_LUT_OFF], buf, 4 * 64);
+  cyc += burst(4 * 64);
   for (int32_t i = 0; i < 64; i++) {
-    m.lut[i] = ld32(weights + lut_off + 4 * i);
+    m.lut[i] = ld32(buf + 4 * i);
   }
   return ST_OK;
 }
 
 // ---- 2.1 the encoder pass, one sequence at a time (all its rows at once) --------------------------------------
-int32_t encode(const Model& m, int32_t batch, int32_t flags, const uint8_t* weights, int8_t* src, const int32_t* in,
-               uint8_t* scratch, int32_t* taps) {
+int32_t encode(const Model& m, int32_t batch, int32_t flags, const word512_t* weights, word512_t* src,
+               const int32_t* in, word512_t* out, word512_t* scratch, int32_t* taps, int64_t& cyc) {
   Scratch sc = scratch_at(m);
   int32_t d = m.d;
-  const int8_t* embed = (const int8_t*)(weights + m.embed_off);
-  const int8_t* pos = (const int8_t*)(weights + m.pos_off);
-  int32_t e_out = m.enc_embed_out;
-  int32_t k_e = e_out - (m.embed_exp + m.embed_scale);
-  int32_t k_p = e_out - m.pos_exp;
   bool tapping = (flags & FLAG_TAP) != 0;
   for (int32_t b = 0; b < batch; b++) {
     int32_t slot = in[IN_HDR + 2 * b];
@@ -295,69 +637,67 @@ int32_t encode(const Model& m, int32_t batch, int32_t flags, const uint8_t* weig
     if (n < 1 || n > m.max_pos) {
       return ST_BAD_POSITION;
     }
-    int64_t tap = (int64_t)b * (2 * m.enc_layers + 2) * m.max_pos * d;  // word offset into taps
-    int64_t nd = (int64_t)n * d;
     for (int32_t i = 0; i < n; i++) {
-      int32_t token = in[tokens + i];
-      if (token < 0 || token >= m.vocab) {
+      if (in[tokens + i] < 0 || in[tokens + i] >= m.vocab) {
         return ST_BAD_TOKEN;
       }
-      embed_row(embed + (int64_t)token * d, pos + (int64_t)i * d, d, k_e, k_p, scratch + sc.g + 2 * (int64_t)i * d);
     }
+    cyc += pipe(2 + n, 1, LAT_MEM);
+    int64_t tap = (int64_t)b * (2 * m.enc_layers + 2) * m.max_pos * d;  // word offset into taps
+    int64_t nd = (int64_t)n * d;
+    embed_rows(m, weights, scratch, sc.g, n, in, tokens, -1, 1, m.enc_embed_out, cyc);
     if (tapping) {
-      tap16(taps, tap, scratch, sc.g, nd);
+      tap_rows(taps, tap, scratch, sc.g, n, d, true, cyc);
       tap += nd;
     }
-    int32_t e_r = e_out;
+    int32_t e_r = m.enc_embed_out;
     for (int32_t l = 0; l < m.enc_layers; l++) {
       int32_t base = enc_base(l);
-      AttDesc at = att_at(weights, base + E_ATT);
-      layer_norm_rows(m, weights, scratch, sc.g, n, ln_at(weights, base + E_LN1), sc.a);
-      linear_rows(weights, scratch, at.q, sc.a, false, n, d, d, TO_INT8, sc.q, 0);
-      linear_rows(weights, scratch, at.k, sc.a, false, n, d, d, TO_INT8, sc.k, 0);
-      linear_rows(weights, scratch, at.v, sc.a, false, n, d, d, TO_INT8, sc.v, 0);
-      for (int32_t r = 0; r < n; r++) {
-        attend_row<KEYS_IN_SCRATCH>(m, scratch, at, sc.q + (int64_t)r * d, (const int8_t*)scratch, sc.k, sc.v, n, n,
-                                    sc.c + (int64_t)r * d);
-      }
-      linear_rows(weights, scratch, at.o, sc.c, false, n, d, d, TO_RESIDUAL, sc.g, e_r);
+      AttDesc at = att_at(m, base + E_ATT);
+      layer_norm_rows(m, weights, scratch, sc.g, n, ln_at(m, base + E_LN1), sc.a, cyc);
+      linear(weights, scratch, out, at.q, sc.a, false, n, d, d, TO_INT8, sc.q, 0, cyc);
+      linear(weights, scratch, out, at.k, sc.a, false, n, d, d, TO_INT8, sc.k, 0, cyc);
+      linear(weights, scratch, out, at.v, sc.a, false, n, d, d, TO_INT8, sc.v, 0, cyc);
+      encoder_attention(m, scratch, at, sc, n, cyc);
+      linear(weights, scratch, out, at.o, sc.c, false, n, d, d, TO_RESIDUAL, sc.g, e_r, cyc);
       e_r = at.o.out_exp;
       if (tapping) {
-        tap16(taps, tap, scratch, sc.g, nd);
+        tap_rows(taps, tap, scratch, sc.g, n, d, true, cyc);
         tap += nd;
       }
-      LinDesc f1 = lin_at(weights, base + E_FFN1);
-      LinDesc f2 = lin_at(weights, base + E_FFN2);
-      layer_norm_rows(m, weights, scratch, sc.g, n, ln_at(weights, base + E_LN2), sc.a);
-      linear_rows(weights, scratch, f1, sc.a, false, n, d, m.dff, TO_UINT8, sc.h, 0);
-      linear_rows(weights, scratch, f2, sc.h, true, n, m.dff, d, TO_RESIDUAL, sc.g, e_r);
+      LinDesc f1 = lin_at(m, base + E_FFN1);
+      LinDesc f2 = lin_at(m, base + E_FFN2);
+      layer_norm_rows(m, weights, scratch, sc.g, n, ln_at(m, base + E_LN2), sc.a, cyc);
+      linear(weights, scratch, out, f1, sc.a, false, n, d, m.dff, TO_UINT8, sc.h, 0, cyc);
+      linear(weights, scratch, out, f2, sc.h, true, n, m.dff, d, TO_RESIDUAL, sc.g, e_r, cyc);
       e_r = f2.out_exp;
       if (tapping) {
-        tap16(taps, tap, scratch, sc.g, nd);
+        tap_rows(taps, tap, scratch, sc.g, n, d, true, cyc);
         tap += nd;
       }
     }
     // the encoder memory: computed in scratch (A), then stored to the source slot; the cross-attention K/V
     // of every decoder layer are projected from the scratch copy and stored likewise
-    layer_norm_rows(m, weights, scratch, sc.g, n, ln_at(weights, H_ENC_FINAL), sc.a);
-    scratch_to_src(src, src_block(m, slot, 0), scratch, sc.a, nd);
+    layer_norm_rows(m, weights, scratch, sc.g, n, ln_at(m, H_ENC_FINAL), sc.a, cyc);
+    copy_bytes(src, src_block(m, slot, 0), scratch, sc.a, nd, cyc);
     if (tapping) {
-      tap8(taps, tap, scratch, sc.a, nd);
+      tap_rows(taps, tap, scratch, sc.a, n, d, false, cyc);
     }
     for (int32_t l = 0; l < m.dec_layers; l++) {
-      AttDesc cross = att_at(weights, dec_base(m, l) + D_CROSS);
-      linear_rows(weights, scratch, cross.k, sc.a, false, n, d, d, TO_INT8, sc.k, 0);
-      scratch_to_src(src, src_block(m, slot, 1 + 2 * l), scratch, sc.k, nd);
-      linear_rows(weights, scratch, cross.v, sc.a, false, n, d, d, TO_INT8, sc.v, 0);
-      scratch_to_src(src, src_block(m, slot, 2 + 2 * l), scratch, sc.v, nd);
+      AttDesc cross = att_at(m, dec_base(m, l) + D_CROSS);
+      linear(weights, scratch, out, cross.k, sc.a, false, n, d, d, TO_INT8, sc.k, 0, cyc);
+      copy_bytes(src, src_block(m, slot, 1 + 2 * l), scratch, sc.k, nd, cyc);
+      linear(weights, scratch, out, cross.v, sc.a, false, n, d, d, TO_INT8, sc.v, 0, cyc);
+      copy_bytes(src, src_block(m, slot, 2 + 2 * l), scratch, sc.v, nd, cyc);
     }
   }
   return ST_OK;
 }
 
 // ---- 2.2 one batched decoder step with the KV cache (section 6) ----------------------------------------------
-int32_t decode_step(const Model& m, int32_t batch, int32_t flags, const uint8_t* weights, int8_t* kv, const int8_t* src,
-                    const int32_t* in, int32_t* out, uint8_t* scratch, int32_t* taps) {
+int32_t decode_step(const Model& m, int32_t batch, int32_t flags, const word512_t* weights, word512_t* kv,
+                    const word512_t* src, const int32_t* in, word512_t* out, word512_t* scratch, int32_t* taps,
+                    int64_t& cyc) {
   Scratch sc = scratch_at(m);
   int32_t d = m.d;
   const int32_t seq = IN_HDR;  // word offset into in: 5 words per sequence
@@ -374,88 +714,79 @@ int32_t decode_step(const Model& m, int32_t batch, int32_t flags, const uint8_t*
       return ST_BAD_TOKEN;
     }
   }
-  const int8_t* embed = (const int8_t*)(weights + m.embed_off);
-  const int8_t* pos = (const int8_t*)(weights + m.pos_off);
-  int32_t e_out = m.dec_embed_out;
-  int32_t k_e = e_out - (m.embed_exp + m.embed_scale);
-  int32_t k_p = e_out - m.pos_exp;
+  cyc += pipe(5 * (int64_t)batch, 1, LAT_MEM);
   int64_t tap_stride = (int64_t)(3 * m.dec_layers + 2) * d;
   int32_t point = 0;
   bool tapping = (flags & FLAG_TAP) != 0;
-  for (int32_t b = 0; b < batch; b++) {
-    embed_row(embed + (int64_t)in[seq + 5 * b + 4] * d, pos + (int64_t)in[seq + 5 * b + 3] * d, d, k_e, k_p,
-              scratch + sc.g + 2 * (int64_t)b * d);
-  }
+  embed_rows(m, weights, scratch, sc.g, batch, in, seq + 4, seq + 3, 5, m.dec_embed_out, cyc);
   if (tapping) {
     for (int32_t b = 0; b < batch; b++) {
-      tap16(taps, b * tap_stride + point * d, scratch, sc.g + 2 * (int64_t)b * d, d);
+      tap_rows(taps, b * tap_stride + point * d, scratch, sc.g + 2 * (int64_t)b * d, 1, d, true, cyc);
     }
     point++;
   }
-  int32_t e_r = e_out;
+  int32_t e_r = m.dec_embed_out;
   for (int32_t l = 0; l < m.dec_layers; l++) {
     int32_t base = dec_base(m, l);
     // causal self-attention: the new row is appended to the cache, then attends to rows 0..t
-    AttDesc self = att_at(weights, base + D_SELF);
-    layer_norm_rows(m, weights, scratch, sc.g, batch, ln_at(weights, base + D_LN1), sc.a);
-    linear_rows(weights, scratch, self.q, sc.a, false, batch, d, d, TO_INT8, sc.q, 0);
-    linear_rows(weights, scratch, self.k, sc.a, false, batch, d, d, TO_INT8, sc.k, 0);
-    linear_rows(weights, scratch, self.v, sc.a, false, batch, d, d, TO_INT8, sc.v, 0);
+    AttDesc self = att_at(m, base + D_SELF);
+    layer_norm_rows(m, weights, scratch, sc.g, batch, ln_at(m, base + D_LN1), sc.a, cyc);
+    linear(weights, scratch, out, self.q, sc.a, false, batch, d, d, TO_INT8, sc.q, 0, cyc);
+    linear(weights, scratch, out, self.k, sc.a, false, batch, d, d, TO_INT8, sc.k, 0, cyc);
+    linear(weights, scratch, out, self.v, sc.a, false, batch, d, d, TO_INT8, sc.v, 0, cyc);
     for (int32_t b = 0; b < batch; b++) {
       int32_t slot = in[seq + 5 * b];
       int32_t t = in[seq + 5 * b + 3];
       int64_t ck = kv_block(m, slot, l, 0);
       int64_t cv = kv_block(m, slot, l, 1);
-      for (int32_t j = 0; j < d; j++) {
-        kv[ck + (int64_t)t * d + j] = (int8_t)scratch[sc.k + (int64_t)b * d + j];
-        kv[cv + (int64_t)t * d + j] = (int8_t)scratch[sc.v + (int64_t)b * d + j];
-      }
-      attend_row<KEYS_IN_KV>(m, scratch, self, sc.q + (int64_t)b * d, kv, ck, cv, t + 1, t + 1, sc.c + (int64_t)b * d);
+      copy_bytes(kv, ck + (int64_t)t * d, scratch, sc.k + (int64_t)b * d, d, cyc);
+      copy_bytes(kv, cv + (int64_t)t * d, scratch, sc.v + (int64_t)b * d, d, cyc);
+      attend_row<KEYS_IN_KV>(m, kv, scratch, self, sc.q + (int64_t)b * d, ck, cv, t + 1, sc.c + (int64_t)b * d, cyc);
     }
-    linear_rows(weights, scratch, self.o, sc.c, false, batch, d, d, TO_RESIDUAL, sc.g, e_r);
+    linear(weights, scratch, out, self.o, sc.c, false, batch, d, d, TO_RESIDUAL, sc.g, e_r, cyc);
     e_r = self.o.out_exp;
     if (tapping) {
       for (int32_t b = 0; b < batch; b++) {
-        tap16(taps, b * tap_stride + point * d, scratch, sc.g + 2 * (int64_t)b * d, d);
+        tap_rows(taps, b * tap_stride + point * d, scratch, sc.g + 2 * (int64_t)b * d, 1, d, true, cyc);
       }
       point++;
     }
     // cross-attention over the source's precomputed K/V
-    AttDesc cross = att_at(weights, base + D_CROSS);
-    layer_norm_rows(m, weights, scratch, sc.g, batch, ln_at(weights, base + D_LN2), sc.a);
-    linear_rows(weights, scratch, cross.q, sc.a, false, batch, d, d, TO_INT8, sc.q, 0);
+    AttDesc cross = att_at(m, base + D_CROSS);
+    layer_norm_rows(m, weights, scratch, sc.g, batch, ln_at(m, base + D_LN2), sc.a, cyc);
+    linear(weights, scratch, out, cross.q, sc.a, false, batch, d, d, TO_INT8, sc.q, 0, cyc);
     for (int32_t b = 0; b < batch; b++) {
       int32_t slot = in[seq + 5 * b + 1];
       int32_t n = in[seq + 5 * b + 2];
-      attend_row<KEYS_IN_SRC>(m, scratch, cross, sc.q + (int64_t)b * d, src, src_block(m, slot, 1 + 2 * l),
-                              src_block(m, slot, 2 + 2 * l), n, n, sc.c + (int64_t)b * d);
+      attend_row<KEYS_IN_SRC>(m, src, scratch, cross, sc.q + (int64_t)b * d, src_block(m, slot, 1 + 2 * l),
+                              src_block(m, slot, 2 + 2 * l), n, sc.c + (int64_t)b * d, cyc);
     }
-    linear_rows(weights, scratch, cross.o, sc.c, false, batch, d, d, TO_RESIDUAL, sc.g, e_r);
+    linear(weights, scratch, out, cross.o, sc.c, false, batch, d, d, TO_RESIDUAL, sc.g, e_r, cyc);
     e_r = cross.o.out_exp;
     if (tapping) {
       for (int32_t b = 0; b < batch; b++) {
-        tap16(taps, b * tap_stride + point * d, scratch, sc.g + 2 * (int64_t)b * d, d);
+        tap_rows(taps, b * tap_stride + point * d, scratch, sc.g + 2 * (int64_t)b * d, 1, d, true, cyc);
       }
       point++;
     }
     // feed-forward
-    LinDesc f1 = lin_at(weights, base + D_FFN1);
-    LinDesc f2 = lin_at(weights, base + D_FFN2);
-    layer_norm_rows(m, weights, scratch, sc.g, batch, ln_at(weights, base + D_LN3), sc.a);
-    linear_rows(weights, scratch, f1, sc.a, false, batch, d, m.dff, TO_UINT8, sc.h, 0);
-    linear_rows(weights, scratch, f2, sc.h, true, batch, m.dff, d, TO_RESIDUAL, sc.g, e_r);
+    LinDesc f1 = lin_at(m, base + D_FFN1);
+    LinDesc f2 = lin_at(m, base + D_FFN2);
+    layer_norm_rows(m, weights, scratch, sc.g, batch, ln_at(m, base + D_LN3), sc.a, cyc);
+    linear(weights, scratch, out, f1, sc.a, false, batch, d, m.dff, TO_UINT8, sc.h, 0, cyc);
+    linear(weights, scratch, out, f2, sc.h, true, batch, m.dff, d, TO_RESIDUAL, sc.g, e_r, cyc);
     e_r = f2.out_exp;
     if (tapping) {
       for (int32_t b = 0; b < batch; b++) {
-        tap16(taps, b * tap_stride + point * d, scratch, sc.g + 2 * (int64_t)b * d, d);
+        tap_rows(taps, b * tap_stride + point * d, scratch, sc.g + 2 * (int64_t)b * d, 1, d, true, cyc);
       }
       point++;
     }
   }
-  layer_norm_rows(m, weights, scratch, sc.g, batch, ln_at(weights, H_DEC_FINAL), sc.a);
+  layer_norm_rows(m, weights, scratch, sc.g, batch, ln_at(m, H_DEC_FINAL), sc.a, cyc);
   if (tapping) {
     for (int32_t b = 0; b < batch; b++) {
-      tap8(taps, b * tap_stride + point * d, scratch, sc.a + (int64_t)b * d, d);
+      tap_rows(taps, b * tap_stride + point * d, scratch, sc.a + (int64_t)b * d, 1, d, false, cyc);
     }
   }
   // 3.8 tied logits: f x E^T, no bias, int32 at eF + eE
@@ -465,11 +796,11 @@ int32_t decode_step(const Model& m, int32_t batch, int32_t flags, const uint8_t*
   tied.has_bias = false;
   tied.acc_exp = 0;
   tied.out_exp = 0;
-  linear_to_out(weights, scratch, tied, sc.a, false, batch, d, m.vocab, out);
+  linear(weights, scratch, out, tied, sc.a, false, batch, d, m.vocab, TO_OUT32, 0, 0, cyc);
   return ST_OK;
 }
 
-int32_t copy_kv(const Model& m, int8_t* kv, const int32_t* in) {
+int32_t copy_kv(const Model& m, word512_t* kv, const int32_t* in, int64_t& cyc) {
   int32_t from = in[IN_HDR];
   int32_t to = in[IN_HDR + 1];
   int32_t rows = in[IN_HDR + 2];
@@ -479,14 +810,10 @@ int32_t copy_kv(const Model& m, int8_t* kv, const int32_t* in) {
   if (rows < 0 || rows > m.max_pos) {
     return ST_BAD_POSITION;
   }
+  cyc += pipe(3, 1, LAT_MEM);
   for (int32_t l = 0; l < m.dec_layers; l++) {
     for (int32_t which = 0; which < 2; which++) {
-      int64_t a = kv_block(m, from, l, which);
-      int64_t b = kv_block(m, to, l, which);
-      for (int64_t i = 0; i < (int64_t)rows * m.d; i++) {
-#pragma HLS PIPELINE II=1
-        kv[b + i] = kv[a + i];
-      }
+      copy_bytes(kv, kv_block(m, to, l, which), kv, kv_block(m, from, l, which), (int64_t)rows * m.d, cyc);
     }
   }
   return ST_OK;
@@ -503,38 +830,47 @@ bool bad_offset(int32_t off) {
   return off < 0 || off % TENSOR_ALIGN != 0;
 }
 
-int32_t op_linear(const uint8_t* weights, const int32_t* in, int32_t* out, uint8_t* scratch) {
+int32_t op_linear(const word512_t* weights, const int32_t* in, word512_t* out, word512_t* scratch, int64_t& cyc) {
   int32_t rows = in[0], k = in[1], x_unsigned = in[2], n = in[3], has_bias = in[4];
   if (rows < 1 || k < 1 || n < 1 || bad_size((int64_t)rows * k) || bad_size((int64_t)n * k)
       || bad_offset(in[P_LIN_W_OFF]) || bad_offset(in[P_LIN_B_OFF])) {
     return ST_BAD_OPERAND;
   }
-  for (int64_t i = 0; i < (int64_t)rows * k; i++) {
-    scratch[i] = (uint8_t)in[IN_HDR + i];
+  // x [rows, k] narrowed into scratch at 0, one stream of int32 words from `in`
+  uint8_t buf[K_CHUNK];
+  int64_t total = (int64_t)rows * k;
+  for (int64_t i = 0; i < total; i += K_CHUNK) {
+    int32_t cnt = (int32_t)(total - i < K_CHUNK ? total - i : K_CHUNK);
+    for (int32_t j = 0; j < cnt; j++) {
+      buf[j] = (uint8_t)in[IN_HDR + i + j];
+    }
+    wr_bytes(scratch, i, buf, cnt);
   }
+  cyc += pipe(total, 1, LAT_MEM);
   LinDesc l;
   l.w_off = in[P_LIN_W_OFF];
   l.b_off = in[P_LIN_B_OFF];
   l.has_bias = has_bias != 0;
   l.acc_exp = 0;
   l.out_exp = 0;
-  linear_to_out(weights, scratch, l, 0, x_unsigned != 0, rows, k, n, out);
+  linear(weights, scratch, out, l, 0, x_unsigned != 0, rows, k, n, TO_OUT32, 0, 0, cyc);
   return ST_OK;
 }
 
-int32_t op_requant(const int32_t* in, int32_t* out) {
+int32_t op_requant(const int32_t* in, word512_t* out, int64_t& cyc) {
   int32_t len = in[0], k = in[1], to_unsigned = in[2];
   if (len < 0 || bad_size(len) || k < -24 || k > 62) {
     return ST_BAD_OPERAND;
   }
   for (int32_t i = 0; i < len; i++) {
     int64_t v = shift(in[IN_HDR + i], k);
-    out[OUT_HDR + i] = to_unsigned ? (int32_t)satu8(v) : (int32_t)sat8(v);
+    wr32(out, OUT_HDR + i, to_unsigned ? (int32_t)satu8(v) : (int32_t)sat8(v));
   }
+  cyc += pipe(len, 1, LAT_MEM);
   return ST_OK;
 }
 
-int32_t op_softmax(const int32_t* in, int32_t* out) {
+int32_t op_softmax(const int32_t* in, word512_t* out, int64_t& cyc) {
   int32_t rows = in[0], len = in[1], e_s = in[2];
   if (rows < 1 || len < 1 || len > MAX_POSITIONS || bad_size((int64_t)rows * len)) {
     return ST_BAD_OPERAND;
@@ -543,6 +879,7 @@ int32_t op_softmax(const int32_t* in, int32_t* out) {
   for (int32_t i = 0; i < 64; i++) {
     lut[i] = in[IN_HDR + rows + i];
   }
+  cyc += pipe(64, 1, LAT_MEM);
   int64_t scores = IN_HDR + rows + 64;  // word offset into in
   int32_t s[MAX_POSITIONS];
   uint8_t p[MAX_POSITIONS];
@@ -552,56 +889,64 @@ int32_t op_softmax(const int32_t* in, int32_t* out) {
     }
     softmax2(s, len, in[IN_HDR + r], e_s, lut, p);
     for (int32_t j = 0; j < len; j++) {
-      out[OUT_HDR + (int64_t)r * len + j] = p[j];
+      wr32(out, OUT_HDR + (int64_t)r * len + j, p[j]);
     }
   }
+  cyc += rows * (pipe(len + 1, 1, LAT_MEM) + softmax_cycles(len) + pipe(len, 1, LAT_MEM));
   return ST_OK;
 }
 
-int32_t op_layer_norm(const uint8_t* weights, const int32_t* in, int32_t* out, uint8_t* scratch) {
+int32_t op_layer_norm(const word512_t* weights, const int32_t* in, word512_t* out, int64_t& cyc) {
   int32_t rows = in[0], d = in[1], e_g = in[2], e_out = in[3];
-  if (rows < 1 || d < 1 || bad_size((int64_t)rows * d) || bad_offset(in[P_LN_GAMMA_OFF])
+  if (rows < 1 || d < 1 || d > MAX_D || bad_size((int64_t)rows * d) || bad_offset(in[P_LN_GAMMA_OFF])
       || bad_offset(in[P_LN_BETA_OFF])) {
     return ST_BAD_OPERAND;
   }
-  int64_t y = align_up(2 * (int64_t)d);  // scratch: x int16 LE [d] at 0, y int8 [d] at y
+  uint8_t gamma[2 * MAX_D];
+  uint8_t beta[4 * MAX_D];
+  uint8_t x[2 * MAX_D];
+  int8_t y[MAX_D];
+  rd_bytes(weights, in[P_LN_GAMMA_OFF], gamma, 2 * d);
+  rd_bytes(weights, in[P_LN_BETA_OFF], beta, 4 * d);
+  cyc += burst(2 * (int64_t)d) + burst(4 * (int64_t)d);
   for (int32_t r = 0; r < rows; r++) {
     for (int32_t i = 0; i < d; i++) {
-      st16(scratch + 2 * i, in[IN_HDR + (int64_t)r * d + i]);
+      st16(x + 2 * i, in[IN_HDR + (int64_t)r * d + i]);
     }
-    layer_norm_row(scratch, d, weights + in[P_LN_GAMMA_OFF], weights + in[P_LN_BETA_OFF], e_g, e_out,
-                   (int8_t*)(scratch + y));
+    layer_norm_row(x, d, gamma, beta, e_g, e_out, y);
     for (int32_t i = 0; i < d; i++) {
-      out[OUT_HDR + (int64_t)r * d + i] = (int8_t)scratch[y + i];
+      wr32(out, OUT_HDR + (int64_t)r * d + i, y[i]);
     }
   }
+  cyc += rows * (pipe(d, 1, LAT_MEM) + ln_core_cycles(d) + pipe(d, 1, LAT_MEM));
   return ST_OK;
 }
 
-int32_t op_residual(const int32_t* in, int32_t* out) {
+int32_t op_residual(const int32_t* in, word512_t* out, int64_t& cyc) {
   int32_t len = in[0], e_r = in[1], e_acc = in[2], e_out = in[3];
   if (len < 0 || bad_size(len)) {
     return ST_BAD_OPERAND;
   }
   for (int32_t i = 0; i < len; i++) {
-    out[OUT_HDR + i] = residual(in[IN_HDR + i], e_out - e_r, in[IN_HDR + len + i], e_out - e_acc);
+    wr32(out, OUT_HDR + i, residual(in[IN_HDR + i], e_out - e_r, in[IN_HDR + len + i], e_out - e_acc));
   }
+  cyc += pipe(len, 2, LAT_MEM);
   return ST_OK;
 }
 
-int32_t dispatch(int32_t op, int32_t batch, int32_t flags, const uint8_t* weights, int8_t* kv, int8_t* src,
-                 const int32_t* in, int32_t* out, uint8_t* scratch, int32_t* taps) {
+int32_t dispatch(int32_t op, int32_t batch, int32_t flags, const word512_t* weights, word512_t* kv, word512_t* src,
+                 const int32_t* in, word512_t* out, word512_t* scratch, int32_t* taps, int64_t& cyc) {
   switch (op) {
     case OP_LINEAR:
-      return op_linear(weights, in, out, scratch);
+      return op_linear(weights, in, out, scratch, cyc);
     case OP_REQUANT:
-      return op_requant(in, out);
+      return op_requant(in, out, cyc);
     case OP_SOFTMAX:
-      return op_softmax(in, out);
+      return op_softmax(in, out, cyc);
     case OP_LAYERNORM:
-      return op_layer_norm(weights, in, out, scratch);
+      return op_layer_norm(weights, in, out, cyc);
     case OP_RESIDUAL:
-      return op_residual(in, out);
+      return op_residual(in, out, cyc);
     case OP_ENCODE:
     case OP_DECODE_STEP:
     case OP_COPY_KV:
@@ -610,18 +955,18 @@ int32_t dispatch(int32_t op, int32_t batch, int32_t flags, const uint8_t* weight
       return ST_BAD_OP;
   }
   Model m;
-  int32_t st = load_model(m, weights);
+  int32_t st = load_model(m, weights, cyc);
   if (st != ST_OK) {
     return st;
   }
   if (op == OP_COPY_KV) {
-    return copy_kv(m, kv, in);
+    return copy_kv(m, kv, in, cyc);
   }
   if (batch < 1 || batch > m.rows || (op == OP_DECODE_STEP && batch > m.kv_slots)) {
     return ST_BAD_BATCH;
   }
-  return op == OP_ENCODE ? encode(m, batch, flags, weights, src, in, scratch, taps)
-                         : decode_step(m, batch, flags, weights, kv, src, in, out, scratch, taps);
+  return op == OP_ENCODE ? encode(m, batch, flags, weights, src, in, out, scratch, taps, cyc)
+                         : decode_step(m, batch, flags, weights, kv, src, in, out, scratch, taps, cyc);
 }
 
 }  // namespace
@@ -630,8 +975,8 @@ int32_t dispatch(int32_t op, int32_t batch, int32_t flags, const uint8_t* weight
 // One m_axi bundle per port (distinct adapters; connectivity-*.cfg places each port's buffer in its banks),
 // the base addresses and scalars on the s_axilite control interface. No depth= : only vitis_hls C/RTL
 // co-simulation needs it, and v++ -c / hw_emu take the sizes from the host's buffers.
-extern "C" void shiftformer_step(int32_t op, int32_t batch, int32_t flags, const uint8_t* weights, int8_t* kv,
-                                 int8_t* src, const int32_t* in, int32_t* out, uint8_t* scratch, int32_t* taps) {
+extern "C" void shiftformer_step(int32_t op, int32_t batch, int32_t flags, const word512_t* weights, word512_t* kv,
+                                 word512_t* src, const int32_t* in, word512_t* out, word512_t* scratch, int32_t* taps) {
 #pragma HLS INTERFACE m_axi port=weights offset=slave bundle=m_weights max_read_burst_length=64
 #pragma HLS INTERFACE m_axi port=kv offset=slave bundle=m_kv
 #pragma HLS INTERFACE m_axi port=src offset=slave bundle=m_src
@@ -650,7 +995,12 @@ extern "C" void shiftformer_step(int32_t op, int32_t batch, int32_t flags, const
 #pragma HLS INTERFACE s_axilite port=scratch
 #pragma HLS INTERFACE s_axilite port=taps
 #pragma HLS INTERFACE s_axilite port=return
-  int32_t st = sfk::dispatch(op, batch, flags, weights, kv, src, in, out, scratch, taps);
-  out[0] = st;
-  out[1] = st == sfk::ST_OK ? batch : 0;
+  int64_t cycles = 0;
+  int32_t st = sfk::dispatch(op, batch, flags, weights, kv, src, in, out, scratch, taps, cycles);
+  uint8_t status[16];
+  sfk::st32(status, st);
+  sfk::st32(status + 4, st == sfk::ST_OK ? batch : 0);
+  sfk::st32(status + 4 * sfk::OUT_CYCLES_LO, (int32_t)(uint32_t)((uint64_t)cycles & 0xFFFFFFFFu));
+  sfk::st32(status + 4 * sfk::OUT_CYCLES_HI, (int32_t)(uint32_t)((uint64_t)cycles >> 32));
+  sfk::wr_bytes(out, 0, status, 16);
 }

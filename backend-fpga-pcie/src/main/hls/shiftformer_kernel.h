@@ -12,6 +12,8 @@
 
 #include <stdint.h>
 
+#include "datapath.h"
+
 namespace sfk {
 
 // ---- ops (kernel scalar argument `op`) -------------------------------------------------------------
@@ -105,7 +107,10 @@ enum Dec : int32_t {
 //               out[OUT_HDR + b * vocab + v] = logits.
 // COPY_KV:      in[IN_HDR] = from slot, in[IN_HDR + 1] = to slot, in[IN_HDR + 2] = rows.
 // Op-level:     parameters in in[0 .. IN_HDR), operands from in[IN_HDR], results from out[OUT_HDR].
-// out[0] is the status word of every run; out[1] the number of rows (sequences) processed.
+// out[0] is the status word of every run; out[1] the number of rows (sequences) processed; out[2] and out[3]
+// the low and high 32 bits of the run's cycle count (datapath.h's formulas over the loop nest the run took).
+constexpr int32_t OUT_CYCLES_LO = 2;
+constexpr int32_t OUT_CYCLES_HI = 3;
 constexpr int32_t IN_HDR = 16;
 constexpr int32_t OUT_HDR = 16;
 
@@ -143,8 +148,8 @@ extern "C" {
 // The kernel. Every pointer argument is its own m_axi port and bundle (see the INTERFACE pragmas in
 // shiftformer_kernel.cpp); everything inside the kernel addresses a port by an offset from its base.
 // The status goes to out[0] only: a card ignores a kernel's return value, so there is none.
-void shiftformer_step(int32_t op, int32_t batch, int32_t flags, const uint8_t* weights, int8_t* kv, int8_t* src,
-                      const int32_t* in, int32_t* out, uint8_t* scratch, int32_t* taps);
+void shiftformer_step(int32_t op, int32_t batch, int32_t flags, const word512_t* weights, word512_t* kv,
+                      word512_t* src, const int32_t* in, word512_t* out, word512_t* scratch, int32_t* taps);
 }
 
 #endif

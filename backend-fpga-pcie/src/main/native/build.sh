@@ -5,6 +5,7 @@
 #   libxrt_coreutil.so.2 (+ libxrt_coreutil.so): the host-emulation XRT library (src/main/native/xrt-emu);
 #   shiftformer-emu.xclbin: the HLS kernel source (src/main/hls/*.cpp) plus its emulation glue
 #     (src/main/native/kernel-emu/*.cpp) as a shared object the emulation loads as an "xclbin";
+#   shiftformer-synth-emu.xclbin: the same with -D__SYNTHESIS__ against the test stand-in <ap_int.h>;
 #   xrt-test-kernels.xclbin: the binding's test kernels (src/test/native/*.cpp).
 # Every src/main/hls/*.cpp must first compile cleanly as plain C++17 (-Wall -Werror): a warning fails the
 # build. Without a C++ compiler it prints one line, records the reason in native/SKIPPED and exits 0; the
@@ -22,7 +23,8 @@ rm -f "$out/SKIPPED"
 if ! command -v "$cxx" >/dev/null 2>&1; then
   reason="no C++ compiler ('$cxx' not found; install g++ or set CXX): the host-emulation XRT library was not built"
   # no stale library from an earlier build may stand in for this one
-  rm -f "$out/libxrt_coreutil.so.2" "$out/libxrt_coreutil.so" "$out/shiftformer-emu.xclbin" "$out/xrt-test-kernels.xclbin"
+  rm -f "$out/libxrt_coreutil.so.2" "$out/libxrt_coreutil.so" "$out/shiftformer-emu.xclbin" "$out/shiftformer-synth-emu.xclbin" \
+    "$out/xrt-test-kernels.xclbin"
   echo "$reason" > "$out/SKIPPED"
   echo "[shiftformer native] $reason; the tests that need it will be skipped"
   exit 0
@@ -75,6 +77,15 @@ if [ -n "$sources" ] && stale "$out/shiftformer-emu.xclbin" $sources "$emu/xrt_e
   "$cxx" $xclbin_flags -shared -I "$hls" -I "$emu" -o "$out/shiftformer-emu.xclbin" $sources
 elif [ -z "$sources" ]; then
   echo "[shiftformer native] no src/main/hls or src/main/native/kernel-emu sources yet: shiftformer-emu.xclbin not built"
+fi
+
+# The same kernel with its __SYNTHESIS__ branches (ap_uint<512> words, word-wise port access) compiled
+# against a stand-in <ap_int.h> (src/test/native/hls-mock), so the tests run those branches bit for bit too.
+mock="$module/src/test/native/hls-mock"
+# shellcheck disable=SC2086,SC2046 # word splitting of the source lists is intended (paths have no blanks)
+if [ -n "$sources" ] && [ -d "$mock" ] && stale "$out/shiftformer-synth-emu.xclbin" $sources "$emu/xrt_emu_kernel.h" \
+    "$mock"/*.h $(ls "$hls"/*.h "$hls"/*.hpp "$glue"/*.h 2>/dev/null); then
+  "$cxx" $xclbin_flags -D__SYNTHESIS__ -I "$mock" -shared -I "$hls" -I "$emu" -o "$out/shiftformer-synth-emu.xclbin" $sources
 fi
 
 tsources=""

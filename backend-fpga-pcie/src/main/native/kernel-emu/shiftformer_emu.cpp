@@ -26,10 +26,10 @@ int32_t scalar(void* const* args, int i) {
 // from out[0] (and the emulation ignores invoke's return value anyway).
 int invoke(void* const* args) {
   shiftformer_step(scalar(args, sfk::ARG_OP), scalar(args, sfk::ARG_BATCH), scalar(args, sfk::ARG_FLAGS),
-                          static_cast<const uint8_t*>(args[sfk::ARG_WEIGHTS]), static_cast<int8_t*>(args[sfk::ARG_KV]),
-                          static_cast<int8_t*>(args[sfk::ARG_SRC]), static_cast<const int32_t*>(args[sfk::ARG_IN]),
-                          static_cast<int32_t*>(args[sfk::ARG_OUT]), static_cast<uint8_t*>(args[sfk::ARG_SCRATCH]),
-                          static_cast<int32_t*>(args[sfk::ARG_TAPS]));
+                   static_cast<const word512_t*>(args[sfk::ARG_WEIGHTS]), static_cast<word512_t*>(args[sfk::ARG_KV]),
+                   static_cast<word512_t*>(args[sfk::ARG_SRC]), static_cast<const int32_t*>(args[sfk::ARG_IN]),
+                   static_cast<word512_t*>(args[sfk::ARG_OUT]), static_cast<word512_t*>(args[sfk::ARG_SCRATCH]),
+                   static_cast<int32_t*>(args[sfk::ARG_TAPS]));
   return 0;
 }
 

@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import org.shiftformer.api.DType;
+import org.shiftformer.api.backend.DatapathCycles;
 import org.shiftformer.api.backend.IntKernels;
 import org.shiftformer.fpga.xrt.XrtBuffer;
 import org.shiftformer.fpga.xrt.XrtDevice;
@@ -134,9 +135,9 @@ final class FpgaKernels implements IntKernels, AutoCloseable {
         MemorySegment.copy(v, 0, inMap, INT_LE, 4 * (IN_HDR + word), len);
     }
 
-    private void run(int op, long inWords, long outWords, long estimateCycles, String what) {
+    private void run(int op, long inWords, long outWords, DatapathCycles estimate, String what) {
         in.syncToDevice(4 * (IN_HDR + inWords), 0);
-        runner.run(op, 1, 0, estimateCycles, what);
+        runner.run(op, 1, 0, estimate, what);
         out.syncFromDevice(4 * outWords, 4L * OUT_HDR);
     }
 
@@ -159,7 +160,7 @@ final class FpgaKernels implements IntKernels, AutoCloseable {
             MemorySegment.copy(bias, 0, weightsMap, INT_LE, biasOff, n);
         }
         weights.syncToDevice(biasOff + 4L * n, 0);
-        run(OP_LINEAR, xs, (long) rows * n, KernelTimeModel.linear(rows, k, n), "op LINEAR");
+        run(OP_LINEAR, xs, (long) rows * n, DatapathCycles.opLinear(rows, k, n, bias != null), "op LINEAR");
         MemorySegment.copy(outMap, INT_LE, 4L * OUT_HDR, acc, 0, rows * n);
     }
 
@@ -168,7 +169,7 @@ final class FpgaKernels implements IntKernels, AutoCloseable {
         ensure(len, len, 0, 0);
         params(len, shift, outType == DType.UINT8 ? 1 : 0);
         operands(0, acc, len);
-        run(OP_REQUANT, len, len, len, "op REQUANT");
+        run(OP_REQUANT, len, len, DatapathCycles.opRequant(len), "op REQUANT");
         for (int i = 0; i < len; i++) {
             out[i] = (byte) result(i);
         }
@@ -182,7 +183,7 @@ final class FpgaKernels implements IntKernels, AutoCloseable {
         operands(0, validLen, rows);
         operands(rows, lut, 64);
         operands(rows + 64L, scores, rows * len);
-        run(OP_SOFTMAX, words, (long) rows * len, 4L * rows * len, "op SOFTMAX2");
+        run(OP_SOFTMAX, words, (long) rows * len, DatapathCycles.opSoftmax(rows, len), "op SOFTMAX2");
         for (int i = 0; i < rows * len; i++) {
             probs[i] = (byte) result(i);
         }
@@ -200,7 +201,7 @@ final class FpgaKernels implements IntKernels, AutoCloseable {
         MemorySegment.copy(beta, 0, weightsMap, INT_LE, betaOff, d);
         weights.syncToDevice(betaOff + 4L * d, 0);
         operands(0, java.util.Arrays.copyOf(x, rows * d));
-        run(OP_LAYERNORM, words, (long) rows * d, (long) rows * (3L * d + KernelTimeModel.CYCLES_PER_OUTPUT), "op LAYERNORM");
+        run(OP_LAYERNORM, words, (long) rows * d, DatapathCycles.opLayerNorm(rows, d), "op LAYERNORM");
         for (int i = 0; i < rows * d; i++) {
             out[i] = (byte) result(i);
         }
@@ -212,10 +213,15 @@ final class FpgaKernels implements IntKernels, AutoCloseable {
         params(len, rExp, accExp, outExp);
         operands(0, java.util.Arrays.copyOf(r, len));
         operands(len, acc, len);
-        run(OP_RESIDUAL, 2L * len, len, len, "op RESIDUAL");
+        run(OP_RESIDUAL, 2L * len, len, DatapathCycles.opResidual(len), "op RESIDUAL");
         for (int i = 0; i < len; i++) {
             out[i] = (short) result(i);
         }
+    }
+
+    /** The cycles the kernel counted for the last op (its {@code out[2..3]}). */
+    synchronized long lastCycles() {
+        return runner.lastCycles();
     }
 
     private static void close(XrtBuffer bo) {

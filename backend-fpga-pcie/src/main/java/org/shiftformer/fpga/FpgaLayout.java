@@ -110,6 +110,9 @@ final class FpgaLayout {
     // in / out
     static final int IN_HDR = 16;
     static final int OUT_HDR = 16;
+    /** out[2], out[3]: low and high 32 bits of the run's cycle count. */
+    static final int OUT_CYCLES_LO = 2;
+    static final int OUT_CYCLES_HI = 3;
     static final int DECODE_WORDS_PER_SEQ = 5;
 
     // op-level parameters in[0 .. IN_HDR): byte offsets into the weights buffer

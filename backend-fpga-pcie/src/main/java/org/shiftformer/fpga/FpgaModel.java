@@ -11,6 +11,7 @@ import java.util.List;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ModelConfig;
 import org.shiftformer.api.ShiftformerException;
+import org.shiftformer.api.backend.DatapathCycles;
 import org.shiftformer.api.backend.DecoderState;
 import org.shiftformer.api.backend.EncodeResult;
 import org.shiftformer.api.backend.EncodedSource;
@@ -40,7 +41,7 @@ import org.shiftformer.fpga.xrt.XrtKernel;
  */
 final class FpgaModel implements LoadedModel {
     /** Sources per encoder run when no layer tap is requested. */
-    private static final int ENCODE_CHUNK = 8;
+    static final int ENCODE_CHUNK = 8;
 
     private final TransformerWeights w;
     private final ModelConfig cfg;
@@ -145,6 +146,7 @@ final class FpgaModel implements LoadedModel {
         List<EncodedSource> result = new ArrayList<>();
         List<FpgaSource> made = new ArrayList<>();
         long ns = 0;
+        long cycles = 0;
         try {
             for (int[] s : sources) {
                 made.add(new FpgaSource(this, takeSlot(srcUsed, srcSlots, "source-slots", "encoded source"), s.length));
@@ -167,8 +169,9 @@ final class FpgaModel implements LoadedModel {
                 for (int b = 0; b < batch; b++) {
                     lengths[b] = sources.get(first + b).length;
                 }
-                ns += run(OP_ENCODE, batch, tap != null ? FLAG_TAP : 0, KernelTimeModel.encodeCycles(cfg, lengths),
+                ns += run(OP_ENCODE, batch, tap != null ? FLAG_TAP : 0, DatapathCycles.encode(cfg, lengths, tap != null),
                         "encoder run (batch " + batch + ")");
+                cycles += runner.lastCycles();
                 if (tap != null) {
                     tapEncoder(tap, first, sources.get(first).length);
                 }
@@ -180,7 +183,7 @@ final class FpgaModel implements LoadedModel {
             throw e;
         }
         result.addAll(made);
-        return new EncodeResult(result, new StepCost(0, ns));
+        return new EncodeResult(result, new StepCost(cycles, ns));
     }
 
     private void tapEncoder(LayerTap tap, int seq, int n) {
@@ -279,7 +282,7 @@ final class FpgaModel implements LoadedModel {
         }
         in.syncToDevice(4L * (IN_HDR + DECODE_WORDS_PER_SEQ * batch), 0);
         long ns = run(OP_DECODE_STEP, batch, tap != null ? FLAG_TAP : 0,
-                KernelTimeModel.decodeStepCycles(cfg, positions, sourceLengths), "decoder step (batch " + batch + ")");
+                DatapathCycles.decodeStep(cfg, positions, sourceLengths, tap != null), "decoder step (batch " + batch + ")");
         out.syncFromDevice(4L * batch * vocab, 4L * OUT_HDR);
         MemorySegment.copy(outMap, INT_LE, 4L * OUT_HDR, logits, 0, batch * vocab);
         for (DecoderState s : states) {
@@ -288,7 +291,7 @@ final class FpgaModel implements LoadedModel {
         if (tap != null) {
             tapDecoder(tap, batch, logits);
         }
-        return new StepCost(0, ns);
+        return new StepCost(runner.lastCycles(), ns);
     }
 
     private void tapDecoder(LayerTap tap, int batch, int[] logits) {
@@ -316,18 +319,23 @@ final class FpgaModel implements LoadedModel {
         inMap.set(INT_LE, 4L * (IN_HDR + 1), to.slot);
         inMap.set(INT_LE, 4L * (IN_HDR + 2), from.position);
         in.syncToDevice(4L * (IN_HDR + 3), 0);
-        run(OP_COPY_KV, 1, 0, KernelTimeModel.copyKvCycles(cfg, from.position),
+        run(OP_COPY_KV, 1, 0, DatapathCycles.copyKv(cfg, from.position),
                 "KV-cache copy (slot " + from.slot + " to " + to.slot + ")");
     }
 
     // ---- runs, slots, failures ----------------------------------------------------------------------
 
-    private long run(int op, int batch, int flags, long estimateCycles, String what) {
+    /** The cycles the kernel counted for this model's last run (its {@code out[2..3]}). */
+    synchronized long lastCycles() {
+        return runner.lastCycles();
+    }
+
+    private long run(int op, int batch, int flags, DatapathCycles estimate, String what) {
         if ((flags & FLAG_TAP) != 0) {
             ensureTaps();
         }
         try {
-            return runner.run(op, batch, flags, estimateCycles, what);
+            return runner.run(op, batch, flags, estimate, what);
         } catch (ShiftformerException e) {
             failure = e.getMessage();
             throw e;

@@ -6,6 +6,7 @@ import java.nio.ByteOrder;
 import java.time.Duration;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ShiftformerException;
+import org.shiftformer.api.backend.DatapathCycles;
 import org.shiftformer.fpga.xrt.XrtBuffer;
 import org.shiftformer.fpga.xrt.XrtKernel;
 import org.shiftformer.fpga.xrt.XrtRun;
@@ -17,7 +18,8 @@ import org.shiftformer.fpga.xrt.XrtRun;
  *
  * <p>Each run waits at most its timeout: the {@code timeout-ms} setting when given, else
  * {@link KernelTimeModel#timeoutMs} of the caller's estimate. Its status is the kernel's status word
- * {@code out[0]}, synced back after the run: a card ignores the kernel's return value. A run that ends in
+ * {@code out[0]}, synced back after the run: a card ignores the kernel's return value; {@code out[2..3]} is the
+ * run's cycle count ({@link #lastCycles}). A run that ends in
  * ERROR or ABORT, or completes with a non-zero status word, throws {@code BACKEND_FAILURE} naming the
  * kernel, the step and what happened. A run that times out is still in flight: it is never closed, the
  * compute unit is marked occupied ({@link ComputeUnit}) and the owner parks the run with its buffers when
@@ -32,6 +34,7 @@ final class KernelRunner {
     private final XrtBuffer out;
     private final MemorySegment outMap;
     private final XrtRun run;
+    private long lastCycles;
 
     /**
      * Opens the run and sets every buffer argument.
@@ -64,13 +67,13 @@ final class KernelRunner {
     /**
      * Runs {@code op} and waits; syncs the status words back and checks them.
      *
-     * @param estimateCycles the run's modelled cycles ({@link KernelTimeModel}), which set its timeout
+     * @param estimate       the run's modelled loop nest ({@link DatapathCycles}), which sets its timeout
      * @param what           the step as users should read it in an error, e.g. "decoder step (batch 3)"
      * @return the wall time from start to completion, in nanoseconds
      */
-    long run(int op, int batch, int flags, long estimateCycles, String what) {
+    long run(int op, int batch, int flags, DatapathCycles estimate, String what) {
         cu.checkFree(what, kernel.name());
-        long timeoutMs = KernelTimeModel.timeoutMs(timeoutSettingMs, KernelTimeModel.nanos(estimateCycles));
+        long timeoutMs = KernelTimeModel.timeoutMs(timeoutSettingMs, KernelTimeModel.nanos(estimate));
         long t0 = System.nanoTime();
         try {
             run.arg(FpgaLayout.ARG_OP, op).arg(FpgaLayout.ARG_BATCH, batch).arg(FpgaLayout.ARG_FLAGS, flags);
@@ -92,7 +95,17 @@ final class KernelRunner {
             throw new ShiftformerException(ErrorCode.BACKEND_FAILURE, "fpga " + what + " failed on kernel "
                     + kernel.name() + ": the kernel reported " + FpgaLayout.status(status) + " in its status word out[0]");
         }
+        lastCycles = Integer.toUnsignedLong(outMap.get(INT_LE, 4L * FpgaLayout.OUT_CYCLES_LO))
+                | (long) outMap.get(INT_LE, 4L * FpgaLayout.OUT_CYCLES_HI) << 32;
         return ns;
+    }
+
+    /**
+     * The cycles the kernel counted for the last completed run ({@code out[2..3]}: its loop nest walked with
+     * datapath.h's formulas, the same as {@link org.shiftformer.api.backend.DatapathCycles}).
+     */
+    long lastCycles() {
+        return lastCycles;
     }
 
     /** True while the last run may still be on the compute unit (it timed out). */

@@ -16,6 +16,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.shiftformer.api.ModelConfig;
+import org.shiftformer.api.backend.DatapathCycles;
 import org.shiftformer.api.model.RandomModels;
 import org.shiftformer.api.model.TransformerWeights;
 
@@ -27,6 +28,7 @@ import org.shiftformer.api.model.TransformerWeights;
  */
 class FpgaLayoutTest {
     private static final Path HEADER = Path.of("src/main/hls/shiftformer_kernel.h");
+    private static final Path DATAPATH = Path.of("src/main/hls/datapath.h");
 
     @Test
     void everyLayoutConstantEqualsTheKernelHeaders() throws IOException, IllegalAccessException {
@@ -41,6 +43,21 @@ class FpgaLayoutTest {
             }
         }
         assertTrue(checked > 60, "only " + checked + " constants compared");
+    }
+
+    /** The Java walk of the kernel's loop nest uses datapath.h's sizes and depths (and the header's table sizes). */
+    @Test
+    void everyDatapathConstantEqualsTheKernelHeaders() throws IOException, IllegalAccessException {
+        Map<String, Long> header = headerConstants(Files.readString(DATAPATH) + Files.readString(HEADER));
+        int checked = 0;
+        for (Field f : DatapathCycles.class.getDeclaredFields()) {
+            if (f.getType() == int.class && Modifier.isStatic(f.getModifiers()) && Modifier.isPublic(f.getModifiers())) {
+                assertTrue(header.containsKey(f.getName()), () -> f.getName() + " is missing in " + DATAPATH);
+                assertEquals(header.get(f.getName()).longValue(), f.getInt(null), f.getName());
+                checked++;
+            }
+        }
+        assertEquals(16, checked, "constants compared");
     }
 
     @Test

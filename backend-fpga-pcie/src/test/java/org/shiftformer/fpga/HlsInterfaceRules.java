@@ -25,13 +25,22 @@ import java.util.regex.Pattern;
  *       no pragma names a port that does not exist;</li>
  *   <li>the header declares the top-level function with the same parameters as the definition, the
  *       emulation's argument table lists them in the same order, and every connectivity file places
- *       exactly the {@code m_axi} ports.</li>
+ *       exactly the {@code m_axi} ports;</li>
+ *   <li>a 512-bit word port ({@code word512_t*}, issue 16 items 1 and 2) is allowed only when the sources
+ *       define {@code word512_t} as {@code ap_uint<512>} under {@code __SYNTHESIS__} and assert it is 64
+ *       bytes, and outside the file defining it a {@code word512_t*} is never indexed nor offset: it is
+ *       read and written only through the segment functions ({@code rd_bytes}, {@code wr_bytes}) into and
+ *       out of on-chip arrays, so every access is a burst of whole beats.</li>
  * </ol>
  */
 final class HlsInterfaceRules {
     static final String TOP = "shiftformer_step";
     private static final Pattern ELEMENT_TYPE = Pattern.compile(
             "(const\\s+)?(u?int(8|16|32|64)_t|ap_u?int<\\d+>|hls::vector<[\\w:]+,\\s*\\d+>)\\s*\\*");
+    private static final Pattern WORD_TYPE = Pattern.compile("(const\\s+)?word512_t\\s*\\*");
+    private static final Pattern WORD_SYNTH = Pattern.compile(
+            "#ifdef\\s+__SYNTHESIS__[^#]*(?:#include[^\\n]*\\n[^#]*)*typedef\\s+ap_uint<512>\\s+word512_t\\s*;");
+    private static final Pattern WORD_SIZE = Pattern.compile("static_assert\\s*\\(\\s*sizeof\\s*\\(\\s*word512_t\\s*\\)\\s*==\\s*64");
 
     private HlsInterfaceRules() {
     }
@@ -62,6 +71,28 @@ final class HlsInterfaceRules {
                 bad.add(name + ": pointer '" + nullInit.group(1) + "' may be null (rule 3)");
             }
         });
+        String wordFile = null;
+        for (Map.Entry<String, String> e : code.entrySet()) {
+            if (WORD_SYNTH.matcher(e.getValue()).find() && WORD_SIZE.matcher(e.getValue()).find()) {
+                wordFile = e.getKey();
+            }
+        }
+        for (Map.Entry<String, String> e : code.entrySet()) {
+            if (e.getKey().equals(wordFile)) {
+                continue;
+            }
+            Matcher port = Pattern.compile("word512_t\\s*\\*\\s*(\\w+)").matcher(e.getValue());
+            java.util.Set<String> ports = new java.util.TreeSet<>();
+            while (port.find()) {
+                ports.add(port.group(1));
+            }
+            for (String p : ports) {
+                if (Pattern.compile("\\b" + p + "\\s*\\[|\\b" + p + "\\s*[-+](?![-+=])|[-+]\\s*" + p + "\\b").matcher(e.getValue()).find()) {
+                    bad.add(e.getKey() + ": word port " + p + " is indexed or offset; use rd_bytes/wr_bytes (rule 6)");
+                }
+            }
+        }
+        boolean wordDefined = wordFile != null;
         String definition = null;
         String definitionFile = null;
         String declaration = null;
@@ -75,7 +106,8 @@ final class HlsInterfaceRules {
                 if (m.group(3).equals("{")) {
                     definition = m.group(2);
                     definitionFile = e.getKey();
-                    bad.addAll(checkPorts(e.getKey(), m.group(2), body(e.getValue(), m.end() - 1), connectivity, glue));
+                    bad.addAll(checkPorts(e.getKey(), m.group(2), body(e.getValue(), m.end() - 1), connectivity, glue,
+                            wordDefined));
                 } else {
                     declaration = m.group(2);
                 }
@@ -90,7 +122,7 @@ final class HlsInterfaceRules {
     }
 
     private static List<String> checkPorts(String file, String params, String body, Map<String, String> connectivity,
-                                           String glue) {
+                                           String glue, boolean wordDefined) {
         List<String> bad = new ArrayList<>();
         List<String> names = new ArrayList<>();
         List<String> pointers = new ArrayList<>();
@@ -106,7 +138,12 @@ final class HlsInterfaceRules {
             String type = param.substring(0, param.length() - n.length()).trim();
             if (type.contains("*")) {
                 pointers.add(n);
-                if (!ELEMENT_TYPE.matcher(type).matches()) {
+                if (WORD_TYPE.matcher(type).matches()) {
+                    if (!wordDefined) {
+                        bad.add(file + ": port " + n + " is a word512_t, which no source defines as ap_uint<512> under"
+                                + " __SYNTHESIS__ with a 64-byte static_assert (rule 6)");
+                    }
+                } else if (!ELEMENT_TYPE.matcher(type).matches()) {
                     bad.add(file + ": port " + n + " has type '" + type + "', not a fixed-width element type (rule 4)");
                 }
             } else if (type.contains("&")) {

@@ -69,18 +69,8 @@ class HlsInterfaceRulesTest {
         String glue = "{\"op\", XRT_EMU_ARG_SCALAR, 4, 0}, {\"a\", XRT_EMU_ARG_BUFFER, 0, 0}, {\"b\", XRT_EMU_ARG_BUFFER, 0, 1},";
         String cfg = "sp=k_1.a:DDR[0]\nsp=k_1.b:DDR[1]\n";
         String header = "extern \"C\" { void shiftformer_step(int32_t op, const uint8_t* a, int32_t* b); }";
-        String good = """
-                struct D { int32_t w_off; int32_t n; int32_t f(int32_t i) const { int32_t j = 0; return i + j; } };
-                extern "C" void shiftformer_step(int32_t op, const uint8_t* a, int32_t* b) {
-                #pragma HLS INTERFACE m_axi port=a offset=slave bundle=m_a
-                #pragma HLS INTERFACE m_axi port=b offset=slave bundle=m_b
-                #pragma HLS INTERFACE s_axilite port=op
-                #pragma HLS INTERFACE s_axilite port=a
-                #pragma HLS INTERFACE s_axilite port=b
-                #pragma HLS INTERFACE s_axilite port=return
-                  b[0] = a[op];
-                }
-                """;
+        String good = "struct D { int32_t w_off; int32_t n; int32_t f(int32_t i) const { int32_t j = 0; return i + j; } };\n"
+                + top("int32_t op, const uint8_t* a, int32_t* b", "  b[0] = a[op];", "a", "b");
         assertEquals(List.of(), check(header, good, glue, cfg));
         assertRule(header, good.replace("int32_t n;", "const int8_t* w;"), glue, cfg, "member 'const int8_t* w' in a struct");
         assertRule(header, good.replace("int32_t n;", "int32_t& n;"), glue, cfg, "member 'int32_t& n' in a struct");
@@ -102,6 +92,54 @@ class HlsInterfaceRulesTest {
         assertRule(header.replace("int32_t* b", "int32_t* out"), good, glue, cfg, "declaration of shiftformer_step differs");
         assertRule(header, good, glue.replace("\"b\"", "\"out\""), cfg, "argument table [op, a, out] differs");
         assertRule(header, good, glue, cfg.replace("k_1.b", "k_1.out"), "places [a, out], the m_axi ports are [a, b]");
+    }
+
+    @Test
+    void wordPortsNeedTheirDefinitionAndAreOnlyTouchedInSegments() {
+        String glue = "{\"op\", XRT_EMU_ARG_SCALAR, 4, 0}, {\"a\", XRT_EMU_ARG_BUFFER, 0, 0},";
+        String cfg = "sp=k_1.a:DDR[0]\n";
+        String header = "extern \"C\" { void shiftformer_step(int32_t op, const word512_t* a); }";
+        String word = """
+                #ifdef __SYNTHESIS__
+                #include <ap_int.h>
+                typedef ap_uint<512> word512_t;
+                #else
+                struct word512_t { uint8_t b[64]; };
+                #endif
+                static_assert(sizeof(word512_t) == 64, "a port word is 512 bits");
+                inline void rd_bytes(const word512_t* port, int64_t off, uint8_t* dst, int32_t n) {
+                  const uint8_t* p = reinterpret_cast<const uint8_t*>(port) + off;
+                  for (int32_t i = 0; i < n; i++) { dst[i] = p[i]; }
+                }
+                """;
+        String good = top("int32_t op, const word512_t* a", "  uint8_t row[64];\n  rd_bytes(a, 64 * op, row, 64);", "a");
+        Map<String, String> kernel = new LinkedHashMap<>();
+        kernel.put("w.h", word);
+        kernel.put("k.h", header);
+        kernel.put("k.cpp", good);
+        assertEquals(List.of(), HlsInterfaceRules.check(kernel, glue, Map.of("c.cfg", cfg)));
+        for (String access : List.of("row[0] = a[op].b[0];", "rd_bytes(a + op, 0, row, 64);", "const word512_t* q = 1 + a; (void)q;")) {
+            kernel.put("k.cpp", good.replace("rd_bytes(a, 64 * op, row, 64);", access));
+            List<String> bad = HlsInterfaceRules.check(kernel, glue, Map.of("c.cfg", cfg));
+            assertTrue(bad.stream().anyMatch(v -> v.contains("word port a is indexed or offset")), access + ": " + bad);
+        }
+        kernel.put("k.cpp", good);
+        kernel.put("w.h", word.replace("ap_uint<512>", "ap_uint<256>"));
+        List<String> bad = HlsInterfaceRules.check(kernel, glue, Map.of("c.cfg", cfg));
+        assertTrue(bad.stream().anyMatch(v -> v.contains("port a is a word512_t, which no source defines")), bad.toString());
+    }
+
+    /** A top-level function with the scalar {@code op} and the given m_axi ports, each pragma on its own line. */
+    private static String top(String params, String body, String... ports) {
+        StringBuilder b = new StringBuilder("extern \"C\" void shiftformer_step(" + params + ") {\n");
+        for (String p : ports) {
+            b.append("#pragma HLS INTERFACE m_axi port=").append(p).append(" offset=slave bundle=m_").append(p).append('\n');
+        }
+        b.append("#pragma HLS INTERFACE s_axilite port=op\n");
+        for (String p : ports) {
+            b.append("#pragma HLS INTERFACE s_axilite port=").append(p).append('\n');
+        }
+        return b.append("#pragma HLS INTERFACE s_axilite port=return\n").append(body).append("\n}\n").toString();
     }
 
     private static List<String> check(String header, String source, String glue, String cfg) {

@@ -22,8 +22,8 @@ import org.shiftformer.sim.kernel.SimKernels;
 
 /**
  * The {@code sim} backend: SPEC.md's bits computed by fast exact CPU kernels, with every step's cost
- * modelled on an FPGA datapath ({@link DatapathModel}; settings {@code pe.rows}, {@code pe.cols},
- * {@code clock.mhz}, {@code onchip.kib}, {@code offchip.gbps}, {@code pcie.gbps}, {@code pcie.latency.ns}).
+ * modelled on the FPGA kernel's datapath ({@link DatapathModel}; settings {@code card}, {@code pcie.gbps},
+ * {@code pcie.latency.ns}).
  *
  * <p>The kernels use 256-bit vectors ({@code Int8Gemm}, {@code ElementKernels}, {@code AttentionKernels}).
  * Where the CPU's preferred vectors are at least that wide the backend ranks {@value #RANK}; where they are

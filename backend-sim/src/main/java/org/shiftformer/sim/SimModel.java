@@ -79,10 +79,6 @@ public final class SimModel implements LoadedModel {
     private final DecLayer[] dec;
     private final PackedWeights logitsW;
     private final long deviceWeightBytes;
-    private final long encoderWeightBytes;
-    private final long decoderStepWeightBytes;
-    private final long crossKvWeightBytes;
-    private final boolean resident;
     private final String[] encAttnPoint;
     private final String[] encFfnPoint;
     private final String[] decSelfPoint;
@@ -226,12 +222,8 @@ public final class SimModel implements LoadedModel {
         }
         decBytes += lnBytes() + (long) cfg.vocabSize() * d + (long) cfg.maxPositions() * d;
         this.logitsW = PackedWeights.pack(weights.embed(), 0, vocab, d, null, false);
-        this.encoderWeightBytes = encBytes;
-        this.decoderStepWeightBytes = decBytes;
-        this.crossKvWeightBytes = crossKv;
         // the embedding and positional tables are shared by both stacks: count them once
         this.deviceWeightBytes = encBytes + decBytes + crossKv - (long) (cfg.vocabSize() + cfg.maxPositions()) * d;
-        this.resident = datapath.weightsResident(deviceWeightBytes);
         int keysPad = (cfg.maxPositions() + 7) & ~7;
         this.scratch = new Scratch[threads];
         for (int i = 0; i < threads; i++) {
@@ -318,11 +310,6 @@ public final class SimModel implements LoadedModel {
     /** The datapath this model's costs are modelled on. */
     public DatapathModel datapath() {
         return datapath;
-    }
-
-    /** Whether the modelled device keeps every weight on chip. */
-    public boolean weightsResident() {
-        return resident;
     }
 
     /** Bytes of weights the modelled device holds (int8 weights, int32 biases, LayerNorm parameters, tables). */
@@ -814,47 +801,22 @@ public final class SimModel implements LoadedModel {
     // ---- cost -----------------------------------------------------------------------------------------
 
     private StepCost encodeCost(int[] start, int count) {
-        DatapathModel dp = datapath;
-        long t = start[count];
-        long cycles = dp.embedCycles(t, d);
-        for (int l = 0; l < enc.length; l++) {
-            cycles += dp.layerNormCycles(t, d) + dp.matmulCycles(t, d, 3L * d);
-            for (int s = 0; s < count; s++) {
-                long n = start[s + 1] - start[s];
-                cycles += dp.attentionCoreCycles(cfg, n, n);
-            }
-            cycles += dp.matmulCycles(t, d, d) + dp.layerNormCycles(t, d) + dp.matmulCycles(t, d, dff)
-                    + dp.matmulCycles(t, dff, d);
+        int[] lengths = new int[count];
+        for (int s = 0; s < count; s++) {
+            lengths[s] = start[s + 1] - start[s];
         }
-        cycles += dp.layerNormCycles(t, d);
-        for (int l = 0; l < dec.length; l++) {
-            cycles += dp.matmulCycles(t, d, 2L * d);
-        }
-        long offchip = 2L * dec.length * t * d;
-        if (!resident) {
-            offchip += encoderWeightBytes + crossKvWeightBytes;
-        }
-        return dp.cost(cycles, offchip, 1, 4 * t);
+        return datapath.encodeCost(cfg, lengths);
     }
 
     private StepCost decodeCost(List<DecoderState> states, int b) {
-        DatapathModel dp = datapath;
-        long cycles = dp.embedCycles(b, d);
-        long kvBytes = 0;
+        int[] positions = new int[b];
+        int[] sourceLengths = new int[b];
         for (int s = 0; s < b; s++) {
             SimState st = (SimState) states.get(s);
-            long keys = st.position + 1L;
-            long n = st.source.length;
-            cycles += dec.length * (dp.attentionCoreCycles(cfg, 1, keys) + dp.attentionCoreCycles(cfg, 1, n));
-            kvBytes += dec.length * (2L * keys * d + 2L * d + 2L * n * d);
+            positions[s] = st.position;
+            sourceLengths[s] = st.source.length;
         }
-        for (int l = 0; l < dec.length; l++) {
-            cycles += 3 * dp.layerNormCycles(b, d) + dp.matmulCycles(b, d, 3L * d) + 3 * dp.matmulCycles(b, d, d)
-                    + dp.matmulCycles(b, d, dff) + dp.matmulCycles(b, dff, d);
-        }
-        cycles += dp.layerNormCycles(b, d) + dp.matmulCycles(b, d, vocab);
-        long offchip = kvBytes + (resident ? 0 : decoderStepWeightBytes);
-        return dp.cost(cycles, offchip, 2, 8L * b + 4L * b * vocab);
+        return datapath.decodeStepCost(cfg, positions, sourceLengths);
     }
 
     // ---- taps -------------------------------------------------------------------------------------------

@@ -60,14 +60,14 @@ class SimBackendProviderTest {
 
     @Test
     void identityNamesTheDatapath() {
-        try (Backend b = new SimBackendProvider().open(Map.of("pe.rows", "16", "pe.cols", "64", "clock.mhz", "250"))) {
+        try (Backend b = new SimBackendProvider().open(Map.of("card", "u55c"))) {
             assertEquals("sim", b.identity().backend());
             assertEquals("cpu", b.identity().device());
-            assertEquals("spec-1 datapath 16x64@250MHz", b.identity().version());
+            assertEquals("spec-1 datapath u55c 64x64@300MHz", b.identity().version());
             assertTrue(b.kernels().isPresent());
         }
         try (Backend b = new SimBackendProvider().open(Map.of())) {
-            assertEquals("spec-1 datapath 32x32@300MHz", b.identity().version());
+            assertEquals("spec-1 datapath u250 64x64@300MHz", b.identity().version());
         }
     }
 

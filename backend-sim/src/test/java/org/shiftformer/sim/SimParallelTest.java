@@ -183,9 +183,9 @@ class SimParallelTest {
              SimModel m = (SimModel) b.load(RandomModels.generate(cfg, 5))) {
             assertEquals(expected, m.threads());
         }
-        try (Backend b = new SimBackendProvider().open(Map.of("threads", " 256 ", "pe.rows", "16"))) {
+        try (Backend b = new SimBackendProvider().open(Map.of("threads", " 256 ", "card", "U55C"))) {
             assertEquals(256, ((SimBackendProvider.SimBackend) b).threads());
-            assertEquals("spec-1 datapath 16x32@300MHz", b.identity().version());
+            assertEquals("spec-1 datapath u55c 64x64@300MHz", b.identity().version());
         }
     }
 
@@ -204,7 +204,7 @@ class SimParallelTest {
                 () -> new SimBackendProvider().open(Map.of("thread", "2")));
         assertEquals(ErrorCode.INVALID_ARGUMENT, e.code());
         assertTrue(e.getMessage().contains("'thread'") && e.getMessage().contains("threads")
-                && e.getMessage().contains("pe.rows"), e.getMessage());
+                && e.getMessage().contains("card"), e.getMessage());
     }
 
     // ---- the pool itself ----------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import org.shiftformer.api.backend.Backends;
  * {@link GreedyDecodeBenchmark}: 24-token sources, 24 decoded tokens per sequence). The {@code tokens}
  * secondary result is decoded tokens per second.
  *
- * <p>What it measures for {@code fpga}: the emulated kernel's CPU time (scalar C++, no SIMD intrinsics:
+ * <p>What it measures for {@code fpga}: the emulated kernel's CPU time (plain C++, no SIMD intrinsics:
  * it is written for HLS, not for a CPU) plus the Java side's cost per step (FFM calls, syncs, slot
  * bookkeeping). It says nothing about a real card's speed. Needs the emulation library and xclbin:
  * pass {@code -jvmArgsAppend "-Dshiftformer.xrt.lib=... -Dshiftformer.fpga.xclbin=..."} (benchmarks/README.md).
