@@ -55,6 +55,10 @@ struct Config {
   uint64_t runError = 0;    // 1-based index of the start that ends in ERROR (0: none)
   uint64_t runTimeout = 0;  // ... that never completes
   uint64_t runAbort = 0;    // ... that ends in ABORT
+  uint64_t runFlip = 0;     // ... that completes normally with one bit of a buffer flipped: silent corruption
+  std::string flipArg = "out";  // the buffer argument whose device copy gets the flipped bit
+  uint64_t flipByte = 64;       // its byte offset (64: the shiftformer kernel's out[16], the first logit)
+  uint64_t flipBit = 4;         // the bit of that byte, 0..7
   uint64_t launchUs = 0;
   double gbps = 0;          // 0: transfers cost nothing
 };
@@ -107,7 +111,11 @@ struct Arg {
   uint64_t scalar = 0;     // scalars: little-endian value; a 4-byte scalar sits in the low bytes
 };
 
-enum class Fault { NONE, ERROR, ABORT, HANG /* occupies the compute unit until the device closes */ };
+enum class Fault {
+  NONE, ERROR, ABORT,
+  HANG, /* occupies the compute unit until the device closes */
+  FLIP  /* completes normally, with one bit of an output buffer flipped: what a marginal bitstream does */
+};
 
 struct Run {
   std::shared_ptr<Kernel> kernel;
@@ -222,6 +230,27 @@ std::string parseConfig(const char* spec, Config& out) {
       err = count(cfg.runTimeout);
     } else if (key == "run-abort") {
       err = count(cfg.runAbort);
+    } else if (key == "run-flip") {
+      err = count(cfg.runFlip);
+    } else if (key == "flip-arg" && hasValue && !value.empty()) {
+      cfg.flipArg = value;
+    } else if (key == "flip-byte") {
+      char* end = nullptr;
+      errno = 0;
+      unsigned long long v = value.empty() || value[0] == '-' ? 0 : std::strtoull(value.c_str(), &end, 10);
+      if (value.empty() || value[0] == '-' || *end != '\0' || errno != 0) {
+        err = "'" + item + "': flip-byte needs a whole number >= 0";
+      } else {
+        cfg.flipByte = v;
+      }
+    } else if (key == "flip-bit") {
+      char* end = nullptr;
+      unsigned long v = value.empty() ? 8 : std::strtoul(value.c_str(), &end, 10);
+      if (value.empty() || *end != '\0' || v > 7) {
+        err = "'" + item + "': flip-bit needs a bit number 0..7";
+      } else {
+        cfg.flipBit = v;
+      }
     } else if (key == "launch-us") {
       err = count(cfg.launchUs);
     } else if (key == "gbps") {
@@ -234,7 +263,8 @@ std::string parseConfig(const char* spec, Config& out) {
       }
     } else {
       err = "unknown item '" + item +
-            "' (known: fail-open, fail-xclbin, run-error=N, run-timeout=N, run-abort=N, launch-us=U, gbps=G)";
+            "' (known: fail-open, fail-xclbin, run-error=N, run-timeout=N, run-abort=N, run-flip=N, flip-arg=NAME, "
+            "flip-byte=B, flip-bit=b, launch-us=U, gbps=G)";
     }
     if (!err.empty()) return err;
   }
@@ -330,6 +360,16 @@ void workerLoop(Device* dev) {
       }
       state = ERT_CMD_STATE_COMPLETED;
       overrun += checkGuards(*run);
+      if (run->fault == Fault::FLIP) {
+        // Silent corruption: the run completes as if nothing happened; only a comparison can tell.
+        for (int i = 0; i < k->nargs; i++) {
+          if (k->args[i].kind == XRT_EMU_ARG_BUFFER && G.cfg.flipArg == k->args[i].name &&
+              G.cfg.flipByte < run->launched[i].bo->size) {
+            static_cast<unsigned char*>(run->launched[i].bo->dev)[G.cfg.flipByte] ^=
+                static_cast<unsigned char>(1u << G.cfg.flipBit);
+          }
+        }
+      }
     }
 
     lock.lock();
@@ -506,6 +546,7 @@ int startRun(xrtRunHandle rhdl, const char* call) {
   run->fault = n == G.cfg.runError     ? Fault::ERROR
                : n == G.cfg.runAbort   ? Fault::ABORT
                : n == G.cfg.runTimeout ? Fault::HANG
+               : n == G.cfg.runFlip    ? Fault::FLIP
                                        : Fault::NONE;
   run->state = ERT_CMD_STATE_QUEUED;
   dev->queue.push_back(run);

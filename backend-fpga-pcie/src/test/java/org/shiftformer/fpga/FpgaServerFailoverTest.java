@@ -20,6 +20,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -159,6 +160,58 @@ class FpgaServerFailoverTest {
         assertEquals(0, emu.liveBuffers(), "device buffers left after the server and the card closed");
         assertEquals(0, emu.liveRuns(), "runs left after the server and the card closed");
         // on the strict emulation: no run closed in flight, no buffer freed under a live run (real XRT aborts)
+        assertEquals(fatal, emu.fatalErrors(), () -> "fatal errors in the emulation; the last: " + emu.lastFatal());
+    }
+
+    /**
+     * The card computes one wrong bit and says nothing (run-flip: the 5th kernel run completes normally
+     * with bit 4 of its first logit flipped), under {@code --shadow sim --on-mismatch failover}: the
+     * simulator's shadow catches it at that decoder step, before the logits are used, and the stream
+     * finishes on the simulator with exactly local decoding's tokens; the metric and readiness say so.
+     */
+    @Test
+    void aSilentlyWrongBitIsCaughtByTheShadowAndTheStreamFinishesOnTheSimulator() throws Exception {
+        int[] source = null;
+        int[] want = null;
+        for (int i = 0; i < REQUESTS && source == null; i++) {
+            if (expected.get(i).tokens().length > 8) {
+                source = sources.get(i);
+                want = expected.get(i).tokens();
+            }
+        }
+        assertTrue(source != null, "a stream that outlives the fault");
+        long fatal = emu.fatalErrors();
+        try (Backend fpga = new FpgaBackendProvider().open(Map.of())) {
+            ServerConfig config = ServerConfig.builder().port(0).adminPort(0).bindAddress("127.0.0.1").fallback("sim")
+                    .shadow("sim", 1.0, "failover").conclude();
+            try (ShiftformerServer server = ShiftformerServer.start(config,
+                    ServedModel.of(artifact, fpga.load(artifact.model()), fpga.identity()));
+                 ShiftformerClient client = ShiftformerClient.connect("127.0.0.1", server.localAddress().getPort())) {
+                // One request alone: run 1 is its encoder pass, runs 2, 3, ... its decoder steps 0, 1, ...
+                emu.configure("run-flip=5");
+                List<Integer> streamed = new CopyOnWriteArrayList<>();
+                Translation t = client.translate(TranslationRequest.tokens(source).maxNewTokens(MAX_NEW),
+                        (TokenEvent e) -> streamed.add(e.token())).get(60, TimeUnit.SECONDS);
+                assertArrayEquals(want, t.tokens(), "no token computed from the wrong bit");
+                assertArrayEquals(want, streamed.stream().mapToInt(Integer::intValue).toArray());
+                assertEquals("sim", t.backend().backend(), "finished on the simulator");
+                org.shiftformer.core.engine.ShadowModel.Mismatch m = server.shadowCounters().first();
+                assertEquals("logits", m.kind(), String.valueOf(m));
+                assertEquals(3, m.step(), "caught at the decoder step of the 5th run: " + m);
+                assertEquals(0, m.index(), "the first logit: " + m);
+                assertEquals(16, Math.abs(m.primary() - m.shadow()), "bit 4: " + m);
+                assertEquals(1.0, server.meterRegistry().get(ServerMeters.SHADOW_MISMATCHES)
+                        .tag(ServerMeters.SHADOW, "sim").functionCounter().count());
+                assertEquals(1.0, server.meterRegistry().get(ServerMeters.FAILOVERS).tag(ServerMeters.BACKEND, "sim")
+                        .tag(ServerMeters.REQUESTED_BACKEND, FpgaBackendProvider.NAME).counter().count());
+                HttpResponse<String> ready = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(
+                        "http://127.0.0.1:" + server.adminAddress().getPort() + "/health/ready")).build(),
+                        HttpResponse.BodyHandlers.ofString());
+                assertTrue(ready.body().contains("shadow sim: 1 mismatch(es), the first: logits of decoder step 3")
+                        && ready.body().contains("fell back to 'sim'"), ready.body());
+            }
+        }
+        assertEquals(0, emu.liveBuffers(), "device buffers left after the server and the card closed");
         assertEquals(fatal, emu.fatalErrors(), () -> "fatal errors in the emulation; the last: " + emu.lastFatal());
     }
 }

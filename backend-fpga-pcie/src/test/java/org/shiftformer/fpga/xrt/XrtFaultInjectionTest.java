@@ -1,5 +1,6 @@
 package org.shiftformer.fpga.xrt;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -118,6 +119,55 @@ class XrtFaultInjectionTest extends EmulatedXrtTest {
                     "aborted");
             assertEquals(RunState.ABORT, run.state());
         });
+    }
+
+    /**
+     * {@code run-flip=N}: the N-th run completes like any other, and one bit of its output buffer's device
+     * copy is wrong: nothing in the run's state or the status says so (what shadow execution must catch).
+     */
+    @Test
+    void injectedBitFlipCompletesNormallyWithOneWrongBit() {
+        int n = 64;
+        long fatal = emu.fatalErrors();
+        emu.configure("run-flip=2,flip-arg=out,flip-byte=9,flip-bit=3");
+        try (XrtDevice dev = XrtDevice.open(0)) {
+            dev.loadXclbin(xclbin);
+            try (XrtKernel k = dev.openKernel("vadd");
+                 XrtBuffer a = dev.alloc(4L * n, k.groupId(0));
+                 XrtBuffer b = dev.alloc(4L * n, k.groupId(1));
+                 XrtBuffer out = dev.alloc(4L * n, k.groupId(2));
+                 XrtRun run = k.newRun()) {
+                int[] x = new int[n];
+                int[] y = new int[n];
+                for (int i = 0; i < n; i++) {
+                    x[i] = i * 3;
+                    y[i] = 1000 - i;
+                }
+                a.write(MemorySegment.ofArray(x), 0);
+                b.write(MemorySegment.ofArray(y), 0);
+                a.syncToDevice();
+                b.syncToDevice();
+                run.arg(0, a).arg(1, b).arg(2, out).arg(3, n);
+                int[][] results = new int[3][n];
+                for (int r = 0; r < 3; r++) {
+                    run.start();
+                    assertEquals(RunState.COMPLETED, run.waitFor(TIMEOUT), "run " + (r + 1) + " completes");
+                    out.syncFromDevice();
+                    out.read(MemorySegment.ofArray(results[r]), 0);
+                }
+                int[] want = new int[n];
+                for (int i = 0; i < n; i++) {
+                    want[i] = x[i] + y[i];
+                }
+                assertArrayEquals(want, results[0]);
+                assertArrayEquals(want, results[2], "only the configured run is corrupted");
+                int[] flipped = want.clone();
+                flipped[2] ^= 1 << (8 + 3); // byte 9 = bits 8..15 of the little-endian int at index 2
+                assertArrayEquals(flipped, results[1], "run 2: one bit of out, byte 9 bit 3");
+            }
+        }
+        assertEquals(fatal, emu.fatalErrors(), "a flipped bit is not a misuse the emulation reports");
+        fails(ErrorCode.INVALID_ARGUMENT, () -> emu.configure("run-flip=1,flip-bit=8"), "flip-bit needs a bit number 0..7");
     }
 
     @Test
