@@ -25,20 +25,13 @@ while [ $# -gt 0 ]; do
     *) echo "build-image.sh: unknown argument '$1' (usage: --jar FILE --version V [--work DIR] [--if-docker])" >&2; exit 2 ;;
   esac
 done
-fail() { echo "build-image.sh: $*" >&2; exit 1; }
+. "$here/image-lib.sh" build-image.sh
 [ -n "$jar" ] && [ -f "$jar" ] || fail "the cli jar '$jar' does not exist: build it first (mvn -pl cli -am package, or ./shiftformer image)"
 [ -n "$version" ] || fail "--version is required (the image tag is shiftformer:VERSION)"
 work="${work:-$(dirname "$jar")/../../testcontainers/target/image}"
 tag="shiftformer:$version"
 
-if ! command -v docker >/dev/null 2>&1 || ! docker info >/dev/null 2>&1; then
-  why="no Docker daemon answers (docker info failed; start dockerd, or apt-get install docker.io)"
-  if $if_docker && [ "${CI:-}" != "true" ]; then
-    echo "build-image.sh: $why: not building $tag; the Testcontainers tests will be skipped" >&2
-    exit 0
-  fi
-  fail "$why"
-fi
+require_docker "$tag" "$if_docker" "the Testcontainers tests will be skipped"
 : "${JAVA_HOME:?build-image.sh needs JAVA_HOME set to a JDK 25 (for jlink and jdeps)}"
 for tool in jlink jdeps; do
   [ -x "$JAVA_HOME/bin/$tool" ] || fail "$JAVA_HOME/bin/$tool is missing: JAVA_HOME must be a full JDK 25"
@@ -58,7 +51,7 @@ if [ ! -s "$modules_file" ]; then
   mv "$modules_file.tmp" "$modules_file"
 fi
 modules="$(cat "$modules_file")"
-key="$( { cat "$JAVA_HOME/release"; echo "$modules"; cat "$here/healthcheck.c" "$here/build-image.sh"; } | sha256sum | cut -c1-16)"
+key="$( { cat "$JAVA_HOME/release"; echo "$modules"; cat "$here/healthcheck.c" "$here/build-image.sh" "$here/image-lib.sh"; } | sha256sum | cut -c1-16)"
 base="shiftformer-base:$key"
 if [ "$(docker image inspect --format '{{ index .Config.Labels "org.shiftformer.jar.sha256" }} {{ index .Config.Labels "org.shiftformer.base" }}' "$tag" 2>/dev/null || true)" = "$jar_sha $base" ]; then
   echo "build-image.sh: $tag is up to date (jar sha256 ${jar_sha:0:16}, base $base)"
@@ -84,19 +77,9 @@ if ! docker image inspect "$base" >/dev/null 2>&1; then
       *) objects+=("$so") ;;
     esac
   done
-  ldd "${objects[@]}" 2>/dev/null | awk '/=> \// { print $3 } /^\t\/[^ ]+ \(/ { print $1 }' | sort -u | while read -r lib; do
-    case "$lib" in "$rootfs"/*) continue ;; esac
-    mkdir -p "$rootfs$(dirname "$lib")"
-    cp -L "$lib" "$rootfs$lib"
-  done
-  [ -f "$rootfs/lib64/ld-linux-x86-64.so.2" ] || fail "ldd found no /lib64/ld-linux-x86-64.so.2: only x86-64 glibc hosts are supported"
-  if ldd "${objects[@]}" 2>/dev/null | grep -q 'not found'; then
-    fail "the jlink runtime links libraries this machine lacks: $(ldd "${objects[@]}" | grep 'not found' | sort -u | tr -s '\t\n' ' ')"
-  fi
+  copy_libs "$rootfs" "${objects[@]}"
 
-  printf 'root:x:0:0:root:/root:/sbin/nologin\nshiftformer:x:10001:10001:shiftformer:/tmp:/sbin/nologin\n' > "$rootfs/etc/passwd"
-  printf 'root:x:0:\nshiftformer:x:10001:\n' > "$rootfs/etc/group"
-  chmod 1777 "$rootfs/tmp"
+  passwd_files "$rootfs" shiftformer
   chmod 755 "$rootfs/models"
   tar -C "$rootfs" --numeric-owner --owner=0 --group=0 -cf - . \
     | docker import --message "shiftformer base: jlink runtime ($modules), health check" - "$base" >/dev/null
@@ -111,12 +94,8 @@ mkdir -p "$context"
 cp "$here/Dockerfile" "$context/Dockerfile"
 cp "$jar" "$context/shiftformer.jar"
 chmod 644 "$context/shiftformer.jar"
-# The legacy builder: it needs no buildx plugin and builds FROM a local image without a registry.
-if ! DOCKER_BUILDKIT=0 docker build -q --build-arg "BASE=$base" --build-arg "VERSION=$version" \
-    --build-arg "JAR_SHA256=$jar_sha" --label "org.shiftformer.base=$base" -t "$tag" -t shiftformer:latest "$context" >"$work/docker-build.log" 2>&1; then
-  cat "$work/docker-build.log" >&2
-  fail "docker build of $tag failed (log above)"
-fi
+legacy_build "$tag" "$work/docker-build.log" --build-arg "BASE=$base" --build-arg "VERSION=$version" \
+    --build-arg "JAR_SHA256=$jar_sha" --label "org.shiftformer.base=$base" -t "$tag" -t shiftformer:latest "$context"
 rm -rf "$context"
 docker image prune -f --filter label=org.opencontainers.image.title=shiftformer >/dev/null 2>&1 || true
 echo "build-image.sh: built $tag and shiftformer:latest (jar sha256 ${jar_sha:0:16}, base $base) in $((SECONDS - start)) s"

@@ -10,7 +10,8 @@ import org.testcontainers.containers.output.OutputFrame;
 import org.testcontainers.containers.wait.strategy.AbstractWaitStrategy;
 
 /**
- * Waits until the server's {@code GET /health/ready} on 127.0.0.1 answers 200. Testcontainers' own
+ * Waits until {@code GET /health/ready} on an admin port of 127.0.0.1 answers 200 (the shiftformer
+ * server's, or {@link HaproxyContainer}'s monitor URI). Testcontainers' own
  * {@code HttpWaitStrategy} looks ports up in the container's port mappings, which host networking does
  * not have; this one asks the admin port directly. If the container stops first, it fails at once with the
  * exit code and the server's last output lines (which name the problem: a bad model file, an unknown
@@ -18,10 +19,13 @@ import org.testcontainers.containers.wait.strategy.AbstractWaitStrategy;
  */
 final class HealthReadyWaitStrategy extends AbstractWaitStrategy {
     private static final int LOG_LINES = 20;
+    private final String what;
     private final IntSupplier adminPort;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
-    HealthReadyWaitStrategy(IntSupplier adminPort) {
+    /** @param what what is waited for, in messages: "the shiftformer server", "haproxy" */
+    HealthReadyWaitStrategy(String what, IntSupplier adminPort) {
+        this.what = what;
         this.adminPort = adminPort;
     }
 
@@ -42,12 +46,12 @@ final class HealthReadyWaitStrategy extends AbstractWaitStrategy {
             }
             if (!waitStrategyTarget.isRunning()) {
                 Long code = waitStrategyTarget.getCurrentContainerInfo().getState().getExitCodeLong();
-                throw new ContainerLaunchException("the shiftformer server exited with code " + code
+                throw new ContainerLaunchException(what + " exited with code " + code
                         + " before /health/ready answered 200 on 127.0.0.1:" + port + "; its last output:\n"
                         + tail(waitStrategyTarget.getLogs(OutputFrame.OutputType.STDOUT, OutputFrame.OutputType.STDERR)));
             }
             if (System.nanoTime() > deadline) {
-                throw new ContainerLaunchException("the shiftformer server was not ready within " + startupTimeout
+                throw new ContainerLaunchException(what + " was not ready within " + startupTimeout
                         + " (GET http://127.0.0.1:" + port + "/health/ready: " + last + "); its last output:\n"
                         + tail(waitStrategyTarget.getLogs()));
             }

@@ -4,8 +4,6 @@ import com.github.dockerjava.api.command.InspectContainerResponse;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -25,7 +23,6 @@ import org.shiftformer.api.ShiftformerException;
 import org.shiftformer.client.ClientOptions;
 import org.shiftformer.client.ShiftformerClient;
 import org.testcontainers.containers.ContainerLaunchException;
-import org.testcontainers.containers.GenericContainer;
 import org.testcontainers.utility.DockerImageName;
 import org.testcontainers.utility.MountableFile;
 
@@ -63,7 +60,7 @@ import org.testcontainers.utility.MountableFile;
  * <p>For fault tests, {@link #kill()} SIGKILLs the server (no drain, no goodbye frames) and
  * {@link #restart()} starts the same container again on the same ports.
  */
-public class ShiftformerContainer extends GenericContainer<ShiftformerContainer> {
+public class ShiftformerContainer extends LoopbackContainer<ShiftformerContainer> {
     /** Where the model file is inside the container (the image's default {@code --model}). */
     public static final String MODEL_PATH = "/models/model.itm";
     /** The image this module's build made: {@code shiftformer:VERSION}. */
@@ -71,18 +68,12 @@ public class ShiftformerContainer extends GenericContainer<ShiftformerContainer>
     /** Default {@link #withStartupTimeout}: JVM start, model load and checksum on a busy machine. */
     public static final Duration STARTUP_TIMEOUT_DEFAULT = Duration.ofSeconds(120);
 
-    static {
-        DockerApiVersion.negotiate();
-    }
-
     private Path model;
     private String backend = "sim";
     private String fallback;
     private final Map<String, String> backendOptions = new LinkedHashMap<>();
     private final Map<String, String> serverProperties = new LinkedHashMap<>();
     private final List<String> jvmOptions = new ArrayList<>();
-    private int port;
-    private int adminPort;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     /** The module's {@link #DEFAULT_IMAGE}. */
@@ -95,18 +86,17 @@ public class ShiftformerContainer extends GenericContainer<ShiftformerContainer>
         this(DockerImageName.parse(image));
     }
 
-    @SuppressWarnings("this-escape") // GenericContainer's own setters, on a fully built superclass
+    /** An image; one named without a registry (only {@code ./shiftformer image} makes those) is never pulled. */
     public ShiftformerContainer(DockerImageName image) {
-        super(image);
-        if (image.getRegistry().isEmpty()) {
-            // No registry in the name: only a local build (./shiftformer image) can have made it; never pull.
-            withImagePullPolicy(new LocalImagesOnly());
-        }
-        withNetworkMode("host");
-        waitingFor(new HealthReadyWaitStrategy(this::adminPort).withStartupTimeout(STARTUP_TIMEOUT_DEFAULT));
+        super(image, "the shiftformer server", STARTUP_TIMEOUT_DEFAULT);
     }
 
     private static String defaultImage() {
+        return moduleProperty("image", "shiftformer:latest");
+    }
+
+    /** A setting of this module's build ({@code shiftformer-testcontainers.properties}: image tags, version). */
+    static String moduleProperty(String key, String fallback) {
         Properties p = new Properties();
         try (InputStream in = ShiftformerContainer.class.getResourceAsStream("/shiftformer-testcontainers.properties")) {
             if (in != null) {
@@ -115,7 +105,7 @@ public class ShiftformerContainer extends GenericContainer<ShiftformerContainer>
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        return p.getProperty("image", "shiftformer:latest");
+        return p.getProperty(key, fallback);
     }
 
     // ---- configuration ----------------------------------------------------------------------------------
@@ -183,14 +173,10 @@ public class ShiftformerContainer extends GenericContainer<ShiftformerContainer>
         if (model == null) {
             throw new IllegalStateException("ShiftformerContainer needs a model: call withModel(Path) before start()");
         }
-        if (port == 0) {
-            int[] free = freePorts(2);
-            port = free[0];
-            adminPort = free[1];
-        }
+        choosePorts();
         withCopyFileToContainer(MountableFile.forHostPath(model, 0644), MODEL_PATH);
         List<String> cmd = new ArrayList<>(List.of("--model", MODEL_PATH, "--backend", backend,
-                "--bind", "127.0.0.1", "--port", Integer.toString(port), "--admin-port", Integer.toString(adminPort)));
+                "--bind", "127.0.0.1", "--port", Integer.toString(port()), "--admin-port", Integer.toString(adminPort())));
         if (fallback != null) {
             cmd.addAll(List.of("--fallback", fallback));
         }
@@ -203,63 +189,7 @@ public class ShiftformerContainer extends GenericContainer<ShiftformerContainer>
         }
     }
 
-    /** Free TCP ports on 127.0.0.1 (the server binds them a moment later; host networking shares the host's). */
-    private static int[] freePorts(int n) {
-        ServerSocket[] sockets = new ServerSocket[n];
-        try {
-            int[] ports = new int[n];
-            for (int i = 0; i < n; i++) {
-                sockets[i] = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
-                ports[i] = sockets[i].getLocalPort();
-            }
-            return ports;
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot find a free port on 127.0.0.1", e);
-        } finally {
-            for (ServerSocket s : sockets) {
-                if (s != null) {
-                    try {
-                        s.close();
-                    } catch (IOException ignored) {
-                        // the port was found; closing a listening socket does not fail in a way that matters here
-                    }
-                }
-            }
-        }
-    }
-
-    /**
-     * Starts the container and waits until {@code /health/ready} answers 200.
-     *
-     * @throws ContainerLaunchException at once, before Testcontainers contacts the daemon, when it would
-     *         have to pull an image to find the Docker host's address (the message says what to set)
-     */
-    @Override
-    public void start() {
-        String problem = DockerHostCheck.problem();
-        if (problem != null) {
-            throw new ContainerLaunchException(problem);
-        }
-        super.start();
-    }
-
     // ---- the running server -----------------------------------------------------------------------------
-
-    /** The address clients use: always the loopback address, 127.0.0.1. */
-    @Override
-    public String getHost() {
-        return "127.0.0.1";
-    }
-
-    /** The protocol port on 127.0.0.1 (PROTOCOL.md); 0 before {@link #start()}. */
-    public int port() {
-        return port;
-    }
-
-    /** The admin HTTP port on 127.0.0.1 ({@code /metrics}, {@code /health/*}, {@code /admin/reload}); 0 before start. */
-    public int adminPort() {
-        return adminPort;
-    }
 
     /** A new connection to the server with default options; close it when done. */
     public ShiftformerClient client() {
@@ -269,7 +199,7 @@ public class ShiftformerContainer extends GenericContainer<ShiftformerContainer>
     /** A new connection to the server; close it when done. */
     public ShiftformerClient client(ClientOptions options) {
         requireStarted();
-        return ShiftformerClient.connect(getHost(), port, options);
+        return ShiftformerClient.connect(getHost(), port(), options);
     }
 
     /** {@code GET /metrics}: the Prometheus text exposition. */
@@ -293,7 +223,7 @@ public class ShiftformerContainer extends GenericContainer<ShiftformerContainer>
     /** {@code GET path} on the admin port. */
     public AdminAnswer admin(String path) {
         requireStarted();
-        return get(adminPort, path, http);
+        return get(adminPort(), path, http);
     }
 
     static AdminAnswer get(int adminPort, String path, HttpClient http) {
@@ -311,7 +241,7 @@ public class ShiftformerContainer extends GenericContainer<ShiftformerContainer>
     }
 
     private void requireStarted() {
-        if (port == 0 || getContainerId() == null) {
+        if (port() == 0 || getContainerId() == null) {
             throw new IllegalStateException("the shiftformer container is not started: call start() first");
         }
     }

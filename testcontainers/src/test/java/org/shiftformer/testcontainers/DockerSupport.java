@@ -17,17 +17,34 @@ final class DockerSupport {
     private DockerSupport() {
     }
 
+    /** The HAProxy image of the load-balancer topology (surefire passes the one the build made). */
+    static final String HAPROXY_IMAGE = System.getProperty("shiftformer.haproxyImage", HaproxyContainer.DEFAULT_IMAGE);
+
     static void requireDockerAndImage() {
+        requireDockerAndImages(IMAGE);
+    }
+
+    /** A Docker daemon and the server's image, and {@link #HAPROXY_IMAGE}. */
+    static void requireDockerAndHaproxy() {
+        requireDockerAndImages(IMAGE, HAPROXY_IMAGE);
+    }
+
+    private static void requireDockerAndImages(String... images) {
         DockerApiVersion.negotiate();
         boolean ci = "true".equals(System.getenv("CI"));
         String problem = null;
         if (!DockerClientFactory.instance().isDockerAvailable()) {
             problem = "no Docker daemon answers (start dockerd; .ci/run does)";
         } else {
-            try {
-                DockerClientFactory.instance().client().inspectImageCmd(IMAGE).exec();
-            } catch (NotFoundException e) {
-                problem = "image " + IMAGE + " does not exist: build it with ./shiftformer image (mvn verify does)";
+            for (String image : images) {
+                try {
+                    DockerClientFactory.instance().client().inspectImageCmd(image).exec();
+                } catch (NotFoundException e) {
+                    problem = "image " + image + " does not exist: build it with "
+                            + (image.equals(IMAGE) ? "./shiftformer image" : "src/main/docker/haproxy/build-image.sh")
+                            + " (mvn verify does)";
+                    break;
+                }
             }
         }
         if (problem != null) {

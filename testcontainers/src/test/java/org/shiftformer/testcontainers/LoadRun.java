@@ -6,18 +6,21 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.BiFunction;
+import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 import org.shiftformer.api.ShiftformerException;
+import org.shiftformer.client.ReplicatedClient;
 import org.shiftformer.client.ShiftformerClient;
 import org.shiftformer.client.TokenEvent;
 import org.shiftformer.client.Translation;
-import org.shiftformer.client.TranslationFuture;
 import org.shiftformer.client.TranslationListener;
 import org.shiftformer.client.TranslationRequest;
 
@@ -36,8 +39,30 @@ import org.shiftformer.client.TranslationRequest;
  * errors and closed connections, which the result counts. It records time to first token (from the
  * request's scheduled arrival, so the generator's own lateness counts against the server, not for it),
  * inter-token gaps, end-to-end latency and throughput.
+ *
+ * <p>The requests go to {@link Sender}s: plain connections, or {@link ReplicatedClient}s (which resume a
+ * stream elsewhere when its replica fails; the result counts the resumes). Either way the listener must see
+ * every token once with consecutive indexes from 0: a repeated index counts as a duplicate, a skipped one
+ * as a gap.
  */
 final class LoadRun {
+    /**
+     * Where requests go: one connection, or one {@link ReplicatedClient}.
+     *
+     * @param send sends a streamed request; its future completes after the listener's terminal event
+     * @param open whether it can still send (a plain connection that dropped cannot)
+     */
+    record Sender(BiFunction<TranslationRequest, TranslationListener, CompletableFuture<?>> send, BooleanSupplier open) {
+        static Sender of(ShiftformerClient c) {
+            return new Sender(c::translate, c::isOpen);
+        }
+
+        /** A replicated client counts as open: it connects again (to the same address, or another) when needed. */
+        static Sender of(ReplicatedClient c) {
+            return new Sender(c::translate, () -> true);
+        }
+    }
+
     /**
      * What to run.
      *
@@ -104,6 +129,11 @@ final class LoadRun {
         return n;
     }
 
+    /** Requests sent so far. */
+    int sentSoFar() {
+        return probes.size();
+    }
+
     /** Requests sent so far that ended with Done. */
     int doneSoFar() {
         int n = 0;
@@ -113,6 +143,48 @@ final class LoadRun {
             }
         }
         return n;
+    }
+
+    /**
+     * Requests done so far that a {@link ReplicatedClient} resumed (sent again after a failure), counting only
+     * those resumed mid-stream (after their first tokens) if {@code midStream}.
+     */
+    int resumedSoFar(boolean midStream) {
+        int n = 0;
+        for (Probe p : probes) {
+            if (p.future != null && p.future.isDone() && !p.future.isCompletedExceptionally()
+                    && p.future.getNow(null) instanceof ReplicatedClient.Result r && r.resumes() > 0
+                    && (!midStream || r.translation().resumedFrom() > 0)) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    /**
+     * Requests that have streamed tokens, have not ended, and received nothing for {@code quietNs}: stalled
+     * streams (e.g. on a replica that is paused).
+     */
+    int stalledStreams(long quietNs) {
+        long now = System.nanoTime();
+        int n = 0;
+        for (Probe p : probes) {
+            // tokenCount (volatile) is written after lastTokenNs: read it first
+            if (p.tokenCount > 0 && p.terminals.get() == 0 && now - p.lastTokenNs > quietNs) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    /** Whether the first {@code n} requests sent have all ended (Done or Error). */
+    boolean endedUpTo(int n) {
+        for (Probe p : probes.subList(0, Math.min(n, probes.size()))) {
+            if (p.terminals.get() == 0) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** When the last request to end so far ended ({@link System#nanoTime()}), 0 if none has. */
@@ -131,6 +203,11 @@ final class LoadRun {
      * @param serverStats the server's Prometheus text after the run (to compare its request count), or null
      */
     Result run(List<ShiftformerClient> clients, Supplier<String> serverStats) {
+        return runOn(clients.stream().map(Sender::of).toList(), serverStats);
+    }
+
+    /** {@link #run} on any senders: connections or replicated clients. */
+    Result runOn(List<Sender> clients, Supplier<String> serverStats) {
         if (clients.size() < spec.clients) {
             throw new IllegalArgumentException("spec wants " + spec.clients + " clients; got " + clients.size());
         }
@@ -157,7 +234,7 @@ final class LoadRun {
             maxInFlight.accumulateAndGet(inFlight.incrementAndGet(), Math::max);
             p.sentNs = System.nanoTime();
             maxLagNs = Math.max(maxLagNs, p.sentNs - at);
-            p.future = clients.get(i % spec.clients).translate(
+            p.future = clients.get(i % spec.clients).send().apply(
                     TranslationRequest.tokens(sources.get(src)).maxNewTokens(spec.maxNewTokens), p);
         }
         long arrivalsEndNs = System.nanoTime();
@@ -175,8 +252,8 @@ final class LoadRun {
             }
         }
         int openConnections = 0;
-        for (ShiftformerClient c : clients.subList(0, spec.clients)) {
-            openConnections += c.isOpen() ? 1 : 0;
+        for (Sender c : clients.subList(0, spec.clients)) {
+            openConnections += c.open().getAsBoolean() ? 1 : 0;
         }
         return new Result(spec, List.copyOf(probes), expected, t0, arrivalsEndNs, maxLagNs, maxInFlight.get(), openConnections,
                 loadBefore, loadAverage(), statsBefore, serverStats == null ? null : serverStats.get());
@@ -197,10 +274,13 @@ final class LoadRun {
         final int source;
         final long scheduledNs;
         long sentNs;
-        TranslationFuture future;
+        CompletableFuture<?> future;
         final AtomicInteger terminals = new AtomicInteger();
         // Written on the connection's event loop before the future completes; read after it has.
         volatile int tokenCount;
+        /** Tokens whose index was below their position (a repeat) or above it (a gap). */
+        int repeatedIndexes;
+        int skippedIndexes;
         int[] streamed = new int[8];
         long firstTokenNs;
         long lastTokenNs;
@@ -219,6 +299,11 @@ final class LoadRun {
         public void onToken(TokenEvent token) {
             long now = System.nanoTime();
             int n = tokenCount;
+            if (token.index() < n) {
+                repeatedIndexes++;
+            } else if (token.index() > n) {
+                skippedIndexes++;
+            }
             if (n == 0) {
                 firstTokenNs = now;
             } else {
@@ -260,6 +345,15 @@ final class LoadRun {
         final int lost;
         final int duplicated;
         final int mismatched;
+        /** Requests whose listener saw a token index skipped (a gap). */
+        final int gaps;
+        /**
+         * Done requests a {@link ReplicatedClient} resumed at least once, and its resumes in all; of those, the
+         * ones the last replica resumed after one token or more ({@code Done.resumed_from > 0}: cut mid-stream).
+         */
+        final int resumedRequests;
+        final int resumes;
+        final int resumedMidStream;
         final Map<String, Integer> errorsByCode = new TreeMap<>();
         final List<String> samples = new ArrayList<>();
         final int openConnections;
@@ -292,6 +386,10 @@ final class LoadRun {
             int lost = 0;
             int dup = 0;
             int mismatched = 0;
+            int gaps = 0;
+            int resumedRequests = 0;
+            int resumes = 0;
+            int resumedMidStream = 0;
             long tokens = 0;
             long lastEnd = t0;
             List<Double> ttft = new ArrayList<>();
@@ -306,9 +404,14 @@ final class LoadRun {
                             + p.tokenCount + " tokens streamed)");
                     continue;
                 }
-                if (terminals > 1) {
+                if (terminals > 1 || p.repeatedIndexes > 0) {
                     dup++;
-                    sample("request " + p.index + ": " + terminals + " terminal events");
+                    sample("request " + p.index + ": " + terminals + " terminal events, " + p.repeatedIndexes
+                            + " tokens with an index already seen");
+                }
+                if (p.skippedIndexes > 0) {
+                    gaps++;
+                    sample("request " + p.index + ": " + p.skippedIndexes + " tokens after a skipped index");
                 }
                 lastEnd = Math.max(lastEnd, p.endNs);
                 if (p.result == null) {
@@ -317,6 +420,11 @@ final class LoadRun {
                     continue;
                 }
                 done++;
+                if (p.future.getNow(null) instanceof ReplicatedClient.Result rr && rr.resumes() > 0) {
+                    resumedRequests++;
+                    resumes += rr.resumes();
+                    resumedMidStream += rr.translation().resumedFrom() > 0 ? 1 : 0;
+                }
                 int[] got = p.result.tokens();
                 int[] streamed = Arrays.copyOf(p.streamed, p.tokenCount);
                 int[] want = expected.get(p.source);
@@ -339,6 +447,10 @@ final class LoadRun {
             this.lost = lost;
             this.duplicated = dup;
             this.mismatched = mismatched;
+            this.gaps = gaps;
+            this.resumedRequests = resumedRequests;
+            this.resumes = resumes;
+            this.resumedMidStream = resumedMidStream;
             this.tokens = tokens;
             this.wallSeconds = (lastEnd - t0) / 1e9;
             this.arrivalSeconds = (arrivalsEndNs - t0) / 1e9;
@@ -373,7 +485,7 @@ final class LoadRun {
          * server stats) the server counted exactly as many Done requests during the run and nothing else.
          */
         boolean clean() {
-            return lost == 0 && duplicated == 0 && mismatched == 0 && errors() == 0 && openConnections == spec.clients
+            return lost == 0 && duplicated == 0 && gaps == 0 && mismatched == 0 && errors() == 0 && openConnections == spec.clients
                     && done == sent && serverAgrees();
         }
 
@@ -392,9 +504,13 @@ final class LoadRun {
             StringBuilder sb = new StringBuilder();
             sb.append(String.format("load: %s%n", spec));
             sb.append(String.format("  sent %d in %.1f s (max arrival lag %.1f ms, at most %d in flight); done %d, errors %d %s, lost %d, "
-                            + "duplicated %d, token mismatches %d; connections open %d/%d%n", sent, arrivalSeconds,
-                    maxArrivalLagMs, maxInFlight, done, errors(), errorsByCode, lost, duplicated, mismatched, openConnections,
-                    spec.clients));
+                            + "duplicated %d, index gaps %d, token mismatches %d; connections open %d/%d%n", sent, arrivalSeconds,
+                    maxArrivalLagMs, maxInFlight, done, errors(), errorsByCode, lost, duplicated, gaps, mismatched,
+                    openConnections, spec.clients));
+            if (resumes > 0) {
+                sb.append(String.format("  resumed streams %d (%d resumes; %d resumed mid-stream, after their first tokens)%n",
+                        resumedRequests, resumes, resumedMidStream));
+            }
             if (!serverRequests.isEmpty()) {
                 sb.append(String.format("  server's shiftformer_requests_total during the run: %s%n", serverRequests));
             }
