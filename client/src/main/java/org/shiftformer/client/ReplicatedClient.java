@@ -35,8 +35,9 @@ import org.shiftformer.api.ShiftformerException;
  * <p>Each request is pinned to the model of the replica it first went to (its SHA-256): a replica that
  * serves another model refuses it (MODEL_MISMATCH) and the next is tried, so a request is answered by
  * one model from its first token to its last, also during a rolling update. Retries are bounded by
- * {@link Options#maxAttempts()} and {@link Options#retryBudget()}; the result says which replicas served
- * it ({@link Result#replicas()}).
+ * {@link Options#maxAttempts()} (sends and failed connects; waiting while every replica backs off is not an
+ * attempt) and {@link Options#retryBudget()}; the result says which addresses it was sent to
+ * ({@link Result#replicas()}: behind a load balancer, the balancer's).
  *
  * <p>Health: every {@link Options#healthInterval()} each connection is pinged; a replica whose ping
  * fails or takes longer than {@link Options#pingTimeout()} is closed (its requests move elsewhere) and
@@ -105,7 +106,8 @@ public final class ReplicatedClient implements AutoCloseable {
      * @param translation the result, as the last replica's Done gave it (all tokens; {@code resumedFrom} says
      *                    how many that replica was given)
      * @param replicas    {@code host:port} of each replica that was sent the request, in order
-     * @param resumes     how many times the request was resumed on another replica (or on the same, reconnected)
+     * @param resumes     how many times the request was sent again (resumed after the tokens received, which may be
+     *                    none yet) on another replica or on the same one reconnected
      */
     public record Result(Translation translation, List<String> replicas, int resumes) {
         public Result {
@@ -155,6 +157,17 @@ public final class ReplicatedClient implements AutoCloseable {
                 return client.inFlight();
             }
             return closed || System.nanoTime() - downUntilNs < 0 ? Integer.MAX_VALUE : 0;
+        }
+
+        /** Nanoseconds until it may be connected again; 0 when it is up or may be connected now. */
+        synchronized long backoffLeftNs() {
+            if (closed) {
+                return Long.MAX_VALUE;
+            }
+            if (client != null && client.isOpen()) {
+                return 0;
+            }
+            return Math.max(0, downUntilNs - System.nanoTime());
         }
 
         /** The open connection or null, without connecting. */
@@ -349,12 +362,23 @@ public final class ReplicatedClient implements AutoCloseable {
                                     + "; replicas: " + replicaStates(), lastError));
                     return;
                 }
+                long wait = Long.MAX_VALUE;
+                for (Endpoint x : endpoints) {
+                    wait = Math.min(wait, x.backoffLeftNs());
+                }
+                if (wait > 0) {
+                    // Every replica backs off: wait for the first to be tried again (the budget bounds it), but
+                    // count no attempt: nothing was sent or connected.
+                    lastError = new ShiftformerException(ErrorCode.IO_ERROR, "no replica is up: " + replicaStates());
+                    long left = options.retryBudget().toNanos() - (System.nanoTime() - firstSendNs);
+                    pause(Math.max(1, Math.min(wait, left)));
+                    continue;
+                }
                 Endpoint e = pick(failed);
                 ShiftformerClient c = e == null ? null : e.client();
                 if (c == null) {
-                    attempts++;
+                    attempts++; // connects were tried and failed
                     lastError = new ShiftformerException(ErrorCode.IO_ERROR, "no replica is up: " + replicaStates());
-                    pause();
                     continue;
                 }
                 attempts++;
@@ -370,9 +394,9 @@ public final class ReplicatedClient implements AutoCloseable {
             }
         }
 
-        private void pause() {
+        private void pause(long nanos) {
             try {
-                Thread.sleep(Math.min(options.downBackoff().toMillis(), 200));
+                TimeUnit.NANOSECONDS.sleep(nanos);
             } catch (InterruptedException ie) {
                 Thread.currentThread().interrupt();
             }
