@@ -4,7 +4,7 @@ import org.shiftformer.api.backend.BackendProvider;
 import org.shiftformer.api.conformance.BackendConformanceKit;
 
 /**
- * runtime-api's conformance kit against the fpga backend on the host-emulation XRT library: the HLS
+ * The conformance kit (module conformance) against the fpga backend on the host-emulation XRT library: the HLS
  * kernel source, op by op (1,000+ random cases each, through the kernel's op-level entry points) and
  * whole decodes of random models with every layer output compared, must equal the scalar reference bit
  * for bit. Skipped, with the reason, when the native build had no C++ compiler.
