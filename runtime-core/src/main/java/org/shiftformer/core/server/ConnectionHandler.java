@@ -84,17 +84,28 @@ final class ConnectionHandler extends ChannelDuplexHandler {
     public void handlerAdded(ChannelHandlerContext ctx) {
         this.ctx = ctx;
         this.channel = ctx.channel();
+        if (ctx.channel().isActive()) {
+            startTimers(); // added to a live connection (a WebSocket upgraded on the admin port)
+        }
     }
 
     // ---- inbound ------------------------------------------------------------------------------------
 
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
+        startTimers();
+        ctx.fireChannelActive();
+    }
+
+    /** The handshake and idle timers, counted from now (once). */
+    private void startTimers() {
+        if (handshakeTimer != null) {
+            return;
+        }
         lastActivityNs = System.nanoTime();
         handshakeTimer = ctx.executor().schedule(this::handshakeTimedOut, config.handshakeTimeoutMs(),
                 TimeUnit.MILLISECONDS);
         idleTimer = ctx.executor().schedule(this::checkIdle, config.idleTimeoutMs(), TimeUnit.MILLISECONDS);
-        ctx.fireChannelActive();
     }
 
     private void handshakeTimedOut() {

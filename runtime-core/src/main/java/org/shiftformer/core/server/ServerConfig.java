@@ -205,6 +205,19 @@ public final class ServerConfig {
     public static final String SHADOW_ON_MISMATCH_PROP = "shiftformer.server.shadowOnMismatch";
     public static final String SHADOW_ON_MISMATCH_DEFAULT = "log";
 
+    /**
+     * The streaming protocol over WebSocket on the admin port ({@code GET /ws}, PROTOCOL.md section 12), for
+     * browsers; on by default whenever the admin port is.
+     */
+    public static final String WEB_SOCKET_PROP = "shiftformer.server.webSocket";
+    public static final boolean WEB_SOCKET_DEFAULT = true;
+    /**
+     * Origins (e.g. {@code https://console.example.net}) whose pages may open the protocol WebSocket, comma
+     * separated, {@code *} for any; the admin port's own pages and clients that send no {@code Origin}
+     * (not browsers) always may. Empty by default: no other web page can use a server from a browser.
+     */
+    public static final String WEB_SOCKET_ORIGINS_PROP = "shiftformer.server.webSocketOrigins";
+
     /** Use the native epoll transport when {@code Epoll.isAvailable()}; false forces NIO. */
     public static final String NATIVE_TRANSPORT_PROP = "shiftformer.server.nativeTransport";
     public static final boolean NATIVE_TRANSPORT_DEFAULT = true;
@@ -237,6 +250,8 @@ public final class ServerConfig {
     private final Path tlsClientCaFile;
     private final boolean adminClientAuth;
     private final Path tokensFile;
+    private final boolean webSocket;
+    private final java.util.Set<String> webSocketOrigins;
     private final String shadowBackend;
     private final double shadowSample;
     private final org.shiftformer.core.engine.ShadowModel.OnMismatch shadowOnMismatch;
@@ -270,6 +285,9 @@ public final class ServerConfig {
         this.tlsClientCaFile = path(b.tlsClientCaFile);
         this.adminClientAuth = b.adminClientAuth;
         this.tokensFile = path(b.tokensFile);
+        this.webSocket = b.webSocket;
+        this.webSocketOrigins = java.util.Arrays.stream(b.webSocketOrigins.split(",")).map(String::strip)
+                .filter(o -> !o.isEmpty()).collect(java.util.stream.Collectors.toUnmodifiableSet());
         this.shadowBackend = b.shadowBackend.isBlank() ? null : b.shadowBackend.strip();
         this.shadowSample = b.shadowSample;
         this.shadowOnMismatch = org.shiftformer.core.engine.ShadowModel.OnMismatch.parse(b.shadowOnMismatch);
@@ -421,6 +439,16 @@ public final class ServerConfig {
         return tokensFile;
     }
 
+    /** {@link #WEB_SOCKET_PROP}. */
+    public boolean webSocket() {
+        return webSocket;
+    }
+
+    /** Whether a page of {@code origin} may open the protocol WebSocket ({@link #WEB_SOCKET_ORIGINS_PROP}). */
+    public boolean webSocketOriginAllowed(String origin) {
+        return webSocketOrigins.contains("*") || webSocketOrigins.contains(origin);
+    }
+
     /** {@link #SHADOW_BACKEND_PROP}, or null: no shadow execution. */
     public String shadowBackend() {
         return shadowBackend;
@@ -488,6 +516,9 @@ public final class ServerConfig {
         private boolean adminClientAuth = Boolean.parseBoolean(
                 System.getProperty(ADMIN_CLIENT_AUTH_PROP, String.valueOf(ADMIN_CLIENT_AUTH_DEFAULT)));
         private String tokensFile = System.getProperty(TOKENS_FILE_PROP, "");
+        private boolean webSocket = Boolean.parseBoolean(System.getProperty(WEB_SOCKET_PROP,
+                String.valueOf(WEB_SOCKET_DEFAULT)));
+        private String webSocketOrigins = System.getProperty(WEB_SOCKET_ORIGINS_PROP, "");
         private String shadowBackend = System.getProperty(SHADOW_BACKEND_PROP, "");
         private double shadowSample = doubleProp(SHADOW_SAMPLE_PROP, SHADOW_SAMPLE_DEFAULT);
         private String shadowOnMismatch = System.getProperty(SHADOW_ON_MISMATCH_PROP, SHADOW_ON_MISMATCH_DEFAULT);
@@ -628,6 +659,13 @@ public final class ServerConfig {
 
         public Builder adminClientAuth(boolean adminClientAuth) {
             this.adminClientAuth = adminClientAuth;
+            return this;
+        }
+
+        /** The protocol over WebSocket on the admin port, and the other origins whose pages may use it (comma separated). */
+        public Builder webSocket(boolean enabled, String origins) {
+            this.webSocket = enabled;
+            this.webSocketOrigins = origins == null ? "" : origins;
             return this;
         }
 

@@ -97,6 +97,8 @@ public final class ShiftformerServer implements AutoCloseable {
             GlobalEventExecutor.INSTANCE);
     private final Channel serverChannel;
     private final ConnectionLimits limits;
+    /** Counts protocol bytes in and out (shared by every connection, TCP and WebSocket). */
+    private final ByteCounter bytes;
     /** TLS of the protocol port, or null for plaintext. */
     private final ServerTls tls;
     /** Tokens and client certificates; null when the server identifies nobody. */
@@ -174,7 +176,7 @@ public final class ShiftformerServer implements AutoCloseable {
         if (ByteBufAllocator.DEFAULT instanceof ByteBufAllocatorMetricProvider allocator) {
             new NettyAllocatorMetrics(allocator).bindTo(this.registry);
         }
-        ByteCounter bytes = new ByteCounter(stats);
+        this.bytes = new ByteCounter(stats);
         this.limits = new ConnectionLimits(config, stats);
         ServerTls adminTls;
         Authenticator authenticator;
@@ -233,7 +235,8 @@ public final class ShiftformerServer implements AutoCloseable {
             }
             this.admin = config.adminPort() == ServerConfig.ADMIN_DISABLED ? null
                     : AdminServer.start(adminGroup, channelClass, config.bindAddress(), config.adminPort(), new Admin(),
-                            java.time.Duration.ofMillis(config.adminReloadTimeoutMs()), adminTls);
+                            java.time.Duration.ofMillis(config.adminReloadTimeoutMs()), adminTls,
+                            config.webSocket() ? new WebSocketProtocol() : null);
         } catch (RuntimeException e) {
             for (Scheduler s : router.running()) {
                 s.beginShutdown();
@@ -562,6 +565,46 @@ public final class ShiftformerServer implements AutoCloseable {
         bossGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
         if (adminGroup != null) {
             adminGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+        }
+    }
+
+    /**
+     * The protocol on an admin connection upgraded to WebSocket: after the message adapter, the same
+     * byte counter, codec, connection limits and connection handler as a TCP connection.
+     */
+    private final class WebSocketProtocol implements AdminServer.WebSocketProtocol {
+        @Override
+        public int maxFrameBytes() {
+            return config.maxFrameBytes();
+        }
+
+        @Override
+        public boolean originAllowed(String origin) {
+            return config.webSocketOriginAllowed(origin);
+        }
+
+        @Override
+        public void install(io.netty.channel.ChannelPipeline p) {
+            Channel ch = p.channel();
+            p.addLast("bytes", bytes);
+            ProtocolCodec.addTo(p, config.maxFrameBytes(),
+                    Math.min(config.maxFrameBytes(), FrameLayout.PRE_HANDSHAKE_MAX_PAYLOAD_BYTES));
+            String refused = limits.admit(ch);
+            if (refused != null || closed || draining) {
+                ch.config().setAutoRead(false);
+                ch.writeAndFlush(new org.shiftformer.protocol.Message.Error(0, ErrorCode.OVERLOADED.value(),
+                        refused != null ? refused : "the server is shutting down"))
+                        .addListener(io.netty.channel.ChannelFutureListener.CLOSE);
+                return;
+            }
+            ch.config().setOption(ChannelOption.TCP_NODELAY, true);
+            if (config.socketSendBufferBytes() > 0) {
+                ch.config().setOption(ChannelOption.SO_SNDBUF, config.socketSendBufferBytes());
+            }
+            ch.config().setWriteBufferWaterMark(new WriteBufferWaterMark(config.writeBufferHighWaterMark() / 2,
+                    config.writeBufferHighWaterMark()));
+            connections.add(ch);
+            p.addLast("connection", new ConnectionHandler(config, router, stats, auth));
         }
     }
 

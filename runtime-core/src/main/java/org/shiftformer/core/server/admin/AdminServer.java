@@ -91,6 +91,21 @@ public final class AdminServer implements AutoCloseable {
         }
     }
 
+    /** What the streaming server provides to run its protocol on a WebSocket of this port ({@code GET /ws}). */
+    public interface WebSocketProtocol {
+        /** Largest protocol frame payload: a WebSocket message may carry it with its 4-byte prefix. */
+        int maxFrameBytes();
+
+        /** Whether a page of {@code origin} (not this port's own) may open a protocol WebSocket. */
+        boolean originAllowed(String origin);
+
+        /**
+         * Adds the protocol codec and the connection handler at the end of {@code pipeline}, whose channel is
+         * upgraded and active; or refuses the connection (the connection limits) by writing its Error.
+         */
+        void install(io.netty.channel.ChannelPipeline pipeline);
+    }
+
     /** Longest request line (method, target, version). */
     static final int MAX_REQUEST_LINE_BYTES = 4096;
     /** Largest header block. */
@@ -118,7 +133,8 @@ public final class AdminServer implements AutoCloseable {
      * @throws ShiftformerException {@link ErrorCode#IO_ERROR} if the address cannot be bound
      */
     public static AdminServer start(EventLoopGroup group, Class<? extends ServerChannel> channelClass, String bindAddress,
-                                    int port, Endpoints endpoints, Duration reloadTimeout, ServerTls tls) {
+                                    int port, Endpoints endpoints, Duration reloadTimeout, ServerTls tls,
+                                    WebSocketProtocol webSocket) {
         if (reloadTimeout.isNegative() || reloadTimeout.isZero()) {
             throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "admin reload timeout must be positive, not "
                     + reloadTimeout);
@@ -145,6 +161,9 @@ public final class AdminServer implements AutoCloseable {
                                             AdminHandler.MAX_REQUEST_BYTES))
                                     .addLast("aggregate", new BoundedAggregator())
                                     .addLast("admin", new AdminHandler(endpoints, reloads, reloading, reloadTimeout));
+                            if (webSocket != null) {
+                                WebSocketUpgrade.addTo(c.pipeline(), "aggregate", webSocket);
+                            }
                         }
                     })
                     .bind(bindAddress, port).syncUninterruptibly().channel();

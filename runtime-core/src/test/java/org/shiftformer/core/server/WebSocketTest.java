@@ -1,0 +1,236 @@
+package org.shiftformer.core.server;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.shiftformer.core.server.ServerFixture.request;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.WebSocket;
+import java.net.http.WebSocketHandshakeException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.shiftformer.api.ErrorCode;
+import org.shiftformer.protocol.LeakCheck;
+import org.shiftformer.protocol.Message;
+import org.shiftformer.protocol.MessageReader;
+import org.shiftformer.protocol.MessageWriter;
+import org.shiftformer.protocol.ProtocolVersion;
+
+/**
+ * The protocol over WebSocket on the admin port ({@code GET /ws}, PROTOCOL.md section 12), with the JDK's
+ * WebSocket client: the same handshake and streams as on TCP (tokens equal), the same limits (a request
+ * before Hello, an oversized frame before Welcome, a text message, a message over the frame limit), origins
+ * checked against cross-site hijacking, and a client that stops reading ends CANCELLED by the stall timeout
+ * while another one is served.
+ */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class WebSocketTest {
+    static {
+        LeakCheck.install();
+    }
+
+    private static final int[] SOURCE = {5, 6, 7};
+    private static final int MAX_NEW = 8;
+
+    @TempDir
+    static Path dir;
+    private static ServerFixture fx;
+    private static int[] expected;
+
+    @BeforeAll
+    static void model() {
+        fx = new ServerFixture(dir, 23, "ws");
+        expected = fx.expectedTokens(SOURCE, MAX_NEW);
+    }
+
+    @AfterAll
+    static void close() {
+        fx.backend.close();
+        LeakCheck.assertNoLeaks();
+    }
+
+    /** A WebSocket client whose incoming messages are decoded protocol frames (or "close CODE reason"). */
+    private static final class Ws implements WebSocket.Listener {
+        final LinkedBlockingQueue<Object> in = new LinkedBlockingQueue<>();
+        private final MessageWriter writer = new MessageWriter();
+        private final boolean reads;
+        private java.io.ByteArrayOutputStream partial = new java.io.ByteArrayOutputStream();
+        WebSocket ws;
+
+        Ws(boolean reads) {
+            this.reads = reads;
+        }
+
+        static Ws open(ShiftformerServer server, String origin, boolean reads) {
+            Ws w = new Ws(reads);
+            WebSocket.Builder b = HttpClient.newHttpClient().newWebSocketBuilder();
+            if (origin != null) {
+                b.header("Origin", origin);
+            }
+            w.ws = b.buildAsync(URI.create("ws://127.0.0.1:" + server.adminAddress().getPort() + "/ws"), w).join();
+            return w;
+        }
+
+        @Override
+        public void onOpen(WebSocket webSocket) {
+            webSocket.request(reads ? Long.MAX_VALUE : 1);
+        }
+
+        @Override
+        public CompletionStage<?> onBinary(WebSocket webSocket, ByteBuffer data, boolean last) {
+            byte[] b = new byte[data.remaining()];
+            data.get(b);
+            partial.writeBytes(b);
+            if (last) {
+                in.add(MessageReader.read(ByteBuffer.wrap(partial.toByteArray())));
+                partial = new java.io.ByteArrayOutputStream();
+            }
+            return null;
+        }
+
+        @Override
+        public CompletionStage<?> onClose(WebSocket webSocket, int statusCode, String reason) {
+            in.add("close " + statusCode + " " + reason);
+            return null;
+        }
+
+        @Override
+        public void onError(WebSocket webSocket, Throwable error) {
+            in.add("error " + error);
+        }
+
+        void send(Message m) {
+            ws.sendBinary(writer.encode(m), true).join();
+        }
+
+        Object next() throws InterruptedException {
+            Object o = in.poll(30, TimeUnit.SECONDS);
+            assertTrue(o != null, "nothing arrived within 30 s");
+            return o;
+        }
+
+        /** Frames until the terminal frame of {@code id}. */
+        List<Message> stream(long id) throws InterruptedException {
+            List<Message> out = new ArrayList<>();
+            while (true) {
+                Message m = assertInstanceOf(Message.class, next());
+                out.add(m);
+                if (m.requestId() == id && TestClient.isTerminal(m)) {
+                    return out;
+                }
+            }
+        }
+    }
+
+    private static Message hello(Ws w) throws InterruptedException {
+        w.send(new Message.Hello(0, 1, ProtocolVersion.CURRENT, "ws-test"));
+        return assertInstanceOf(Message.class, w.next());
+    }
+
+    @Test
+    void theProtocolRunsOverAWebSocketAsOverTcp() throws Exception {
+        try (ShiftformerServer server = fx.start(ServerFixture.config().conclude(), fx.noEos())) {
+            Ws w = Ws.open(server, null, true);
+            assertInstanceOf(Message.Welcome.class, hello(w));
+            w.send(request(1, SOURCE, MAX_NEW));
+            List<Message> frames = w.stream(1);
+            ServerFixture.assertDone(1, frames, expected);
+            w.send(new Message.Ping(0, 77));
+            assertEquals(77, assertInstanceOf(Message.Pong.class, w.next()).nonce());
+            // a cancel ends a long request with its own terminal frame
+            w.send(request(2, SOURCE, ServerFixture.MAX_NEW));
+            w.send(new Message.Cancel(2));
+            Message last = w.stream(2).getLast();
+            assertTrue(last instanceof Message.Cancelled || last instanceof Message.Done, last.toString());
+            assertTrue(server.connectionCount() >= 1);
+            w.ws.sendClose(WebSocket.NORMAL_CLOSURE, "bye").join();
+            ServerFixture.await("the connection is gone", 10_000, () -> server.connectionCount() == 0);
+        }
+    }
+
+    @Test
+    void originsOfOtherPagesAreRefusedUnlessAllowed() throws Exception {
+        try (ShiftformerServer server = fx.start(ServerFixture.config().webSocket(true, "https://console.example.net")
+                .conclude(), fx.noEos())) {
+            int port = server.adminAddress().getPort();
+            CompletionException e = assertThrows(CompletionException.class, () -> Ws.open(server, "https://evil.example", true));
+            assertEquals(403, assertInstanceOf(WebSocketHandshakeException.class, e.getCause()).getResponse().statusCode());
+            for (String ok : new String[] {"http://127.0.0.1:" + port, "https://console.example.net"}) {
+                Ws w = Ws.open(server, ok, true);
+                assertInstanceOf(Message.Welcome.class, hello(w));
+                w.ws.abort();
+            }
+        }
+        try (ShiftformerServer server = fx.start(ServerFixture.config().webSocket(false, "").conclude(), fx.noEos())) {
+            CompletionException e = assertThrows(CompletionException.class, () -> Ws.open(server, null, true));
+            assertEquals(404, assertInstanceOf(WebSocketHandshakeException.class, e.getCause()).getResponse().statusCode(),
+                    "webSocket=false: /ws is not an endpoint");
+        }
+    }
+
+    @Test
+    void theLimitsOfTcpHoldOnAWebSocket() throws Exception {
+        try (ShiftformerServer server = fx.start(ServerFixture.config().conclude(), fx.noEos())) {
+            Ws early = Ws.open(server, null, true);
+            early.send(request(1, SOURCE, MAX_NEW));
+            Message.Error e = assertInstanceOf(Message.Error.class, early.next());
+            assertEquals(ErrorCode.PROTOCOL_ERROR.value(), e.code());
+            assertTrue(e.message().contains("expected Hello"), e.message());
+            assertTrue(String.valueOf(early.next()).startsWith("close "), "closed after the connection error");
+
+            Ws big = Ws.open(server, null, true);
+            big.ws.sendBinary(ByteBuffer.wrap(new byte[] {0, 0, 2, 0}), true).join(); // a 131072-byte prefix
+            Message.Error tooBig = assertInstanceOf(Message.Error.class, big.next());
+            assertTrue(tooBig.message().contains("exceeds the limit of 65536 bytes before the handshake"), tooBig.message());
+
+            Ws text = Ws.open(server, null, true);
+            text.ws.sendText("hello", true).join();
+            assertEquals("close 1003 the shiftformer protocol is binary messages only", text.next());
+
+            Ws huge = Ws.open(server, null, true);
+            assertInstanceOf(Message.Welcome.class, hello(huge));
+            ByteBuffer over = ByteBuffer.allocate(server.config().maxFrameBytes() + 5)
+                    .order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(0, server.config().maxFrameBytes() + 1);
+            huge.ws.sendBinary(over, true);
+            // One message over the limit: the WebSocket layer closes with 1009 (message too big); should the
+            // client have split it into smaller frames, the protocol refuses the length prefix instead.
+            Object got = huge.next();
+            assertTrue(String.valueOf(got).startsWith("close 1009") || got instanceof Message.Error err
+                    && err.code() == ErrorCode.PROTOCOL_ERROR.value() && err.message().contains("exceeds the limit"),
+                    "a message over the frame limit: " + got);
+            ServerFixture.await("the refused connections are gone", 10_000, () -> server.connectionCount() == 0);
+        }
+    }
+
+    @Test
+    void aBrowserThatStopsReadingEndsCancelledWhileAnotherIsServed() throws Exception {
+        ServerConfig cfg = ServerFixture.config().stallTimeoutMs(500).socketSendBufferBytes(4096).conclude();
+        try (ShiftformerServer server = fx.start(cfg, fx.noEos(1))) {
+            Ws stuck = Ws.open(server, null, false); // takes one message, then never reads again
+            stuck.send(new Message.Hello(0, 1, ProtocolVersion.CURRENT, "stuck"));
+            for (long id = 1; id <= 200; id++) {
+                stuck.send(request(id, SOURCE, ServerFixture.MAX_NEW));
+            }
+            ServerFixture.await("the stall timeout", 60_000, () -> server.stats().limitHits(ServerStats.Limit.STALL_TIMEOUT) > 0);
+            Ws ok = Ws.open(server, null, true);
+            assertInstanceOf(Message.Welcome.class, hello(ok));
+            ok.send(request(7, SOURCE, MAX_NEW));
+            ServerFixture.assertDone(7, ok.stream(7), expected);
+        }
+    }
+}
