@@ -122,6 +122,43 @@ class TlsAndTokensTest {
     }
 
     @Test
+    void aRotatedCertificateIsUsedForNewConnectionsWithinASecondAndABrokenOneIsIgnored() throws Exception {
+        Path cert = dir.resolve("rotating.pem");
+        Path key = dir.resolve("rotating.key");
+        Files.copy(pki.serverCert(), cert, StandardCopyOption.REPLACE_EXISTING);
+        Files.copy(pki.serverKey(), key, StandardCopyOption.REPLACE_EXISTING);
+        SSLContext trusting = clientTls(pki.caCert(), null, null);
+        try (ShiftformerServer server = fixture.start(ServerFixture.config().tls(cert, key).conclude(), fixture.noEos())) {
+            try (TestClient c = TestClient.tls(server.localAddress(), trusting)) {
+                assertInstanceOf(Message.Welcome.class, hello(c, null));
+            }
+            // A broken file (a key where the certificate should be) keeps the working certificate.
+            Path aside = dir.resolve("rotating.next");
+            Files.copy(pki.serverKey(), aside, StandardCopyOption.REPLACE_EXISTING);
+            Files.move(aside, cert, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            Thread.sleep(1_100);
+            try (TestClient c = TestClient.tls(server.localAddress(), trusting)) {
+                assertInstanceOf(Message.Welcome.class, hello(c, null), "the previous certificate still serves");
+            }
+            // Rotated to a certificate for another name: within a second new connections get it (and this client,
+            // checking for 127.0.0.1, refuses it).
+            Files.copy(pki.wrongNameKey(), key, StandardCopyOption.REPLACE_EXISTING);
+            Files.copy(pki.wrongNameCert(), aside, StandardCopyOption.REPLACE_EXISTING);
+            Files.move(aside, cert, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            await("the rotated certificate in use", 10_000, () -> {
+                try (TestClient c = TestClient.tls(server.localAddress(), trusting)) {
+                    hello(c, null);
+                    return false;
+                } catch (SSLException e) {
+                    return true;
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+        }
+    }
+
+    @Test
     void aServerCertificateForAnotherNameIsRefusedByTheClient() throws Exception {
         ServerConfig cfg = ServerFixture.config().tls(pki.wrongNameCert(), pki.wrongNameKey()).conclude();
         try (ShiftformerServer server = fixture.start(cfg, fixture.noEos());
