@@ -50,6 +50,7 @@ import org.shiftformer.core.server.ServerConfig;
 import org.shiftformer.core.server.ShiftformerServer;
 import org.shiftformer.core.tokenizer.ByteBpeTokenizer;
 import org.shiftformer.protocol.Message;
+import org.shiftformer.protocol.TestPki;
 
 /**
  * The admin port's web console ({@code GET /console}, README "Console") in a real browser: Debian's
@@ -59,7 +60,8 @@ import org.shiftformer.protocol.Message;
  * or above (checked after every test), shows the model card; the playground's streamed text and token ids
  * equal local decoding (greedy and beam, umlauts included); Cancel ends a long stream on a slowed-down
  * server; the gauges move under a background load; a server with a tokens file gets its token asked for,
- * kept out of every browser storage. Screenshots go to {@code cli/target/console}.
+ * kept out of every browser storage, over TLS ({@code https://} and {@code wss://}, Chromium trusting only this
+ * run's server key). Screenshots go to {@code cli/target/console}.
  *
  * <p>Without chromium and chromedriver the tests are skipped with the reason, except in CI ({@code CI=true}),
  * where that fails ({@code .ci/run} installs them).
@@ -104,13 +106,16 @@ class ConsoleBrowserTest {
                 backend.identity()));
         slow = ShiftformerServer.start(config, ServedModel.of(slowArtifact,
                 new NoEosModel(backend.load(slowArtifact.model()), SLOW_STEP_MS), backend.identity()));
+        TestPki pki = TestPki.create(dir.resolve("pki"));
         guarded = ShiftformerServer.start(ServerConfig.builder().port(0).adminPort(0).bindAddress("127.0.0.1")
-                .drainTimeoutMs(2_000).tokensFile(tokens).conclude(),
+                .drainTimeoutMs(2_000).tls(pki.serverCert(), pki.serverKey()).tokensFile(tokens).conclude(),
                 ServedModel.of(artifact, backend.load(artifact.model()), backend.identity()));
 
         ChromeOptions options = new ChromeOptions().setBinary(tools[0].toFile())
                 .addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                        "--window-size=1200,1000", "--no-first-run", "--disable-extensions");
+                        "--window-size=1200,1000", "--no-first-run", "--disable-extensions",
+                        // the TLS server's certificate (this run's test CA) and no other
+                        "--ignore-certificate-errors-spki-list=" + spkiHash(pki.serverCert()));
         LoggingPreferences logs = new LoggingPreferences();
         logs.enable(LogType.BROWSER, Level.ALL);
         options.setCapability(ChromeOptions.LOGGING_PREFS, logs);
@@ -183,6 +188,9 @@ class ConsoleBrowserTest {
                 List<Object> ids = js("return [...document.querySelectorAll('#tokens li')].map(li => Number(li.dataset.token));");
                 assertEquals(java.util.Arrays.stream(expected.tokens()).boxed().toList(),
                         ids.stream().map(o -> ((Number) o).intValue()).toList(), () -> "streamed tokens of '" + source + "'");
+                assertEquals(expected.tokens().length,
+                        ((Number) js("return document.querySelectorAll('#cycles-chart rect').length;")).intValue(),
+                        "one bar per token in the cycles chart");
                 List<Object> cycles = js("return [...document.querySelectorAll('#tokens li')].map(li => Number(li.dataset.cycles));");
                 assertTrue(cycles.stream().allMatch(c -> ((Number) c).longValue() >= 0)
                         && cycles.stream().mapToLong(c -> ((Number) c).longValue()).sum() > 0, () -> "modelled cycles shown: " + cycles);
@@ -220,7 +228,7 @@ class ConsoleBrowserTest {
                 load.add(client.translate(TranslationRequest.tokens(5 + i, 6, 7).greedy().maxNewTokens(200)));
             }
             await("the gauges under load", () -> num("g-streams") >= 4 && num("g-tokens") > 0 && num("g-connections") >= 2
-                    && num("g-batch") >= 1);
+                    && num("g-batch") >= 4 && num("g-itl") > 0);
             screenshot("console-load.png");
             for (TranslationFuture f : load) {
                 f.cancel(true);
@@ -230,8 +238,9 @@ class ConsoleBrowserTest {
     }
 
     @Test
-    void aServerWithATokensFileGetsItsTokenAskedFor() {
+    void overTlsAServerWithATokensFileGetsItsTokenAskedFor() {
         open(guarded);
+        assertTrue(browser.getCurrentUrl().startsWith("https://"), browser.getCurrentUrl());
         await("the token form", () -> browser.findElement(By.id("auth")).isDisplayed());
         assertEquals("–", text("m-sha256"), "nothing shown before the token");
         browser.findElement(By.id("token")).sendKeys("wrong-token");
@@ -263,6 +272,17 @@ class ConsoleBrowserTest {
         return new Path[] {binary, driver};
     }
 
+    /** Base64 SHA-256 of a PEM certificate's SubjectPublicKeyInfo (what Chromium's SPKI allow-list takes). */
+    private static String spkiHash(Path pem) {
+        try (var in = Files.newInputStream(pem)) {
+            var cert = java.security.cert.CertificateFactory.getInstance("X.509").generateCertificate(in);
+            return java.util.Base64.getEncoder().encodeToString(
+                    java.security.MessageDigest.getInstance("SHA-256").digest(cert.getPublicKey().getEncoded()));
+        } catch (IOException | java.security.GeneralSecurityException e) {
+            throw new IllegalStateException("reading " + pem, e);
+        }
+    }
+
     private static Path firstExisting(String... paths) {
         for (String p : paths) {
             if (Files.isExecutable(Path.of(p))) {
@@ -273,7 +293,7 @@ class ConsoleBrowserTest {
     }
 
     private static void open(ShiftformerServer s) {
-        browser.get("http://127.0.0.1:" + s.adminAddress().getPort() + "/console");
+        browser.get((s == guarded ? "https" : "http") + "://127.0.0.1:" + s.adminAddress().getPort() + "/console");
     }
 
     private static String text(String id) {

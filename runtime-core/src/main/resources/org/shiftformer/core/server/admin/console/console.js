@@ -131,6 +131,7 @@ function translate() {
   current = { id: nextRequestId++ };
   $('output').textContent = '';
   $('tokens').replaceChildren();
+  drawCycles();
   $('result').dataset.state = 'streaming';
   $('result').textContent = beam > 1 ? `beam search, width ${beam}…` : 'greedy…';
   $('translate').disabled = true;
@@ -150,6 +151,26 @@ function addToken(t) {
   info.textContent = `#${t.token} · ${t.deviceCycles} cyc`;
   li.append(piece, info);
   $('tokens').append(li);
+  drawCycles();
+}
+
+/** One bar per token, its height its modelled device cycles (the first one includes the encoder's share). */
+function drawCycles() {
+  const svg = $('cycles-chart');
+  const cycles = [...$('tokens').children].map((li) => Number(li.dataset.cycles));
+  const max = Math.max(1, ...cycles);
+  svg.setAttribute('viewBox', `0 0 ${Math.max(1, cycles.length)} 100`);
+  svg.replaceChildren(...cycles.map((c, i) => {
+    const bar = document.createElementNS('http://www.w3.org/2000/svg', 'rect');
+    bar.setAttribute('x', String(i + 0.1));
+    bar.setAttribute('width', '0.8');
+    bar.setAttribute('y', String(100 - (100 * c) / max));
+    bar.setAttribute('height', String((100 * c) / max));
+    const title = document.createElementNS('http://www.w3.org/2000/svg', 'title');
+    title.textContent = `token ${i}: ${c} cycles`;
+    bar.append(title);
+    return bar;
+  }));
 }
 
 function append(text) {
@@ -214,6 +235,8 @@ async function poll() {
       const steps = (s.get('shiftformer_batch_size_count') ?? 0) - (previous.sums.get('shiftformer_batch_size_count') ?? 0);
       const rows = (s.get('shiftformer_batch_size_sum') ?? 0) - (previous.sums.get('shiftformer_batch_size_sum') ?? 0);
       $('g-batch').textContent = steps > 0 ? (rows / steps).toFixed(1) : '0';
+      $('g-ttft').textContent = meanMs(now, previous, 'shiftformer_time_to_first_token_seconds');
+      $('g-itl').textContent = meanMs(now, previous, 'shiftformer_inter_token_latency_seconds');
     }
     const info = now.modelInfo;
     if (info !== null && info.fallback === 'true') {
@@ -225,6 +248,13 @@ async function poll() {
   } catch (e) {
     $('g-note').textContent = `(metrics unavailable: ${e.message})`;
   }
+}
+
+/** The mean of a timer's observations since the previous scrape, in ms; '–' without any. */
+function meanMs(now, before, timer) {
+  const count = (now.sums.get(`${timer}_count`) ?? 0) - (before.sums.get(`${timer}_count`) ?? 0);
+  const sum = (now.sums.get(`${timer}_sum`) ?? 0) - (before.sums.get(`${timer}_sum`) ?? 0);
+  return count > 0 ? ((1000 * sum) / count).toFixed(1) : '–';
 }
 
 function fmt(v) {
