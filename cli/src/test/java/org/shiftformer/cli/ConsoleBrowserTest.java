@@ -122,6 +122,13 @@ class ConsoleBrowserTest {
         ChromeDriverService service = new ChromeDriverService.Builder().usingDriverExecutable(tools[1].toFile())
                 .usingAnyFreePort().withLogOutput(Files.newOutputStream(shots.resolve("chromedriver.log"))).build();
         browser = new ChromeDriver(service, options);
+        // the console check below is only worth something if the browser's log reaches us: a probe
+        open(server);
+        js("console.error('console-browser-test probe')");
+        List<String> logged = problems();
+        assertTrue(logged.stream().anyMatch(m -> m.contains("console-browser-test probe")), "the browser's log is read");
+        assertEquals(List.of(), logged.stream().filter(m -> !m.contains("console-browser-test probe")).toList(),
+                "browser console messages of the first load");
     }
 
     @AfterAll
@@ -143,13 +150,18 @@ class ConsoleBrowserTest {
     /** Every test: the browser logged nothing at WARNING or above (a failed script, request or socket). */
     @AfterEach
     void noConsoleErrors() {
+        assertEquals(List.of(), problems(), "browser console messages");
+    }
+
+    /** The browser's log messages at WARNING or above since the last call (reading empties the log). */
+    private static List<String> problems() {
         List<String> bad = new ArrayList<>();
         for (LogEntry e : browser.manage().logs().get(LogType.BROWSER)) {
             if (e.getLevel().intValue() >= Level.WARNING.intValue()) {
                 bad.add(e.getLevel() + " " + e.getMessage());
             }
         }
-        assertEquals(List.of(), bad, "browser console messages");
+        return bad;
     }
 
     @Test
