@@ -15,8 +15,8 @@ import java.util.regex.Pattern;
  * The web console's files (README "Console"): classpath resources under
  * {@code org/shiftformer/core/server/admin/console/}, served by {@link AdminHandler} at {@code /console}
  * (the page) and {@code /console/NAME}. Nothing else is reachable: a name is letters, digits, {@code . _ -}
- * and {@code /} between segments that do not start with a dot, with a known extension. Each file is read
- * once and kept with its ETag (the SHA-256 of its bytes), so a browser revalidates and gets 304.
+ * and {@code /} between segments that do not start with a dot, with a known extension. Each file that exists
+ * is read once and kept with its ETag (the SHA-256 of its bytes), so a browser revalidates and gets 304.
  */
 final class ConsoleAssets {
     /** Where the page is; {@code /console/} serves it too. */
@@ -34,7 +34,6 @@ final class ConsoleAssets {
     record Asset(byte[] bytes, String contentType, String etag) {
     }
 
-    private static final Asset MISSING = new Asset(new byte[0], "", "");
     private final Map<String, Asset> cache = new ConcurrentHashMap<>();
 
     /** The file a request path under {@code /console} names, if there is one. */
@@ -48,17 +47,24 @@ final class ConsoleAssets {
         if (type == null) {
             return Optional.empty();
         }
-        Asset a = cache.computeIfAbsent(name, n -> load(n, type));
-        return a == MISSING ? Optional.empty() : Optional.of(a);
+        Asset cached = cache.get(name);
+        if (cached != null) {
+            return Optional.of(cached);
+        }
+        // only files that exist are kept: requests for made-up names cannot grow the map
+        Optional<Asset> loaded = load(name, type);
+        loaded.ifPresent(a -> cache.putIfAbsent(name, a));
+        return loaded;
     }
 
-    private static Asset load(String name, String type) {
+    private static Optional<Asset> load(String name, String type) {
         try (InputStream in = ConsoleAssets.class.getClassLoader().getResourceAsStream(ROOT + name)) {
             if (in == null) {
-                return MISSING;
+                return Optional.empty();
             }
             byte[] bytes = in.readAllBytes();
-            return new Asset(bytes, type, '"' + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes)) + '"');
+            return Optional.of(new Asset(bytes, type,
+                    '"' + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes)) + '"'));
         } catch (IOException e) {
             throw new UncheckedIOException("reading the console file " + name, e);
         } catch (NoSuchAlgorithmException e) {
