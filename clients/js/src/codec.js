@@ -40,6 +40,8 @@ export const BodyType = Object.freeze({
 const TYPE_NAMES = new Map(Object.entries(BodyType).map(([name, n]) => [n, name]));
 const UINT64_MAX = (1n << 64n) - 1n;
 const UINT_LIMIT = 2 ** 31; // PROTOCOL.md 2: uint fields stay below 2^31
+/** Web API, in Node.js and browsers alike (the console runs this module in the page). */
+const UTF8 = new TextEncoder();
 
 function protocolError(message) {
   return new ShiftformerError(ErrorCode.PROTOCOL_ERROR, message);
@@ -195,7 +197,7 @@ export function encodeHello(clientName, { token = null, minVersion = PROTOCOL_VE
 
 /** A string of `min`..MAX_NAME_BYTES UTF-8 bytes; the message names the length, not the value. */
 function checkName(what, value, min) {
-  const bytes = typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : -1;
+  const bytes = typeof value === 'string' ? UTF8.encode(value).length : -1;
   if (bytes < min || bytes > MAX_NAME_BYTES) {
     throw new ShiftformerError(ErrorCode.INVALID_ARGUMENT,
       `${what} must be a string of ${min} to ${MAX_NAME_BYTES} UTF-8 bytes, got ${bytes >= 0 ? `${bytes} bytes` : typeof value}`);

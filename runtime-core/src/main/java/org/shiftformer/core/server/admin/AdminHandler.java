@@ -22,6 +22,7 @@ import io.netty.handler.codec.http.TooLongHttpLineException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
@@ -48,6 +49,8 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     private static final String TEXT = "text/plain; charset=utf-8";
 
     private final AdminServer.Endpoints endpoints;
+    /** The web console's files, shared by every connection. */
+    private static final ConsoleAssets CONSOLE = new ConsoleAssets();
     private final ExecutorService reloads;
     /** Set while a reload runs (one at a time, over every admin connection). */
     private final AtomicBoolean reloading;
@@ -135,9 +138,36 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
                     }
                 }
             }
-            default -> respond(ctx, keepAlive, HttpResponseStatus.NOT_FOUND, TEXT, "no such endpoint: " + printable(path)
-                    + " (try /metrics, /health/live, /health/ready, POST /admin/reload)");
+            default -> {
+                Optional<ConsoleAssets.Asset> asset = CONSOLE.find(path);
+                if (asset.isPresent()) {
+                    if (allowed(ctx, keepAlive, method, HttpMethod.GET)) {
+                        serve(ctx, keepAlive, req, asset.get());
+                    }
+                } else {
+                    respond(ctx, keepAlive, HttpResponseStatus.NOT_FOUND, TEXT, "no such endpoint: " + printable(path)
+                            + " (try /metrics, /health/live, /health/ready, POST /admin/reload, /console)");
+                }
+            }
         }
+    }
+
+    /**
+     * A console file: revalidated on every use ({@code no-cache} with its ETag; 304 when the browser has it),
+     * never sniffed, never framed by another site's page.
+     */
+    private static void serve(ChannelHandlerContext ctx, boolean keepAlive, FullHttpRequest req, ConsoleAssets.Asset asset) {
+        boolean fresh = asset.etag().equals(req.headers().get(HttpHeaderNames.IF_NONE_MATCH));
+        FullHttpResponse res = fresh
+                ? new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.NOT_MODIFIED, Unpooled.EMPTY_BUFFER)
+                : new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK, Unpooled.wrappedBuffer(asset.bytes()));
+        res.headers().set(HttpHeaderNames.CONTENT_TYPE, asset.contentType())
+                .setInt(HttpHeaderNames.CONTENT_LENGTH, fresh ? 0 : asset.bytes().length)
+                .set(HttpHeaderNames.ETAG, asset.etag())
+                .set(HttpHeaderNames.CACHE_CONTROL, "no-cache")
+                .set("X-Content-Type-Options", "nosniff")
+                .set("X-Frame-Options", "DENY");
+        write(ctx, keepAlive, res);
     }
 
     /**

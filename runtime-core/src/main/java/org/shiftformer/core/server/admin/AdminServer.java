@@ -48,6 +48,7 @@ import org.shiftformer.api.ShiftformerException;
  *   <li>{@code POST /admin/reload[?path=FILE]}: hot reload, run on its own thread (never on the event
  *       loop), 200 or an error status with the error text; one at a time (409 while another runs), 504
  *       after the reload timeout;</li>
+ *   <li>{@code GET /console} and {@code /console/NAME}: the web console's files ({@link ConsoleAssets});</li>
  * </ul>
  *
  * Every request gets a status line and a plain-text body: 404 for other paths, 405 (with {@code Allow})

@@ -181,6 +181,43 @@ class AdminServerTest {
         assertFalse(internal.body.contains("internal detail"), internal.toString());
     }
 
+    @Test
+    void theConsoleIsServedFromTheClasspathWithTypesAndRevalidation() throws IOException {
+        Answer page = get("/console", "");
+        assertEquals(200, page.status, page.toString());
+        assertTrue(header(page, "content-type").equals("text/html; charset=utf-8"), page.head);
+        assertEquals("no-cache", header(page, "cache-control"));
+        assertEquals("nosniff", header(page, "x-content-type-options"));
+        assertTrue(page.body.contains("<script type=\"module\" src=\"/console/console.js\">"), page.body);
+        assertEquals(page.body, get("/console/", "").body, "/console/ is the page too");
+        String etag = header(page, "etag");
+        assertTrue(etag.matches("\"[0-9a-f]{64}\""), etag);
+        Answer again = get("/console", "If-None-Match: " + etag + "\r\n");
+        assertEquals(304, again.status, again.toString());
+        assertEquals("", again.body);
+        for (String[] asset : new String[][] {{"/console/console.js", "text/javascript; charset=utf-8"},
+                {"/console/console.css", "text/css; charset=utf-8"},
+                {"/console/lib/src/codec.js", "text/javascript; charset=utf-8"},
+                {"/console/lib/src/errors.js", "text/javascript; charset=utf-8"},
+                {"/console/lib/build/generated/stream_generated.js", "text/javascript; charset=utf-8"},
+                {"/console/lib/flatbuffers/index.js", "text/javascript; charset=utf-8"}}) {
+            Answer a = get(asset[0], "");
+            assertEquals(200, a.status, asset[0] + ": " + a);
+            assertEquals(asset[1], header(a, "content-type"), asset[0]);
+            assertFalse(a.body.isEmpty(), asset[0]);
+        }
+        // unknown files, other extensions, directories and ways out of the folder are not found
+        for (String target : new String[] {"/console/nothing.js", "/console/index.htm", "/console/lib",
+                "/console/lib/", "/console/../admin/AdminHandler.class", "/console/lib/../console.js",
+                "/console/.hidden.js", "/console//console.js", "/consolex", "/console/lib/src/codec.js.map"}) {
+            Answer a = get(target, "");
+            assertEquals(404, a.status, target + ": " + a);
+            assertTrue(a.body.startsWith("no such endpoint"), a.toString());
+        }
+        Answer post = post("/console");
+        assertEquals(405, post.status, post.toString());
+    }
+
     // ---- raw HTTP ----------------------------------------------------------------------------------
 
     record Answer(int status, String head, String body) {
@@ -198,6 +235,22 @@ class AdminServerTest {
         } catch (IOException e) {
             throw new AssertionError("POST " + target + ": " + e, e);
         }
+    }
+
+    private Answer get(String target, String headers) throws IOException {
+        return exchange(("GET " + target + " HTTP/1.1\r\nHost: x\r\n" + headers + "Connection: close\r\n\r\n")
+                .getBytes(StandardCharsets.US_ASCII));
+    }
+
+    /** The value of a response header (the first one named so), or null. */
+    private static String header(Answer a, String name) {
+        for (String line : a.head.split("\r\n")) {
+            int colon = line.indexOf(':');
+            if (colon > 0 && line.substring(0, colon).equalsIgnoreCase(name)) {
+                return line.substring(colon + 1).trim();
+            }
+        }
+        return null;
     }
 
     private Socket connect() throws IOException {
