@@ -69,6 +69,7 @@ inline void rd_bytes(const word512_t* port, int64_t off, uint8_t* dst, int32_t n
   int64_t w0 = off / WORD_BYTES;
   int64_t w1 = (off + n + WORD_BYTES - 1) / WORD_BYTES;
   for (int64_t w = w0; w < w1; w++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=65
 #pragma HLS PIPELINE II=1
     word512_t v = port[w];
     for (int32_t j = 0; j < WORD_BYTES; j++) {
@@ -84,6 +85,7 @@ inline void wr_bytes(word512_t* port, int64_t off, const uint8_t* src, int32_t n
   int64_t w0 = off / WORD_BYTES;
   int64_t w1 = (off + n + WORD_BYTES - 1) / WORD_BYTES;
   for (int64_t w = w0; w < w1; w++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=65
 #pragma HLS PIPELINE II=1
     bool whole = w * WORD_BYTES >= off && (w + 1) * WORD_BYTES <= off + n;
     word512_t v = whole ? word512_t(0) : port[w];

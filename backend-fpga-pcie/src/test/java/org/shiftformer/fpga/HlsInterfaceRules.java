@@ -30,7 +30,13 @@ import java.util.regex.Pattern;
  *       define {@code word512_t} as {@code ap_uint<512>} under {@code __SYNTHESIS__} and assert it is 64
  *       bytes, and outside the file defining it a {@code word512_t*} is never indexed nor offset: it is
  *       read and written only through the segment functions ({@code rd_bytes}, {@code wr_bytes}) into and
- *       out of on-chip arrays, so every access is a burst of whole beats.</li>
+ *       out of on-chip arrays, so every access is a burst of whole beats;</li>
+ *   <li>every {@code m_axi} INTERFACE pragma has a positive {@code depth=} (the port's size in elements, which
+ *       vitis_hls C/RTL co-simulation allocates; HlsInterfaceRulesTest checks the values against the host's
+ *       buffer sizes);</li>
+ *   <li>every loop whose bound is not a literal or an upper-case constant ({@code i < PE_R}) has a
+ *       {@code LOOP_TRIPCOUNT} pragma with {@code min=} and {@code max=} (0 <= min <= max, max > 0) in its
+ *       body, before any nested loop; a {@code while} loop always needs one.</li>
  * </ol>
  */
 final class HlsInterfaceRules {
@@ -57,6 +63,7 @@ final class HlsInterfaceRules {
         Map<String, String> code = new LinkedHashMap<>();
         kernel.forEach((name, text) -> code.put(name, stripComments(text)));
         code.forEach((name, text) -> {
+            bad.addAll(loopsWithoutTripcount(name, text));
             if (Pattern.compile("\\bvoid\\s*\\*").matcher(text).find()) {
                 bad.add(name + ": void* (rule 1)");
             }
@@ -165,6 +172,10 @@ final class HlsInterfaceRules {
                 bad.add(file + ": INTERFACE pragma names port " + p + ", which is no parameter (rule 4)");
             }
             if (mode.equals("m_axi")) {
+                Matcher depth = Pattern.compile("\\bdepth=(\\d+)\\b").matcher(pragma.group(2));
+                if (!depth.find() || Long.parseLong(depth.group(1)) < 1) {
+                    bad.add(file + ": m_axi port " + p + " has no positive depth= (rule 7)");
+                }
                 Matcher bundle = Pattern.compile("\\bbundle=(\\w+)").matcher(pragma.group(2));
                 if (!pointers.contains(p)) {
                     bad.add(file + ": m_axi on " + p + ", which is not a pointer (rule 4)");
@@ -214,6 +225,63 @@ final class HlsInterfaceRules {
         return bad;
     }
 
+    private static final Pattern LOOP = Pattern.compile("\\b(for|while)\\s*\\(");
+    private static final Pattern FIXED_BOUND = Pattern.compile("\\s*\\w+\\s*(<|<=|!=)\\s*(\\d+|[A-Z][A-Z0-9_]*)\\s*");
+    private static final Pattern TRIPCOUNT = Pattern.compile(
+            "#pragma\\s+HLS\\s+LOOP_TRIPCOUNT\\s+min=(\\d+)\\s+max=(\\d+)");
+
+    /** Loops with a run-time bound and no LOOP_TRIPCOUNT pragma (min, max) at the top of their body (rule 8). */
+    static List<String> loopsWithoutTripcount(String file, String code) {
+        List<String> out = new ArrayList<>();
+        Matcher m = LOOP.matcher(code);
+        while (m.find()) {
+            int close = matching(code, m.end() - 1, '(', ')');
+            String header = code.substring(m.end(), close);
+            int line = 1 + (int) code.substring(0, m.start()).chars().filter(c -> c == '\n').count();
+            String where = file + ":" + line + ": loop '" + m.group(1) + " (" + header.replaceAll("\\s+", " ").trim() + ")'";
+            if (m.group(1).equals("for")) {
+                String[] parts = header.split(";", -1);
+                if (parts.length != 3) {
+                    out.add(where + " is unreadable (rule 8)");
+                    continue;
+                }
+                if (FIXED_BOUND.matcher(parts[1]).matches()) {
+                    continue;
+                }
+            }
+            int open = close + 1;
+            while (open < code.length() && Character.isWhitespace(code.charAt(open))) {
+                open++;
+            }
+            if (open >= code.length() || code.charAt(open) != '{') {
+                out.add(where + " has a run-time bound and no braced body for a LOOP_TRIPCOUNT pragma (rule 8)");
+                continue;
+            }
+            String body = body(code, open);
+            Matcher nested = LOOP.matcher(body);
+            String top = nested.find() ? body.substring(0, nested.start()) : body;
+            Matcher tc = TRIPCOUNT.matcher(top);
+            if (!tc.find()) {
+                out.add(where + " has a run-time bound and no LOOP_TRIPCOUNT min= max= pragma (rule 8)");
+            } else if (Long.parseLong(tc.group(2)) < 1 || Long.parseLong(tc.group(1)) > Long.parseLong(tc.group(2))) {
+                out.add(where + ": LOOP_TRIPCOUNT min=" + tc.group(1) + " max=" + tc.group(2) + " is no range (rule 8)");
+            }
+        }
+        return out;
+    }
+
+    private static int matching(String code, int open, char o, char c) {
+        int depth = 0;
+        for (int i = open; i < code.length(); i++) {
+            if (code.charAt(i) == o) {
+                depth++;
+            } else if (code.charAt(i) == c && --depth == 0) {
+                return i;
+            }
+        }
+        return code.length();
+    }
+
     /** Members of struct/class bodies whose declaration has a '*' or '&' (member functions skipped). */
     static List<String> pointerMembers(String code) {
         List<String> out = new ArrayList<>();
@@ -249,15 +317,7 @@ final class HlsInterfaceRules {
 
     /** The text between the brace at {@code open} and its match, exclusive. */
     private static String body(String code, int open) {
-        int depth = 0;
-        for (int i = open; i < code.length(); i++) {
-            if (code.charAt(i) == '{') {
-                depth++;
-            } else if (code.charAt(i) == '}' && --depth == 0) {
-                return code.substring(open + 1, i);
-            }
-        }
-        return code.substring(open + 1);
+        return code.substring(open + 1, matching(code, open, '{', '}'));
     }
 
     private static String normalise(String params) {
