@@ -31,6 +31,7 @@ constexpr int32_t K_CHUNK = 4096;    // inputs of an on-chip activation row; lon
 constexpr int32_t DOT_LANES = 64;    // multipliers of the attention datapath (Q·K^T and Pr·V): a d_k = 64 key per cycle
 constexpr int32_t VEC_LANES = 16;    // elements per cycle of LayerNorm, softmax and the embedding (UNROLL factor=16)
 constexpr int32_t KV_ON_CHIP = 262144;  // bytes of a head's K (and of its V) held on chip in the encoder
+constexpr int32_t WEIGHT_STRIPES = 4;   // weight-matrix ports (wstripe0..3): row r of a matrix on stripe r % 4
 constexpr int32_t MAX_TABLE_WORDS = 5600;  // descriptor table on chip: 32 + 64 encoder x 33 + 64 decoder x 54 words
 
 // ---- pipeline depths (cycles from a loop's first input to its first result) -------------------------------------

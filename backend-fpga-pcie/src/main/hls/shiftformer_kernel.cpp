@@ -6,8 +6,9 @@
 // would be wrong). The working set lives in the scratch buffer (device memory, never synced); the host
 // syncs only the small per-step input to the device and the status + logits back.
 //
-// Memory interface (issue 16 item 1): seven m_axi ports, one bundle each. weights, kv, src, out and scratch
-// are 512-bit word ports (word512_t: ap_uint<512> under synthesis, a 64-byte struct in the emulation), read
+// Memory interface (issue 16 item 1): eleven m_axi ports, one bundle each. weights, kv, src, out, scratch and
+// the four weight stripes wstripe0..3 (every weight matrix split by rows, shiftformer_kernel.h) are 512-bit
+// word ports (word512_t: ap_uint<512> under synthesis, a 64-byte struct in the emulation), read
 // and written only as contiguous byte segments into or out of on-chip arrays (rd_bytes / wr_bytes); in and
 // taps are int32 ports. Inside the kernel nothing holds a pointer to a port: descriptors and the scratch
 // layout are byte offsets from a named port's base; attention, whose key/value rows come from three ports,
@@ -211,18 +212,31 @@ struct LinPass {
   bool x_unsigned;
 };
 
-// Weight block i of a pass (output block i / chunks, input chunk i % chunks): cn weight rows of kw bytes,
-// each one burst, into an on-chip block.
-void load_block(const word512_t* weights, const LinDesc& l, const LinPass& p, int32_t i, int8_t wt[PE_C][K_CHUNK]) {
+// The rows c = s, s + WEIGHT_STRIPES, ... (< cn) of weight block i from stripe s, each one burst of kw bytes
+// into its row of the on-chip block. Row nb + c of the matrix is on stripe (nb + c) % WEIGHT_STRIPES = c %
+// WEIGHT_STRIPES (nb is a multiple of PE_C), at stripe row (nb + c) / WEIGHT_STRIPES.
+void load_stripe(const word512_t* stripe, int32_t s, const LinDesc& l, const LinPass& p, int32_t nb, int32_t kc,
+                 int32_t cn, int32_t kw, int8_t wt[PE_C][K_CHUNK]) {
 #pragma HLS INLINE off
+  for (int32_t c = s; c < cn; c += WEIGHT_STRIPES) {
+#pragma HLS LOOP_TRIPCOUNT min=0 max=16
+    rd_bytes(stripe, l.w_off + (int64_t)((nb + c) / WEIGHT_STRIPES) * p.k + kc, (uint8_t*)wt[c], kw);
+  }
+}
+
+// Weight block i of a pass (output block i / chunks, input chunk i % chunks): cn weight rows of kw bytes into
+// an on-chip block, the WEIGHT_STRIPES stripes at once (four instances on four ports writing disjoint rows of
+// the row-partitioned block), so the block takes ceil(cn / WEIGHT_STRIPES) rows' beats.
+void load_block(const word512_t* ws0, const word512_t* ws1, const word512_t* ws2, const word512_t* ws3, const LinDesc& l, const LinPass& p, int32_t i, int8_t wt[PE_C][K_CHUNK]) {
+  static_assert(WEIGHT_STRIPES == 4, "one load_stripe per stripe port");
   int32_t nb = i / p.chunks * PE_C;
   int32_t kc = i % p.chunks * K_CHUNK;
   int32_t cn = min32(PE_C, p.n - nb);
   int32_t kw = min32(K_CHUNK, p.k - kc);
-  for (int32_t c = 0; c < cn; c++) {
-#pragma HLS LOOP_TRIPCOUNT min=1 max=64
-    rd_bytes(weights, l.w_off + (int64_t)(nb + c) * p.k + kc, (uint8_t*)wt[c], kw);
-  }
+  load_stripe(ws0, 0, l, p, nb, kc, cn, kw, wt);
+  load_stripe(ws1, 1, l, p, nb, kc, cn, kw, wt);
+  load_stripe(ws2, 2, l, p, nb, kc, cn, kw, wt);
+  load_stripe(ws3, 3, l, p, nb, kc, cn, kw, wt);
 }
 
 // Every tile of an on-chip weight block (cn outputs x kw inputs) against the m rows on chip.
@@ -246,7 +260,8 @@ int64_t block_beats(const LinPass& p, int32_t i) {
   }
   int32_t nb = i / p.chunks * PE_C;
   int32_t kc = i % p.chunks * K_CHUNK;
-  return pipe((int64_t)min32(PE_C, p.n - nb) * beats(min32(K_CHUNK, p.k - kc)), 1, LAT_MEM);
+  int64_t rows = (min32(PE_C, p.n - nb) + WEIGHT_STRIPES - 1) / WEIGHT_STRIPES;  // per stripe
+  return pipe(rows * beats(min32(K_CHUNK, p.k - kc)), 1, LAT_MEM);
 }
 
 // One stage of a row block's pass: block i's tiles stream the m rows through the array (mac_block, from
@@ -255,7 +270,7 @@ int64_t block_beats(const LinPass& p, int32_t i) {
 // burst on chip; after it, at the last chunk, the output stage requantizes (int8), applies ReLU (uint8),
 // adds the residual (int16 stream read and written back) or writes the raw int32 (out), one row of cn
 // results per initiation.
-void block_stage(const word512_t* weights, word512_t* scratch, word512_t* out, const LinDesc& l, const LinPass& p,
+void block_stage(const word512_t* weights, const word512_t* ws0, const word512_t* ws1, const word512_t* ws2, const word512_t* ws3, word512_t* scratch, word512_t* out, const LinDesc& l, const LinPass& p,
                  OutMode mode, int32_t e_r, int32_t rb, int32_t m, int32_t i, uint8_t xs[ROW_TILE][K_CHUNK],
                  const int8_t cur[PE_C][K_CHUNK], int8_t next[PE_C][K_CHUNK], int32_t acc[ROW_TILE][PE_C],
                  int64_t& cyc) {
@@ -281,7 +296,7 @@ void block_stage(const word512_t* weights, word512_t* scratch, word512_t* out, c
     load_rows(scratch, p.x_off, p.k, rb, m, kc, kw, xs, cyc);
   }
   if (i + 1 < p.blocks) {
-    load_block(weights, l, p, i + 1, next);
+    load_block(ws0, ws1, ws2, ws3, l, p, i + 1, next);
   }
   mac_block(xs, m, p.x_unsigned, cur, cn, kw, acc);
   int32_t tiles = (kw + PE_R - 1) / PE_R;
@@ -333,7 +348,7 @@ void block_stage(const word512_t* weights, word512_t* scratch, word512_t* out, c
 // block of up to ROW_TILE rows, the blocks of PE_C weight rows x K_CHUNK inputs go through the stages in
 // order, double-buffered: block i + 1 loads into one on-chip block while block i's tiles stream from the
 // other; only a row block's first weight block loads alone.
-void linear(const word512_t* weights, word512_t* scratch, word512_t* out, const LinDesc& l, int64_t x_off,
+void linear(const word512_t* weights, const word512_t* ws0, const word512_t* ws1, const word512_t* ws2, const word512_t* ws3, word512_t* scratch, word512_t* out, const LinDesc& l, int64_t x_off,
             bool x_unsigned, int32_t rows, int32_t k, int32_t n, OutMode mode, int64_t out_off, int32_t e_r,
             int64_t& cyc) {
   uint8_t xs[ROW_TILE][K_CHUNK];
@@ -361,13 +376,13 @@ void linear(const word512_t* weights, word512_t* scratch, word512_t* out, const 
     if (p.chunks == 1) {
       load_rows(scratch, x_off, k, rb, m, 0, k, xs, cyc);  // once per row block, reused by every tile
     }
-    load_block(weights, l, p, 0, wa);
+    load_block(ws0, ws1, ws2, ws3, l, p, 0, wa);
     cyc += block_beats(p, 0);
     for (int32_t i = 0; i < p.blocks; i += 2) {
 #pragma HLS LOOP_TRIPCOUNT min=1 max=8192
-      block_stage(weights, scratch, out, l, p, mode, e_r, rb, m, i, xs, wa, wb, acc, cyc);
+      block_stage(weights, ws0, ws1, ws2, ws3, scratch, out, l, p, mode, e_r, rb, m, i, xs, wa, wb, acc, cyc);
       if (i + 1 < p.blocks) {
-        block_stage(weights, scratch, out, l, p, mode, e_r, rb, m, i + 1, xs, wb, wa, acc, cyc);
+        block_stage(weights, ws0, ws1, ws2, ws3, scratch, out, l, p, mode, e_r, rb, m, i + 1, xs, wb, wa, acc, cyc);
       }
     }
   }
@@ -667,7 +682,7 @@ int32_t load_model(Model& m, const word512_t* weights, int64_t& cyc) {
 }
 
 // ---- 2.1 the encoder pass, one sequence at a time (all its rows at once) --------------------------------------
-int32_t encode(const Model& m, int32_t batch, int32_t flags, const word512_t* weights, word512_t* src,
+int32_t encode(const Model& m, int32_t batch, int32_t flags, const word512_t* weights, const word512_t* ws0, const word512_t* ws1, const word512_t* ws2, const word512_t* ws3, word512_t* src,
                const int32_t* in, word512_t* out, word512_t* scratch, int32_t* taps, int64_t& cyc) {
   Scratch sc = scratch_at(m);
   int32_t d = m.d;
@@ -703,11 +718,11 @@ int32_t encode(const Model& m, int32_t batch, int32_t flags, const word512_t* we
       int32_t base = enc_base(l);
       AttDesc at = att_at(m, base + E_ATT);
       layer_norm_rows(m, weights, scratch, sc.g, n, ln_at(m, base + E_LN1), sc.a, cyc);
-      linear(weights, scratch, out, at.q, sc.a, false, n, d, d, TO_INT8, sc.q, 0, cyc);
-      linear(weights, scratch, out, at.k, sc.a, false, n, d, d, TO_INT8, sc.k, 0, cyc);
-      linear(weights, scratch, out, at.v, sc.a, false, n, d, d, TO_INT8, sc.v, 0, cyc);
+      linear(weights, ws0, ws1, ws2, ws3, scratch, out, at.q, sc.a, false, n, d, d, TO_INT8, sc.q, 0, cyc);
+      linear(weights, ws0, ws1, ws2, ws3, scratch, out, at.k, sc.a, false, n, d, d, TO_INT8, sc.k, 0, cyc);
+      linear(weights, ws0, ws1, ws2, ws3, scratch, out, at.v, sc.a, false, n, d, d, TO_INT8, sc.v, 0, cyc);
       encoder_attention(m, scratch, at, sc, n, cyc);
-      linear(weights, scratch, out, at.o, sc.c, false, n, d, d, TO_RESIDUAL, sc.g, e_r, cyc);
+      linear(weights, ws0, ws1, ws2, ws3, scratch, out, at.o, sc.c, false, n, d, d, TO_RESIDUAL, sc.g, e_r, cyc);
       e_r = at.o.out_exp;
       if (tapping) {
         tap_rows(taps, tap, scratch, sc.g, n, d, true, cyc);
@@ -716,8 +731,8 @@ int32_t encode(const Model& m, int32_t batch, int32_t flags, const word512_t* we
       LinDesc f1 = lin_at(m, base + E_FFN1);
       LinDesc f2 = lin_at(m, base + E_FFN2);
       layer_norm_rows(m, weights, scratch, sc.g, n, ln_at(m, base + E_LN2), sc.a, cyc);
-      linear(weights, scratch, out, f1, sc.a, false, n, d, m.dff, TO_UINT8, sc.h, 0, cyc);
-      linear(weights, scratch, out, f2, sc.h, true, n, m.dff, d, TO_RESIDUAL, sc.g, e_r, cyc);
+      linear(weights, ws0, ws1, ws2, ws3, scratch, out, f1, sc.a, false, n, d, m.dff, TO_UINT8, sc.h, 0, cyc);
+      linear(weights, ws0, ws1, ws2, ws3, scratch, out, f2, sc.h, true, n, m.dff, d, TO_RESIDUAL, sc.g, e_r, cyc);
       e_r = f2.out_exp;
       if (tapping) {
         tap_rows(taps, tap, scratch, sc.g, n, d, true, cyc);
@@ -734,9 +749,9 @@ int32_t encode(const Model& m, int32_t batch, int32_t flags, const word512_t* we
     for (int32_t l = 0; l < m.dec_layers; l++) {
 #pragma HLS LOOP_TRIPCOUNT min=0 max=64
       AttDesc cross = att_at(m, dec_base(m, l) + D_CROSS);
-      linear(weights, scratch, out, cross.k, sc.a, false, n, d, d, TO_INT8, sc.k, 0, cyc);
+      linear(weights, ws0, ws1, ws2, ws3, scratch, out, cross.k, sc.a, false, n, d, d, TO_INT8, sc.k, 0, cyc);
       copy_bytes(src, src_block(m, slot, 1 + 2 * l), scratch, sc.k, nd, cyc);
-      linear(weights, scratch, out, cross.v, sc.a, false, n, d, d, TO_INT8, sc.v, 0, cyc);
+      linear(weights, ws0, ws1, ws2, ws3, scratch, out, cross.v, sc.a, false, n, d, d, TO_INT8, sc.v, 0, cyc);
       copy_bytes(src, src_block(m, slot, 2 + 2 * l), scratch, sc.v, nd, cyc);
     }
   }
@@ -744,7 +759,7 @@ int32_t encode(const Model& m, int32_t batch, int32_t flags, const word512_t* we
 }
 
 // ---- 2.2 one batched decoder step with the KV cache (section 6) ----------------------------------------------
-int32_t decode_step(const Model& m, int32_t batch, int32_t flags, const word512_t* weights, word512_t* kv,
+int32_t decode_step(const Model& m, int32_t batch, int32_t flags, const word512_t* weights, const word512_t* ws0, const word512_t* ws1, const word512_t* ws2, const word512_t* ws3, word512_t* kv,
                     const word512_t* src, const int32_t* in, word512_t* out, word512_t* scratch, int32_t* taps,
                     int64_t& cyc) {
   Scratch sc = scratch_at(m);
@@ -783,9 +798,9 @@ int32_t decode_step(const Model& m, int32_t batch, int32_t flags, const word512_
     // causal self-attention: the new row is appended to the cache, then attends to rows 0..t
     AttDesc self = att_at(m, base + D_SELF);
     layer_norm_rows(m, weights, scratch, sc.g, batch, ln_at(m, base + D_LN1), sc.a, cyc);
-    linear(weights, scratch, out, self.q, sc.a, false, batch, d, d, TO_INT8, sc.q, 0, cyc);
-    linear(weights, scratch, out, self.k, sc.a, false, batch, d, d, TO_INT8, sc.k, 0, cyc);
-    linear(weights, scratch, out, self.v, sc.a, false, batch, d, d, TO_INT8, sc.v, 0, cyc);
+    linear(weights, ws0, ws1, ws2, ws3, scratch, out, self.q, sc.a, false, batch, d, d, TO_INT8, sc.q, 0, cyc);
+    linear(weights, ws0, ws1, ws2, ws3, scratch, out, self.k, sc.a, false, batch, d, d, TO_INT8, sc.k, 0, cyc);
+    linear(weights, ws0, ws1, ws2, ws3, scratch, out, self.v, sc.a, false, batch, d, d, TO_INT8, sc.v, 0, cyc);
     for (int32_t b = 0; b < batch; b++) {
 #pragma HLS LOOP_TRIPCOUNT min=1 max=65536
       int32_t slot = in[seq + 5 * b];
@@ -796,7 +811,7 @@ int32_t decode_step(const Model& m, int32_t batch, int32_t flags, const word512_
       copy_bytes(kv, cv + (int64_t)t * d, scratch, sc.v + (int64_t)b * d, d, cyc);
       attend_row<KEYS_IN_KV>(m, kv, scratch, self, sc.q + (int64_t)b * d, ck, cv, t + 1, sc.c + (int64_t)b * d, cyc);
     }
-    linear(weights, scratch, out, self.o, sc.c, false, batch, d, d, TO_RESIDUAL, sc.g, e_r, cyc);
+    linear(weights, ws0, ws1, ws2, ws3, scratch, out, self.o, sc.c, false, batch, d, d, TO_RESIDUAL, sc.g, e_r, cyc);
     e_r = self.o.out_exp;
     if (tapping) {
       for (int32_t b = 0; b < batch; b++) {
@@ -808,7 +823,7 @@ int32_t decode_step(const Model& m, int32_t batch, int32_t flags, const word512_
     // cross-attention over the source's precomputed K/V
     AttDesc cross = att_at(m, base + D_CROSS);
     layer_norm_rows(m, weights, scratch, sc.g, batch, ln_at(m, base + D_LN2), sc.a, cyc);
-    linear(weights, scratch, out, cross.q, sc.a, false, batch, d, d, TO_INT8, sc.q, 0, cyc);
+    linear(weights, ws0, ws1, ws2, ws3, scratch, out, cross.q, sc.a, false, batch, d, d, TO_INT8, sc.q, 0, cyc);
     for (int32_t b = 0; b < batch; b++) {
 #pragma HLS LOOP_TRIPCOUNT min=1 max=65536
       int32_t slot = in[seq + 5 * b + 1];
@@ -816,7 +831,7 @@ int32_t decode_step(const Model& m, int32_t batch, int32_t flags, const word512_
       attend_row<KEYS_IN_SRC>(m, src, scratch, cross, sc.q + (int64_t)b * d, src_block(m, slot, 1 + 2 * l),
                               src_block(m, slot, 2 + 2 * l), n, sc.c + (int64_t)b * d, cyc);
     }
-    linear(weights, scratch, out, cross.o, sc.c, false, batch, d, d, TO_RESIDUAL, sc.g, e_r, cyc);
+    linear(weights, ws0, ws1, ws2, ws3, scratch, out, cross.o, sc.c, false, batch, d, d, TO_RESIDUAL, sc.g, e_r, cyc);
     e_r = cross.o.out_exp;
     if (tapping) {
       for (int32_t b = 0; b < batch; b++) {
@@ -829,8 +844,8 @@ int32_t decode_step(const Model& m, int32_t batch, int32_t flags, const word512_
     LinDesc f1 = lin_at(m, base + D_FFN1);
     LinDesc f2 = lin_at(m, base + D_FFN2);
     layer_norm_rows(m, weights, scratch, sc.g, batch, ln_at(m, base + D_LN3), sc.a, cyc);
-    linear(weights, scratch, out, f1, sc.a, false, batch, d, m.dff, TO_UINT8, sc.h, 0, cyc);
-    linear(weights, scratch, out, f2, sc.h, true, batch, m.dff, d, TO_RESIDUAL, sc.g, e_r, cyc);
+    linear(weights, ws0, ws1, ws2, ws3, scratch, out, f1, sc.a, false, batch, d, m.dff, TO_UINT8, sc.h, 0, cyc);
+    linear(weights, ws0, ws1, ws2, ws3, scratch, out, f2, sc.h, true, batch, m.dff, d, TO_RESIDUAL, sc.g, e_r, cyc);
     e_r = f2.out_exp;
     if (tapping) {
       for (int32_t b = 0; b < batch; b++) {
@@ -847,14 +862,14 @@ int32_t decode_step(const Model& m, int32_t batch, int32_t flags, const word512_
       tap_rows(taps, b * tap_stride + point * d, scratch, sc.a + (int64_t)b * d, 1, d, false, cyc);
     }
   }
-  // 3.8 tied logits: f x E^T, no bias, int32 at eF + eE
+  // 3.8 tied logits: f x E^T, no bias, int32 at eF + eE; the embedding's striped copy is at stripe offset 0
   LinDesc tied;
-  tied.w_off = m.embed_off;
+  tied.w_off = 0;
   tied.b_off = 0;
   tied.has_bias = false;
   tied.acc_exp = 0;
   tied.out_exp = 0;
-  linear(weights, scratch, out, tied, sc.a, false, batch, d, m.vocab, TO_OUT32, 0, 0, cyc);
+  linear(weights, ws0, ws1, ws2, ws3, scratch, out, tied, sc.a, false, batch, d, m.vocab, TO_OUT32, 0, 0, cyc);
   return ST_OK;
 }
 
@@ -889,7 +904,7 @@ bool bad_offset(int32_t off) {
   return off < 0 || off % TENSOR_ALIGN != 0;
 }
 
-int32_t op_linear(const word512_t* weights, const int32_t* in, word512_t* out, word512_t* scratch, int64_t& cyc) {
+int32_t op_linear(const word512_t* weights, const word512_t* ws0, const word512_t* ws1, const word512_t* ws2, const word512_t* ws3, const int32_t* in, word512_t* out, word512_t* scratch, int64_t& cyc) {
   int32_t rows = in[0], k = in[1], x_unsigned = in[2], n = in[3], has_bias = in[4];
   if (rows < 1 || k < 1 || n < 1 || bad_size((int64_t)rows * k) || bad_size((int64_t)n * k)
       || bad_offset(in[P_LIN_W_OFF]) || bad_offset(in[P_LIN_B_OFF])) {
@@ -914,7 +929,7 @@ int32_t op_linear(const word512_t* weights, const int32_t* in, word512_t* out, w
   l.has_bias = has_bias != 0;
   l.acc_exp = 0;
   l.out_exp = 0;
-  linear(weights, scratch, out, l, 0, x_unsigned != 0, rows, k, n, TO_OUT32, 0, 0, cyc);
+  linear(weights, ws0, ws1, ws2, ws3, scratch, out, l, 0, x_unsigned != 0, rows, k, n, TO_OUT32, 0, 0, cyc);
   return ST_OK;
 }
 
@@ -1004,10 +1019,11 @@ int32_t op_residual(const int32_t* in, word512_t* out, int64_t& cyc) {
 }
 
 int32_t dispatch(int32_t op, int32_t batch, int32_t flags, const word512_t* weights, word512_t* kv, word512_t* src,
-                 const int32_t* in, word512_t* out, word512_t* scratch, int32_t* taps, int64_t& cyc) {
+                 const int32_t* in, word512_t* out, word512_t* scratch, int32_t* taps, const word512_t* ws0,
+                 const word512_t* ws1, const word512_t* ws2, const word512_t* ws3, int64_t& cyc) {
   switch (op) {
     case OP_LINEAR:
-      return op_linear(weights, in, out, scratch, cyc);
+      return op_linear(weights, ws0, ws1, ws2, ws3, in, out, scratch, cyc);
     case OP_REQUANT:
       return op_requant(in, out, cyc);
     case OP_SOFTMAX:
@@ -1034,8 +1050,8 @@ int32_t dispatch(int32_t op, int32_t batch, int32_t flags, const word512_t* weig
   if (batch < 1 || batch > m.rows || (op == OP_DECODE_STEP && batch > m.kv_slots)) {
     return ST_BAD_BATCH;
   }
-  return op == OP_ENCODE ? encode(m, batch, flags, weights, src, in, out, scratch, taps, cyc)
-                         : decode_step(m, batch, flags, weights, kv, src, in, out, scratch, taps, cyc);
+  return op == OP_ENCODE ? encode(m, batch, flags, weights, ws0, ws1, ws2, ws3, src, in, out, scratch, taps, cyc)
+                         : decode_step(m, batch, flags, weights, ws0, ws1, ws2, ws3, kv, src, in, out, scratch, taps, cyc);
 }
 
 }  // namespace
@@ -1048,14 +1064,20 @@ int32_t dispatch(int32_t op, int32_t batch, int32_t flags, const word512_t* weig
 // C/RTL co-simulation allocates; v++ -c and hw_emu take the sizes from the host's buffers (HlsInterfaceRulesTest
 // checks the values).
 extern "C" void shiftformer_step(int32_t op, int32_t batch, int32_t flags, const word512_t* weights, word512_t* kv,
-                                 word512_t* src, const int32_t* in, word512_t* out, word512_t* scratch, int32_t* taps) {
-#pragma HLS INTERFACE m_axi port=weights offset=slave bundle=m_weights depth=762023 max_read_burst_length=64
+                                 word512_t* src, const int32_t* in, word512_t* out, word512_t* scratch, int32_t* taps,
+                                 const word512_t* wstripe0, const word512_t* wstripe1, const word512_t* wstripe2,
+                                 const word512_t* wstripe3) {
+#pragma HLS INTERFACE m_axi port=weights offset=slave bundle=m_weights depth=73895 max_read_burst_length=64
 #pragma HLS INTERFACE m_axi port=kv offset=slave bundle=m_kv depth=3145728
 #pragma HLS INTERFACE m_axi port=src offset=slave bundle=m_src depth=3407872
 #pragma HLS INTERFACE m_axi port=in offset=slave bundle=m_in depth=4128
 #pragma HLS INTERFACE m_axi port=out offset=slave bundle=m_out depth=32001
 #pragma HLS INTERFACE m_axi port=scratch offset=slave bundle=m_scratch depth=45056
 #pragma HLS INTERFACE m_axi port=taps offset=slave bundle=m_taps depth=3670016
+#pragma HLS INTERFACE m_axi port=wstripe0 offset=slave bundle=m_wstripe0 depth=188032 max_read_burst_length=64
+#pragma HLS INTERFACE m_axi port=wstripe1 offset=slave bundle=m_wstripe1 depth=188032 max_read_burst_length=64
+#pragma HLS INTERFACE m_axi port=wstripe2 offset=slave bundle=m_wstripe2 depth=188032 max_read_burst_length=64
+#pragma HLS INTERFACE m_axi port=wstripe3 offset=slave bundle=m_wstripe3 depth=188032 max_read_burst_length=64
 #pragma HLS INTERFACE s_axilite port=op
 #pragma HLS INTERFACE s_axilite port=batch
 #pragma HLS INTERFACE s_axilite port=flags
@@ -1066,9 +1088,14 @@ extern "C" void shiftformer_step(int32_t op, int32_t batch, int32_t flags, const
 #pragma HLS INTERFACE s_axilite port=out
 #pragma HLS INTERFACE s_axilite port=scratch
 #pragma HLS INTERFACE s_axilite port=taps
+#pragma HLS INTERFACE s_axilite port=wstripe0
+#pragma HLS INTERFACE s_axilite port=wstripe1
+#pragma HLS INTERFACE s_axilite port=wstripe2
+#pragma HLS INTERFACE s_axilite port=wstripe3
 #pragma HLS INTERFACE s_axilite port=return
   int64_t cycles = 0;
-  int32_t st = sfk::dispatch(op, batch, flags, weights, kv, src, in, out, scratch, taps, cycles);
+  int32_t st = sfk::dispatch(op, batch, flags, weights, kv, src, in, out, scratch, taps, wstripe0, wstripe1, wstripe2,
+                             wstripe3, cycles);
   uint8_t status[16];
   sfk::st32(status, st);
   sfk::st32(status + 4, st == sfk::ST_OK ? batch : 0);

@@ -24,8 +24,8 @@ import org.shiftformer.fpga.xrt.XrtDevice;
 import org.shiftformer.fpga.xrt.XrtKernel;
 
 /**
- * A model resident on the card. At load the weights image ({@link DeviceImage}) is written and synced
- * once; the KV-cache, source, input, output and scratch buffers are allocated once and reused by every
+ * A model resident on the card. At load the weights image and its weight stripes ({@link DeviceImage})
+ * are written and synced once, each stripe in its own argument's memory group; the KV-cache, source, input, output and scratch buffers are allocated once and reused by every
  * step. Per encoder run the host syncs the token ids to the device and the status words back; per
  * decoder step the 5 words per sequence to the device and the status words and logits back. Nothing
  * else crosses PCIe: the caches, the encoder memory and the activations stay in device memory.
@@ -82,9 +82,11 @@ final class FpgaModel implements LoadedModel {
         DeviceImage image = DeviceImage.pack(weights, kvSlots, srcSlots);
         long[] bytes = bufferBytes(cfg, kvSlots, srcSlots);
         try {
-            XrtBuffer wbo = alloc(image.bytes().length, ARG_WEIGHTS);
-            wbo.map().copyFrom(MemorySegment.ofArray(image.bytes()));
-            wbo.syncToDevice(image.bytes().length, 0);
+            XrtBuffer wbo = resident(image.bytes(), ARG_WEIGHTS);
+            XrtBuffer[] stripes = new XrtBuffer[WEIGHT_STRIPES];
+            for (int s = 0; s < WEIGHT_STRIPES; s++) {
+                stripes[s] = resident(image.stripes()[s], ARG_WSTRIPE0 + s); // each stripe in its own bank
+            }
             XrtBuffer kv = allocDeviceOnly(bytes[ARG_KV], ARG_KV);
             src = alloc(bytes[ARG_SRC], ARG_SRC);
             in = alloc(bytes[ARG_IN], ARG_IN);
@@ -94,7 +96,7 @@ final class FpgaModel implements LoadedModel {
             srcMap = src.map();
             inMap = in.map();
             outMap = out.map();
-            runner = new KernelRunner(kernel, cu, settings.timeoutMs(), wbo, kv, src, in, out, scratch, noTaps);
+            runner = new KernelRunner(kernel, cu, settings.timeoutMs(), wbo, kv, src, in, out, scratch, noTaps, stripes);
         } catch (RuntimeException e) {
             freeBuffers();
             throw e;
@@ -121,6 +123,14 @@ final class FpgaModel implements LoadedModel {
         bytes[ARG_TAPS] = 4 * Math.max((2L * cfg.encoderLayers() + 2) * block,
                 (long) kvSlots * (3L * cfg.decoderLayers() + 2) * d);
         return bytes;
+    }
+
+    /** A buffer of argument {@code arg}'s group holding {@code bytes}, synced to the device once. */
+    private XrtBuffer resident(byte[] bytes, int arg) {
+        XrtBuffer bo = alloc(bytes.length, arg);
+        bo.map().copyFrom(MemorySegment.ofArray(bytes));
+        bo.syncToDevice(bytes.length, 0);
+        return bo;
     }
 
     private XrtBuffer alloc(long bytes, int arg) {

@@ -36,7 +36,11 @@ import java.util.regex.Pattern;
  *       buffer sizes);</li>
  *   <li>every loop whose bound is not a literal or an upper-case constant ({@code i < PE_R}) has a
  *       {@code LOOP_TRIPCOUNT} pragma with {@code min=} and {@code max=} (0 <= min <= max, max > 0) in its
- *       body, before any nested loop; a {@code while} loop always needs one.</li>
+ *       body, before any nested loop; a {@code while} loop always needs one;</li>
+ *   <li>weight stripes (issue 16 item 1): the ports named {@code wstripeN} are numbered 0, 1, ... without a gap,
+ *       at least two, each a read-only {@code const} port with a bundle of its own (no other port, stripe or
+ *       not, uses it); in a connectivity file that puts them on HBM, no stripe's pseudo-channels overlap
+ *       another port's (a shared pseudo-channel would share its bandwidth: no striping).</li>
  * </ol>
  */
 final class HlsInterfaceRules {
@@ -212,6 +216,7 @@ final class HlsInterfaceRules {
         if (!table.equals(names)) {
             bad.add("the emulation's argument table " + table + " differs from the parameters " + names + " (rule 5)");
         }
+        bad.addAll(checkStripes(file, params, bundles, connectivity));
         connectivity.forEach((cfg, text) -> {
             List<String> placed = new ArrayList<>();
             Matcher sp = Pattern.compile("(?m)^sp=\\w+\\.(\\w+):").matcher(text);
@@ -220,6 +225,67 @@ final class HlsInterfaceRules {
             }
             if (!new java.util.TreeSet<>(placed).equals(new java.util.TreeSet<>(pointers)) || placed.size() != pointers.size()) {
                 bad.add(cfg + ": places " + placed + ", the m_axi ports are " + pointers + " (rule 5)");
+            }
+        });
+        return bad;
+    }
+
+    private static final Pattern STRIPE = Pattern.compile("wstripe(\\d+)");
+    private static final Pattern HBM = Pattern.compile("(?m)^sp=\\w+\\.(\\w+):HBM\\[(\\d+)(?::(\\d+))?]");
+
+    /** Rule 9 on the top-level parameters, their bundles and the connectivity files. */
+    private static List<String> checkStripes(String file, String params, Map<String, String> bundles,
+                                             Map<String, String> connectivity) {
+        List<String> bad = new ArrayList<>();
+        java.util.TreeMap<Integer, String> stripes = new java.util.TreeMap<>();
+        for (String p : params.split(",")) {
+            String param = p.trim().replaceAll("\\s+", " ");
+            Matcher name = Pattern.compile("(\\w+)$").matcher(param);
+            if (name.find() && STRIPE.matcher(name.group(1)).matches()) {
+                Matcher n = STRIPE.matcher(name.group(1));
+                n.matches();
+                stripes.put(Integer.parseInt(n.group(1)), name.group(1));
+                if (!param.startsWith("const ")) {
+                    bad.add(file + ": stripe port " + name.group(1) + " is not const: stripes are read-only (rule 9)");
+                }
+            }
+        }
+        if (stripes.isEmpty()) {
+            return bad;
+        }
+        if (stripes.size() < 2 || stripes.firstKey() != 0 || stripes.lastKey() != stripes.size() - 1) {
+            bad.add(file + ": stripe ports " + stripes.values() + " are not wstripe0 .. wstripe" + (stripes.size() - 1)
+                    + ", at least two (rule 9)");
+        }
+        for (String stripe : stripes.values()) {
+            String bundle = bundles.get(stripe);
+            if (bundle == null) {
+                bad.add(file + ": stripe port " + stripe + " has no m_axi bundle of its own (rule 9)");
+                continue;
+            }
+            bundles.forEach((other, b) -> {
+                if (!other.equals(stripe) && b.equals(bundle)) {
+                    bad.add(file + ": stripe port " + stripe + " shares bundle " + bundle + " with " + other + " (rule 9)");
+                }
+            });
+        }
+        connectivity.forEach((cfg, text) -> {
+            Map<String, int[]> pcs = new LinkedHashMap<>();
+            Matcher m = HBM.matcher(text);
+            while (m.find()) {
+                int lo = Integer.parseInt(m.group(2));
+                pcs.put(m.group(1), new int[] {lo, m.group(3) == null ? lo : Integer.parseInt(m.group(3))});
+            }
+            for (String stripe : stripes.values()) {
+                int[] r = pcs.get(stripe);
+                if (r == null) {
+                    continue;
+                }
+                pcs.forEach((other, o) -> {
+                    if (!other.equals(stripe) && o[0] <= r[1] && r[0] <= o[1]) {
+                        bad.add(cfg + ": stripe port " + stripe + " shares HBM pseudo-channels with " + other + " (rule 9)");
+                    }
+                });
             }
         });
         return bad;

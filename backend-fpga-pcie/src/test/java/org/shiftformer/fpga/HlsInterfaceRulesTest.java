@@ -163,7 +163,8 @@ class HlsInterfaceRulesTest {
 
     /**
      * The m_axi depths are the sizes of the buffers the host allocates for the base preset (vocabulary 8000,
-     * the default 64 KV and 64 source slots, {@link FpgaModel#bufferBytes}, the weights its {@link DeviceImage}),
+     * the default 64 KV and 64 source slots, {@link FpgaModel#bufferBytes}, the weights and the weight stripes its
+     * {@link DeviceImage}),
      * in port elements: 64-byte words, int32 for in and taps. C/RTL co-simulation of a base-preset step fits.
      */
     @Test
@@ -172,10 +173,16 @@ class HlsInterfaceRulesTest {
         int slots = FpgaSettings.DEFAULT_KV_SLOTS;
         assertEquals(slots, FpgaSettings.DEFAULT_SOURCE_SLOTS);
         long[] bytes = FpgaModel.bufferBytes(base, slots, slots);
-        bytes[FpgaLayout.ARG_WEIGHTS] = DeviceImage.pack(TransformerWeights.of(
-                RandomModels.generate(base, 1, RandomModels.Style.PEAKED)), slots, slots).bytes().length;
+        DeviceImage image = DeviceImage.pack(TransformerWeights.of(
+                RandomModels.generate(base, 1, RandomModels.Style.PEAKED)), slots, slots);
+        bytes[FpgaLayout.ARG_WEIGHTS] = image.bytes().length;
+        for (int s = 0; s < FpgaLayout.WEIGHT_STRIPES; s++) {
+            bytes[FpgaLayout.ARG_WSTRIPE0 + s] = image.stripes()[s].length;
+        }
         Map<String, Long> expected = new LinkedHashMap<>();
-        String[] names = {"op", "batch", "flags", "weights", "kv", "src", "in", "out", "scratch", "taps"};
+        String[] names = {"op", "batch", "flags", "weights", "kv", "src", "in", "out", "scratch", "taps", "wstripe0",
+            "wstripe1", "wstripe2", "wstripe3"};
+        assertEquals(FpgaLayout.ARG_COUNT, names.length);
         for (int arg = FpgaLayout.ARG_WEIGHTS; arg < FpgaLayout.ARG_COUNT; arg++) {
             int element = arg == FpgaLayout.ARG_IN || arg == FpgaLayout.ARG_TAPS ? 4 : 64;
             expected.put(names[arg], (bytes[arg] + element - 1) / element);
@@ -188,6 +195,32 @@ class HlsInterfaceRulesTest {
             depths.put(m.group(1), Long.parseLong(m.group(2)));
         }
         assertEquals(expected, depths);
+    }
+
+    @Test
+    void weightStripesAreNumberedReadOnlyOnBundlesAndPseudoChannelsOfTheirOwn() {
+        String glue = "{\"op\", XRT_EMU_ARG_SCALAR, 4, 0}, {\"a\", XRT_EMU_ARG_BUFFER, 0, 0}, "
+                + "{\"wstripe0\", XRT_EMU_ARG_BUFFER, 0, 1}, {\"wstripe1\", XRT_EMU_ARG_BUFFER, 0, 2},";
+        String cfg = "sp=k_1.a:HBM[0]\nsp=k_1.wstripe0:HBM[1:2]\nsp=k_1.wstripe1:HBM[3:4]\n";
+        String params = "int32_t op, int32_t* a, const uint8_t* wstripe0, const uint8_t* wstripe1";
+        String header = "extern \"C\" { void shiftformer_step(" + params + "); }";
+        String good = top(params, "  a[0] = wstripe0[op] + wstripe1[op];", "a", "wstripe0", "wstripe1");
+        assertEquals(List.of(), check(header, good, glue, cfg));
+        assertRule(header, good.replace("bundle=m_wstripe1", "bundle=m_wstripe0"), glue, cfg,
+                "stripe port wstripe1 shares bundle m_wstripe0 with wstripe0 (rule 9)");
+        assertRule(header, good.replace("bundle=m_wstripe1", "bundle=m_a"), glue, cfg,
+                "stripe port wstripe1 shares bundle m_a with a (rule 9)");
+        assertRule(header.replace("const uint8_t* wstripe1", "uint8_t* wstripe1"),
+                good.replace("const uint8_t* wstripe1", "uint8_t* wstripe1"), glue, cfg, "stripe port wstripe1 is not const");
+        assertRule(header, good, glue, cfg.replace("wstripe1:HBM[3:4]", "wstripe1:HBM[2:3]"),
+                "c.cfg: stripe port wstripe0 shares HBM pseudo-channels with wstripe1 (rule 9)");
+        assertRule(header, good, glue, cfg.replace("wstripe0:HBM[1:2]", "wstripe0:HBM[0:1]"),
+                "c.cfg: stripe port wstripe0 shares HBM pseudo-channels with a (rule 9)");
+        String gap = good.replace("wstripe1", "wstripe2");
+        assertRule(header.replace("wstripe1", "wstripe2"), gap, glue.replace("wstripe1", "wstripe2"),
+                cfg.replace("wstripe1", "wstripe2"), "stripe ports [wstripe0, wstripe2] are not wstripe0 .. wstripe1");
+        // on one DDR bank the stripes may share it (a U250): only HBM windows are compared
+        assertEquals(List.of(), check(header, good, glue, "sp=k_1.a:DDR[0]\nsp=k_1.wstripe0:DDR[0]\nsp=k_1.wstripe1:DDR[0]\n"));
     }
 
     /** A top-level function with the scalar {@code op} and the given m_axi ports, each pragma on its own line. */
