@@ -227,7 +227,8 @@ void load_stripe(const word512_t* stripe, int32_t s, const LinDesc& l, const Lin
 // Weight block i of a pass (output block i / chunks, input chunk i % chunks): cn weight rows of kw bytes into
 // an on-chip block, the WEIGHT_STRIPES stripes at once (four instances on four ports writing disjoint rows of
 // the row-partitioned block), so the block takes ceil(cn / WEIGHT_STRIPES) rows' beats.
-void load_block(const word512_t* ws0, const word512_t* ws1, const word512_t* ws2, const word512_t* ws3, const LinDesc& l, const LinPass& p, int32_t i, int8_t wt[PE_C][K_CHUNK]) {
+void load_block(const word512_t* ws0, const word512_t* ws1, const word512_t* ws2, const word512_t* ws3,
+                const LinDesc& l, const LinPass& p, int32_t i, int8_t wt[PE_C][K_CHUNK]) {
   static_assert(WEIGHT_STRIPES == 4, "one load_stripe per stripe port");
   int32_t nb = i / p.chunks * PE_C;
   int32_t kc = i % p.chunks * K_CHUNK;
@@ -270,7 +271,8 @@ int64_t block_beats(const LinPass& p, int32_t i) {
 // burst on chip; after it, at the last chunk, the output stage requantizes (int8), applies ReLU (uint8),
 // adds the residual (int16 stream read and written back) or writes the raw int32 (out), one row of cn
 // results per initiation.
-void block_stage(const word512_t* weights, const word512_t* ws0, const word512_t* ws1, const word512_t* ws2, const word512_t* ws3, word512_t* scratch, word512_t* out, const LinDesc& l, const LinPass& p,
+void block_stage(const word512_t* weights, const word512_t* ws0, const word512_t* ws1, const word512_t* ws2,
+                 const word512_t* ws3, word512_t* scratch, word512_t* out, const LinDesc& l, const LinPass& p,
                  OutMode mode, int32_t e_r, int32_t rb, int32_t m, int32_t i, uint8_t xs[ROW_TILE][K_CHUNK],
                  const int8_t cur[PE_C][K_CHUNK], int8_t next[PE_C][K_CHUNK], int32_t acc[ROW_TILE][PE_C],
                  int64_t& cyc) {
@@ -348,7 +350,8 @@ void block_stage(const word512_t* weights, const word512_t* ws0, const word512_t
 // block of up to ROW_TILE rows, the blocks of PE_C weight rows x K_CHUNK inputs go through the stages in
 // order, double-buffered: block i + 1 loads into one on-chip block while block i's tiles stream from the
 // other; only a row block's first weight block loads alone.
-void linear(const word512_t* weights, const word512_t* ws0, const word512_t* ws1, const word512_t* ws2, const word512_t* ws3, word512_t* scratch, word512_t* out, const LinDesc& l, int64_t x_off,
+void linear(const word512_t* weights, const word512_t* ws0, const word512_t* ws1, const word512_t* ws2,
+            const word512_t* ws3, word512_t* scratch, word512_t* out, const LinDesc& l, int64_t x_off,
             bool x_unsigned, int32_t rows, int32_t k, int32_t n, OutMode mode, int64_t out_off, int32_t e_r,
             int64_t& cyc) {
   uint8_t xs[ROW_TILE][K_CHUNK];
@@ -682,7 +685,8 @@ int32_t load_model(Model& m, const word512_t* weights, int64_t& cyc) {
 }
 
 // ---- 2.1 the encoder pass, one sequence at a time (all its rows at once) --------------------------------------
-int32_t encode(const Model& m, int32_t batch, int32_t flags, const word512_t* weights, const word512_t* ws0, const word512_t* ws1, const word512_t* ws2, const word512_t* ws3, word512_t* src,
+int32_t encode(const Model& m, int32_t batch, int32_t flags, const word512_t* weights, const word512_t* ws0,
+               const word512_t* ws1, const word512_t* ws2, const word512_t* ws3, word512_t* src,
                const int32_t* in, word512_t* out, word512_t* scratch, int32_t* taps, int64_t& cyc) {
   Scratch sc = scratch_at(m);
   int32_t d = m.d;
@@ -759,7 +763,8 @@ int32_t encode(const Model& m, int32_t batch, int32_t flags, const word512_t* we
 }
 
 // ---- 2.2 one batched decoder step with the KV cache (section 6) ----------------------------------------------
-int32_t decode_step(const Model& m, int32_t batch, int32_t flags, const word512_t* weights, const word512_t* ws0, const word512_t* ws1, const word512_t* ws2, const word512_t* ws3, word512_t* kv,
+int32_t decode_step(const Model& m, int32_t batch, int32_t flags, const word512_t* weights, const word512_t* ws0,
+                    const word512_t* ws1, const word512_t* ws2, const word512_t* ws3, word512_t* kv,
                     const word512_t* src, const int32_t* in, word512_t* out, word512_t* scratch, int32_t* taps,
                     int64_t& cyc) {
   Scratch sc = scratch_at(m);
@@ -904,7 +909,8 @@ bool bad_offset(int32_t off) {
   return off < 0 || off % TENSOR_ALIGN != 0;
 }
 
-int32_t op_linear(const word512_t* weights, const word512_t* ws0, const word512_t* ws1, const word512_t* ws2, const word512_t* ws3, const int32_t* in, word512_t* out, word512_t* scratch, int64_t& cyc) {
+int32_t op_linear(const word512_t* weights, const word512_t* ws0, const word512_t* ws1, const word512_t* ws2,
+                  const word512_t* ws3, const int32_t* in, word512_t* out, word512_t* scratch, int64_t& cyc) {
   int32_t rows = in[0], k = in[1], x_unsigned = in[2], n = in[3], has_bias = in[4];
   if (rows < 1 || k < 1 || n < 1 || bad_size((int64_t)rows * k) || bad_size((int64_t)n * k)
       || bad_offset(in[P_LIN_W_OFF]) || bad_offset(in[P_LIN_B_OFF])) {
@@ -1050,8 +1056,10 @@ int32_t dispatch(int32_t op, int32_t batch, int32_t flags, const word512_t* weig
   if (batch < 1 || batch > m.rows || (op == OP_DECODE_STEP && batch > m.kv_slots)) {
     return ST_BAD_BATCH;
   }
-  return op == OP_ENCODE ? encode(m, batch, flags, weights, ws0, ws1, ws2, ws3, src, in, out, scratch, taps, cyc)
-                         : decode_step(m, batch, flags, weights, ws0, ws1, ws2, ws3, kv, src, in, out, scratch, taps, cyc);
+  if (op == OP_ENCODE) {
+    return encode(m, batch, flags, weights, ws0, ws1, ws2, ws3, src, in, out, scratch, taps, cyc);
+  }
+  return decode_step(m, batch, flags, weights, ws0, ws1, ws2, ws3, kv, src, in, out, scratch, taps, cyc);
 }
 
 }  // namespace

@@ -14,10 +14,12 @@ namespace {
 // pseudo-channels of their own: a buffer allocated in the wrong group, a stripe in another stripe's bank
 // included, is rejected as a card would misroute it.
 const xrt_emu_arg kArgs[sfk::ARG_COUNT] = {
-    {"op", XRT_EMU_ARG_SCALAR, 4, 0},       {"batch", XRT_EMU_ARG_SCALAR, 4, 0},    {"flags", XRT_EMU_ARG_SCALAR, 4, 0},
-    {"weights", XRT_EMU_ARG_BUFFER, 0, 0},  {"kv", XRT_EMU_ARG_BUFFER, 0, 1},       {"src", XRT_EMU_ARG_BUFFER, 0, 2},
-    {"in", XRT_EMU_ARG_BUFFER, 0, 3},       {"out", XRT_EMU_ARG_BUFFER, 0, 3},      {"scratch", XRT_EMU_ARG_BUFFER, 0, 3},
-    {"taps", XRT_EMU_ARG_BUFFER, 0, 3},     {"wstripe0", XRT_EMU_ARG_BUFFER, 0, 4}, {"wstripe1", XRT_EMU_ARG_BUFFER, 0, 5},
+    {"op", XRT_EMU_ARG_SCALAR, 4, 0},       {"batch", XRT_EMU_ARG_SCALAR, 4, 0},
+    {"flags", XRT_EMU_ARG_SCALAR, 4, 0},    {"weights", XRT_EMU_ARG_BUFFER, 0, 0},
+    {"kv", XRT_EMU_ARG_BUFFER, 0, 1},       {"src", XRT_EMU_ARG_BUFFER, 0, 2},
+    {"in", XRT_EMU_ARG_BUFFER, 0, 3},       {"out", XRT_EMU_ARG_BUFFER, 0, 3},
+    {"scratch", XRT_EMU_ARG_BUFFER, 0, 3},  {"taps", XRT_EMU_ARG_BUFFER, 0, 3},
+    {"wstripe0", XRT_EMU_ARG_BUFFER, 0, 4}, {"wstripe1", XRT_EMU_ARG_BUFFER, 0, 5},
     {"wstripe2", XRT_EMU_ARG_BUFFER, 0, 6}, {"wstripe3", XRT_EMU_ARG_BUFFER, 0, 7},
 };
 

@@ -25,8 +25,8 @@ import org.shiftformer.fpga.xrt.XrtKernel;
 
 /**
  * A model resident on the card. At load the weights image and its weight stripes ({@link DeviceImage})
- * are written and synced once, each stripe in its own argument's memory group; the KV-cache, source, input, output and scratch buffers are allocated once and reused by every
- * step. Per encoder run the host syncs the token ids to the device and the status words back; per
+ * are written and synced once, each stripe in its own argument's memory group; the KV-cache, source,
+ * input, output and scratch buffers are allocated once and reused by every step. Per encoder run the host syncs the token ids to the device and the status words back; per
  * decoder step the 5 words per sequence to the device and the status words and logits back. Nothing
  * else crosses PCIe: the caches, the encoder memory and the activations stay in device memory.
  *

@@ -84,7 +84,8 @@ class HlsInterfaceRulesTest {
         assertRule(header, good.replace("bundle=m_b", "bundle=m_a"), glue, cfg, "ports a and b share bundle m_a");
         assertRule(header, good.replace(" bundle=m_b", ""), glue, cfg, "m_axi port b has no bundle=");
         assertRule(header, good.replace("bundle=m_b depth=64", "bundle=m_b"), glue, cfg, "m_axi port b has no positive depth=");
-        assertRule(header, good.replace("bundle=m_b depth=64", "bundle=m_b depth=0"), glue, cfg, "m_axi port b has no positive depth=");
+        assertRule(header, good.replace("bundle=m_b depth=64", "bundle=m_b depth=0"), glue, cfg,
+                "m_axi port b has no positive depth=");
         assertRule(header, good.replace("#pragma HLS INTERFACE m_axi port=b offset=slave bundle=m_b depth=64\n", ""), glue, cfg,
                 "pointer port b has no m_axi INTERFACE pragma");
         assertRule(header, good.replace("#pragma HLS INTERFACE s_axilite port=op\n", ""), glue, cfg,
@@ -141,13 +142,16 @@ class HlsInterfaceRulesTest {
     void everyLoopWithARunTimeBoundHasATripcount() {
         String tc = "#pragma HLS LOOP_TRIPCOUNT min=1 max=64\n";
         Map<String, String> cases = new LinkedHashMap<>();
-        cases.put("for (int32_t i = 0; i < n; i++) {\n  s += i;\n}", "loop 'for (int32_t i = 0; i < n; i++)' has a run-time bound and no LOOP_TRIPCOUNT");
-        cases.put("for (int32_t t = 0; t * PE_R < kw; t++) {\n  s += t;\n}", "loop 'for (int32_t t = 0; t * PE_R < kw; t++)' has a run-time bound");
+        cases.put("for (int32_t i = 0; i < n; i++) {\n  s += i;\n}",
+                "loop 'for (int32_t i = 0; i < n; i++)' has a run-time bound and no LOOP_TRIPCOUNT");
+        cases.put("for (int32_t t = 0; t * PE_R < kw; t++) {\n  s += t;\n}",
+                "loop 'for (int32_t t = 0; t * PE_R < kw; t++)' has a run-time bound");
         cases.put("while (bit != 0) {\n  bit >>= 2;\n}", "loop 'while (bit != 0)' has a run-time bound");
         cases.put("for (int32_t i = 0; i < n; i++) s += i;", "no braced body");
         cases.put("for (int32_t i = 0; i < n; i++) {\n  for (int32_t j = 0; j < m; j++) {\n" + tc + "  s += j;\n  }\n}",
                 "loop 'for (int32_t i = 0; i < n; i++)' has a run-time bound and no LOOP_TRIPCOUNT");
-        cases.put("for (int32_t i = 0; i < n; i++) {\n#pragma HLS LOOP_TRIPCOUNT min=9 max=4\n  s += i;\n}", "min=9 max=4 is no range");
+        cases.put("for (int32_t i = 0; i < n; i++) {\n#pragma HLS LOOP_TRIPCOUNT min=9 max=4\n  s += i;\n}",
+                "min=9 max=4 is no range");
         for (Map.Entry<String, String> c : cases.entrySet()) {
             List<String> bad = HlsInterfaceRules.loopsWithoutTripcount("k.cpp", c.getKey());
             assertTrue(bad.stream().anyMatch(v -> v.contains(c.getValue())), () -> c.getKey() + ": " + bad);
@@ -156,7 +160,8 @@ class HlsInterfaceRulesTest {
                 "for (int32_t j = 0; j < 64; j++) {\n  s += j;\n}",
                 "for (int32_t i = 0; i < n; i++) {\n" + tc + "#pragma HLS PIPELINE II=1\n  s += i;\n}",
                 "while (bit != 0) {\n#pragma HLS LOOP_TRIPCOUNT min=0 max=32\n  bit >>= 2;\n}",
-                "for (int32_t i = 0; i < n; i++) {\n" + tc + "  for (int32_t j = 0; j < WORD_BYTES; j++) {\n    s += j;\n  }\n}")) {
+                "for (int32_t i = 0; i < n; i++) {\n" + tc
+                        + "  for (int32_t j = 0; j < WORD_BYTES; j++) {\n    s += j;\n  }\n}")) {
             assertEquals(List.of(), HlsInterfaceRules.loopsWithoutTripcount("k.cpp", ok), ok);
         }
     }

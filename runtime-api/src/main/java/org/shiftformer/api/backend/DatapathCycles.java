@@ -506,8 +506,8 @@ public final class DatapathCycles {
             return title + ": " + clockMhz + " MHz, " + PE_R + "x" + PE_C + " int8 MAC array (" + (PE_R * PE_C)
                     + " MAC/cycle), " + ROW_TILE + " activation rows on chip, 512-bit ports (" + portGbps()
                     + " GB/s each at the clock), banks " + banks + ": weights " + weightsGbps + ", "
-                    + (stripeGbps == 0 ? "its " + WEIGHT_STRIPES + " stripes sharing it" : WEIGHT_STRIPES + " stripes " + stripeGbps
-                    + " each") + ", kv " + kvGbps
+                    + (stripeGbps == 0 ? "its " + WEIGHT_STRIPES + " stripes sharing it"
+                            : WEIGHT_STRIPES + " stripes " + stripeGbps + " each") + ", kv " + kvGbps
                     + ", src " + srcGbps + ", scratch+io " + scratchGbps + " GB/s";
         }
     }
