@@ -65,6 +65,9 @@ class HlsInterfaceRulesTest {
         assertTrue(all.contains("pointer 'tap' may be null (rule 3)"), all);
         assertTrue(all.contains("ports in and out share bundle gmem3"), all);
         assertTrue(all.contains("returns 'int32_t', not void"), all);
+        assertTrue(all.contains("m_axi port weights has no positive depth= (rule 7)"), all);
+        assertTrue(all.contains("has a run-time bound and no LOOP_TRIPCOUNT min= max= pragma (rule 8)"), all);
+        assertEquals(82, bad.size(), all);
     }
 
     @Test
