@@ -31,6 +31,7 @@ constexpr int32_t K_CHUNK = 4096;    // inputs of an on-chip activation row; lon
 constexpr int32_t DOT_LANES = 64;    // multipliers of the attention datapath (Q·K^T and Pr·V): a d_k = 64 key per cycle
 constexpr int32_t VEC_LANES = 16;    // elements per cycle of LayerNorm, softmax and the embedding (UNROLL factor=16)
 constexpr int32_t KV_ON_CHIP = 262144;  // bytes of a head's K (and of its V) held on chip in the encoder
+constexpr int32_t WEIGHT_STRIPES = 4;   // weight-matrix ports (wstripe0..3): row r of a matrix on stripe r % 4
 constexpr int32_t MAX_TABLE_WORDS = 5600;  // descriptor table on chip: 32 + 64 encoder x 33 + 64 decoder x 54 words
 
 // ---- pipeline depths (cycles from a loop's first input to its first result) -------------------------------------
@@ -69,6 +70,7 @@ inline void rd_bytes(const word512_t* port, int64_t off, uint8_t* dst, int32_t n
   int64_t w0 = off / WORD_BYTES;
   int64_t w1 = (off + n + WORD_BYTES - 1) / WORD_BYTES;
   for (int64_t w = w0; w < w1; w++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=65
 #pragma HLS PIPELINE II=1
     word512_t v = port[w];
     for (int32_t j = 0; j < WORD_BYTES; j++) {
@@ -84,6 +86,7 @@ inline void wr_bytes(word512_t* port, int64_t off, const uint8_t* src, int32_t n
   int64_t w0 = off / WORD_BYTES;
   int64_t w1 = (off + n + WORD_BYTES - 1) / WORD_BYTES;
   for (int64_t w = w0; w < w1; w++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=65
 #pragma HLS PIPELINE II=1
     bool whole = w * WORD_BYTES >= off && (w + 1) * WORD_BYTES <= off + n;
     word512_t v = whole ? word512_t(0) : port[w];

@@ -54,6 +54,7 @@ inline int16_t sat16(int64_t a) { return (int16_t)clamp64(a, -32768, 32767); }
 // out (int16 LE) [d] = SAT16(SHIFT(E[tok][j], eOut - (eE + s)) + SHIFT(P[pos][j], eOut - eP))
 inline void embed_row(const int8_t* e_row, const int8_t* p_row, int32_t d, int32_t k_e, int32_t k_p, uint8_t* out) {
   for (int32_t j = 0; j < d; j++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=1024
 #pragma HLS PIPELINE II=1
 #pragma HLS UNROLL factor=16
     st16(out + 2 * j, sat16(shift(e_row[j], k_e) + shift(p_row[j], k_p)));
@@ -69,6 +70,7 @@ inline int32_t dot_lanes(const X* x, const int8_t* w, int32_t k) {
   int32_t s = 0;
   int32_t i = 0;
   for (; i + DOT_LANES <= k; i += DOT_LANES) {
+#pragma HLS LOOP_TRIPCOUNT min=0 max=16
 #pragma HLS PIPELINE II=1
     int32_t part = 0;
     for (int32_t j = 0; j < DOT_LANES; j++) {
@@ -78,6 +80,7 @@ inline int32_t dot_lanes(const X* x, const int8_t* w, int32_t k) {
     s += part;
   }
   for (; i < k; i++) {
+#pragma HLS LOOP_TRIPCOUNT min=0 max=63
     s += (int32_t)x[i] * (int32_t)w[i];
   }
   return s;
@@ -106,12 +109,14 @@ inline void softmax2(const int32_t* s, int32_t len, int32_t valid, int32_t e_s, 
   }
   if (valid <= 0) {
     for (int32_t j = 0; j < len; j++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=8192
       p[j] = 0;
     }
     return;
   }
   int64_t m = s[0];
   for (int32_t j = 0; j < len; j++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=8192
 #pragma HLS PIPELINE II=1
 #pragma HLS UNROLL factor=16
     int64_t v = s[j];
@@ -120,12 +125,14 @@ inline void softmax2(const int32_t* s, int32_t len, int32_t valid, int32_t e_s, 
   int32_t k = -(e_s + 6);  // F = 6 fractional bits
   int64_t sum = 0;
   for (int32_t j = 0; j < len; j++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=8192
 #pragma HLS PIPELINE II=1
 #pragma HLS UNROLL factor=16
     sum += j < valid ? softmax_e(m, s[j], k, lut) : 0;
   }
   int64_t r = ((int64_t)1 << 40) / sum;  // the one reciprocal; sum >= 65536
   for (int32_t j = 0; j < len; j++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=8192
 #pragma HLS PIPELINE II=1
 #pragma HLS UNROLL factor=16
     if (j < valid) {
@@ -144,9 +151,11 @@ inline int64_t isqrt64(int64_t v) {
   uint64_t res = 0;
   uint64_t bit = (uint64_t)1 << 62;
   while (bit > x) {
+#pragma HLS LOOP_TRIPCOUNT min=0 max=32
     bit >>= 2;
   }
   while (bit != 0) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=32
     if (x >= res + bit) {
       x -= res + bit;
       res = (res >> 1) + bit;
@@ -164,12 +173,14 @@ inline void layer_norm_row(const uint8_t* x, int32_t d, const uint8_t* gamma, co
                            int32_t e_out, int8_t* out) {
   int64_t sum = 0;
   for (int32_t i = 0; i < d; i++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=1024
 #pragma HLS PIPELINE II=1
 #pragma HLS UNROLL factor=16
     sum += ld16(x + 2 * i);
   }
   int64_t q = 0;
   for (int32_t i = 0; i < d; i++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=1024
 #pragma HLS PIPELINE II=1
 #pragma HLS UNROLL factor=16
     int64_t c = (int64_t)d * ld16(x + 2 * i) - sum;
@@ -179,6 +190,7 @@ inline void layer_norm_row(const uint8_t* x, int32_t d, const uint8_t* gamma, co
   int64_t r = sig == 0 ? 0 : ((int64_t)1 << 40) / sig;
   int32_t k = e_out - (e_g - 12);
   for (int32_t i = 0; i < d; i++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=1024
 #pragma HLS PIPELINE II=1
 #pragma HLS UNROLL factor=16
     int64_t c = (int64_t)d * ld16(x + 2 * i) - sum;

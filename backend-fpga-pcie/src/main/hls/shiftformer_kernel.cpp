@@ -6,8 +6,9 @@
 // would be wrong). The working set lives in the scratch buffer (device memory, never synced); the host
 // syncs only the small per-step input to the device and the status + logits back.
 //
-// Memory interface (issue 16 item 1): seven m_axi ports, one bundle each. weights, kv, src, out and scratch
-// are 512-bit word ports (word512_t: ap_uint<512> under synthesis, a 64-byte struct in the emulation), read
+// Memory interface (issue 16 item 1): eleven m_axi ports, one bundle each. weights, kv, src, out, scratch and
+// the four weight stripes wstripe0..3 (every weight matrix split by rows, shiftformer_kernel.h) are 512-bit
+// word ports (word512_t: ap_uint<512> under synthesis, a 64-byte struct in the emulation), read
 // and written only as contiguous byte segments into or out of on-chip arrays (rd_bytes / wr_bytes); in and
 // taps are int32 ports. Inside the kernel nothing holds a pointer to a port: descriptors and the scratch
 // layout are byte offsets from a named port's base; attention, whose key/value rows come from three ports,
@@ -20,6 +21,12 @@
 // the residual add are the array's output stage. The encoder holds a head's keys and values on chip for all
 // its query rows. The descriptor table, the softmax table, a LayerNorm's gamma and beta, a query row and a
 // score row are on chip too.
+//
+// Trip counts (issue 16 item 1): every loop with a run-time bound carries LOOP_TRIPCOUNT min/max (for the
+// latency reports only; HlsInterfaceRulesTest requires one on every such loop). max is the bound the host and
+// the loader enforce: d, d_k <= 1024 and positions <= 8192 (SPEC.md section 8, checked in load_model), layers
+// <= 64, rows on chip <= ROW_TILE, a weight block's PE_C rows and K_CHUNK inputs, a batch <= the rows capacity
+// max(max_positions, kv-slots <= 65536), op-level operands <= 2^26 elements (MAX_OPERAND).
 //
 // Cycles (issue 16 item 3): every loop nest adds its cost to the run's cycle count (datapath.h: trip counts
 // x initiation interval + pipeline depth, a burst's beats on a 512-bit port), returned in out[2..3];
@@ -137,6 +144,7 @@ inline void widen(const X* __restrict v, int16_t* __restrict v16, int32_t n) {
     }
   } else {
     for (int32_t i = 0; i < n; i++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=63
       v16[i] = (int16_t)v[i];
     }
   }
@@ -153,6 +161,7 @@ inline int32_t column(const int16_t* x, const int16_t* w, int32_t n) {
     }
   } else {
     for (int32_t i = 0; i < n; i++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=63
       s += (int32_t)x[i] * (int32_t)w[i];
     }
   }
@@ -170,13 +179,16 @@ void mac_tile(const uint8_t xs[ROW_TILE][K_CHUNK], int32_t m, int32_t kt, const 
 #pragma HLS ARRAY_PARTITION variable=pe type=complete
 #pragma HLS ARRAY_PARTITION variable=x type=complete
   for (int32_t c = 0; c < cn; c++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=64
 #pragma HLS UNROLL
     widen<int8_t>(wt[c] + kt, pe[c], kr);
   }
   for (int32_t r = 0; r < m; r++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=64
 #pragma HLS PIPELINE II=1
     widen<X>((const X*)(xs[r] + kt), x, kr);
     for (int32_t c = 0; c < cn; c++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=64
 #pragma HLS UNROLL
       acc[r][c] += column(x, pe[c], kr);
     }
@@ -187,6 +199,7 @@ void mac_tile(const uint8_t xs[ROW_TILE][K_CHUNK], int32_t m, int32_t kt, const 
 void load_rows(const word512_t* scratch, int64_t x_off, int32_t k, int32_t rb, int32_t m, int32_t kc, int32_t kw,
                uint8_t xs[ROW_TILE][K_CHUNK], int64_t& cyc) {
   for (int32_t r = 0; r < m; r++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=64
     rd_bytes(scratch, x_off + (int64_t)(rb + r) * k + kc, xs[r], kw);
   }
   cyc += pipe((int64_t)m * beats(kw), 1, LAT_MEM);
@@ -199,17 +212,32 @@ struct LinPass {
   bool x_unsigned;
 };
 
-// Weight block i of a pass (output block i / chunks, input chunk i % chunks): cn weight rows of kw bytes,
-// each one burst, into an on-chip block.
-void load_block(const word512_t* weights, const LinDesc& l, const LinPass& p, int32_t i, int8_t wt[PE_C][K_CHUNK]) {
+// The rows c = s, s + WEIGHT_STRIPES, ... (< cn) of weight block i from stripe s, each one burst of kw bytes
+// into its row of the on-chip block. Row nb + c of the matrix is on stripe (nb + c) % WEIGHT_STRIPES = c %
+// WEIGHT_STRIPES (nb is a multiple of PE_C), at stripe row (nb + c) / WEIGHT_STRIPES.
+void load_stripe(const word512_t* stripe, int32_t s, const LinDesc& l, const LinPass& p, int32_t nb, int32_t kc,
+                 int32_t cn, int32_t kw, int8_t wt[PE_C][K_CHUNK]) {
 #pragma HLS INLINE off
+  for (int32_t c = s; c < cn; c += WEIGHT_STRIPES) {
+#pragma HLS LOOP_TRIPCOUNT min=0 max=16
+    rd_bytes(stripe, l.w_off + (int64_t)((nb + c) / WEIGHT_STRIPES) * p.k + kc, (uint8_t*)wt[c], kw);
+  }
+}
+
+// Weight block i of a pass (output block i / chunks, input chunk i % chunks): cn weight rows of kw bytes into
+// an on-chip block, the WEIGHT_STRIPES stripes at once (four instances on four ports writing disjoint rows of
+// the row-partitioned block), so the block takes ceil(cn / WEIGHT_STRIPES) rows' beats.
+void load_block(const word512_t* ws0, const word512_t* ws1, const word512_t* ws2, const word512_t* ws3,
+                const LinDesc& l, const LinPass& p, int32_t i, int8_t wt[PE_C][K_CHUNK]) {
+  static_assert(WEIGHT_STRIPES == 4, "one load_stripe per stripe port");
   int32_t nb = i / p.chunks * PE_C;
   int32_t kc = i % p.chunks * K_CHUNK;
   int32_t cn = min32(PE_C, p.n - nb);
   int32_t kw = min32(K_CHUNK, p.k - kc);
-  for (int32_t c = 0; c < cn; c++) {
-    rd_bytes(weights, l.w_off + (int64_t)(nb + c) * p.k + kc, (uint8_t*)wt[c], kw);
-  }
+  load_stripe(ws0, 0, l, p, nb, kc, cn, kw, wt);
+  load_stripe(ws1, 1, l, p, nb, kc, cn, kw, wt);
+  load_stripe(ws2, 2, l, p, nb, kc, cn, kw, wt);
+  load_stripe(ws3, 3, l, p, nb, kc, cn, kw, wt);
 }
 
 // Every tile of an on-chip weight block (cn outputs x kw inputs) against the m rows on chip.
@@ -217,6 +245,7 @@ void mac_block(const uint8_t xs[ROW_TILE][K_CHUNK], int32_t m, bool x_unsigned, 
                int32_t cn, int32_t kw, int32_t acc[ROW_TILE][PE_C]) {
 #pragma HLS INLINE off
   for (int32_t t = 0; t * PE_R < kw; t++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=64
     int32_t kr = min32(PE_R, kw - t * PE_R);
     if (x_unsigned) {
       mac_tile<uint8_t>(xs, m, t * PE_R, wt, cn, kr, acc);
@@ -232,7 +261,8 @@ int64_t block_beats(const LinPass& p, int32_t i) {
   }
   int32_t nb = i / p.chunks * PE_C;
   int32_t kc = i % p.chunks * K_CHUNK;
-  return pipe((int64_t)min32(PE_C, p.n - nb) * beats(min32(K_CHUNK, p.k - kc)), 1, LAT_MEM);
+  int64_t rows = (min32(PE_C, p.n - nb) + WEIGHT_STRIPES - 1) / WEIGHT_STRIPES;  // per stripe
+  return pipe(rows * beats(min32(K_CHUNK, p.k - kc)), 1, LAT_MEM);
 }
 
 // One stage of a row block's pass: block i's tiles stream the m rows through the array (mac_block, from
@@ -241,7 +271,8 @@ int64_t block_beats(const LinPass& p, int32_t i) {
 // burst on chip; after it, at the last chunk, the output stage requantizes (int8), applies ReLU (uint8),
 // adds the residual (int16 stream read and written back) or writes the raw int32 (out), one row of cn
 // results per initiation.
-void block_stage(const word512_t* weights, word512_t* scratch, word512_t* out, const LinDesc& l, const LinPass& p,
+void block_stage(const word512_t* weights, const word512_t* ws0, const word512_t* ws1, const word512_t* ws2,
+                 const word512_t* ws3, word512_t* scratch, word512_t* out, const LinDesc& l, const LinPass& p,
                  OutMode mode, int32_t e_r, int32_t rb, int32_t m, int32_t i, uint8_t xs[ROW_TILE][K_CHUNK],
                  const int8_t cur[PE_C][K_CHUNK], int8_t next[PE_C][K_CHUNK], int32_t acc[ROW_TILE][PE_C],
                  int64_t& cyc) {
@@ -256,7 +287,9 @@ void block_stage(const word512_t* weights, word512_t* scratch, word512_t* out, c
       cyc += burst(4 * (int64_t)cn);
     }
     for (int32_t r = 0; r < m; r++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=64
       for (int32_t c = 0; c < cn; c++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=64
         acc[r][c] = l.has_bias ? ld32(seg + 4 * c) : 0;
       }
     }
@@ -265,7 +298,7 @@ void block_stage(const word512_t* weights, word512_t* scratch, word512_t* out, c
     load_rows(scratch, p.x_off, p.k, rb, m, kc, kw, xs, cyc);
   }
   if (i + 1 < p.blocks) {
-    load_block(weights, l, p, i + 1, next);
+    load_block(ws0, ws1, ws2, ws3, l, p, i + 1, next);
   }
   mac_block(xs, m, p.x_unsigned, cur, cn, kw, acc);
   int32_t tiles = (kw + PE_R - 1) / PE_R;
@@ -276,16 +309,19 @@ void block_stage(const word512_t* weights, word512_t* scratch, word512_t* out, c
   int32_t k_out = l.out_exp - l.acc_exp;
   int32_t k_res = l.out_exp - e_r;
   for (int32_t r = 0; r < m; r++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=64
     int64_t idx = (int64_t)(rb + r) * p.n + nb;
     switch (mode) {
       case TO_INT8:
         for (int32_t c = 0; c < cn; c++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=64
           seg[c] = (uint8_t)sat8(shift(acc[r][c], k_out));
         }
         wr_bytes(scratch, p.out_off + idx, seg, cn);
         break;
       case TO_UINT8:
         for (int32_t c = 0; c < cn; c++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=64
           seg[c] = satu8(shift(acc[r][c], k_out));
         }
         wr_bytes(scratch, p.out_off + idx, seg, cn);
@@ -293,12 +329,14 @@ void block_stage(const word512_t* weights, word512_t* scratch, word512_t* out, c
       case TO_RESIDUAL:
         rd_bytes(scratch, p.out_off + 2 * idx, seg, 2 * cn);
         for (int32_t c = 0; c < cn; c++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=64
           st16(seg + 2 * c, residual(ld16(seg + 2 * c), k_res, acc[r][c], k_out));
         }
         wr_bytes(scratch, p.out_off + 2 * idx, seg, 2 * cn);
         break;
       case TO_OUT32:
         for (int32_t c = 0; c < cn; c++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=64
           st32(seg + 4 * c, acc[r][c]);
         }
         wr_bytes(out, 4 * (OUT_HDR + idx), seg, 4 * cn);
@@ -312,7 +350,8 @@ void block_stage(const word512_t* weights, word512_t* scratch, word512_t* out, c
 // block of up to ROW_TILE rows, the blocks of PE_C weight rows x K_CHUNK inputs go through the stages in
 // order, double-buffered: block i + 1 loads into one on-chip block while block i's tiles stream from the
 // other; only a row block's first weight block loads alone.
-void linear(const word512_t* weights, word512_t* scratch, word512_t* out, const LinDesc& l, int64_t x_off,
+void linear(const word512_t* weights, const word512_t* ws0, const word512_t* ws1, const word512_t* ws2,
+            const word512_t* ws3, word512_t* scratch, word512_t* out, const LinDesc& l, int64_t x_off,
             bool x_unsigned, int32_t rows, int32_t k, int32_t n, OutMode mode, int64_t out_off, int32_t e_r,
             int64_t& cyc) {
   uint8_t xs[ROW_TILE][K_CHUNK];
@@ -335,16 +374,18 @@ void linear(const word512_t* weights, word512_t* scratch, word512_t* out, const 
   p.out_off = out_off;
   p.x_unsigned = x_unsigned;
   for (int32_t rb = 0; rb < rows; rb += ROW_TILE) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=1024
     int32_t m = min32(ROW_TILE, rows - rb);
     if (p.chunks == 1) {
       load_rows(scratch, x_off, k, rb, m, 0, k, xs, cyc);  // once per row block, reused by every tile
     }
-    load_block(weights, l, p, 0, wa);
+    load_block(ws0, ws1, ws2, ws3, l, p, 0, wa);
     cyc += block_beats(p, 0);
     for (int32_t i = 0; i < p.blocks; i += 2) {
-      block_stage(weights, scratch, out, l, p, mode, e_r, rb, m, i, xs, wa, wb, acc, cyc);
+#pragma HLS LOOP_TRIPCOUNT min=1 max=8192
+      block_stage(weights, ws0, ws1, ws2, ws3, scratch, out, l, p, mode, e_r, rb, m, i, xs, wa, wb, acc, cyc);
       if (i + 1 < p.blocks) {
-        block_stage(weights, scratch, out, l, p, mode, e_r, rb, m, i + 1, xs, wb, wa, acc, cyc);
+        block_stage(weights, ws0, ws1, ws2, ws3, scratch, out, l, p, mode, e_r, rb, m, i + 1, xs, wb, wa, acc, cyc);
       }
     }
   }
@@ -384,8 +425,10 @@ void attend_row(const Model& m, const word512_t* keys, word512_t* scratch, const
   // a key or value segment of d_k bytes per initiation: its beats, or the d_k / DOT_LANES multiplier passes
   int64_t per_key = max64(beats(dk), (dk + DOT_LANES - 1) / DOT_LANES);
   for (int32_t h = 0; h < m.heads; h++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=1024
     int32_t col = h * dk;
     for (int32_t j = 0; j < n_keys; j++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=8192
       rd_bytes(keys, k_off + (int64_t)j * d + col, kv_row, dk);
       scores[j] = dot_s8((const int8_t*)q_row + col, (const int8_t*)kv_row, dk);
     }
@@ -395,12 +438,15 @@ void attend_row(const Model& m, const word512_t* keys, word512_t* scratch, const
     // Pr x V, value rows outside so V is read row by row; uint8 x int8 over positions is exact in int32
     // (section 8, the max_positions bound).
     for (int32_t t = 0; t < dk; t++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=1024
       acc[t] = 0;
     }
     for (int32_t j = 0; j < n_keys; j++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=8192
       int32_t pj = probs[j];
       rd_bytes(keys, v_off + (int64_t)j * d + col, kv_row, dk);
       for (int32_t t = 0; t < dk; t++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=1024
 #pragma HLS PIPELINE II=1
 #pragma HLS UNROLL factor=64
         acc[t] += pj * (int32_t)(int8_t)kv_row[t];
@@ -408,6 +454,7 @@ void attend_row(const Model& m, const word512_t* keys, word512_t* scratch, const
     }
     cyc += pipe(n_keys, per_key, LAT_MEM + LAT_MAC);
     for (int32_t t = 0; t < dk; t++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=1024
 #pragma HLS PIPELINE II=1
 #pragma HLS UNROLL factor=64
       ctx[col + t] = (uint8_t)sat8(shift(acc[t], k_ctx));
@@ -427,6 +474,7 @@ void encoder_attention(const Model& m, word512_t* scratch, const AttDesc& at, co
   int32_t dk = m.dk;
   if ((int64_t)n * dk > KV_ON_CHIP) {
     for (int32_t r = 0; r < n; r++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=8192
       attend_row<KEYS_IN_SCRATCH>(m, scratch, scratch, at, sc.q + (int64_t)r * d, sc.k, sc.v, n,
                                   sc.c + (int64_t)r * d, cyc);
     }
@@ -450,31 +498,39 @@ void encoder_attention(const Model& m, word512_t* scratch, const AttDesc& at, co
 #pragma HLS ARRAY_PARTITION variable=acc type=cyclic factor=64
   int64_t per_key = (dk + DOT_LANES - 1) / DOT_LANES;
   for (int32_t h = 0; h < m.heads; h++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=1024
     int32_t col = h * dk;
     for (int32_t j = 0; j < n; j++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=8192
       rd_bytes(scratch, sc.k + (int64_t)j * d + col, kh + (int64_t)j * dk, dk);
       rd_bytes(scratch, sc.v + (int64_t)j * d + col, vh + (int64_t)j * dk, dk);
     }
     cyc += 2 * pipe((int64_t)n * beats(dk), 1, LAT_MEM);
     for (int32_t r = 0; r < n; r++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=8192
       rd_bytes(scratch, sc.q + (int64_t)r * d + col, q, dk);
       for (int32_t j = 0; j < n; j++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=8192
         scores[j] = dot_s8((const int8_t*)q, (const int8_t*)(kh + (int64_t)j * dk), dk);
       }
       softmax2(scores, n, n, e_s, m.lut, probs);
       for (int32_t t = 0; t < dk; t++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=1024
         acc[t] = 0;
       }
       for (int32_t j = 0; j < n; j++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=8192
         int32_t pj = probs[j];
         const uint8_t* v_row = vh + (int64_t)j * dk;
         for (int32_t t = 0; t < dk; t++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=1024
 #pragma HLS PIPELINE II=1
 #pragma HLS UNROLL factor=64
           acc[t] += pj * (int32_t)(int8_t)v_row[t];
         }
       }
       for (int32_t t = 0; t < dk; t++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=1024
 #pragma HLS PIPELINE II=1
 #pragma HLS UNROLL factor=64
         ctx[t] = (uint8_t)sat8(shift(acc[t], k_ctx));
@@ -505,6 +561,7 @@ void layer_norm_rows(const Model& m, const word512_t* weights, word512_t* scratc
   rd_bytes(weights, ln.beta_off, beta, 4 * d);
   cyc += burst(2 * (int64_t)d) + burst(4 * (int64_t)d);
   for (int32_t r = 0; r < rows; r++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=65536
     rd_bytes(scratch, x_off + 2 * (int64_t)r * d, x, 2 * d);
     layer_norm_row(x, d, gamma, beta, ln.gamma_exp, ln.out_exp, y);
     wr_bytes(scratch, out_off + (int64_t)r * d, (const uint8_t*)y, d);
@@ -526,6 +583,7 @@ void embed_rows(const Model& m, const word512_t* weights, word512_t* scratch, in
 #pragma HLS ARRAY_PARTITION variable=p_row type=cyclic factor=16
 #pragma HLS ARRAY_PARTITION variable=g_row type=cyclic factor=32
   for (int32_t r = 0; r < rows; r++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=65536
     int32_t token = in[tok_at + (int64_t)r * stride];
     int32_t pos = pos_at < 0 ? r : in[pos_at + (int64_t)r * stride];
     rd_bytes(weights, m.embed_off + (int64_t)token * d, e_row, d);
@@ -543,8 +601,10 @@ void tap_rows(int32_t* taps, int64_t tap_off, const word512_t* scratch, int64_t 
   uint8_t row[2 * MAX_D];
   int32_t bytes = wide ? 2 * d : d;
   for (int32_t r = 0; r < rows; r++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=8192
     rd_bytes(scratch, off + (int64_t)r * bytes, row, bytes);
     for (int32_t i = 0; i < d; i++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=1024
       taps[tap_off + (int64_t)r * d + i] = wide ? (int32_t)ld16(row + 2 * i) : (int32_t)(int8_t)row[i];
     }
   }
@@ -554,6 +614,7 @@ void tap_rows(int32_t* taps, int64_t tap_off, const word512_t* scratch, int64_t 
 void copy_bytes(word512_t* to, int64_t to_off, const word512_t* from, int64_t from_off, int64_t bytes, int64_t& cyc) {
   uint8_t buf[K_CHUNK];
   for (int64_t i = 0; i < bytes; i += K_CHUNK) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=2048
     int32_t n = (int32_t)(bytes - i < K_CHUNK ? bytes - i : K_CHUNK);
     rd_bytes(from, from_off + i, buf, n);
     wr_bytes(to, to_off + i, buf, n);
@@ -583,9 +644,11 @@ int32_t load_model(Model& m, const word512_t* weights, int64_t& cyc) {
     return ST_BAD_WEIGHTS;
   }
   for (int32_t w = HDR_WORDS; w < total; w += 64) {
+#pragma HLS LOOP_TRIPCOUNT min=0 max=87
     int32_t cnt = min32(64, total - w);
     rd_bytes(weights, 4 * (int64_t)w, buf, 4 * cnt);
     for (int32_t i = 0; i < cnt; i++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=64
       m.tbl[w + i] = ld32(buf + 4 * i);
     }
   }
@@ -622,12 +685,14 @@ int32_t load_model(Model& m, const word512_t* weights, int64_t& cyc) {
 }
 
 // ---- 2.1 the encoder pass, one sequence at a time (all its rows at once) --------------------------------------
-int32_t encode(const Model& m, int32_t batch, int32_t flags, const word512_t* weights, word512_t* src,
+int32_t encode(const Model& m, int32_t batch, int32_t flags, const word512_t* weights, const word512_t* ws0,
+               const word512_t* ws1, const word512_t* ws2, const word512_t* ws3, word512_t* src,
                const int32_t* in, word512_t* out, word512_t* scratch, int32_t* taps, int64_t& cyc) {
   Scratch sc = scratch_at(m);
   int32_t d = m.d;
   bool tapping = (flags & FLAG_TAP) != 0;
   for (int32_t b = 0; b < batch; b++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=65536
     int32_t slot = in[IN_HDR + 2 * b];
     int32_t n = in[IN_HDR + 2 * b + 1];
     int64_t tokens = IN_HDR + 2 * (int64_t)batch + (int64_t)b * m.max_pos;  // word offset into in
@@ -638,6 +703,7 @@ int32_t encode(const Model& m, int32_t batch, int32_t flags, const word512_t* we
       return ST_BAD_POSITION;
     }
     for (int32_t i = 0; i < n; i++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=8192
       if (in[tokens + i] < 0 || in[tokens + i] >= m.vocab) {
         return ST_BAD_TOKEN;
       }
@@ -652,14 +718,15 @@ int32_t encode(const Model& m, int32_t batch, int32_t flags, const word512_t* we
     }
     int32_t e_r = m.enc_embed_out;
     for (int32_t l = 0; l < m.enc_layers; l++) {
+#pragma HLS LOOP_TRIPCOUNT min=0 max=64
       int32_t base = enc_base(l);
       AttDesc at = att_at(m, base + E_ATT);
       layer_norm_rows(m, weights, scratch, sc.g, n, ln_at(m, base + E_LN1), sc.a, cyc);
-      linear(weights, scratch, out, at.q, sc.a, false, n, d, d, TO_INT8, sc.q, 0, cyc);
-      linear(weights, scratch, out, at.k, sc.a, false, n, d, d, TO_INT8, sc.k, 0, cyc);
-      linear(weights, scratch, out, at.v, sc.a, false, n, d, d, TO_INT8, sc.v, 0, cyc);
+      linear(weights, ws0, ws1, ws2, ws3, scratch, out, at.q, sc.a, false, n, d, d, TO_INT8, sc.q, 0, cyc);
+      linear(weights, ws0, ws1, ws2, ws3, scratch, out, at.k, sc.a, false, n, d, d, TO_INT8, sc.k, 0, cyc);
+      linear(weights, ws0, ws1, ws2, ws3, scratch, out, at.v, sc.a, false, n, d, d, TO_INT8, sc.v, 0, cyc);
       encoder_attention(m, scratch, at, sc, n, cyc);
-      linear(weights, scratch, out, at.o, sc.c, false, n, d, d, TO_RESIDUAL, sc.g, e_r, cyc);
+      linear(weights, ws0, ws1, ws2, ws3, scratch, out, at.o, sc.c, false, n, d, d, TO_RESIDUAL, sc.g, e_r, cyc);
       e_r = at.o.out_exp;
       if (tapping) {
         tap_rows(taps, tap, scratch, sc.g, n, d, true, cyc);
@@ -668,8 +735,8 @@ int32_t encode(const Model& m, int32_t batch, int32_t flags, const word512_t* we
       LinDesc f1 = lin_at(m, base + E_FFN1);
       LinDesc f2 = lin_at(m, base + E_FFN2);
       layer_norm_rows(m, weights, scratch, sc.g, n, ln_at(m, base + E_LN2), sc.a, cyc);
-      linear(weights, scratch, out, f1, sc.a, false, n, d, m.dff, TO_UINT8, sc.h, 0, cyc);
-      linear(weights, scratch, out, f2, sc.h, true, n, m.dff, d, TO_RESIDUAL, sc.g, e_r, cyc);
+      linear(weights, ws0, ws1, ws2, ws3, scratch, out, f1, sc.a, false, n, d, m.dff, TO_UINT8, sc.h, 0, cyc);
+      linear(weights, ws0, ws1, ws2, ws3, scratch, out, f2, sc.h, true, n, m.dff, d, TO_RESIDUAL, sc.g, e_r, cyc);
       e_r = f2.out_exp;
       if (tapping) {
         tap_rows(taps, tap, scratch, sc.g, n, d, true, cyc);
@@ -684,10 +751,11 @@ int32_t encode(const Model& m, int32_t batch, int32_t flags, const word512_t* we
       tap_rows(taps, tap, scratch, sc.a, n, d, false, cyc);
     }
     for (int32_t l = 0; l < m.dec_layers; l++) {
+#pragma HLS LOOP_TRIPCOUNT min=0 max=64
       AttDesc cross = att_at(m, dec_base(m, l) + D_CROSS);
-      linear(weights, scratch, out, cross.k, sc.a, false, n, d, d, TO_INT8, sc.k, 0, cyc);
+      linear(weights, ws0, ws1, ws2, ws3, scratch, out, cross.k, sc.a, false, n, d, d, TO_INT8, sc.k, 0, cyc);
       copy_bytes(src, src_block(m, slot, 1 + 2 * l), scratch, sc.k, nd, cyc);
-      linear(weights, scratch, out, cross.v, sc.a, false, n, d, d, TO_INT8, sc.v, 0, cyc);
+      linear(weights, ws0, ws1, ws2, ws3, scratch, out, cross.v, sc.a, false, n, d, d, TO_INT8, sc.v, 0, cyc);
       copy_bytes(src, src_block(m, slot, 2 + 2 * l), scratch, sc.v, nd, cyc);
     }
   }
@@ -695,13 +763,15 @@ int32_t encode(const Model& m, int32_t batch, int32_t flags, const word512_t* we
 }
 
 // ---- 2.2 one batched decoder step with the KV cache (section 6) ----------------------------------------------
-int32_t decode_step(const Model& m, int32_t batch, int32_t flags, const word512_t* weights, word512_t* kv,
+int32_t decode_step(const Model& m, int32_t batch, int32_t flags, const word512_t* weights, const word512_t* ws0,
+                    const word512_t* ws1, const word512_t* ws2, const word512_t* ws3, word512_t* kv,
                     const word512_t* src, const int32_t* in, word512_t* out, word512_t* scratch, int32_t* taps,
                     int64_t& cyc) {
   Scratch sc = scratch_at(m);
   int32_t d = m.d;
   const int32_t seq = IN_HDR;  // word offset into in: 5 words per sequence
   for (int32_t b = 0; b < batch; b++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=65536
     int32_t kv_slot = in[seq + 5 * b], src_slot = in[seq + 5 * b + 1], n = in[seq + 5 * b + 2];
     int32_t t = in[seq + 5 * b + 3], token = in[seq + 5 * b + 4];
     if (kv_slot < 0 || kv_slot >= m.kv_slots || src_slot < 0 || src_slot >= m.src_slots) {
@@ -721,20 +791,23 @@ int32_t decode_step(const Model& m, int32_t batch, int32_t flags, const word512_
   embed_rows(m, weights, scratch, sc.g, batch, in, seq + 4, seq + 3, 5, m.dec_embed_out, cyc);
   if (tapping) {
     for (int32_t b = 0; b < batch; b++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=65536
       tap_rows(taps, b * tap_stride + point * d, scratch, sc.g + 2 * (int64_t)b * d, 1, d, true, cyc);
     }
     point++;
   }
   int32_t e_r = m.dec_embed_out;
   for (int32_t l = 0; l < m.dec_layers; l++) {
+#pragma HLS LOOP_TRIPCOUNT min=0 max=64
     int32_t base = dec_base(m, l);
     // causal self-attention: the new row is appended to the cache, then attends to rows 0..t
     AttDesc self = att_at(m, base + D_SELF);
     layer_norm_rows(m, weights, scratch, sc.g, batch, ln_at(m, base + D_LN1), sc.a, cyc);
-    linear(weights, scratch, out, self.q, sc.a, false, batch, d, d, TO_INT8, sc.q, 0, cyc);
-    linear(weights, scratch, out, self.k, sc.a, false, batch, d, d, TO_INT8, sc.k, 0, cyc);
-    linear(weights, scratch, out, self.v, sc.a, false, batch, d, d, TO_INT8, sc.v, 0, cyc);
+    linear(weights, ws0, ws1, ws2, ws3, scratch, out, self.q, sc.a, false, batch, d, d, TO_INT8, sc.q, 0, cyc);
+    linear(weights, ws0, ws1, ws2, ws3, scratch, out, self.k, sc.a, false, batch, d, d, TO_INT8, sc.k, 0, cyc);
+    linear(weights, ws0, ws1, ws2, ws3, scratch, out, self.v, sc.a, false, batch, d, d, TO_INT8, sc.v, 0, cyc);
     for (int32_t b = 0; b < batch; b++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=65536
       int32_t slot = in[seq + 5 * b];
       int32_t t = in[seq + 5 * b + 3];
       int64_t ck = kv_block(m, slot, l, 0);
@@ -743,10 +816,11 @@ int32_t decode_step(const Model& m, int32_t batch, int32_t flags, const word512_
       copy_bytes(kv, cv + (int64_t)t * d, scratch, sc.v + (int64_t)b * d, d, cyc);
       attend_row<KEYS_IN_KV>(m, kv, scratch, self, sc.q + (int64_t)b * d, ck, cv, t + 1, sc.c + (int64_t)b * d, cyc);
     }
-    linear(weights, scratch, out, self.o, sc.c, false, batch, d, d, TO_RESIDUAL, sc.g, e_r, cyc);
+    linear(weights, ws0, ws1, ws2, ws3, scratch, out, self.o, sc.c, false, batch, d, d, TO_RESIDUAL, sc.g, e_r, cyc);
     e_r = self.o.out_exp;
     if (tapping) {
       for (int32_t b = 0; b < batch; b++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=65536
         tap_rows(taps, b * tap_stride + point * d, scratch, sc.g + 2 * (int64_t)b * d, 1, d, true, cyc);
       }
       point++;
@@ -754,17 +828,19 @@ int32_t decode_step(const Model& m, int32_t batch, int32_t flags, const word512_
     // cross-attention over the source's precomputed K/V
     AttDesc cross = att_at(m, base + D_CROSS);
     layer_norm_rows(m, weights, scratch, sc.g, batch, ln_at(m, base + D_LN2), sc.a, cyc);
-    linear(weights, scratch, out, cross.q, sc.a, false, batch, d, d, TO_INT8, sc.q, 0, cyc);
+    linear(weights, ws0, ws1, ws2, ws3, scratch, out, cross.q, sc.a, false, batch, d, d, TO_INT8, sc.q, 0, cyc);
     for (int32_t b = 0; b < batch; b++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=65536
       int32_t slot = in[seq + 5 * b + 1];
       int32_t n = in[seq + 5 * b + 2];
       attend_row<KEYS_IN_SRC>(m, src, scratch, cross, sc.q + (int64_t)b * d, src_block(m, slot, 1 + 2 * l),
                               src_block(m, slot, 2 + 2 * l), n, sc.c + (int64_t)b * d, cyc);
     }
-    linear(weights, scratch, out, cross.o, sc.c, false, batch, d, d, TO_RESIDUAL, sc.g, e_r, cyc);
+    linear(weights, ws0, ws1, ws2, ws3, scratch, out, cross.o, sc.c, false, batch, d, d, TO_RESIDUAL, sc.g, e_r, cyc);
     e_r = cross.o.out_exp;
     if (tapping) {
       for (int32_t b = 0; b < batch; b++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=65536
         tap_rows(taps, b * tap_stride + point * d, scratch, sc.g + 2 * (int64_t)b * d, 1, d, true, cyc);
       }
       point++;
@@ -773,11 +849,12 @@ int32_t decode_step(const Model& m, int32_t batch, int32_t flags, const word512_
     LinDesc f1 = lin_at(m, base + D_FFN1);
     LinDesc f2 = lin_at(m, base + D_FFN2);
     layer_norm_rows(m, weights, scratch, sc.g, batch, ln_at(m, base + D_LN3), sc.a, cyc);
-    linear(weights, scratch, out, f1, sc.a, false, batch, d, m.dff, TO_UINT8, sc.h, 0, cyc);
-    linear(weights, scratch, out, f2, sc.h, true, batch, m.dff, d, TO_RESIDUAL, sc.g, e_r, cyc);
+    linear(weights, ws0, ws1, ws2, ws3, scratch, out, f1, sc.a, false, batch, d, m.dff, TO_UINT8, sc.h, 0, cyc);
+    linear(weights, ws0, ws1, ws2, ws3, scratch, out, f2, sc.h, true, batch, m.dff, d, TO_RESIDUAL, sc.g, e_r, cyc);
     e_r = f2.out_exp;
     if (tapping) {
       for (int32_t b = 0; b < batch; b++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=65536
         tap_rows(taps, b * tap_stride + point * d, scratch, sc.g + 2 * (int64_t)b * d, 1, d, true, cyc);
       }
       point++;
@@ -786,17 +863,18 @@ int32_t decode_step(const Model& m, int32_t batch, int32_t flags, const word512_
   layer_norm_rows(m, weights, scratch, sc.g, batch, ln_at(m, H_DEC_FINAL), sc.a, cyc);
   if (tapping) {
     for (int32_t b = 0; b < batch; b++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=65536
       tap_rows(taps, b * tap_stride + point * d, scratch, sc.a + (int64_t)b * d, 1, d, false, cyc);
     }
   }
-  // 3.8 tied logits: f x E^T, no bias, int32 at eF + eE
+  // 3.8 tied logits: f x E^T, no bias, int32 at eF + eE; the embedding's striped copy is at stripe offset 0
   LinDesc tied;
-  tied.w_off = m.embed_off;
+  tied.w_off = 0;
   tied.b_off = 0;
   tied.has_bias = false;
   tied.acc_exp = 0;
   tied.out_exp = 0;
-  linear(weights, scratch, out, tied, sc.a, false, batch, d, m.vocab, TO_OUT32, 0, 0, cyc);
+  linear(weights, ws0, ws1, ws2, ws3, scratch, out, tied, sc.a, false, batch, d, m.vocab, TO_OUT32, 0, 0, cyc);
   return ST_OK;
 }
 
@@ -812,6 +890,7 @@ int32_t copy_kv(const Model& m, word512_t* kv, const int32_t* in, int64_t& cyc) 
   }
   cyc += pipe(3, 1, LAT_MEM);
   for (int32_t l = 0; l < m.dec_layers; l++) {
+#pragma HLS LOOP_TRIPCOUNT min=0 max=64
     for (int32_t which = 0; which < 2; which++) {
       copy_bytes(kv, kv_block(m, to, l, which), kv, kv_block(m, from, l, which), (int64_t)rows * m.d, cyc);
     }
@@ -830,7 +909,8 @@ bool bad_offset(int32_t off) {
   return off < 0 || off % TENSOR_ALIGN != 0;
 }
 
-int32_t op_linear(const word512_t* weights, const int32_t* in, word512_t* out, word512_t* scratch, int64_t& cyc) {
+int32_t op_linear(const word512_t* weights, const word512_t* ws0, const word512_t* ws1, const word512_t* ws2,
+                  const word512_t* ws3, const int32_t* in, word512_t* out, word512_t* scratch, int64_t& cyc) {
   int32_t rows = in[0], k = in[1], x_unsigned = in[2], n = in[3], has_bias = in[4];
   if (rows < 1 || k < 1 || n < 1 || bad_size((int64_t)rows * k) || bad_size((int64_t)n * k)
       || bad_offset(in[P_LIN_W_OFF]) || bad_offset(in[P_LIN_B_OFF])) {
@@ -840,8 +920,10 @@ int32_t op_linear(const word512_t* weights, const int32_t* in, word512_t* out, w
   uint8_t buf[K_CHUNK];
   int64_t total = (int64_t)rows * k;
   for (int64_t i = 0; i < total; i += K_CHUNK) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=16384
     int32_t cnt = (int32_t)(total - i < K_CHUNK ? total - i : K_CHUNK);
     for (int32_t j = 0; j < cnt; j++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=4096
       buf[j] = (uint8_t)in[IN_HDR + i + j];
     }
     wr_bytes(scratch, i, buf, cnt);
@@ -853,7 +935,7 @@ int32_t op_linear(const word512_t* weights, const int32_t* in, word512_t* out, w
   l.has_bias = has_bias != 0;
   l.acc_exp = 0;
   l.out_exp = 0;
-  linear(weights, scratch, out, l, 0, x_unsigned != 0, rows, k, n, TO_OUT32, 0, 0, cyc);
+  linear(weights, ws0, ws1, ws2, ws3, scratch, out, l, 0, x_unsigned != 0, rows, k, n, TO_OUT32, 0, 0, cyc);
   return ST_OK;
 }
 
@@ -863,6 +945,7 @@ int32_t op_requant(const int32_t* in, word512_t* out, int64_t& cyc) {
     return ST_BAD_OPERAND;
   }
   for (int32_t i = 0; i < len; i++) {
+#pragma HLS LOOP_TRIPCOUNT min=0 max=67108864
     int64_t v = shift(in[IN_HDR + i], k);
     wr32(out, OUT_HDR + i, to_unsigned ? (int32_t)satu8(v) : (int32_t)sat8(v));
   }
@@ -884,11 +967,14 @@ int32_t op_softmax(const int32_t* in, word512_t* out, int64_t& cyc) {
   int32_t s[MAX_POSITIONS];
   uint8_t p[MAX_POSITIONS];
   for (int32_t r = 0; r < rows; r++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=67108864
     for (int32_t j = 0; j < len; j++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=8192
       s[j] = in[scores + (int64_t)r * len + j];
     }
     softmax2(s, len, in[IN_HDR + r], e_s, lut, p);
     for (int32_t j = 0; j < len; j++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=8192
       wr32(out, OUT_HDR + (int64_t)r * len + j, p[j]);
     }
   }
@@ -910,11 +996,14 @@ int32_t op_layer_norm(const word512_t* weights, const int32_t* in, word512_t* ou
   rd_bytes(weights, in[P_LN_BETA_OFF], beta, 4 * d);
   cyc += burst(2 * (int64_t)d) + burst(4 * (int64_t)d);
   for (int32_t r = 0; r < rows; r++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=67108864
     for (int32_t i = 0; i < d; i++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=1024
       st16(x + 2 * i, in[IN_HDR + (int64_t)r * d + i]);
     }
     layer_norm_row(x, d, gamma, beta, e_g, e_out, y);
     for (int32_t i = 0; i < d; i++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=1024
       wr32(out, OUT_HDR + (int64_t)r * d + i, y[i]);
     }
   }
@@ -928,6 +1017,7 @@ int32_t op_residual(const int32_t* in, word512_t* out, int64_t& cyc) {
     return ST_BAD_OPERAND;
   }
   for (int32_t i = 0; i < len; i++) {
+#pragma HLS LOOP_TRIPCOUNT min=0 max=67108864
     wr32(out, OUT_HDR + i, residual(in[IN_HDR + i], e_out - e_r, in[IN_HDR + len + i], e_out - e_acc));
   }
   cyc += pipe(len, 2, LAT_MEM);
@@ -935,10 +1025,11 @@ int32_t op_residual(const int32_t* in, word512_t* out, int64_t& cyc) {
 }
 
 int32_t dispatch(int32_t op, int32_t batch, int32_t flags, const word512_t* weights, word512_t* kv, word512_t* src,
-                 const int32_t* in, word512_t* out, word512_t* scratch, int32_t* taps, int64_t& cyc) {
+                 const int32_t* in, word512_t* out, word512_t* scratch, int32_t* taps, const word512_t* ws0,
+                 const word512_t* ws1, const word512_t* ws2, const word512_t* ws3, int64_t& cyc) {
   switch (op) {
     case OP_LINEAR:
-      return op_linear(weights, in, out, scratch, cyc);
+      return op_linear(weights, ws0, ws1, ws2, ws3, in, out, scratch, cyc);
     case OP_REQUANT:
       return op_requant(in, out, cyc);
     case OP_SOFTMAX:
@@ -965,25 +1056,36 @@ int32_t dispatch(int32_t op, int32_t batch, int32_t flags, const word512_t* weig
   if (batch < 1 || batch > m.rows || (op == OP_DECODE_STEP && batch > m.kv_slots)) {
     return ST_BAD_BATCH;
   }
-  return op == OP_ENCODE ? encode(m, batch, flags, weights, src, in, out, scratch, taps, cyc)
-                         : decode_step(m, batch, flags, weights, kv, src, in, out, scratch, taps, cyc);
+  if (op == OP_ENCODE) {
+    return encode(m, batch, flags, weights, ws0, ws1, ws2, ws3, src, in, out, scratch, taps, cyc);
+  }
+  return decode_step(m, batch, flags, weights, ws0, ws1, ws2, ws3, kv, src, in, out, scratch, taps, cyc);
 }
 
 }  // namespace
 }  // namespace sfk
 
 // One m_axi bundle per port (distinct adapters; connectivity-*.cfg places each port's buffer in its banks),
-// the base addresses and scalars on the s_axilite control interface. No depth= : only vitis_hls C/RTL
-// co-simulation needs it, and v++ -c / hw_emu take the sizes from the host's buffers.
+// the base addresses and scalars on the s_axilite control interface. depth= is each port's size in its
+// elements (64-byte words; int32 for in and taps) as the host allocates it for the base preset (vocabulary
+// 8000, the default 64 KV and 64 source slots: FpgaModel.bufferBytes and the DeviceImage), what vitis_hls
+// C/RTL co-simulation allocates; v++ -c and hw_emu take the sizes from the host's buffers (HlsInterfaceRulesTest
+// checks the values).
 extern "C" void shiftformer_step(int32_t op, int32_t batch, int32_t flags, const word512_t* weights, word512_t* kv,
-                                 word512_t* src, const int32_t* in, word512_t* out, word512_t* scratch, int32_t* taps) {
-#pragma HLS INTERFACE m_axi port=weights offset=slave bundle=m_weights max_read_burst_length=64
-#pragma HLS INTERFACE m_axi port=kv offset=slave bundle=m_kv
-#pragma HLS INTERFACE m_axi port=src offset=slave bundle=m_src
-#pragma HLS INTERFACE m_axi port=in offset=slave bundle=m_in
-#pragma HLS INTERFACE m_axi port=out offset=slave bundle=m_out
-#pragma HLS INTERFACE m_axi port=scratch offset=slave bundle=m_scratch
-#pragma HLS INTERFACE m_axi port=taps offset=slave bundle=m_taps
+                                 word512_t* src, const int32_t* in, word512_t* out, word512_t* scratch, int32_t* taps,
+                                 const word512_t* wstripe0, const word512_t* wstripe1, const word512_t* wstripe2,
+                                 const word512_t* wstripe3) {
+#pragma HLS INTERFACE m_axi port=weights offset=slave bundle=m_weights depth=73895 max_read_burst_length=64
+#pragma HLS INTERFACE m_axi port=kv offset=slave bundle=m_kv depth=3145728
+#pragma HLS INTERFACE m_axi port=src offset=slave bundle=m_src depth=3407872
+#pragma HLS INTERFACE m_axi port=in offset=slave bundle=m_in depth=4128
+#pragma HLS INTERFACE m_axi port=out offset=slave bundle=m_out depth=32001
+#pragma HLS INTERFACE m_axi port=scratch offset=slave bundle=m_scratch depth=45056
+#pragma HLS INTERFACE m_axi port=taps offset=slave bundle=m_taps depth=3670016
+#pragma HLS INTERFACE m_axi port=wstripe0 offset=slave bundle=m_wstripe0 depth=188032 max_read_burst_length=64
+#pragma HLS INTERFACE m_axi port=wstripe1 offset=slave bundle=m_wstripe1 depth=188032 max_read_burst_length=64
+#pragma HLS INTERFACE m_axi port=wstripe2 offset=slave bundle=m_wstripe2 depth=188032 max_read_burst_length=64
+#pragma HLS INTERFACE m_axi port=wstripe3 offset=slave bundle=m_wstripe3 depth=188032 max_read_burst_length=64
 #pragma HLS INTERFACE s_axilite port=op
 #pragma HLS INTERFACE s_axilite port=batch
 #pragma HLS INTERFACE s_axilite port=flags
@@ -994,9 +1096,14 @@ extern "C" void shiftformer_step(int32_t op, int32_t batch, int32_t flags, const
 #pragma HLS INTERFACE s_axilite port=out
 #pragma HLS INTERFACE s_axilite port=scratch
 #pragma HLS INTERFACE s_axilite port=taps
+#pragma HLS INTERFACE s_axilite port=wstripe0
+#pragma HLS INTERFACE s_axilite port=wstripe1
+#pragma HLS INTERFACE s_axilite port=wstripe2
+#pragma HLS INTERFACE s_axilite port=wstripe3
 #pragma HLS INTERFACE s_axilite port=return
   int64_t cycles = 0;
-  int32_t st = sfk::dispatch(op, batch, flags, weights, kv, src, in, out, scratch, taps, cycles);
+  int32_t st = sfk::dispatch(op, batch, flags, weights, kv, src, in, out, scratch, taps, wstripe0, wstripe1, wstripe2,
+                             wstripe3, cycles);
   uint8_t status[16];
   sfk::st32(status, st);
   sfk::st32(status + 4, st == sfk::ST_OK ? batch : 0);

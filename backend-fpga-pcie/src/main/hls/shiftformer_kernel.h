@@ -38,7 +38,8 @@ enum Arg : int32_t {
   ARG_OP = 0, ARG_BATCH = 1, ARG_FLAGS = 2,                   // int32 scalars
   ARG_WEIGHTS = 3, ARG_KV = 4, ARG_SRC = 5, ARG_IN = 6,       // buffers
   ARG_OUT = 7, ARG_SCRATCH = 8, ARG_TAPS = 9,
-  ARG_COUNT = 10,
+  ARG_WSTRIPE0 = 10,                                          // WEIGHT_STRIPES buffers: wstripe0 .. wstripe3
+  ARG_COUNT = 14,
 };
 
 // ---- status word out[0] (0 = success) ----------------------------------------------------------------
@@ -59,7 +60,7 @@ enum Status : int32_t {
 // a BYTE offset from the start of the buffer, aligned to TENSOR_ALIGN bytes. The host writes it once per
 // model load.
 constexpr int32_t WEIGHTS_MAGIC = 0x31575346;  // "FSW1" little-endian
-constexpr int32_t LAYOUT_VERSION = 1;
+constexpr int32_t LAYOUT_VERSION = 2;
 constexpr int32_t TENSOR_ALIGN = 64;
 
 enum Hdr : int32_t {
@@ -74,7 +75,15 @@ enum Hdr : int32_t {
   HDR_WORDS = 32,
 };
 
-// A LINEAR descriptor: weight [n, k] int8 and bias [n] int32 offsets, accumulator and output exponents.
+// A LINEAR descriptor: weight [n, k] int8 and bias [n] int32 offsets, accumulator and output exponents. The
+// weight's offset is into the weight stripes (below), the bias's into the weights buffer.
+//
+// ---- the weight stripes (int8, issue 16 item 1) ---------------------------------------------------------------
+// WEIGHT_STRIPES buffers with the same layout, one per weight-matrix port (on the U55C each on its own HBM
+// pseudo-channels): a matrix [n, k] at stripe offset off has row r in stripe r % WEIGHT_STRIPES at byte
+// off + (r / WEIGHT_STRIPES) * k, so the PE_C rows of a weight block load WEIGHT_STRIPES at a time. Every
+// linear's weight is there, and the tied embedding [vocab, d] (the logits' weight) at offset 0; the weights
+// buffer keeps its own copy of the embedding for the embedding rows. Offsets are multiples of TENSOR_ALIGN.
 enum Lin : int32_t { L_W = 0, L_B, L_ACC_EXP, L_OUT_EXP, LIN_WORDS };
 // A LAYERNORM descriptor: gamma [d] int16 and beta [d] int32 offsets, gamma and output exponents.
 enum Ln : int32_t { N_GAMMA = 0, N_BETA, N_GAMMA_EXP, N_OUT_EXP, LN_WORDS };
@@ -134,8 +143,9 @@ inline int64_t scratch_bytes(int64_t rows, int64_t d, int64_t dff) {
 }
 
 // ---- op-level parameters in[0 .. IN_HDR) ----------------------------------------------------------------
-// LINEAR:    rows, k, x_unsigned, n, has_bias, then the weight [n, k] int8 and bias [n] int32 LE byte offsets
-//            into the weights buffer (multiples of TENSOR_ALIGN); x [rows, k] widened from in[IN_HDR].
+// LINEAR:    rows, k, x_unsigned, n, has_bias, then the weight [n, k] int8 byte offset into the weight stripes and
+//            the bias [n] int32 LE one into the weights buffer (multiples of TENSOR_ALIGN); x [rows, k] widened
+//            from in[IN_HDR].
 // LAYERNORM: rows, d, gamma_exp, out_exp, then the gamma [d] int16 LE and beta [d] int32 LE byte offsets into
 //            the weights buffer; x [rows, d] widened from in[IN_HDR].
 // REQUANT:   len, shift, to_unsigned; SOFTMAX: rows, len (<= MAX_POSITIONS), score_exp; RESIDUAL: len, r_exp,
@@ -149,7 +159,9 @@ extern "C" {
 // shiftformer_kernel.cpp); everything inside the kernel addresses a port by an offset from its base.
 // The status goes to out[0] only: a card ignores a kernel's return value, so there is none.
 void shiftformer_step(int32_t op, int32_t batch, int32_t flags, const word512_t* weights, word512_t* kv,
-                      word512_t* src, const int32_t* in, word512_t* out, word512_t* scratch, int32_t* taps);
+                      word512_t* src, const int32_t* in, word512_t* out, word512_t* scratch, int32_t* taps,
+                      const word512_t* wstripe0, const word512_t* wstripe1, const word512_t* wstripe2,
+                      const word512_t* wstripe3);
 }
 
 #endif

@@ -9,13 +9,18 @@
 namespace {
 
 // Argument order and kinds: shiftformer_kernel.h, enum sfk::Arg. Memory groups: the connectivity of
-// src/main/vitis/connectivity-u250.cfg (weights DDR[0], kv DDR[1], src DDR[2], the rest DDR[3]), so a
-// buffer allocated in the wrong group is rejected as a card would misroute it.
+// src/main/vitis/connectivity-u250.cfg for the first seven (weights DDR[0], kv DDR[1], src DDR[2], the rest
+// DDR[3]) and, for the four weight stripes, a bank each (groups 4-7), as connectivity-u55c.cfg gives them
+// pseudo-channels of their own: a buffer allocated in the wrong group, a stripe in another stripe's bank
+// included, is rejected as a card would misroute it.
 const xrt_emu_arg kArgs[sfk::ARG_COUNT] = {
-    {"op", XRT_EMU_ARG_SCALAR, 4, 0},      {"batch", XRT_EMU_ARG_SCALAR, 4, 0}, {"flags", XRT_EMU_ARG_SCALAR, 4, 0},
-    {"weights", XRT_EMU_ARG_BUFFER, 0, 0}, {"kv", XRT_EMU_ARG_BUFFER, 0, 1},    {"src", XRT_EMU_ARG_BUFFER, 0, 2},
-    {"in", XRT_EMU_ARG_BUFFER, 0, 3},      {"out", XRT_EMU_ARG_BUFFER, 0, 3},   {"scratch", XRT_EMU_ARG_BUFFER, 0, 3},
-    {"taps", XRT_EMU_ARG_BUFFER, 0, 3},
+    {"op", XRT_EMU_ARG_SCALAR, 4, 0},       {"batch", XRT_EMU_ARG_SCALAR, 4, 0},
+    {"flags", XRT_EMU_ARG_SCALAR, 4, 0},    {"weights", XRT_EMU_ARG_BUFFER, 0, 0},
+    {"kv", XRT_EMU_ARG_BUFFER, 0, 1},       {"src", XRT_EMU_ARG_BUFFER, 0, 2},
+    {"in", XRT_EMU_ARG_BUFFER, 0, 3},       {"out", XRT_EMU_ARG_BUFFER, 0, 3},
+    {"scratch", XRT_EMU_ARG_BUFFER, 0, 3},  {"taps", XRT_EMU_ARG_BUFFER, 0, 3},
+    {"wstripe0", XRT_EMU_ARG_BUFFER, 0, 4}, {"wstripe1", XRT_EMU_ARG_BUFFER, 0, 5},
+    {"wstripe2", XRT_EMU_ARG_BUFFER, 0, 6}, {"wstripe3", XRT_EMU_ARG_BUFFER, 0, 7},
 };
 
 int32_t scalar(void* const* args, int i) {
@@ -29,7 +34,10 @@ int invoke(void* const* args) {
                    static_cast<const word512_t*>(args[sfk::ARG_WEIGHTS]), static_cast<word512_t*>(args[sfk::ARG_KV]),
                    static_cast<word512_t*>(args[sfk::ARG_SRC]), static_cast<const int32_t*>(args[sfk::ARG_IN]),
                    static_cast<word512_t*>(args[sfk::ARG_OUT]), static_cast<word512_t*>(args[sfk::ARG_SCRATCH]),
-                   static_cast<int32_t*>(args[sfk::ARG_TAPS]));
+                   static_cast<int32_t*>(args[sfk::ARG_TAPS]), static_cast<const word512_t*>(args[sfk::ARG_WSTRIPE0]),
+                   static_cast<const word512_t*>(args[sfk::ARG_WSTRIPE0 + 1]),
+                   static_cast<const word512_t*>(args[sfk::ARG_WSTRIPE0 + 2]),
+                   static_cast<const word512_t*>(args[sfk::ARG_WSTRIPE0 + 3]));
   return 0;
 }
 

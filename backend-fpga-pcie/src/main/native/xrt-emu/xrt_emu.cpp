@@ -41,7 +41,7 @@
 namespace {
 
 constexpr const char* kBdf = "0000:65:00.1";
-constexpr unsigned kMemoryGroups = 4;  // like DDR[0..3] of a U200/U250
+constexpr unsigned kMemoryGroups = 8;  // DDR[0..3] of a U200/U250, and four banks for the weight stripes
 constexpr unsigned char kDevicePoison = 0xCD;
 // Every device copy is followed by kGuardBytes of kGuardByte; a run whose kernel changed one of them
 // wrote past the end of a buffer (on a card: into the neighbouring buffer).

@@ -15,24 +15,30 @@ import org.shiftformer.api.model.Linear;
 import org.shiftformer.api.model.TransformerWeights;
 
 /**
- * The weights buffer of one model, packed once at load: the descriptor table (int32 words, layout in
- * {@link FpgaLayout} and shiftformer_kernel.h), then every tensor little-endian at a
- * {@value FpgaLayout#TENSOR_ALIGN}-byte aligned byte offset: the tied embedding, the positional table,
- * the softmax table, and per layer its LayerNorm parameters, weights and biases. Everything the kernel
- * needs to run the model comes from this buffer; it stays resident on the device until the model closes.
+ * The weights buffer and the weight stripes of one model, packed once at load. The weights buffer: the
+ * descriptor table (int32 words, layout in {@link FpgaLayout} and shiftformer_kernel.h), then every tensor
+ * but the weight matrices little-endian at a {@value FpgaLayout#TENSOR_ALIGN}-byte aligned byte offset: the
+ * embedding, the positional table, the softmax table, and per layer its LayerNorm parameters and biases. The
+ * {@value FpgaLayout#WEIGHT_STRIPES} stripes, one per weight-matrix port: every linear's weight and the tied
+ * embedding (at offset 0, the logits' weight), row {@code r} of each in stripe {@code r % WEIGHT_STRIPES} at
+ * the matrix's stripe offset plus {@code (r / WEIGHT_STRIPES) * k}; the stripes have the same layout and
+ * size. Everything the kernel needs to run the model comes from these buffers; they stay resident on the
+ * device until the model closes.
  *
- * @param bytes      the buffer contents
+ * @param bytes      the weights buffer's contents
+ * @param stripes    the contents of each weight stripe
  * @param rows       rows capacity of the scratch buffer, {@code max(max_positions, kvSlots)}
  * @param kvSlots    slots of the KV-cache buffer
  * @param srcSlots   slots of the source buffer
  */
-record DeviceImage(byte[] bytes, int rows, int kvSlots, int srcSlots) {
+record DeviceImage(byte[] bytes, byte[][] stripes, int rows, int kvSlots, int srcSlots) {
 
     /** Packs {@code w} for a device with {@code kvSlots} decoder states and {@code srcSlots} sources. */
     static DeviceImage pack(TransformerWeights w, int kvSlots, int srcSlots) {
         ModelConfig c = w.config();
         int rows = Math.max(c.maxPositions(), kvSlots);
         Packer p = new Packer(c);
+        p.matrix(w.embed(), c.vocabSize(), c.dModel()); // stripe offset 0: the tied logits' weight
         p.word(H_MAGIC, WEIGHTS_MAGIC);
         p.word(H_VERSION, LAYOUT_VERSION);
         p.word(H_TOTAL_WORDS, p.words);
@@ -79,7 +85,11 @@ record DeviceImage(byte[] bytes, int rows, int kvSlots, int srcSlots) {
             p.linear(base + D_FFN1, dl.ffn1());
             p.linear(base + D_FFN2, dl.ffn2());
         }
-        return new DeviceImage(p.finish(), rows, kvSlots, srcSlots);
+        byte[][] stripes = new byte[WEIGHT_STRIPES][];
+        for (int s = 0; s < WEIGHT_STRIPES; s++) {
+            stripes[s] = p.stripes[s].finish();
+        }
+        return new DeviceImage(p.image.finish(), stripes, rows, kvSlots, srcSlots);
     }
 
     /** Bytes of the descriptor table of a model of shape {@code c}. */
@@ -87,45 +97,61 @@ record DeviceImage(byte[] bytes, int rows, int kvSlots, int srcSlots) {
         return 4 * (HDR_WORDS + c.encoderLayers() * ENC_LAYER_WORDS + c.decoderLayers() * DEC_LAYER_WORDS);
     }
 
-    /** Two passes in one: tensors are appended to a growing body; table words are set in place. */
+    /** Two passes in one: tensors are appended to growing bodies; table words are set in place. */
     private static final class Packer {
         final int words;
-        ByteBuffer buf;
+        final Region image;
+        final Region[] stripes = new Region[WEIGHT_STRIPES];
 
         Packer(ModelConfig c) {
             this.words = tableBytes(c) / 4;
-            this.buf = ByteBuffer.allocate(1 << 16).order(ByteOrder.LITTLE_ENDIAN);
-            buf.position(align(4L * words));
+            this.image = new Region(align(4L * words));
+            for (int s = 0; s < WEIGHT_STRIPES; s++) {
+                stripes[s] = new Region(0);
+            }
         }
 
         void word(int index, int value) {
-            buf.putInt(4 * index, value);
+            image.buf.putInt(4 * index, value);
         }
 
         int bytes(byte[] values) {
-            int off = reserve(values.length);
-            buf.put(off, values);
+            int off = image.reserve(values.length);
+            image.buf.put(off, values);
             return off;
         }
 
         int shorts(short[] values) {
-            int off = reserve(2L * values.length);
+            int off = image.reserve(2L * values.length);
             for (int i = 0; i < values.length; i++) {
-                buf.putShort(off + 2 * i, values[i]);
+                image.buf.putShort(off + 2 * i, values[i]);
             }
             return off;
         }
 
         int ints(int[] values) {
-            int off = reserve(4L * values.length);
+            int off = image.reserve(4L * values.length);
             for (int i = 0; i < values.length; i++) {
-                buf.putInt(off + 4 * i, values[i]);
+                image.buf.putInt(off + 4 * i, values[i]);
+            }
+            return off;
+        }
+
+        /** A matrix {@code [n, k]} split by rows over the stripes; its offset, the same in every stripe. */
+        int matrix(byte[] values, int n, int k) {
+            long perStripe = (long) (n + WEIGHT_STRIPES - 1) / WEIGHT_STRIPES * k;
+            int off = stripes[0].reserve(perStripe);
+            for (int s = 1; s < WEIGHT_STRIPES; s++) {
+                stripes[s].reserve(perStripe); // the stripes grow in lockstep: the same offset in each
+            }
+            for (int r = 0; r < n; r++) {
+                stripes[r % WEIGHT_STRIPES].buf.put(off + r / WEIGHT_STRIPES * k, values, r * k, k);
             }
             return off;
         }
 
         void linear(int base, Linear l) {
-            word(base, bytes(l.weight()));
+            word(base, matrix(l.weight(), l.n(), l.k()));
             word(base + 1, ints(l.bias()));
             word(base + 2, l.accExp());
             word(base + 3, l.outExp());
@@ -145,9 +171,19 @@ record DeviceImage(byte[] bytes, int rows, int kvSlots, int srcSlots) {
             linear(base + A_O, a.o());
             word(base + A_CTX_EXP, a.ctxExp());
         }
+    }
+
+    /** A growing little-endian buffer of {@value FpgaLayout#TENSOR_ALIGN}-aligned tensors. */
+    private static final class Region {
+        ByteBuffer buf;
+
+        Region(int start) {
+            buf = ByteBuffer.allocate(1 << 16).order(ByteOrder.LITTLE_ENDIAN);
+            buf.position(start);
+        }
 
         /** Reserves {@code size} bytes at the current (aligned) end and returns their offset. */
-        private int reserve(long size) {
+        int reserve(long size) {
             int off = buf.position();
             long end = align(off + size);
             if (end > Integer.MAX_VALUE - TENSOR_ALIGN) {
@@ -173,9 +209,9 @@ record DeviceImage(byte[] bytes, int rows, int kvSlots, int srcSlots) {
             buf.get(0, out);
             return out;
         }
+    }
 
-        private static int align(long v) {
-            return (int) ((v + TENSOR_ALIGN - 1) / TENSOR_ALIGN * TENSOR_ALIGN);
-        }
+    private static int align(long v) {
+        return (int) ((v + TENSOR_ALIGN - 1) / TENSOR_ALIGN * TENSOR_ALIGN);
     }
 }

@@ -19,13 +19,14 @@ import org.shiftformer.fpga.xrt.XrtKernel;
 /**
  * SPEC.md's ops run one by one on the card through the kernel's op-level entry points (op codes 16-20),
  * so the conformance kit checks each op of the HLS source against the scalar reference. Operands travel
- * widened to int32, except the operands the model path reads from the weights port (LINEAR's weight and
- * bias, LAYERNORM's gamma and beta): those go into a weights buffer at {@link FpgaLayout#TENSOR_ALIGN}-aligned
- * offsets the parameters name, so each op runs the model path's own code on the same ports. A test and
- * debugging path: its buffers grow on demand (the model path never reallocates). Thread-safe (one call at a
- * time). The arguments an op never touches (kv, src, taps, and weights until LINEAR or LAYERNORM first
- * needs it) get a 64-byte device-only placeholder each, in that argument's memory group: on a card each
- * port reaches only its own banks.
+ * widened to int32, except the operands the model path reads from the weights ports (LINEAR's weight,
+ * split by rows over the weight stripes as {@link DeviceImage} splits a model's, and its bias; LAYERNORM's
+ * gamma and beta): those go into the weight stripes and a weights buffer at {@link FpgaLayout#TENSOR_ALIGN}-
+ * aligned offsets the parameters name, so each op runs the model path's own code on the same ports. A test
+ * and debugging path: its buffers grow on demand (the model path never reallocates). Thread-safe (one call
+ * at a time). The arguments an op never touches (kv, src, taps, and weights and the stripes until an op
+ * first needs them) get a 64-byte device-only placeholder each, in that argument's memory group: on a card
+ * each port reaches only its own banks.
  */
 final class FpgaKernels implements IntKernels, AutoCloseable {
     private static final ValueLayout.OfShort SHORT_LE =
@@ -36,6 +37,8 @@ final class FpgaKernels implements IntKernels, AutoCloseable {
     private final long timeoutSettingMs;
     private final XrtBuffer[] placeholders = new XrtBuffer[ARG_COUNT];
     private XrtBuffer weights;
+    private final XrtBuffer[] stripes = new XrtBuffer[WEIGHT_STRIPES];
+    private final MemorySegment[] stripeMaps = new MemorySegment[WEIGHT_STRIPES];
     private XrtBuffer in;
     private XrtBuffer out;
     private XrtBuffer scratch;
@@ -50,7 +53,8 @@ final class FpgaKernels implements IntKernels, AutoCloseable {
         this.cu = cu;
         this.timeoutSettingMs = settings.timeoutMs();
         try {
-            for (int arg : new int[] {ARG_WEIGHTS, ARG_KV, ARG_SRC, ARG_TAPS}) {
+            for (int arg : new int[] {ARG_WEIGHTS, ARG_KV, ARG_SRC, ARG_TAPS, ARG_WSTRIPE0, ARG_WSTRIPE0 + 1,
+                ARG_WSTRIPE0 + 2, ARG_WSTRIPE0 + 3}) {
                 placeholders[arg] = device.alloc(64, XrtDevice.BO_FLAGS_DEV_ONLY, kernel.groupId(arg));
             }
         } catch (RuntimeException e) {
@@ -62,10 +66,10 @@ final class FpgaKernels implements IntKernels, AutoCloseable {
     }
 
     /**
-     * Makes room for {@code inWords} operand words, {@code outWords} result words, {@code scratchBytes} and
-     * {@code weightsBytes} (0: the op reads no weights).
+     * Makes room for {@code inWords} operand words, {@code outWords} result words, {@code scratchBytes},
+     * {@code weightsBytes} (0: the op reads no weights) and {@code stripeBytes} per weight stripe (0: none).
      */
-    private void ensure(long inWords, long outWords, long scratchBytes, long weightsBytes) {
+    private void ensure(long inWords, long outWords, long scratchBytes, long weightsBytes, long stripeBytes) {
         cu.checkFree("op-level kernels", kernel.name()); // a timed-out run holds the compute unit: grow nothing
         long inBytes = 4 * (IN_HDR + inWords);
         long outBytes = 4 * (OUT_HDR + outWords);
@@ -96,10 +100,22 @@ final class FpgaKernels implements IntKernels, AutoCloseable {
             weightsMap = weights.map();
             repoint(ARG_WEIGHTS, weights, old);
         }
+        for (int s = 0; s < WEIGHT_STRIPES; s++) {
+            if (stripeBytes > 0 && (stripes[s] == null || stripes[s].size() < stripeBytes)) {
+                XrtBuffer old = stripes[s];
+                stripes[s] = device.alloc(Math.max(stripeBytes, 1 << 16), kernel.groupId(ARG_WSTRIPE0 + s));
+                stripeMaps[s] = stripes[s].map();
+                repoint(ARG_WSTRIPE0 + s, stripes[s], old);
+            }
+        }
         if (runner == null) {
             XrtBuffer w = weights != null ? weights : placeholders[ARG_WEIGHTS];
+            XrtBuffer[] ws = new XrtBuffer[WEIGHT_STRIPES];
+            for (int s = 0; s < WEIGHT_STRIPES; s++) {
+                ws[s] = stripes[s] != null ? stripes[s] : placeholders[ARG_WSTRIPE0 + s];
+            }
             runner = new KernelRunner(kernel, cu, timeoutSettingMs, w, placeholders[ARG_KV], placeholders[ARG_SRC], in,
-                    out, scratch, placeholders[ARG_TAPS]);
+                    out, scratch, placeholders[ARG_TAPS], ws);
         }
     }
 
@@ -148,25 +164,30 @@ final class FpgaKernels implements IntKernels, AutoCloseable {
     @Override
     public synchronized void linear(byte[] x, int rows, int k, boolean unsignedInput, byte[] w, int n, int[] bias, int[] acc) {
         long xs = (long) rows * k;
-        long ws = (long) n * k;
-        long biasOff = alignUp(ws);
-        ensure(xs, (long) rows * n, xs, biasOff + 4L * n);
-        // in[P_LIN_W_OFF] = 0, in[P_LIN_B_OFF] = biasOff: byte offsets of the weight and the bias in the weights buffer
-        params(rows, k, unsignedInput ? 1 : 0, n, bias != null ? 1 : 0, 0, (int) biasOff);
+        long perStripe = (long) (n + WEIGHT_STRIPES - 1) / WEIGHT_STRIPES * k;
+        ensure(xs, (long) rows * n, xs, 4L * n, perStripe);
+        // in[P_LIN_W_OFF] = 0, in[P_LIN_B_OFF] = 0: byte offsets of the weight in the stripes, of the bias in weights
+        params(rows, k, unsignedInput ? 1 : 0, n, bias != null ? 1 : 0, 0, 0);
         // the kernel narrows each word to int8: a uint8 operand travels as its byte pattern
         operands(0, java.util.Arrays.copyOf(x, (int) xs), false);
-        MemorySegment.copy(w, 0, weightsMap, ValueLayout.JAVA_BYTE, 0, (int) ws);
-        if (bias != null) {
-            MemorySegment.copy(bias, 0, weightsMap, INT_LE, biasOff, n);
+        for (int r = 0; r < n; r++) { // row r in stripe r % WEIGHT_STRIPES, as DeviceImage splits a model's
+            MemorySegment.copy(w, r * k, stripeMaps[r % WEIGHT_STRIPES], ValueLayout.JAVA_BYTE,
+                    (long) (r / WEIGHT_STRIPES) * k, k);
         }
-        weights.syncToDevice(biasOff + 4L * n, 0);
+        for (XrtBuffer s : stripes) {
+            s.syncToDevice(perStripe, 0);
+        }
+        if (bias != null) {
+            MemorySegment.copy(bias, 0, weightsMap, INT_LE, 0, n);
+        }
+        weights.syncToDevice(4L * n, 0);
         run(OP_LINEAR, xs, (long) rows * n, DatapathCycles.opLinear(rows, k, n, bias != null), "op LINEAR");
         MemorySegment.copy(outMap, INT_LE, 4L * OUT_HDR, acc, 0, rows * n);
     }
 
     @Override
     public synchronized void requantize(int[] acc, int len, int shift, DType outType, byte[] out) {
-        ensure(len, len, 0, 0);
+        ensure(len, len, 0, 0, 0);
         params(len, shift, outType == DType.UINT8 ? 1 : 0);
         operands(0, acc, len);
         run(OP_REQUANT, len, len, DatapathCycles.opRequant(len), "op REQUANT");
@@ -178,7 +199,7 @@ final class FpgaKernels implements IntKernels, AutoCloseable {
     @Override
     public synchronized void softmax2(int[] scores, int rows, int len, int[] validLen, int scoreExp, int[] lut, byte[] probs) {
         long words = rows + 64L + (long) rows * len;
-        ensure(words, (long) rows * len, 0, 0);
+        ensure(words, (long) rows * len, 0, 0, 0);
         params(rows, len, scoreExp);
         operands(0, validLen, rows);
         operands(rows, lut, 64);
@@ -194,7 +215,7 @@ final class FpgaKernels implements IntKernels, AutoCloseable {
                                        byte[] out) {
         long words = (long) rows * d;
         long betaOff = alignUp(2L * d);
-        ensure(words, (long) rows * d, alignUp(2L * d) + d, betaOff + 4L * d);
+        ensure(words, (long) rows * d, alignUp(2L * d) + d, betaOff + 4L * d, 0);
         // in[P_LN_GAMMA_OFF] = 0, in[P_LN_BETA_OFF] = betaOff: byte offsets of gamma and beta in the weights buffer
         params(rows, d, gammaExp, outExp, 0, (int) betaOff);
         MemorySegment.copy(gamma, 0, weightsMap, SHORT_LE, 0, d);
@@ -209,7 +230,7 @@ final class FpgaKernels implements IntKernels, AutoCloseable {
 
     @Override
     public synchronized void residual(short[] r, int rExp, int[] acc, int accExp, int outExp, int len, short[] out) {
-        ensure(2L * len, len, 0, 0);
+        ensure(2L * len, len, 0, 0, 0);
         params(len, rExp, accExp, outExp);
         operands(0, java.util.Arrays.copyOf(r, len));
         operands(len, acc, len);
@@ -234,12 +255,15 @@ final class FpgaKernels implements IntKernels, AutoCloseable {
     @Override
     public synchronized void close() {
         List<XrtBuffer> buffers = new ArrayList<>();
-        for (XrtBuffer b : new XrtBuffer[] {placeholders[ARG_WEIGHTS], placeholders[ARG_KV], placeholders[ARG_SRC],
-            placeholders[ARG_TAPS], weights, in, out, scratch}) {
+        List<XrtBuffer> all = new ArrayList<>(Arrays.asList(placeholders));
+        all.addAll(Arrays.asList(weights, in, out, scratch));
+        all.addAll(Arrays.asList(stripes));
+        for (XrtBuffer b : all) {
             if (b != null) {
                 buffers.add(b);
             }
         }
+        Arrays.fill(stripes, null);
         weights = null;
         in = null;
         out = null;

@@ -1,5 +1,7 @@
 package org.shiftformer.fpga;
 
+import org.shiftformer.api.backend.DatapathCycles;
+
 /**
  * The host side of the kernel's interface, mirroring {@code src/main/hls/shiftformer_kernel.h} constant
  * for constant (a test reads the header and checks every value): op codes, kernel argument indices,
@@ -33,7 +35,14 @@ final class FpgaLayout {
     static final int ARG_OUT = 7;
     static final int ARG_SCRATCH = 8;
     static final int ARG_TAPS = 9;
-    static final int ARG_COUNT = 10;
+    /** The first of the {@link #WEIGHT_STRIPES} weight-stripe arguments ({@code wstripe0 .. wstripe3}). */
+    static final int ARG_WSTRIPE0 = 10;
+    static final int ARG_COUNT = 14;
+    /**
+     * Weight-matrix stripes: a matrix {@code [n, k]} at stripe offset {@code off} has row {@code r} in stripe
+     * {@code r % WEIGHT_STRIPES} at byte {@code off + (r / WEIGHT_STRIPES) * k} (shiftformer_kernel.h).
+     */
+    static final int WEIGHT_STRIPES = DatapathCycles.WEIGHT_STRIPES;
 
     // status word out[0]
     static final int ST_OK = 0;
@@ -48,7 +57,7 @@ final class FpgaLayout {
 
     // the weights buffer
     static final int WEIGHTS_MAGIC = 0x31575346;
-    static final int LAYOUT_VERSION = 1;
+    static final int LAYOUT_VERSION = 2;
     /**
      * Alignment of every tensor in the weights buffer and of every scratch region, in bytes: one 512-bit AXI
      * beat, so each tensor row block starts a burst on a beat boundary. Descriptor offsets are byte offsets

@@ -24,9 +24,9 @@ import org.shiftformer.fpga.xrt.XrtDevice;
 import org.shiftformer.fpga.xrt.XrtKernel;
 
 /**
- * A model resident on the card. At load the weights image ({@link DeviceImage}) is written and synced
- * once; the KV-cache, source, input, output and scratch buffers are allocated once and reused by every
- * step. Per encoder run the host syncs the token ids to the device and the status words back; per
+ * A model resident on the card. At load the weights image and its weight stripes ({@link DeviceImage})
+ * are written and synced once, each stripe in its own argument's memory group; the KV-cache, source,
+ * input, output and scratch buffers are allocated once and reused by every step. Per encoder run the host syncs the token ids to the device and the status words back; per
  * decoder step the 5 words per sequence to the device and the status words and logits back. Nothing
  * else crosses PCIe: the caches, the encoder memory and the activations stay in device memory.
  *
@@ -80,27 +80,57 @@ final class FpgaModel implements LoadedModel {
         this.kernel = backend.kernel();
         this.cu = backend.computeUnit();
         DeviceImage image = DeviceImage.pack(weights, kvSlots, srcSlots);
-        long block = (long) cfg.maxPositions() * d;
+        long[] bytes = bufferBytes(cfg, kvSlots, srcSlots);
         try {
-            XrtBuffer wbo = alloc(image.bytes().length, ARG_WEIGHTS);
-            wbo.map().copyFrom(MemorySegment.ofArray(image.bytes()));
-            wbo.syncToDevice(image.bytes().length, 0);
-            XrtBuffer kv = allocDeviceOnly((long) kvSlots * cfg.decoderLayers() * 2 * block, ARG_KV);
-            src = alloc((long) srcSlots * (1 + 2L * cfg.decoderLayers()) * block, ARG_SRC);
-            long inWords = IN_HDR + Math.max((long) DECODE_WORDS_PER_SEQ * kvSlots,
-                    (long) encodeChunk * (2 + cfg.maxPositions()));
-            in = alloc(4 * inWords, ARG_IN);
-            out = alloc(4 * (OUT_HDR + (long) kvSlots * cfg.vocabSize()), ARG_OUT);
-            XrtBuffer scratch = allocDeviceOnly(scratchBytes(image.rows(), d, cfg.dFf()), ARG_SCRATCH);
+            XrtBuffer wbo = resident(image.bytes(), ARG_WEIGHTS);
+            XrtBuffer[] stripes = new XrtBuffer[WEIGHT_STRIPES];
+            for (int s = 0; s < WEIGHT_STRIPES; s++) {
+                stripes[s] = resident(image.stripes()[s], ARG_WSTRIPE0 + s); // each stripe in its own bank
+            }
+            XrtBuffer kv = allocDeviceOnly(bytes[ARG_KV], ARG_KV);
+            src = alloc(bytes[ARG_SRC], ARG_SRC);
+            in = alloc(bytes[ARG_IN], ARG_IN);
+            out = alloc(bytes[ARG_OUT], ARG_OUT);
+            XrtBuffer scratch = allocDeviceOnly(bytes[ARG_SCRATCH], ARG_SCRATCH);
             XrtBuffer noTaps = allocDeviceOnly(64, ARG_TAPS);
             srcMap = src.map();
             inMap = in.map();
             outMap = out.map();
-            runner = new KernelRunner(kernel, cu, settings.timeoutMs(), wbo, kv, src, in, out, scratch, noTaps);
+            runner = new KernelRunner(kernel, cu, settings.timeoutMs(), wbo, kv, src, in, out, scratch, noTaps, stripes);
         } catch (RuntimeException e) {
             freeBuffers();
             throw e;
         }
+    }
+
+    /**
+     * Bytes of each buffer argument but the weights (indexed by {@code ARG_*}; the weights are the
+     * {@link DeviceImage}) for a model of shape {@code cfg} with the given slots: the KV cache, the sources,
+     * the per-step input (a decoder step of every KV slot, or an encoder run of {@link #ENCODE_CHUNK}
+     * sources), the output (status words and every slot's logits), the scratch and the full taps buffer.
+     * The kernel's {@code depth=} pragmas are these sizes for the base preset (HlsInterfaceRulesTest).
+     */
+    static long[] bufferBytes(ModelConfig cfg, int kvSlots, int srcSlots) {
+        long d = cfg.dModel();
+        long block = (long) cfg.maxPositions() * d;
+        long[] bytes = new long[ARG_COUNT];
+        bytes[ARG_KV] = (long) kvSlots * cfg.decoderLayers() * 2 * block;
+        bytes[ARG_SRC] = (long) srcSlots * (1 + 2L * cfg.decoderLayers()) * block;
+        bytes[ARG_IN] = 4 * (IN_HDR + Math.max((long) DECODE_WORDS_PER_SEQ * kvSlots,
+                (long) Math.min(srcSlots, ENCODE_CHUNK) * (2 + cfg.maxPositions())));
+        bytes[ARG_OUT] = 4 * (OUT_HDR + (long) kvSlots * cfg.vocabSize());
+        bytes[ARG_SCRATCH] = scratchBytes(Math.max(cfg.maxPositions(), kvSlots), d, cfg.dFf());
+        bytes[ARG_TAPS] = 4 * Math.max((2L * cfg.encoderLayers() + 2) * block,
+                (long) kvSlots * (3L * cfg.decoderLayers() + 2) * d);
+        return bytes;
+    }
+
+    /** A buffer of argument {@code arg}'s group holding {@code bytes}, synced to the device once. */
+    private XrtBuffer resident(byte[] bytes, int arg) {
+        XrtBuffer bo = alloc(bytes.length, arg);
+        bo.map().copyFrom(MemorySegment.ofArray(bytes));
+        bo.syncToDevice(bytes.length, 0);
+        return bo;
     }
 
     private XrtBuffer alloc(long bytes, int arg) {
@@ -344,9 +374,7 @@ final class FpgaModel implements LoadedModel {
 
     private void ensureTaps() {
         if (taps == null) {
-            long enc = (2L * cfg.encoderLayers() + 2) * cfg.maxPositions() * d;
-            long dec = (long) kvSlots * (3L * cfg.decoderLayers() + 2) * d;
-            taps = alloc(4 * Math.max(enc, dec), ARG_TAPS);
+            taps = alloc(bufferBytes(cfg, kvSlots, srcSlots)[ARG_TAPS], ARG_TAPS);
             tapsMap = taps.map();
             runner.buffer(ARG_TAPS, taps);
         }

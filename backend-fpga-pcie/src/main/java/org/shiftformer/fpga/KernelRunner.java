@@ -42,7 +42,7 @@ final class KernelRunner {
      * @param timeoutSettingMs the {@code timeout-ms} setting, or 0 to derive each run's timeout from its estimate
      */
     KernelRunner(XrtKernel kernel, ComputeUnit cu, long timeoutSettingMs, XrtBuffer weights, XrtBuffer kv, XrtBuffer src,
-                 XrtBuffer in, XrtBuffer out, XrtBuffer scratch, XrtBuffer taps) {
+                 XrtBuffer in, XrtBuffer out, XrtBuffer scratch, XrtBuffer taps, XrtBuffer[] stripes) {
         this.kernel = kernel;
         this.cu = cu;
         this.timeoutSettingMs = timeoutSettingMs;
@@ -53,6 +53,9 @@ final class KernelRunner {
             run.arg(FpgaLayout.ARG_WEIGHTS, weights).arg(FpgaLayout.ARG_KV, kv).arg(FpgaLayout.ARG_SRC, src)
                     .arg(FpgaLayout.ARG_IN, in).arg(FpgaLayout.ARG_OUT, out).arg(FpgaLayout.ARG_SCRATCH, scratch)
                     .arg(FpgaLayout.ARG_TAPS, taps);
+            for (int s = 0; s < FpgaLayout.WEIGHT_STRIPES; s++) {
+                run.arg(FpgaLayout.ARG_WSTRIPE0 + s, stripes[s]);
+            }
         } catch (RuntimeException e) {
             run.close();
             throw e;

@@ -1,12 +1,17 @@
 package org.shiftformer.fpga;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.shiftformer.api.ModelConfig;
+import org.shiftformer.api.ShiftformerException;
 import org.shiftformer.api.QuantizedModel;
 import org.shiftformer.api.backend.Backend;
 import org.shiftformer.api.backend.DecoderState;
@@ -14,7 +19,11 @@ import org.shiftformer.api.backend.EncodeResult;
 import org.shiftformer.api.backend.LoadedModel;
 import org.shiftformer.api.model.RandomModels;
 import org.shiftformer.api.model.TransformerWeights;
+import org.shiftformer.fpga.xrt.XrtBuffer;
+import org.shiftformer.fpga.xrt.XrtDevice;
 import org.shiftformer.fpga.xrt.XrtEmulation;
+import org.shiftformer.fpga.xrt.XrtKernel;
+import org.shiftformer.fpga.xrt.XrtRun;
 
 /**
  * Device memory management, counted by the host emulation: the weights cross PCIe once, at load; every
@@ -30,7 +39,11 @@ class FpgaDeviceMemoryTest {
         XrtEmulation emu = EmulatedCard.emulation();
         emu.configure("");
         QuantizedModel model = RandomModels.generate(CFG, 4);
-        int imageBytes = DeviceImage.pack(TransformerWeights.of(model), 8, 4).bytes().length;
+        DeviceImage image = DeviceImage.pack(TransformerWeights.of(model), 8, 4);
+        long imageBytes = image.bytes().length; // the weights buffer and its 4 stripes
+        for (byte[] stripe : image.stripes()) {
+            imageBytes += stripe.length;
+        }
         try (Backend b = new FpgaBackendProvider().open(Map.of("kv-slots", "8", "source-slots", "4"))) {
             long buffers0 = emu.liveBuffers();
             long to0 = emu.bytesSyncedToDevice();
@@ -38,8 +51,8 @@ class FpgaDeviceMemoryTest {
             long host0 = emu.hostCopyBytes();
             long runs0 = emu.liveRuns();
             try (LoadedModel m = b.load(model)) {
-                assertEquals(7, emu.liveBuffers() - buffers0, "buffers of a loaded model");
-                // host copies only for what the host reads or writes: the weights image, the sources (read back
+                assertEquals(11, emu.liveBuffers() - buffers0, "buffers of a loaded model");
+                // host copies only for what the host reads or writes: the weights image and stripes, the sources (read back
                 // one slot at a time), in and out; the KV cache (8 slots x 2 layers x K,V x 32 positions x 64 =
                 // 65536 bytes), the scratch and the 64-byte placeholder taps are device-only
                 long srcBytes = 4L * (1 + 2 * 2) * 32 * 64;
@@ -47,7 +60,7 @@ class FpgaDeviceMemoryTest {
                 long outBytes = 4L * (FpgaLayout.OUT_HDR + 8 * 400);
                 assertEquals(imageBytes + srcBytes + inBytes + outBytes, emu.hostCopyBytes() - host0, "host-copy bytes of a loaded model");
                 assertEquals(1, emu.liveRuns() - runs0, "one run handle, opened at load and reused by every step");
-                assertEquals(imageBytes, emu.bytesSyncedToDevice() - to0, "bytes synced at load: the weights image");
+                assertEquals(imageBytes, emu.bytesSyncedToDevice() - to0, "bytes synced at load: the weights image and stripes");
                 assertEquals(0, emu.bytesSyncedFromDevice() - from0);
 
                 long to = emu.bytesSyncedToDevice();
@@ -71,7 +84,7 @@ class FpgaDeviceMemoryTest {
                     assertEquals(4L * (FpgaLayout.OUT_HDR + 3 * CFG.vocabSize()), emu.bytesSyncedFromDevice() - from,
                             "from the device, step " + step);
                 }
-                assertEquals(7, emu.liveBuffers() - buffers0, "no buffer allocated by steps, states or sources");
+                assertEquals(11, emu.liveBuffers() - buffers0, "no buffer allocated by steps, states or sources");
                 assertEquals(1, emu.liveRuns() - runs0, "still the one run handle");
                 for (DecoderState s : states) {
                     s.close();
@@ -82,5 +95,39 @@ class FpgaDeviceMemoryTest {
             assertEquals(runs0, emu.liveRuns(), "and closes its run");
             assertEquals(host0, emu.hostCopyBytes());
         }
+    }
+
+    /**
+     * Each weight stripe is connected to a memory group of its own in the emulated xclbin (as each has its own
+     * pseudo-channels on the U55C), apart from the weights' group: a stripe buffer allocated in the weights'
+     * group, or in another stripe's, is rejected when it is set as the argument.
+     */
+    @Test
+    void eachWeightStripeHasItsOwnMemoryGroupAndAWrongOneIsRejected() {
+        XrtEmulation emu = EmulatedCard.emulation();
+        long fatal = emu.fatalErrors();
+        try (XrtDevice dev = XrtDevice.open(0)) {
+            dev.loadXclbin(Path.of(System.getProperty(FpgaSettings.EMU_XCLBIN_PROPERTY)));
+            try (XrtKernel k = dev.openKernel(FpgaSettings.DEFAULT_KERNEL); XrtRun run = k.newRun()) {
+                java.util.Set<Integer> groups = new HashSet<>();
+                groups.add(k.groupId(FpgaLayout.ARG_WEIGHTS));
+                for (int s = 0; s < FpgaLayout.WEIGHT_STRIPES; s++) {
+                    assertTrue(groups.add(k.groupId(FpgaLayout.ARG_WSTRIPE0 + s)), "stripe " + s + " shares a group");
+                }
+                int stripe1 = FpgaLayout.ARG_WSTRIPE0 + 1;
+                for (int wrongArg : new int[] {FpgaLayout.ARG_WEIGHTS, FpgaLayout.ARG_WSTRIPE0}) {
+                    try (XrtBuffer wrong = dev.alloc(64, k.groupId(wrongArg))) {
+                        ShiftformerException e = assertThrows(ShiftformerException.class, () -> run.arg(stripe1, wrong));
+                        assertTrue(e.getMessage().contains("argument wstripe1 is connected to memory group "
+                                + k.groupId(stripe1) + ", but the buffer was allocated in group " + k.groupId(wrongArg)),
+                                e.getMessage());
+                    }
+                }
+                try (XrtBuffer right = dev.alloc(64, k.groupId(stripe1))) {
+                    run.arg(stripe1, right);
+                }
+            }
+        }
+        assertEquals(fatal, emu.fatalErrors());
     }
 }

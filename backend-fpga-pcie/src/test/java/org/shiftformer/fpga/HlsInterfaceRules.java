@@ -30,7 +30,17 @@ import java.util.regex.Pattern;
  *       define {@code word512_t} as {@code ap_uint<512>} under {@code __SYNTHESIS__} and assert it is 64
  *       bytes, and outside the file defining it a {@code word512_t*} is never indexed nor offset: it is
  *       read and written only through the segment functions ({@code rd_bytes}, {@code wr_bytes}) into and
- *       out of on-chip arrays, so every access is a burst of whole beats.</li>
+ *       out of on-chip arrays, so every access is a burst of whole beats;</li>
+ *   <li>every {@code m_axi} INTERFACE pragma has a positive {@code depth=} (the port's size in elements, which
+ *       vitis_hls C/RTL co-simulation allocates; HlsInterfaceRulesTest checks the values against the host's
+ *       buffer sizes);</li>
+ *   <li>every loop whose bound is not a literal or an upper-case constant ({@code i < PE_R}) has a
+ *       {@code LOOP_TRIPCOUNT} pragma with {@code min=} and {@code max=} (0 <= min <= max, max > 0) in its
+ *       body, before any nested loop; a {@code while} loop always needs one;</li>
+ *   <li>weight stripes (issue 16 item 1): the ports named {@code wstripeN} are numbered 0, 1, ... without a gap,
+ *       at least two, each a read-only {@code const} port with a bundle of its own (no other port, stripe or
+ *       not, uses it); in a connectivity file that puts them on HBM, no stripe's pseudo-channels overlap
+ *       another port's (a shared pseudo-channel would share its bandwidth: no striping).</li>
  * </ol>
  */
 final class HlsInterfaceRules {
@@ -57,6 +67,7 @@ final class HlsInterfaceRules {
         Map<String, String> code = new LinkedHashMap<>();
         kernel.forEach((name, text) -> code.put(name, stripComments(text)));
         code.forEach((name, text) -> {
+            bad.addAll(loopsWithoutTripcount(name, text));
             if (Pattern.compile("\\bvoid\\s*\\*").matcher(text).find()) {
                 bad.add(name + ": void* (rule 1)");
             }
@@ -165,6 +176,10 @@ final class HlsInterfaceRules {
                 bad.add(file + ": INTERFACE pragma names port " + p + ", which is no parameter (rule 4)");
             }
             if (mode.equals("m_axi")) {
+                Matcher depth = Pattern.compile("\\bdepth=(\\d+)\\b").matcher(pragma.group(2));
+                if (!depth.find() || Long.parseLong(depth.group(1)) < 1) {
+                    bad.add(file + ": m_axi port " + p + " has no positive depth= (rule 7)");
+                }
                 Matcher bundle = Pattern.compile("\\bbundle=(\\w+)").matcher(pragma.group(2));
                 if (!pointers.contains(p)) {
                     bad.add(file + ": m_axi on " + p + ", which is not a pointer (rule 4)");
@@ -201,6 +216,7 @@ final class HlsInterfaceRules {
         if (!table.equals(names)) {
             bad.add("the emulation's argument table " + table + " differs from the parameters " + names + " (rule 5)");
         }
+        bad.addAll(checkStripes(file, params, bundles, connectivity));
         connectivity.forEach((cfg, text) -> {
             List<String> placed = new ArrayList<>();
             Matcher sp = Pattern.compile("(?m)^sp=\\w+\\.(\\w+):").matcher(text);
@@ -212,6 +228,124 @@ final class HlsInterfaceRules {
             }
         });
         return bad;
+    }
+
+    private static final Pattern STRIPE = Pattern.compile("wstripe(\\d+)");
+    private static final Pattern HBM = Pattern.compile("(?m)^sp=\\w+\\.(\\w+):HBM\\[(\\d+)(?::(\\d+))?]");
+
+    /** Rule 9 on the top-level parameters, their bundles and the connectivity files. */
+    private static List<String> checkStripes(String file, String params, Map<String, String> bundles,
+                                             Map<String, String> connectivity) {
+        List<String> bad = new ArrayList<>();
+        java.util.TreeMap<Integer, String> stripes = new java.util.TreeMap<>();
+        for (String p : params.split(",")) {
+            String param = p.trim().replaceAll("\\s+", " ");
+            Matcher name = Pattern.compile("(\\w+)$").matcher(param);
+            if (name.find() && STRIPE.matcher(name.group(1)).matches()) {
+                Matcher n = STRIPE.matcher(name.group(1));
+                n.matches();
+                stripes.put(Integer.parseInt(n.group(1)), name.group(1));
+                if (!param.startsWith("const ")) {
+                    bad.add(file + ": stripe port " + name.group(1) + " is not const: stripes are read-only (rule 9)");
+                }
+            }
+        }
+        if (stripes.isEmpty()) {
+            return bad;
+        }
+        if (stripes.size() < 2 || stripes.firstKey() != 0 || stripes.lastKey() != stripes.size() - 1) {
+            bad.add(file + ": stripe ports " + stripes.values() + " are not wstripe0 .. wstripe" + (stripes.size() - 1)
+                    + ", at least two (rule 9)");
+        }
+        for (String stripe : stripes.values()) {
+            String bundle = bundles.get(stripe);
+            if (bundle == null) {
+                bad.add(file + ": stripe port " + stripe + " has no m_axi bundle of its own (rule 9)");
+                continue;
+            }
+            bundles.forEach((other, b) -> {
+                if (!other.equals(stripe) && b.equals(bundle)) {
+                    bad.add(file + ": stripe port " + stripe + " shares bundle " + bundle + " with " + other + " (rule 9)");
+                }
+            });
+        }
+        connectivity.forEach((cfg, text) -> {
+            Map<String, int[]> pcs = new LinkedHashMap<>();
+            Matcher m = HBM.matcher(text);
+            while (m.find()) {
+                int lo = Integer.parseInt(m.group(2));
+                pcs.put(m.group(1), new int[] {lo, m.group(3) == null ? lo : Integer.parseInt(m.group(3))});
+            }
+            for (String stripe : stripes.values()) {
+                int[] r = pcs.get(stripe);
+                if (r == null) {
+                    continue;
+                }
+                pcs.forEach((other, o) -> {
+                    if (!other.equals(stripe) && o[0] <= r[1] && r[0] <= o[1]) {
+                        bad.add(cfg + ": stripe port " + stripe + " shares HBM pseudo-channels with " + other + " (rule 9)");
+                    }
+                });
+            }
+        });
+        return bad;
+    }
+
+    private static final Pattern LOOP = Pattern.compile("\\b(for|while)\\s*\\(");
+    private static final Pattern FIXED_BOUND = Pattern.compile("\\s*\\w+\\s*(<|<=|!=)\\s*(\\d+|[A-Z][A-Z0-9_]*)\\s*");
+    private static final Pattern TRIPCOUNT = Pattern.compile(
+            "#pragma\\s+HLS\\s+LOOP_TRIPCOUNT\\s+min=(\\d+)\\s+max=(\\d+)");
+
+    /** Loops with a run-time bound and no LOOP_TRIPCOUNT pragma (min, max) at the top of their body (rule 8). */
+    static List<String> loopsWithoutTripcount(String file, String code) {
+        List<String> out = new ArrayList<>();
+        Matcher m = LOOP.matcher(code);
+        while (m.find()) {
+            int close = matching(code, m.end() - 1, '(', ')');
+            String header = code.substring(m.end(), close);
+            int line = 1 + (int) code.substring(0, m.start()).chars().filter(c -> c == '\n').count();
+            String where = file + ":" + line + ": loop '" + m.group(1) + " (" + header.replaceAll("\\s+", " ").trim() + ")'";
+            if (m.group(1).equals("for")) {
+                String[] parts = header.split(";", -1);
+                if (parts.length != 3) {
+                    out.add(where + " is unreadable (rule 8)");
+                    continue;
+                }
+                if (FIXED_BOUND.matcher(parts[1]).matches()) {
+                    continue;
+                }
+            }
+            int open = close + 1;
+            while (open < code.length() && Character.isWhitespace(code.charAt(open))) {
+                open++;
+            }
+            if (open >= code.length() || code.charAt(open) != '{') {
+                out.add(where + " has a run-time bound and no braced body for a LOOP_TRIPCOUNT pragma (rule 8)");
+                continue;
+            }
+            String body = body(code, open);
+            Matcher nested = LOOP.matcher(body);
+            String top = nested.find() ? body.substring(0, nested.start()) : body;
+            Matcher tc = TRIPCOUNT.matcher(top);
+            if (!tc.find()) {
+                out.add(where + " has a run-time bound and no LOOP_TRIPCOUNT min= max= pragma (rule 8)");
+            } else if (Long.parseLong(tc.group(2)) < 1 || Long.parseLong(tc.group(1)) > Long.parseLong(tc.group(2))) {
+                out.add(where + ": LOOP_TRIPCOUNT min=" + tc.group(1) + " max=" + tc.group(2) + " is no range (rule 8)");
+            }
+        }
+        return out;
+    }
+
+    private static int matching(String code, int open, char o, char c) {
+        int depth = 0;
+        for (int i = open; i < code.length(); i++) {
+            if (code.charAt(i) == o) {
+                depth++;
+            } else if (code.charAt(i) == c && --depth == 0) {
+                return i;
+            }
+        }
+        return code.length();
     }
 
     /** Members of struct/class bodies whose declaration has a '*' or '&' (member functions skipped). */
@@ -249,15 +383,7 @@ final class HlsInterfaceRules {
 
     /** The text between the brace at {@code open} and its match, exclusive. */
     private static String body(String code, int open) {
-        int depth = 0;
-        for (int i = open; i < code.length(); i++) {
-            if (code.charAt(i) == '{') {
-                depth++;
-            } else if (code.charAt(i) == '}' && --depth == 0) {
-                return code.substring(open + 1, i);
-            }
-        }
-        return code.substring(open + 1);
+        return code.substring(open + 1, matching(code, open, '{', '}'));
     }
 
     private static String normalise(String params) {

@@ -14,6 +14,9 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
+import org.shiftformer.api.ModelConfig;
+import org.shiftformer.api.model.RandomModels;
+import org.shiftformer.api.model.TransformerWeights;
 
 /**
  * The build's check of the kernel's memory interface (issue 16 item 1, {@link HlsInterfaceRules}): the
@@ -62,6 +65,9 @@ class HlsInterfaceRulesTest {
         assertTrue(all.contains("pointer 'tap' may be null (rule 3)"), all);
         assertTrue(all.contains("ports in and out share bundle gmem3"), all);
         assertTrue(all.contains("returns 'int32_t', not void"), all);
+        assertTrue(all.contains("m_axi port weights has no positive depth= (rule 7)"), all);
+        assertTrue(all.contains("has a run-time bound and no LOOP_TRIPCOUNT min= max= pragma (rule 8)"), all);
+        assertEquals(82, bad.size(), all);
     }
 
     @Test
@@ -80,7 +86,10 @@ class HlsInterfaceRulesTest {
         assertRule(header, good.replace("b[0] = a[op];", "int32_t* t = nullptr; (void)t;"), glue, cfg, "nullptr/NULL");
         assertRule(header, good.replace("bundle=m_b", "bundle=m_a"), glue, cfg, "ports a and b share bundle m_a");
         assertRule(header, good.replace(" bundle=m_b", ""), glue, cfg, "m_axi port b has no bundle=");
-        assertRule(header, good.replace("#pragma HLS INTERFACE m_axi port=b offset=slave bundle=m_b\n", ""), glue, cfg,
+        assertRule(header, good.replace("bundle=m_b depth=64", "bundle=m_b"), glue, cfg, "m_axi port b has no positive depth=");
+        assertRule(header, good.replace("bundle=m_b depth=64", "bundle=m_b depth=0"), glue, cfg,
+                "m_axi port b has no positive depth=");
+        assertRule(header, good.replace("#pragma HLS INTERFACE m_axi port=b offset=slave bundle=m_b depth=64\n", ""), glue, cfg,
                 "pointer port b has no m_axi INTERFACE pragma");
         assertRule(header, good.replace("#pragma HLS INTERFACE s_axilite port=op\n", ""), glue, cfg,
                 "op has no s_axilite INTERFACE pragma");
@@ -109,7 +118,10 @@ class HlsInterfaceRulesTest {
                 static_assert(sizeof(word512_t) == 64, "a port word is 512 bits");
                 inline void rd_bytes(const word512_t* port, int64_t off, uint8_t* dst, int32_t n) {
                   const uint8_t* p = reinterpret_cast<const uint8_t*>(port) + off;
-                  for (int32_t i = 0; i < n; i++) { dst[i] = p[i]; }
+                  for (int32_t i = 0; i < n; i++) {
+                #pragma HLS LOOP_TRIPCOUNT min=1 max=64
+                    dst[i] = p[i];
+                  }
                 }
                 """;
         String good = top("int32_t op, const word512_t* a", "  uint8_t row[64];\n  rd_bytes(a, 64 * op, row, 64);", "a");
@@ -129,11 +141,102 @@ class HlsInterfaceRulesTest {
         assertTrue(bad.stream().anyMatch(v -> v.contains("port a is a word512_t, which no source defines")), bad.toString());
     }
 
+    @Test
+    void everyLoopWithARunTimeBoundHasATripcount() {
+        String tc = "#pragma HLS LOOP_TRIPCOUNT min=1 max=64\n";
+        Map<String, String> cases = new LinkedHashMap<>();
+        cases.put("for (int32_t i = 0; i < n; i++) {\n  s += i;\n}",
+                "loop 'for (int32_t i = 0; i < n; i++)' has a run-time bound and no LOOP_TRIPCOUNT");
+        cases.put("for (int32_t t = 0; t * PE_R < kw; t++) {\n  s += t;\n}",
+                "loop 'for (int32_t t = 0; t * PE_R < kw; t++)' has a run-time bound");
+        cases.put("while (bit != 0) {\n  bit >>= 2;\n}", "loop 'while (bit != 0)' has a run-time bound");
+        cases.put("for (int32_t i = 0; i < n; i++) s += i;", "no braced body");
+        cases.put("for (int32_t i = 0; i < n; i++) {\n  for (int32_t j = 0; j < m; j++) {\n" + tc + "  s += j;\n  }\n}",
+                "loop 'for (int32_t i = 0; i < n; i++)' has a run-time bound and no LOOP_TRIPCOUNT");
+        cases.put("for (int32_t i = 0; i < n; i++) {\n#pragma HLS LOOP_TRIPCOUNT min=9 max=4\n  s += i;\n}",
+                "min=9 max=4 is no range");
+        for (Map.Entry<String, String> c : cases.entrySet()) {
+            List<String> bad = HlsInterfaceRules.loopsWithoutTripcount("k.cpp", c.getKey());
+            assertTrue(bad.stream().anyMatch(v -> v.contains(c.getValue())), () -> c.getKey() + ": " + bad);
+        }
+        for (String ok : List.of("for (int32_t i = 0; i < PE_R; i++) {\n  s += i;\n}",
+                "for (int32_t j = 0; j < 64; j++) {\n  s += j;\n}",
+                "for (int32_t i = 0; i < n; i++) {\n" + tc + "#pragma HLS PIPELINE II=1\n  s += i;\n}",
+                "while (bit != 0) {\n#pragma HLS LOOP_TRIPCOUNT min=0 max=32\n  bit >>= 2;\n}",
+                "for (int32_t i = 0; i < n; i++) {\n" + tc
+                        + "  for (int32_t j = 0; j < WORD_BYTES; j++) {\n    s += j;\n  }\n}")) {
+            assertEquals(List.of(), HlsInterfaceRules.loopsWithoutTripcount("k.cpp", ok), ok);
+        }
+    }
+
+    /**
+     * The m_axi depths are the sizes of the buffers the host allocates for the base preset (vocabulary 8000,
+     * the default 64 KV and 64 source slots, {@link FpgaModel#bufferBytes}, the weights and the weight stripes its
+     * {@link DeviceImage}),
+     * in port elements: 64-byte words, int32 for in and taps. C/RTL co-simulation of a base-preset step fits.
+     */
+    @Test
+    void theDepthsAreTheHostsBufferSizesOfTheBasePreset() throws IOException {
+        ModelConfig base = RandomModels.preset("base", 8000);
+        int slots = FpgaSettings.DEFAULT_KV_SLOTS;
+        assertEquals(slots, FpgaSettings.DEFAULT_SOURCE_SLOTS);
+        long[] bytes = FpgaModel.bufferBytes(base, slots, slots);
+        DeviceImage image = DeviceImage.pack(TransformerWeights.of(
+                RandomModels.generate(base, 1, RandomModels.Style.PEAKED)), slots, slots);
+        bytes[FpgaLayout.ARG_WEIGHTS] = image.bytes().length;
+        for (int s = 0; s < FpgaLayout.WEIGHT_STRIPES; s++) {
+            bytes[FpgaLayout.ARG_WSTRIPE0 + s] = image.stripes()[s].length;
+        }
+        Map<String, Long> expected = new LinkedHashMap<>();
+        String[] names = {"op", "batch", "flags", "weights", "kv", "src", "in", "out", "scratch", "taps", "wstripe0",
+            "wstripe1", "wstripe2", "wstripe3"};
+        assertEquals(FpgaLayout.ARG_COUNT, names.length);
+        for (int arg = FpgaLayout.ARG_WEIGHTS; arg < FpgaLayout.ARG_COUNT; arg++) {
+            int element = arg == FpgaLayout.ARG_IN || arg == FpgaLayout.ARG_TAPS ? 4 : 64;
+            expected.put(names[arg], (bytes[arg] + element - 1) / element);
+        }
+        String kernel = HlsInterfaceRules.stripComments(Files.readString(HLS.resolve("shiftformer_kernel.cpp")));
+        Map<String, Long> depths = new LinkedHashMap<>();
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile(
+                "#pragma\\s+HLS\\s+INTERFACE\\s+m_axi\\s+port=(\\w+)[^\\n]*\\bdepth=(\\d+)").matcher(kernel);
+        while (m.find()) {
+            depths.put(m.group(1), Long.parseLong(m.group(2)));
+        }
+        assertEquals(expected, depths);
+    }
+
+    @Test
+    void weightStripesAreNumberedReadOnlyOnBundlesAndPseudoChannelsOfTheirOwn() {
+        String glue = "{\"op\", XRT_EMU_ARG_SCALAR, 4, 0}, {\"a\", XRT_EMU_ARG_BUFFER, 0, 0}, "
+                + "{\"wstripe0\", XRT_EMU_ARG_BUFFER, 0, 1}, {\"wstripe1\", XRT_EMU_ARG_BUFFER, 0, 2},";
+        String cfg = "sp=k_1.a:HBM[0]\nsp=k_1.wstripe0:HBM[1:2]\nsp=k_1.wstripe1:HBM[3:4]\n";
+        String params = "int32_t op, int32_t* a, const uint8_t* wstripe0, const uint8_t* wstripe1";
+        String header = "extern \"C\" { void shiftformer_step(" + params + "); }";
+        String good = top(params, "  a[0] = wstripe0[op] + wstripe1[op];", "a", "wstripe0", "wstripe1");
+        assertEquals(List.of(), check(header, good, glue, cfg));
+        assertRule(header, good.replace("bundle=m_wstripe1", "bundle=m_wstripe0"), glue, cfg,
+                "stripe port wstripe1 shares bundle m_wstripe0 with wstripe0 (rule 9)");
+        assertRule(header, good.replace("bundle=m_wstripe1", "bundle=m_a"), glue, cfg,
+                "stripe port wstripe1 shares bundle m_a with a (rule 9)");
+        assertRule(header.replace("const uint8_t* wstripe1", "uint8_t* wstripe1"),
+                good.replace("const uint8_t* wstripe1", "uint8_t* wstripe1"), glue, cfg, "stripe port wstripe1 is not const");
+        assertRule(header, good, glue, cfg.replace("wstripe1:HBM[3:4]", "wstripe1:HBM[2:3]"),
+                "c.cfg: stripe port wstripe0 shares HBM pseudo-channels with wstripe1 (rule 9)");
+        assertRule(header, good, glue, cfg.replace("wstripe0:HBM[1:2]", "wstripe0:HBM[0:1]"),
+                "c.cfg: stripe port wstripe0 shares HBM pseudo-channels with a (rule 9)");
+        String gap = good.replace("wstripe1", "wstripe2");
+        assertRule(header.replace("wstripe1", "wstripe2"), gap, glue.replace("wstripe1", "wstripe2"),
+                cfg.replace("wstripe1", "wstripe2"), "stripe ports [wstripe0, wstripe2] are not wstripe0 .. wstripe1");
+        // on one DDR bank the stripes may share it (a U250): only HBM windows are compared
+        assertEquals(List.of(), check(header, good, glue, "sp=k_1.a:DDR[0]\nsp=k_1.wstripe0:DDR[0]\nsp=k_1.wstripe1:DDR[0]\n"));
+    }
+
     /** A top-level function with the scalar {@code op} and the given m_axi ports, each pragma on its own line. */
     private static String top(String params, String body, String... ports) {
         StringBuilder b = new StringBuilder("extern \"C\" void shiftformer_step(" + params + ") {\n");
         for (String p : ports) {
-            b.append("#pragma HLS INTERFACE m_axi port=").append(p).append(" offset=slave bundle=m_").append(p).append('\n');
+            b.append("#pragma HLS INTERFACE m_axi port=").append(p).append(" offset=slave bundle=m_").append(p)
+                    .append(" depth=64\n");
         }
         b.append("#pragma HLS INTERFACE s_axilite port=op\n");
         for (String p : ports) {

@@ -30,23 +30,25 @@ class DatapathModelTest {
 
     @Test
     void aLinearTilesTheWeightsOverTheArrayOncePerRowBlock() {
-        // 1 x 256 x 256, int8 out: the row (4 beats), then 4 weight blocks of 64 rows x 256 bytes (256 beats
-        // each, double-buffered: the first alone, then each stage the longer of the next block's load and this
-        // block's 4 tiles x 1 row), per block its bias (4 beats) and the output stage (1 row)
+        // 1 x 256 x 256, int8 out: the row (4 beats), then 4 weight blocks of 64 rows x 256 bytes (16 rows of 4
+        // beats on each of the 4 weight stripes at once: 64 beats; double-buffered: the first alone, then each
+        // stage the longer of the next block's load and this block's 4 tiles x 1 row), per block its bias (4
+        // beats) and the output stage (1 row)
         long rowIn = DatapathCycles.pipe(4, 1, DatapathCycles.LAT_MEM);
-        long block = DatapathCycles.pipe(256, 1, DatapathCycles.LAT_MEM);
+        long block = DatapathCycles.pipe(256 / DatapathCycles.WEIGHT_STRIPES, 1, DatapathCycles.LAT_MEM);
         long bias = DatapathCycles.burst(256);
         long mac1 = DatapathCycles.pipe(4, 1, DatapathCycles.LAT_MAC);
         long out1 = DatapathCycles.pipe(1, 1, DatapathCycles.LAT_OUT);
         long one = new DatapathCycles().linear(1, 256, 256, DatapathCycles.Out.INT8, true).cycles();
         assertEquals(rowIn + block + 4 * bias + 3 * block + mac1 + 4 * out1, one);
-        // 64 rows: the blocks' loads still bind every stage but the last; only the rows' input beats, the last
-        // block's tiles (4 x 64 rows) and the output stages grow: batching is nearly free for the weights
+        // 64 rows: the tiles (4 x 64 rows) now take longer than a striped block load, so they bind every stage;
+        // the weights are still read once: the rows' input beats, the tiles and the output stages grow
         long full = new DatapathCycles().linear(64, 256, 256, DatapathCycles.Out.INT8, true).cycles();
         long mac64 = DatapathCycles.pipe(4 * 64, 1, DatapathCycles.LAT_MAC);
         long out64 = DatapathCycles.pipe(64, 1, DatapathCycles.LAT_OUT);
-        assertEquals(DatapathCycles.pipe(256, 1, DatapathCycles.LAT_MEM) - rowIn + (mac64 - mac1) + 4 * (out64 - out1),
-                full - one);
+        assertTrue(mac64 > block);
+        assertEquals(DatapathCycles.pipe(256, 1, DatapathCycles.LAT_MEM) - rowIn + 3 * (mac64 - block) + (mac64 - mac1)
+                + 4 * (out64 - out1), full - one);
         // 65 rows are two row blocks: every weight is read twice
         DatapathCycles two = new DatapathCycles().linear(65, 256, 256, DatapathCycles.Out.INT8, true);
         assertEquals(2 * 256 * 256 + 2 * 4 * 256, two.weightBytes());

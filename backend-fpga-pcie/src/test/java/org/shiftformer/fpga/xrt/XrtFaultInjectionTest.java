@@ -78,8 +78,8 @@ class XrtFaultInjectionTest extends EmulatedXrtTest {
                         "Invalid argument", "kernel vadd has 4 arguments");
                 run.arg(0, bo).arg(1, bo);
                 fails(ErrorCode.BACKEND_FAILURE, run::start, "xrtRunStart(run of kernel vadd)", "argument 2 (out) was never set");
-                fails(ErrorCode.BACKEND_FAILURE, () -> dev.alloc(16, 7), "xrtBOAlloc(device 0, 16 bytes, flags 0x0, group 7)",
-                        "memory groups 0..3");
+                fails(ErrorCode.BACKEND_FAILURE, () -> dev.alloc(16, 8), "xrtBOAlloc(device 0, 16 bytes, flags 0x0, group 8)",
+                        "memory groups 0..7");
                 fails(ErrorCode.INVALID_ARGUMENT, () -> run.waitFor(Duration.ofMillis(10)), "never started");
                 fails(ErrorCode.INVALID_ARGUMENT, () -> run.waitFor(Duration.ZERO), "timeout must be positive");
             }

@@ -14,12 +14,14 @@ import org.shiftformer.api.ModelConfig;
  *
  * <p>The datapath: a weight-stationary {@link #PE_R} x {@link #PE_C} int8 MAC array; up to {@link #ROW_TILE}
  * activation rows on chip per pass (a decoder step's batch), each weight read once per row block in blocks of
- * 64 rows (one burst per row) while the rows stream through the array tile by tile (double-buffered: the next
+ * 64 rows (one burst per row, {@link #WEIGHT_STRIPES} rows at once: the weight matrices are split by rows over
+ * that many ports) while the rows stream through the array tile by tile (double-buffered: the next
  * block loads while this one's tiles run, a stage costs the longer of the two); requantization, ReLU and the residual fused into the output stage; attention, LayerNorm,
  * softmax and the embedding element-wise ({@link #DOT_LANES} multipliers for the
  * attention's dot products, {@link #VEC_LANES} elements per cycle elsewhere). Integer arithmetic only; floating point appears only in {@link Card} times.
  *
- * <p>A walk also adds up the bytes each port moves ({@link #weightBytes}, {@link #kvBytes},
+ * <p>A walk also adds up the bytes each port moves ({@link #weightBytes} and of them {@link #stripeBytes},
+ * {@link #kvBytes},
  * {@link #srcBytes}, {@link #scratchBytes}, {@link #ioBytes}: the memory bound on a card's banks, not
  * counted by the kernel). A burst's bytes are counted as moved; a segment that is not 64-byte aligned
  * costs the same beats in this model (every preset's rows are aligned).
@@ -35,6 +37,8 @@ public final class DatapathCycles {
     public static final int ROW_TILE = 64;
     /** Inputs of an on-chip activation row; longer rows go in chunks, re-read per output block. */
     public static final int K_CHUNK = 4096;
+    /** Weight-matrix ports: row {@code r} of every weight matrix is on stripe {@code r % WEIGHT_STRIPES}. */
+    public static final int WEIGHT_STRIPES = 4;
     /** Multipliers of the attention datapath. */
     public static final int DOT_LANES = 64;
     /** Elements per cycle of LayerNorm, softmax and the embedding. */
@@ -57,6 +61,7 @@ public final class DatapathCycles {
 
     private long cycles;
     private long weightBytes;
+    private final long[] stripeBytes = new long[WEIGHT_STRIPES];
     private long kvBytes;
     private long srcBytes;
     private long scratchBytes;
@@ -69,9 +74,30 @@ public final class DatapathCycles {
         return cycles;
     }
 
-    /** Bytes read from the weights port. */
+    /** Bytes of weights read: through the weights port and the weight stripes together. */
     public long weightBytes() {
         return weightBytes;
+    }
+
+    /** Bytes read through weight stripe {@code s} (the matrices' rows {@code r} with {@code r % WEIGHT_STRIPES == s}). */
+    public long stripeBytes(int s) {
+        return stripeBytes[s];
+    }
+
+    private long maxStripeBytes() {
+        long max = 0;
+        for (long b : stripeBytes) {
+            max = Math.max(max, b);
+        }
+        return max;
+    }
+
+    private long allStripeBytes() {
+        long total = 0;
+        for (long b : stripeBytes) {
+            total += b;
+        }
+        return total;
     }
 
     /** Bytes read or written through the kv port (KV caches). */
@@ -155,6 +181,9 @@ public final class DatapathCycles {
                 long tiles = (kw + PE_R - 1) / PE_R;
                 cycles += Math.max(blockBeats(k, n, chunks, blocks, i + 1), pipe(tiles * m, 1, LAT_MAC));
                 weightBytes += cn * kw;
+                for (int s = 0; s < WEIGHT_STRIPES && s < cn; s++) {
+                    stripeBytes[s] += (cn - s + WEIGHT_STRIPES - 1) / WEIGHT_STRIPES * kw;
+                }
                 if (kc + kw < k) {
                     continue;
                 }
@@ -180,7 +209,8 @@ public final class DatapathCycles {
         }
         long nb = i / chunks * PE_C;
         long kc = i % chunks * K_CHUNK;
-        return pipe(Math.min(PE_C, n - nb) * beats(Math.min(K_CHUNK, k - kc)), 1, LAT_MEM);
+        long rows = (Math.min(PE_C, n - nb) + WEIGHT_STRIPES - 1) / WEIGHT_STRIPES; // per stripe, all at once
+        return pipe(rows * beats(Math.min(K_CHUNK, k - kc)), 1, LAT_MEM);
     }
 
     private void loadRows(long m, long kw) {
@@ -408,32 +438,40 @@ public final class DatapathCycles {
      * {@code --kernel_frequency} of src/main/vitis/Makefile), its MAC array ({@link #PE_R} x {@link #PE_C}, the
      * same source on both), the width of its data ports, and the bandwidth of the memory bank behind each
      * port (connectivity-u250.cfg / connectivity-u55c.cfg). Off-chip ports run in parallel, each on its own
-     * bank(s); the scratch and the in/out/taps ports share one bank.
+     * bank(s); the scratch and the in/out/taps ports share one bank. The {@link #WEIGHT_STRIPES} weight-stripe
+     * ports either share the weights' bank (one DDR channel: striping buys no bandwidth there) or have a bank
+     * each ({@code stripeGbps} per stripe, HBM pseudo-channels).
      *
      * @param weightsGbps bandwidth of the weights' bank, GB/s (= bytes/ns)
+     * @param stripeGbps  bandwidth of each weight stripe's own bank, or 0 when the stripes share the weights' bank
      * @param kvGbps      the KV caches' bank
      * @param srcGbps     the sources' bank
      * @param scratchGbps the bank of scratch, in, out and taps
      */
     public enum Card {
         /** Alveo U250: 4 DDR4-2400 channels of 19.2 GB/s, one per port group. */
-        U250("Alveo U250", 300, 19.2, 19.2, 19.2, 19.2, "DDR4-2400 x 4 banks (weights DDR[0], kv DDR[1], src DDR[2], rest DDR[3])"),
+        U250("Alveo U250", 300, 19.2, 0, 19.2, 19.2, 19.2,
+                "DDR4-2400 x 4 banks (weights and its 4 stripes DDR[0], kv DDR[1], src DDR[2], rest DDR[3])"),
         /** Alveo U55C: HBM2, 32 pseudo-channels of 14.4 GB/s; one port reaches one pseudo-channel's bandwidth. */
-        U55C("Alveo U55C", 300, 14.4, 14.4, 14.4, 14.4, "HBM2 pseudo-channels (weights PC 0-7, kv 8-15, src 16-23, in/out/taps 24, scratch 25; one port = one PC's bandwidth)");
+        U55C("Alveo U55C", 300, 14.4, 14.4, 14.4, 14.4, 14.4,
+                "HBM2 pseudo-channels (weights PC 0-3, stripes 4-5, 6-7, 8-9, 10-11, kv 12-19, src 20-27, in/out/taps 28,"
+                        + " scratch 29; one port = one PC's bandwidth)");
 
         public final String title;
         public final int clockMhz;
         public final double weightsGbps;
+        public final double stripeGbps;
         public final double kvGbps;
         public final double srcGbps;
         public final double scratchGbps;
         public final String banks;
 
-        Card(String title, int clockMhz, double weightsGbps, double kvGbps, double srcGbps, double scratchGbps,
-             String banks) {
+        Card(String title, int clockMhz, double weightsGbps, double stripeGbps, double kvGbps, double srcGbps,
+             double scratchGbps, String banks) {
             this.title = title;
             this.clockMhz = clockMhz;
             this.weightsGbps = weightsGbps;
+            this.stripeGbps = stripeGbps;
             this.kvGbps = kvGbps;
             this.srcGbps = srcGbps;
             this.scratchGbps = scratchGbps;
@@ -452,7 +490,9 @@ public final class DatapathCycles {
 
         /** The memory bound of a run: the slowest port's bytes over its bank's bandwidth, in nanoseconds. */
         public double memoryNanos(DatapathCycles w) {
-            return Math.max(Math.max(w.weightBytes / weightsGbps, w.kvBytes / kvGbps),
+            double weights = stripeGbps == 0 ? w.weightBytes / weightsGbps
+                    : Math.max((w.weightBytes - w.allStripeBytes()) / weightsGbps, w.maxStripeBytes() / stripeGbps);
+            return Math.max(Math.max(weights, w.kvBytes / kvGbps),
                     Math.max(w.srcBytes / srcGbps, (w.scratchBytes + w.ioBytes) / scratchGbps));
         }
 
@@ -465,7 +505,9 @@ public final class DatapathCycles {
         public String assumptions() {
             return title + ": " + clockMhz + " MHz, " + PE_R + "x" + PE_C + " int8 MAC array (" + (PE_R * PE_C)
                     + " MAC/cycle), " + ROW_TILE + " activation rows on chip, 512-bit ports (" + portGbps()
-                    + " GB/s each at the clock), banks " + banks + ": weights " + weightsGbps + ", kv " + kvGbps
+                    + " GB/s each at the clock), banks " + banks + ": weights " + weightsGbps + ", "
+                    + (stripeGbps == 0 ? "its " + WEIGHT_STRIPES + " stripes sharing it"
+                            : WEIGHT_STRIPES + " stripes " + stripeGbps + " each") + ", kv " + kvGbps
                     + ", src " + srcGbps + ", scratch+io " + scratchGbps + " GB/s";
         }
     }
