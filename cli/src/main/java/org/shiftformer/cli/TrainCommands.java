@@ -8,7 +8,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
+import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ModelConfig;
+import org.shiftformer.api.ShiftformerException;
 import org.shiftformer.api.model.RandomModels;
 import org.shiftformer.core.artifact.Artifact;
 import org.shiftformer.core.artifact.ArtifactReader;
@@ -110,8 +112,13 @@ final class TrainCommands {
         @Option(names = "--threads", description = "kernel threads (default: all cores; results do not depend on it)")
         Integer threads;
 
-        @Option(names = "--checkpoint", description = "checkpoint file of the float run; an existing one is resumed")
+        @Option(names = "--checkpoint", description = "checkpoint file of the float run; an existing one is resumed (default: the float model is written to OUTPUT.ckpt before QAT)")
         Path checkpoint;
+
+        @Option(names = "--resume", description = "a float checkpoint to start from (e.g. the OUTPUT.ckpt a run leaves "
+                + "before QAT): float training continues to --steps, so at its end it is skipped; the same data, "
+                + "--preset, --vocab and --seed as the run that wrote it")
+        Path resume;
 
         @Option(names = "--checkpoint-every", defaultValue = "500", description = "steps between checkpoints (default: ${DEFAULT-VALUE})")
         long checkpointEvery;
@@ -135,6 +142,13 @@ final class TrainCommands {
 
         @Override
         public Integer call() {
+            if (resume != null && !java.nio.file.Files.isRegularFile(resume)) {
+                throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "--resume " + resume + ": no such checkpoint file");
+            }
+            if (resume != null && checkpoint != null && !checkpoint.equals(resume)) {
+                throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT,
+                        "--resume and --checkpoint name different files; give one");
+            }
             Dataset ds = data.load();
             ModelConfig shape = RandomModels.preset(preset, vocab);
             if (maxPositions != null) {
@@ -149,7 +163,9 @@ final class TrainCommands {
             if (threads != null) {
                 cfg = cfg.withThreads(threads);
             }
-            if (checkpoint != null) {
+            if (resume != null) {
+                cfg = cfg.withCheckpoint(resume, checkpointEvery);
+            } else if (checkpoint != null) {
                 cfg = cfg.withCheckpoint(checkpoint, checkpointEvery);
             }
             QatFineTuner.Settings q = new QatFineTuner.Settings(qatSteps, qatLr, thresholdLr, 8, 1.0);

@@ -45,6 +45,24 @@ class TrainCommandsTest {
         String worst = String.format(java.util.Locale.ROOT, "headline: worst digits \\d %.2f%%", metrics.get("int8.worst_exact_match"));
         assertTrue(scored.lines().anyMatch(l -> l.matches(worst + " .*")), worst + " in\n" + scored);
         assertTrue(scored.lines().anyMatch(l -> l.matches("2 +90 seen +[0-9.]+")), scored);
+
+        // the float model was checkpointed beside the artifact; --resume starts from it without float training
+        Path ckpt = dir.resolve("numbers.ckpt");
+        assertTrue(printed.contains("float model checkpointed: " + ckpt + " (step 12)"), printed);
+        io.clearOut();
+        Path again = dir.resolve("again.itm");
+        String[] resumed = args.clone();
+        resumed[resumed.length - 1] = again.toString();
+        assertEquals(0, Main.run(concat(resumed, new String[] {"--resume", ckpt.toString()})), io::err);
+        assertTrue(!io.out().contains(" 1/12 ") && io.out().contains("int8 / float"), io.out());
+        assertEquals(metrics.get("int8.chrf"), ArtifactReader.read(again).provenance().metrics().get("int8.chrf"));
+    }
+
+    @Test
+    void resumingFromAMissingCheckpointIsAnError(@TempDir Path dir) {
+        assertEquals(2, Main.run("train", "--resume", dir.resolve("none.ckpt").toString(), "-o",
+                dir.resolve("x.itm").toString()));
+        assertTrue(io.err().contains("--resume " + dir.resolve("none.ckpt") + ": no such checkpoint file"), io.err());
     }
 
     @Test

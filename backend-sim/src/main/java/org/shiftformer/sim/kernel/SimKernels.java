@@ -7,17 +7,26 @@ import org.shiftformer.api.backend.IntKernels;
 
 /**
  * The fast kernels of backend-sim behind the op-level SPI, for the conformance kit. Stateless and
- * thread-safe: {@link #linear} packs the weights on every call (the engine packs them once at load),
- * so this class is for conformance, not for speed.
+ * thread-safe: {@link #linear} packs the weights on every call (the engine packs them once at load);
+ * {@link #prepareLinear} packs them once for many calls (the QAT trainer).
  */
 public final class SimKernels implements IntKernels {
     public static final SimKernels INSTANCE = new SimKernels();
 
     @Override
     public void linear(byte[] x, int rows, int k, boolean unsignedInput, byte[] w, int n, int[] bias, int[] acc) {
+        apply(PackedWeights.pack(w, 0, n, k, bias, unsignedInput), x, rows, acc);
+    }
+
+    @Override
+    public PreparedLinear prepareLinear(byte[] w, int n, int k, boolean unsignedInput, int[] bias) {
         PackedWeights pw = PackedWeights.pack(w, 0, n, k, bias, unsignedInput);
-        int[] xp = new int[Math.max(1, rows) * Int8Gemm.pairStride(k)];
-        Int8Gemm.linear(x, 0, k, rows, pw, acc, 0, n, xp, new int[32]);
+        return (x, rows, acc) -> apply(pw, x, rows, acc);
+    }
+
+    private static void apply(PackedWeights pw, byte[] x, int rows, int[] acc) {
+        int[] xp = new int[Math.max(1, rows) * Int8Gemm.pairStride(pw.k())];
+        Int8Gemm.linear(x, 0, pw.k(), rows, pw, acc, 0, pw.n(), xp, new int[32]);
     }
 
     @Override

@@ -58,6 +58,13 @@ class Int8GemmPropertiesTest {
         ReferenceKernels.INSTANCE.linear(x, rows, k, unsigned, w, n, bias, expected);
         SimKernels.INSTANCE.linear(x, rows, k, unsigned, w, n, bias, actual);
         assertArrayEquals(expected, actual, () -> "rows=" + rows + " k=" + k + " n=" + n + " unsigned=" + unsigned);
+        // packed once, applied twice (the QAT trainer's use): the same accumulators each time
+        var prepared = SimKernels.INSTANCE.prepareLinear(w, n, k, unsigned, bias);
+        for (int call = 0; call < 2; call++) {
+            int[] again = new int[rows * n];
+            prepared.apply(x, rows, again);
+            assertArrayEquals(expected, again, () -> "prepared: rows=" + rows + " k=" + k + " n=" + n);
+        }
     }
 
     @Property(tries = 400)

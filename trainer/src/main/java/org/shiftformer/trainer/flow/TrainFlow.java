@@ -88,15 +88,67 @@ public final class TrainFlow {
         Recorder rec = new Recorder(floatBar, curve, out);
         Trainer trainer = new Trainer(s.train(), data.train(), data.validation(), rec);
         out.printf("   model %s, %,d parameters%n", trainer.model().config(), trainer.model().params().count());
+        long startStep = trainer.step();
         long t0 = System.nanoTime();
         trainer.run();
         floatBar.finish();
         double floatSeconds = (System.nanoTime() - t0) * 1e-9;
         double floatTps = rec.tokens / Math.max(1e-9, rec.busySeconds);
         Path csvFile = dir.resolve(baseName(s.output()) + ".curves.csv");
+        if (startStep > 0 && java.nio.file.Files.exists(csvFile)) {
+            // resumed: keep the curve the interrupted run wrote up to the checkpoint
+            curve.addAll(0, CurveCsv.read(csvFile).stream().filter(p -> p.step() <= startStep).toList());
+        }
         try (CurveCsv csv = CurveCsv.create(csvFile)) {
             curve.forEach(csv::append);
         }
+        // finished work is kept: the float model is on disk before anything else can fail
+        Path ckpt = floatCheckpoint(s, trainer);
+        out.printf("   float model checkpointed: %s (step %d)%n", ckpt, trainer.step());
+        Stage stage = new Stage();
+        try {
+            return afterFloat(s, data, out, trainer, curve, csvFile, floatSeconds, floatTps, stage);
+        } catch (RuntimeException | Error e) {
+            out.printf("%n!! %s failed after float training: %s%n", stage.name, e);
+            out.printf("   the float model is saved in %s (step %d of %d)%n", ckpt, trainer.step(), s.train().steps());
+            if (stage.artifactWritten) {
+                out.printf("   the artifact %s was written before the failure (its provenance lacks the int8 scores)%n",
+                        s.output());
+            }
+            out.printf("   resume without float training: add  --resume %s  to the same train command%s%n", ckpt,
+                    e instanceof OutOfMemoryError ? " (with a larger heap: JDK_JAVA_OPTIONS=-Xmx..., trainer/README.md)"
+                            : "");
+            throw e;
+        }
+    }
+
+    /** The file the float model is checkpointed to (the one configured, else {@code OUTPUT.ckpt}), written now. */
+    static Path floatCheckpoint(Settings s, Trainer trainer) {
+        Path configured = s.train().checkpoint();
+        if (configured != null && java.nio.file.Files.exists(configured)) {
+            // the trainer wrote it at its last step, or it was resumed from it at the end of float training
+            return configured;
+        }
+        Path file = configured != null ? configured : defaultCheckpoint(s.output());
+        trainer.saveCheckpoint(file);
+        return file;
+    }
+
+    /** Where a run checkpoints its float model when no {@code --checkpoint} is given: {@code OUTPUT.ckpt} beside the artifact. */
+    public static Path defaultCheckpoint(Path output) {
+        return output.toAbsolutePath().resolveSibling(baseName(output) + ".ckpt");
+    }
+
+    /** What the flow is doing after float training (for the message when it fails). */
+    private static final class Stage {
+        String name = "float scoring";
+        boolean artifactWritten;
+    }
+
+    private static Result afterFloat(Settings s, Dataset data, PrintStream out, Trainer trainer,
+                                     List<CurvePoint> curve, Path csvFile, double floatSeconds, double floatTps,
+                                     Stage stage) {
+        Path dir = s.output().toAbsolutePath().getParent();
         List<Pair> test = data.test().subList(0, Math.min(s.testSentences(), data.test().size()));
         Scored scored = new Scored(test, data.breakdown());
         List<String> sources = scored.pairs.stream().map(Pair::source).toList();
@@ -107,6 +159,7 @@ public final class TrainFlow {
         out.printf("   float: %s%s (%.1f s training, %.1f s scoring)%n", floatM, scored.worst(floatG), floatSeconds,
                 (System.nanoTime() - e0) * 1e-9);
 
+        stage.name = "QAT";
         out.printf("== QAT: calibration, %,d fine-tuning steps with trained power-of-two thresholds%n", s.qat().steps());
         Seq2SeqModel model = trainer.model();
         BatchSampler sampler = trainer.newSampler(s.train().seed() + 1);
@@ -138,10 +191,17 @@ public final class TrainFlow {
             checkSrc.add(Seq2SeqModel.sourceIds(trainer.tokenizer(), p.source(), model.config().eosId()));
             checkTgt.add(trainer.tokenizer().encode(p.target()));
         }
+        stage.name = "the bit-exact check";
         long b0 = System.nanoTime();
         long logitsCompared = BitExactCheck.check(model, qat.numerics(), integer, checkSrc, checkTgt);
         out.printf("   bit-exact: %,d int32 logits of %d validation pairs equal the integer model's (SPEC reference), "
                 + "%.1f s%n", logitsCompared, checkPairs.size(), (System.nanoTime() - b0) * 1e-9);
+        // the artifact exists from here on (with the float scores); it is rewritten with the int8 ones below
+        Map<String, Double> metrics = new LinkedHashMap<>();
+        put(metrics, "fp32", floatM, floatG);
+        ArtifactWriter.write(integer, trainer.tokenizerSpec(), provenance(s, data, metrics), s.output());
+        stage.artifactWritten = true;
+        stage.name = "fake-quantized scoring";
         long f0 = System.nanoTime();
         List<String> fqHyps = Trainer.translate(model, trainer.tokenizer(), sources, 64, qat.numerics());
         Metrics fqM = scored.metrics(fqHyps);
@@ -149,11 +209,8 @@ public final class TrainFlow {
         out.printf("   fake-quantized: %s%s (%.1f s QAT, %.1f s scoring)%n", fqM, scored.worst(fqG), qatSeconds,
                 (System.nanoTime() - f0) * 1e-9);
 
-        // (c): write, read back through the verifying reader, decode on the backend, then record (a) and (c)
-        Map<String, Double> metrics = new LinkedHashMap<>();
-        put(metrics, "fp32", floatM, floatG);
-        Provenance prov = provenance(s, data, metrics);
-        ArtifactWriter.write(integer, trainer.tokenizerSpec(), prov, s.output());
+        // (c): read the artifact back through the verifying reader, decode on the backend, then record (a) and (c)
+        stage.name = "int8 scoring";
         long i0 = System.nanoTime();
         List<String> int8Hyps = decode(s.output(), sources, s.backend());
         Metrics int8M = scored.metrics(int8Hyps);

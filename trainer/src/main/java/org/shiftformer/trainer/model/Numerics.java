@@ -53,4 +53,32 @@ public interface Numerics {
 
     /** SPEC.md 3.8 tied logits: {@code f [B, T, d] · Eᵀ -> [B, T, vocab]}. */
     Tensor logits(Tensor f, Tensor table);
+
+    /**
+     * The last position of every sequence of a decoder output {@code f [B, T, d]}, as {@code [B, 1, d]}: greedy
+     * decoding needs the logits of the newest token only, so it asks for these rows instead of all {@code T}
+     * (whose logits, {@code B · T · vocab} values, dominate a step's memory at a real vocabulary). Evaluation
+     * only: the result records no gradient. A numerics that keeps state beside its tensors (QAT's integers)
+     * overrides this to carry it over.
+     */
+    default Tensor lastPosition(Tensor f) {
+        return lastRows(f);
+    }
+
+    /** {@link #lastPosition}'s values: row {@code T - 1} of each sequence of {@code f [B, T, d]}, copied. */
+    static Tensor lastRows(Tensor f) {
+        int b = f.dim(0);
+        int t = f.dim(1);
+        int d = f.dim(2);
+        float[] out = new float[b * d];
+        lastRows(f.data(), out, b, t, d);
+        return Tensor.of(out, b, 1, d);
+    }
+
+    /** Copies row {@code t - 1} of each of {@code b} sequences of {@code t} rows of {@code d} (arrays of one type). */
+    static void lastRows(Object src, Object dst, int b, int t, int d) {
+        for (int i = 0; i < b; i++) {
+            System.arraycopy(src, (i * t + t - 1) * d, dst, i * d, d);
+        }
+    }
 }

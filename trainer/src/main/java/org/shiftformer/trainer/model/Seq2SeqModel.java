@@ -187,13 +187,10 @@ public final class Seq2SeqModel {
             int remaining = b;
             for (int step = 0; step < maxNew && remaining > 0; step++) {
                 int t = step + 1;
-                // logits of every position (a numerics may only take tensors it produced, e.g. QAT's
-                // integers), then the last row of each sequence
-                float[] all = eval.logits(decode(memory, lens, ids, b, t, eval), p(TensorNames.EMBED)).data();
-                float[] logits = new float[b * vocab];
-                for (int i = 0; i < b; i++) {
-                    System.arraycopy(all, (i * t + t - 1) * vocab, logits, i * vocab, vocab);
-                }
+                // logits of the last position of each sequence only (through the numerics: QAT's logits
+                // need the integers it keeps beside its tensors); the decoder still runs over the prefix
+                Tensor last = eval.lastPosition(decode(memory, lens, ids, b, t, eval));
+                float[] logits = eval.logits(last, p(TensorNames.EMBED)).data();
                 int[] next = new int[b * (t + 1)];
                 for (int i = 0; i < b; i++) {
                     System.arraycopy(ids, i * t, next, i * (t + 1), t);

@@ -85,7 +85,19 @@ public final class QatNumerics implements Numerics {
     private final int[] lut = Tables.exp2Lut();
     private final byte[] positions;
     private final Map<Tensor, Q> ints = new IdentityHashMap<>();
+    /**
+     * The tensors of {@link #ints} made since the last decoder {@code embed}: a greedy decode runs the
+     * decoder once per token over the same encoder memory, and each run's integers are dropped when the next
+     * one starts, so a pass keeps the encoder's integers and one decoder run's, however many tokens it makes.
+     */
+    private final java.util.List<Tensor> decoderRun = new java.util.ArrayList<>();
+    private boolean inDecoder;
     private final Map<String, QWeight> weights = new HashMap<>();
+    /**
+     * Each weight's int8 values and bias made ready for the kernels once per pass ({@link IntKernels#prepareLinear}:
+     * backend-sim packs them), by weight name and accumulator exponent; not per call and row chunk.
+     */
+    private final Map<String, IntKernels.PreparedLinear> prepared = new HashMap<>();
     /** Exponents the last pass used: input exponents of linears, gamma exponents, activation exponents. */
     private final Map<String, Integer> used = new TreeMap<>();
     private boolean calibrating;
@@ -127,6 +139,14 @@ public final class QatNumerics implements Numerics {
     public void reset() {
         ints.clear();
         weights.clear();
+        prepared.clear();
+        decoderRun.clear();
+        inDecoder = false;
+    }
+
+    /** How many tensors' integers this numerics holds now (the memory a pass retains; tests bound it). */
+    int retainedTensors() {
+        return ints.size();
     }
 
     /** The exact int32 logits of a tensor returned by {@link #logits}, at exponent {@link #exponentOf}. */
@@ -156,6 +176,11 @@ public final class QatNumerics implements Numerics {
                         String stream) {
         if (stream.equals("enc")) {
             reset();
+        } else {
+            // a new decoder run: the previous run's tensors (an earlier greedy step) are no longer inputs
+            decoderRun.forEach(ints::remove);
+            decoderRun.clear();
+            inDecoder = true;
         }
         int d = cfg.dModel();
         if (len > cfg.maxPositions()) {
@@ -216,7 +241,7 @@ public final class QatNumerics implements Numerics {
         Tensor sur = Ops.linear(x, qw.fq(), StraightThrough.quantizeFixed(b, eAcc, 32, bias));
         String name = prefix + ".out";
         int eOut = activation(name, sur, 8, !relu);
-        int[] acc = accumulate(qx, qw, w.dim(0), w.dim(1), bias);
+        int[] acc = accumulate(prefix, qx, qw, w.dim(0), w.dim(1), bias, eAcc);
         byte[] out = new byte[acc.length];
         DType type = relu ? DType.UINT8 : DType.INT8;
         kernels.requantize(acc, acc.length, eOut - eAcc, type, out);
@@ -234,7 +259,7 @@ public final class QatNumerics implements Numerics {
         Tensor sur = Ops.add(r, Ops.linear(x, qw.fq(), StraightThrough.quantizeFixed(b, eAcc, 32, bias)));
         String name = prefix + ".out";
         int eOut = activation(name, sur, 16, true);
-        int[] acc = accumulate(qx, qw, w.dim(0), w.dim(1), bias);
+        int[] acc = accumulate(prefix, qx, qw, w.dim(0), w.dim(1), bias, eAcc);
         short[] out = new short[acc.length];
         kernels.residual(qr.shorts(), qr.exp(), acc, eAcc, eOut, acc.length, out);
         return snap(FakeQuant.apply(sur, thresholds.get(name), 16, true), widen(out), eOut, DType.INT16);
@@ -328,39 +353,64 @@ public final class QatNumerics implements Numerics {
         int vocab = table.dim(0);
         int d = table.dim(1);
         int rows = f.size() / d;
-        int[] acc = linearRows(qf.bytes(), d, false, e.ints(), vocab, null);
+        int[] acc = linearRows(prepared("logits", d, false, e.ints(), vocab, null), qf.bytes(), d, vocab);
         int eL = qf.exp() + e.exp();
         float[] values = new float[acc.length];
         for (int i = 0; i < acc.length; i++) {
             values[i] = Math.scalb((float) acc[i], eL);
         }
         Tensor out = StraightThrough.replace(sur, values);
-        ints.put(out, new Q(acc, eL, DType.INT32));
+        keep(out, new Q(acc, eL, DType.INT32));
+        return out;
+    }
+
+    /** Row {@code T - 1} of each sequence of {@code f [B, T, d]} with its integers (greedy decoding). */
+    @Override
+    public Tensor lastPosition(Tensor f) {
+        Q qf = q(f);
+        int b = f.dim(0);
+        int t = f.dim(1);
+        int d = f.dim(2);
+        int[] v = new int[b * d];
+        Numerics.lastRows(qf.v(), v, b, t, d);
+        Tensor out = Numerics.lastRows(f);
+        keep(out, new Q(v, qf.exp(), qf.type()));
         return out;
     }
 
     // ---- helpers -----------------------------------------------------------------------------------------
 
-    private int[] accumulate(Q qx, QWeight qw, int n, int k, long[] bias) {
-        int[] b = new int[n];
-        for (int i = 0; i < n; i++) {
-            b[i] = (int) bias[i];
+    private int[] accumulate(String prefix, Q qx, QWeight qw, int n, int k, long[] bias, int eAcc) {
+        boolean unsigned = qx.type() == DType.UINT8;
+        String key = prefix + "@" + eAcc + (unsigned ? "u" : "s");
+        IntKernels.PreparedLinear lin = prepared.get(key);
+        if (lin == null) {
+            int[] b = new int[n];
+            for (int i = 0; i < n; i++) {
+                b[i] = (int) bias[i];
+            }
+            lin = prepared(key, k, unsigned, qw.ints(), n, b);
         }
-        return linearRows(qx.bytes(), k, qx.type() == DType.UINT8, qw.ints(), n, b);
+        return linearRows(lin, qx.bytes(), k, n);
+    }
+
+    /** The weights {@code w [n, k]} (and bias) ready for the kernels, made once per pass under {@code key}. */
+    private IntKernels.PreparedLinear prepared(String key, int k, boolean unsigned, byte[] w, int n, int[] bias) {
+        return prepared.computeIfAbsent(key, x -> kernels.prepareLinear(w, n, k, unsigned, bias));
     }
 
     /**
      * {@code IntKernels.linear} over the rows of {@code x}, split into row ranges on the trainer's kernel
      * threads: each row's accumulators depend on that row only, so the split changes no bit.
      */
-    private int[] linearRows(byte[] x, int k, boolean unsigned, byte[] w, int n, int[] bias) {
+    private static int[] linearRows(IntKernels.PreparedLinear lin, byte[] x, int k, int n) {
         int rows = x.length / k;
         int[] acc = new int[rows * n];
         MatMul.parallelFor(rows, (long) n * k, (from, to) -> {
             int count = to - from;
             byte[] xs = java.util.Arrays.copyOfRange(x, from * k, to * k);
             int[] part = new int[count * n];
-            kernels.linear(xs, count, k, unsigned, w, n, bias, part);
+            lin.apply(xs, count, part);
             System.arraycopy(part, 0, acc, from * n, count * n);
         });
         return acc;
@@ -422,8 +472,15 @@ public final class QatNumerics implements Numerics {
             exact[i] = Math.scalb((float) values[i], exp);
         }
         Tensor out = StraightThrough.replace(fq, exact);
-        ints.put(out, new Q(values, exp, type));
+        keep(out, new Q(values, exp, type));
         return out;
+    }
+
+    private void keep(Tensor t, Q q) {
+        ints.put(t, q);
+        if (inDecoder) {
+            decoderRun.add(t);
+        }
     }
 
     private Q q(Tensor t) {

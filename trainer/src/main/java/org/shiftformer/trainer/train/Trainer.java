@@ -1,6 +1,7 @@
 package org.shiftformer.trainer.train;
 
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -194,9 +195,14 @@ public final class Trainer {
         if (config.checkpoint() == null) {
             throw new IllegalStateException("no checkpoint path configured");
         }
+        saveCheckpoint(config.checkpoint());
+    }
+
+    /** Writes the checkpoint now to {@code file} (resumable with {@code config.withCheckpoint(file, ...)}). */
+    public void saveCheckpoint(Path file) {
         Checkpoint.capture(modelConfig, tokenizer.mergeLeft(), tokenizer.mergeRight(), optimizer, sampler.epoch(),
-                sampler.cursor(), config.seed()).write(config.checkpoint());
-        listener.onCheckpoint(step(), config.checkpoint());
+                sampler.cursor(), config.seed()).write(file);
+        listener.onCheckpoint(step(), file);
     }
 
     /** Validation loss and greedy exact match on the first {@code evalSentences} validation pairs. */

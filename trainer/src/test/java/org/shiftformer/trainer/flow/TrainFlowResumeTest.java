@@ -1,0 +1,135 @@
+package org.shiftformer.trainer.flow;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.shiftformer.api.ModelConfig;
+import org.shiftformer.core.artifact.Artifact;
+import org.shiftformer.core.artifact.ArtifactReader;
+import org.shiftformer.core.artifact.ArtifactWriter;
+import org.shiftformer.core.artifact.Provenance;
+import org.shiftformer.trainer.data.Dataset;
+import org.shiftformer.trainer.data.NumberTask;
+import org.shiftformer.trainer.data.SplitConfig;
+import org.shiftformer.trainer.qat.QatFineTuner;
+import org.shiftformer.trainer.report.CurveCsv;
+import org.shiftformer.trainer.train.Checkpoint;
+import org.shiftformer.trainer.train.TrainConfig;
+
+/**
+ * A run never loses finished work: the float model is checkpointed before QAT, a failure in QAT or in the
+ * scoring after it leaves the checkpoint (and the artifact, once exported) and says how to resume, and a run
+ * resumed from that checkpoint skips float training and writes the same model as an uninterrupted run, bit
+ * for bit.
+ */
+class TrainFlowResumeTest {
+    static final ModelConfig SHAPE = new ModelConfig(32, 2, 64, 1, 1, 300, 64, 2, 0, 1, 2);
+    static final Dataset DATA = NumberTask.generate(new SplitConfig(20, 20, 2_000, 7));
+
+    static TrainConfig train() {
+        return TrainConfig.defaults(SHAPE, 30).withBatch(32).withEval(0, 20).withThreads(2);
+    }
+
+    static TrainFlow.Settings settings(TrainConfig train, Path out) {
+        return new TrainFlow.Settings(train, QatFineTuner.Settings.defaults(10), 20, out, "test", "sim", 16);
+    }
+
+    @Test
+    void aFailureAfterFloatTrainingLeavesACheckpointAndResumingGivesTheSameArtifact(@TempDir Path dir) throws Exception {
+        // uninterrupted; the float model is checkpointed by default beside the artifact
+        Path a = dir.resolve("a/m.itm");
+        Files.createDirectories(a.getParent());
+        TrainFlow.Result ra = TrainFlow.run(settings(train(), a), DATA, new Failing(null));
+        Path ckptA = dir.resolve("a/m.ckpt");
+        assertEquals(ckptA, TrainFlow.defaultCheckpoint(a));
+        assertEquals(30, Checkpoint.read(ckptA).step());
+
+        // a failure injected when QAT starts: no artifact, the checkpoint and a message saying how to resume
+        Path b = dir.resolve("b/m.itm");
+        Files.createDirectories(b.getParent());
+        Failing log = new Failing("== QAT");
+        IllegalStateException e = assertThrows(IllegalStateException.class,
+                () -> TrainFlow.run(settings(train(), b), DATA, log));
+        assertEquals("injected at == QAT", e.getMessage());
+        Path ckptB = dir.resolve("b/m.ckpt");
+        assertEquals(30, Checkpoint.read(ckptB).step());
+        assertFalse(Files.exists(b));
+        String printed = log.text();
+        assertTrue(printed.contains("QAT failed after float training"), printed);
+        assertTrue(printed.contains("the float model is saved in " + ckptB + " (step 30 of 30)"), printed);
+        assertTrue(printed.contains("--resume " + ckptB), printed);
+
+        // resumed from it (what --resume does): float training is skipped, the model is the uninterrupted run's
+        Failing resumed = new Failing(null);
+        TrainFlow.Result rb = TrainFlow.run(settings(train().withCheckpoint(ckptB, 0), b), DATA, resumed);
+        assertFalse(resumed.text().contains(" 1/30 "), "no float step was run:\n" + resumed.text());
+        assertEquals(modelSha(a, dir), modelSha(b, dir), "the resumed run's artifact equals the uninterrupted one's");
+        assertEquals(ra.floatModel(), rb.floatModel());
+        assertEquals(ra.int8(), rb.int8());
+        assertEquals(java.util.List.of(20L, 30L), CurveCsv.read(dir.resolve("b/m.curves.csv")).stream()
+                .map(p -> (long) p.step()).toList(), "the float curve of the interrupted run is kept");
+
+        // a failure while scoring the fake-quantized model: the artifact was written before it, and is said so
+        Path c = dir.resolve("c/m.itm");
+        Files.createDirectories(c.getParent());
+        Failing scoring = new Failing("   fake-quantized:");
+        assertThrows(IllegalStateException.class,
+                () -> TrainFlow.run(settings(train().withCheckpoint(ckptB, 0), c), DATA, scoring));
+        assertTrue(scoring.text().contains("fake-quantized scoring failed after float training"), scoring.text());
+        assertTrue(scoring.text().contains("the artifact " + c + " was written before the failure"), scoring.text());
+        assertEquals(modelSha(a, dir), modelSha(c, dir));
+    }
+
+    /** SHA-256 of the artifact's model and tokenizer under a fixed provenance (the real one has a timestamp). */
+    private static String modelSha(Path artifact, Path dir) throws Exception {
+        Artifact x = ArtifactReader.read(artifact);
+        Path tmp = Files.createTempFile(dir, "model", ".itm");
+        return ArtifactWriter.write(x.model(), x.tokenizer(), new Provenance("t", 0, "sha256:0", "", "", Map.of()), tmp);
+    }
+
+    /** Collects what the flow prints and throws once when {@code trigger} has been printed. */
+    private static final class Failing extends PrintStream {
+        Failing(String trigger) {
+            super(new Trigger(trigger), true, StandardCharsets.UTF_8);
+        }
+
+        String text() {
+            return ((Trigger) out).buf.toString(StandardCharsets.UTF_8);
+        }
+    }
+
+    private static final class Trigger extends OutputStream {
+        final ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        String trigger;
+
+        Trigger(String trigger) {
+            this.trigger = trigger;
+        }
+
+        @Override
+        public void write(int b) {
+            write(new byte[] {(byte) b}, 0, 1);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) {
+            buf.write(b, off, len);
+            if (trigger != null && buf.toString(StandardCharsets.UTF_8).contains(trigger)) {
+                String t = trigger;
+                trigger = null;
+                throw new IllegalStateException("injected at " + t);
+            }
+        }
+    }
+}
