@@ -148,19 +148,13 @@ public final class ShiftformerServer implements AutoCloseable {
         this.shadowBackend = config.shadowBackend() == null ? null : Backends.select(config.shadowBackend()).open(
                 java.util.Map.of());
         if (shadowBackend != null) {
-            String shadowName = config.shadowBackend();
-            FunctionCounter.builder(ServerMeters.SHADOW_CHECKED, shadowCounters.sources, java.util.concurrent.atomic.LongAdder::sum)
-                    .tag(ServerMeters.KIND, "sources").tag(ServerMeters.SHADOW, shadowName)
-                    .description("shadow execution: encoder outputs and decoder rows compared").register(this.registry);
-            FunctionCounter.builder(ServerMeters.SHADOW_CHECKED, shadowCounters.rows, java.util.concurrent.atomic.LongAdder::sum)
-                    .tag(ServerMeters.KIND, "rows").tag(ServerMeters.SHADOW, shadowName)
-                    .description("shadow execution: encoder outputs and decoder rows compared").register(this.registry);
-            FunctionCounter.builder(ServerMeters.SHADOW_MISMATCHES, shadowCounters.mismatches,
-                            java.util.concurrent.atomic.LongAdder::sum).tag(ServerMeters.SHADOW, shadowName)
-                    .description("differences between the serving backend and the shadow").register(this.registry);
-            FunctionCounter.builder(ServerMeters.SHADOW_ERRORS, shadowCounters.errors,
-                            java.util.concurrent.atomic.LongAdder::sum).tag(ServerMeters.SHADOW, shadowName)
-                    .description("shadow computations that failed by themselves").register(this.registry);
+            String checked = "shadow execution: encoder outputs and decoder rows compared";
+            shadowMeter(ServerMeters.SHADOW_CHECKED, "sources", shadowCounters.sources, checked);
+            shadowMeter(ServerMeters.SHADOW_CHECKED, "rows", shadowCounters.rows, checked);
+            shadowMeter(ServerMeters.SHADOW_MISMATCHES, null, shadowCounters.mismatches,
+                    "differences between the serving backend and the shadow");
+            shadowMeter(ServerMeters.SHADOW_ERRORS, null, shadowCounters.errors,
+                    "shadow computations that failed by themselves");
         }
         if (served != null) {
             install(served);
@@ -344,6 +338,14 @@ public final class ShiftformerServer implements AutoCloseable {
         boolean fallback = loader != null && loader.choice().isFallback();
         registerModelInfo(model, backend, loader != null ? loader.choice().requested() : backend, fallback);
         return router.install(next);
+    }
+
+    /** A function counter of shadow execution, tagged with the shadow backend (and {@code kind} when not null). */
+    private void shadowMeter(String name, String kind, java.util.concurrent.atomic.LongAdder count, String description) {
+        FunctionCounter.Builder<java.util.concurrent.atomic.LongAdder> b = FunctionCounter.builder(name, count,
+                java.util.concurrent.atomic.LongAdder::sum).tag(ServerMeters.SHADOW, config.shadowBackend())
+                .description(description);
+        (kind == null ? b : b.tag(ServerMeters.KIND, kind)).register(registry);
     }
 
     /** {@code served} with shadow execution when the server has a shadow backend (and the weights to load on it). */
