@@ -416,7 +416,8 @@ public final class ServerBenchmark {
         return d;
     }
 
-    private static double median(double[] a) {
+    /** The median (the mean of the middle two for an even count); also ShadowBenchmark's. */
+    static double median(double[] a) {
         double[] s = a.clone();
         Arrays.sort(s);
         return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;

@@ -98,9 +98,9 @@ public final class ShadowBenchmark {
             System.out.printf("%n%-8s %14s %14s %14s %14s %14s%n", "streams", "plain tok/s", "shadow tok/s", "shadow/plain",
                     "10% tok/s", "10%/plain");
             for (int s : streams) {
-                double p = 1e9 / median(nsPerToken.get("plain/" + s));
-                double a = 1e9 / median(nsPerToken.get("shadow/" + s));
-                double t = 1e9 / median(nsPerToken.get("shadow10/" + s));
+                double p = 1e9 / ServerBenchmark.median(nsPerToken.get("plain/" + s));
+                double a = 1e9 / ServerBenchmark.median(nsPerToken.get("shadow/" + s));
+                double t = 1e9 / ServerBenchmark.median(nsPerToken.get("shadow10/" + s));
                 System.out.printf("%-8d %14.0f %14.0f %13.3fx %14.0f %13.3fx%n", s, p, a, a / p, t, t / p);
             }
             ShadowModel.Counters c = ((ShadowModel) all).counters();
@@ -120,11 +120,5 @@ public final class ShadowBenchmark {
             elapsed = System.nanoTime() - t0;
         } while (elapsed < ns);
         return (double) elapsed / tokens;
-    }
-
-    private static double median(double[] a) {
-        double[] c = a.clone();
-        Arrays.sort(c);
-        return c[c.length / 2];
     }
 }

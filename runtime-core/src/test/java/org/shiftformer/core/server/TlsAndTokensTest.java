@@ -203,12 +203,12 @@ class TlsAndTokensTest {
         ServerConfig cfg = tlsConfig().tlsClientCa(pki.caCert()).conclude();
         try (ShiftformerServer server = fixture.start(cfg, fixture.noEos())) {
             InetSocketAddress admin = server.adminAddress();
-            HttpResponse<String> ok = https(admin, "/health/ready", "GET", null,
+            HttpResponse<String> ok = adminRequest(admin, "/health/ready", "GET", null,
                     clientTls(pki.caCert(), pki.clientCert(), pki.clientKey()));
             assertEquals(200, ok.statusCode(), ok.body());
-            assertThrows(IOException.class, () -> https(admin, "/health/ready", "GET", null,
+            assertThrows(IOException.class, () -> adminRequest(admin, "/health/ready", "GET", null,
                     clientTls(pki.caCert(), null, null)), "no client certificate: refused");
-            assertThrows(IOException.class, () -> https(admin, "/health/ready", "GET", null,
+            assertThrows(IOException.class, () -> adminRequest(admin, "/health/ready", "GET", null,
                     clientTls(pki.caCert(), pki.rogueCert(), pki.rogueKey())), "another CA's certificate: refused");
             assertThrows(IOException.class, () -> Http.get(admin, "/health/ready"), "plain HTTP: refused");
         }
@@ -216,7 +216,7 @@ class TlsAndTokensTest {
         // port still requires one.
         cfg = tlsConfig().tlsClientCa(pki.caCert()).adminClientAuth(false).conclude();
         try (ShiftformerServer server = fixture.start(cfg, fixture.noEos())) {
-            HttpResponse<String> ok = https(server.adminAddress(), "/health/ready", "GET", null,
+            HttpResponse<String> ok = adminRequest(server.adminAddress(), "/health/ready", "GET", null,
                     clientTls(pki.caCert(), null, null));
             assertEquals(200, ok.statusCode(), ok.body());
             try (TestClient c = TestClient.tls(server.localAddress(), clientTls(pki.caCert(), null, null))) {
@@ -228,11 +228,17 @@ class TlsAndTokensTest {
         }
     }
 
-    private static HttpResponse<String> https(InetSocketAddress admin, String path, String method, String bearer,
+    /** One admin request over HTTPS with {@code tls}, or plain HTTP when {@code tls} is null; a bearer token when not null. */
+    private static HttpResponse<String> adminRequest(InetSocketAddress admin, String path, String method, String bearer,
                                               SSLContext tls) throws IOException, InterruptedException {
-        try (HttpClient client = HttpClient.newBuilder().sslContext(tls).connectTimeout(Duration.ofSeconds(10)).build()) {
-            HttpRequest.Builder req = HttpRequest.newBuilder(URI.create("https://127.0.0.1:" + admin.getPort() + path))
-                    .timeout(Duration.ofSeconds(30)).method(method, HttpRequest.BodyPublishers.noBody());
+        HttpClient.Builder b = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10));
+        if (tls != null) {
+            b.sslContext(tls);
+        }
+        try (HttpClient client = b.build()) {
+            HttpRequest.Builder req = HttpRequest.newBuilder(URI.create((tls != null ? "https" : "http") + "://127.0.0.1:"
+                    + admin.getPort() + path)).timeout(Duration.ofSeconds(30))
+                    .method(method, HttpRequest.BodyPublishers.noBody());
             if (bearer != null) {
                 req.header("Authorization", "Bearer " + bearer);
             }
@@ -390,14 +396,7 @@ class TlsAndTokensTest {
 
     private static HttpResponse<String> plainPost(InetSocketAddress admin, String bearer)
             throws IOException, InterruptedException {
-        try (HttpClient client = HttpClient.newHttpClient()) {
-            HttpRequest.Builder req = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + admin.getPort()
-                    + "/admin/reload")).timeout(Duration.ofSeconds(30)).POST(HttpRequest.BodyPublishers.noBody());
-            if (bearer != null) {
-                req.header("Authorization", "Bearer " + bearer);
-            }
-            return client.send(req.build(), HttpResponse.BodyHandlers.ofString());
-        }
+        return adminRequest(admin, "/admin/reload", "POST", bearer, null);
     }
 
     @Test
