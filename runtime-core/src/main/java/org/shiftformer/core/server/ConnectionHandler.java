@@ -453,7 +453,7 @@ final class ConnectionHandler extends ChannelDuplexHandler {
         router.wakeAll();
         ChannelFuture sent = ctx.writeAndFlush(Message.Error.of(0, e));
         if (ctx.channel().isWritable()) {
-            sent.addListener(ChannelFutureListener.CLOSE);
+            LingeringClose.after(sent); // closing with unread input would reset the connection, Error and all
         } else {
             ctx.close(); // its client reads nothing: waiting for the frames to drain could take forever
         }

@@ -1,7 +1,6 @@
 package org.shiftformer.core.server;
 
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import java.net.InetAddress;
@@ -29,7 +28,8 @@ final class ConnectionLimits {
     }
 
     /**
-     * Counts {@code ch} until it closes.
+     * Counts {@code ch} until it closes, if it may stay. A refused connection is not counted: it is closing
+     * (after a short linger, {@link RefuseConnection}), and must not keep the next client out.
      *
      * @return null if it may stay, else why it is refused (the Error message)
      */
@@ -37,27 +37,33 @@ final class ConnectionLimits {
         int all = open.incrementAndGet();
         InetAddress address = ch.remoteAddress() instanceof InetSocketAddress a ? a.getAddress() : null;
         int fromAddress = address == null ? 0 : perAddress.merge(address, 1, Integer::sum);
-        ch.closeFuture().addListener(f -> {
-            open.decrementAndGet();
-            if (address != null) {
-                perAddress.computeIfPresent(address, (k, v) -> v == 1 ? null : v - 1);
-            }
-        });
+        String refused = null;
         if (all > config.maxConnections()) {
             stats.limit(ServerStats.Limit.MAX_CONNECTIONS);
-            return "the server has " + config.maxConnections() + " connections open, its limit (server limit "
+            refused = "the server has " + config.maxConnections() + " connections open, its limit (server limit "
                     + ServerConfig.MAX_CONNECTIONS_PROP + "); retry later";
-        }
-        if (fromAddress > config.maxConnectionsPerAddress()) {
+        } else if (fromAddress > config.maxConnectionsPerAddress()) {
             stats.limit(ServerStats.Limit.MAX_CONNECTIONS_PER_ADDRESS);
-            return "address " + address.getHostAddress() + " has " + config.maxConnectionsPerAddress()
+            refused = "address " + address.getHostAddress() + " has " + config.maxConnectionsPerAddress()
                     + " connections open, the limit per address (server limit "
                     + ServerConfig.MAX_CONNECTIONS_PER_ADDRESS_PROP + "); retry later";
         }
-        return null;
+        if (refused != null) {
+            release(address);
+        } else {
+            ch.closeFuture().addListener(f -> release(address));
+        }
+        return refused;
     }
 
-    /** Answers a refused connection with Error OVERLOADED for request 0 and closes it, reading nothing. */
+    private void release(InetAddress address) {
+        open.decrementAndGet();
+        if (address != null) {
+            perAddress.computeIfPresent(address, (k, v) -> v == 1 ? null : v - 1);
+        }
+    }
+
+    /** Answers a refused connection with Error OVERLOADED for request 0 and closes it, processing nothing it sends. */
     static final class RefuseConnection extends ChannelInboundHandlerAdapter {
         private final String why;
 
@@ -67,8 +73,9 @@ final class ConnectionLimits {
 
         @Override
         public void channelActive(ChannelHandlerContext ctx) {
-            ctx.writeAndFlush(new Message.Error(0, ErrorCode.OVERLOADED.value(), why))
-                    .addListener(ChannelFutureListener.CLOSE);
+            // Its Hello may be on the way: a plain close would reset the connection before the Error is read.
+            LingeringClose.after(ctx.writeAndFlush(new Message.Error(0, ErrorCode.OVERLOADED.value(), why)),
+                    LingeringClose.REFUSED_LINGER_MS);
         }
     }
 }

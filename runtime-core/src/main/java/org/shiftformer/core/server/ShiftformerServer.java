@@ -594,9 +594,9 @@ public final class ShiftformerServer implements AutoCloseable {
             String refused = limits.admit(ch);
             if (refused != null || closed || draining) {
                 ch.config().setAutoRead(false);
-                ch.writeAndFlush(new org.shiftformer.protocol.Message.Error(0, ErrorCode.OVERLOADED.value(),
-                        refused != null ? refused : "the server is shutting down"))
-                        .addListener(io.netty.channel.ChannelFutureListener.CLOSE);
+                LingeringClose.after(ch.writeAndFlush(new org.shiftformer.protocol.Message.Error(0,
+                        ErrorCode.OVERLOADED.value(), refused != null ? refused : "the server is shutting down")),
+                        LingeringClose.REFUSED_LINGER_MS);
                 return;
             }
             ch.config().setOption(ChannelOption.TCP_NODELAY, true);

@@ -154,6 +154,21 @@ final class TestClient implements AutoCloseable {
         }
     }
 
+    /**
+     * Reads to the end of the stream, skipping frames: true at an orderly close (FIN), false on a reset,
+     * which destroys whatever the client had not read yet.
+     */
+    boolean endsInOrderlyClose() throws IOException {
+        try {
+            while (in.read() != -1) {
+                // skip
+            }
+            return true;
+        } catch (SocketException e) {
+            return false;
+        }
+    }
+
     /** Drops the connection: an abortive close (RST), not the FIN the server would take for a half-close. */
     void abort() throws IOException {
         socket.setSoLinger(true, 0);

@@ -17,13 +17,16 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
-import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.ContinuationWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
 import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
 import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolConfig;
 import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
 import io.netty.util.ReferenceCountUtil;
 import java.net.URI;
+import org.shiftformer.api.ErrorCode;
+import org.shiftformer.api.ShiftformerException;
+import org.shiftformer.core.server.LingeringClose;
 import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 
@@ -55,7 +58,9 @@ final class WebSocketUpgrade extends ChannelInboundHandlerAdapter {
         p.addAfter(after, "ws-upgrade", new WebSocketUpgrade(protocol));
         p.addAfter("ws-upgrade", "ws", new WebSocketServerProtocolHandler(WebSocketServerProtocolConfig.newBuilder()
                 .websocketPath(PATH).maxFramePayloadLength(protocol.maxFrameBytes() + 4).checkStartsWith(false)
-                .handleCloseFrames(true).dropPongFrames(true).handshakeTimeoutMillis(10_000).build()));
+                .handleCloseFrames(true).dropPongFrames(true).handshakeTimeoutMillis(10_000)
+                .closeOnProtocolViolation(false).build())); // Violations below reports them, then closes
+
         // The handshake's completion travels from the WebSocket handler towards the tail: caught after it.
         p.addAfter("ws", "ws-install", new Installer(protocol));
     }
@@ -79,6 +84,7 @@ final class WebSocketUpgrade extends ChannelInboundHandlerAdapter {
                     }
                 }
                 p.addLast("ws-frames", new Frames());
+                p.addBefore("ws", "ws-violations", new Violations()); // after the frame decoder and UTF-8 check
                 protocol.install(p);
                 p.remove(this);
                 return;
@@ -140,6 +146,30 @@ final class WebSocketUpgrade extends ChannelInboundHandlerAdapter {
     }
 
     /**
+     * A message the WebSocket layer refuses (over the size limit, a reserved opcode, an unmasked frame...)
+     * is a connection error of the protocol: the client gets {@code Error} PROTOCOL_ERROR naming it, every
+     * request in flight ends, and the Close frame carries the WebSocket status (1009 for a message too big).
+     * Netty's own handling would close the TCP connection at once, and a client still sending its big
+     * message would then see a reset instead of either (see {@link LingeringClose}).
+     */
+    static final class Violations extends ChannelInboundHandlerAdapter {
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            if (cause instanceof CorruptedWebSocketFrameException e) {
+                LingeringClose.webSocketStatus(ctx.channel(), new WebSocketCloseStatus(e.closeStatus().code(),
+                        e.closeStatus().reasonText()));
+                ChannelHandlerContext frames = ctx.pipeline().context("ws-frames");
+                if (frames != null) { // past the WebSocket handler, which would close at once
+                    frames.fireExceptionCaught(new ShiftformerException(ErrorCode.PROTOCOL_ERROR,
+                            "websocket: " + e.getMessage()));
+                    return;
+                }
+            }
+            ctx.fireExceptionCaught(cause);
+        }
+    }
+
+    /**
      * Binary messages in, their bytes passed on as the TCP stream's would be; the protocol codec's frames
      * out, one binary message each. A text message is not the protocol: the connection is closed (1003).
      */
@@ -152,8 +182,10 @@ final class WebSocketUpgrade extends ChannelInboundHandlerAdapter {
                 return;
             }
             ReferenceCountUtil.release(msg);
-            ctx.writeAndFlush(new CloseWebSocketFrame(WebSocketCloseStatus.INVALID_MESSAGE_TYPE,
-                    "the shiftformer protocol is binary messages only")).addListener(ChannelFutureListener.CLOSE);
+            LingeringClose.webSocketStatus(ctx.channel(), new WebSocketCloseStatus(
+                    WebSocketCloseStatus.INVALID_MESSAGE_TYPE.code(), "the shiftformer protocol is binary messages only"));
+            ctx.fireExceptionCaught(new ShiftformerException(ErrorCode.PROTOCOL_ERROR,
+                    "websocket: a text message; the shiftformer protocol is binary messages only"));
         }
 
         @Override
