@@ -15,7 +15,10 @@ import org.shiftformer.core.data.NumberWords;
  *     restricts it to the numbers 0..MAX (MAX from 1,000 to 999,999);</li>
  * <li>{@code FILE.tsv} (or {@code tsv:FILE} for any name, {@code .tsv.gz} too): tab-separated pairs ({@link TsvPairs});</li>
  * <li>{@code moses:SRC,TGT}: two line-parallel files ({@link MosesPairs});</li>
- * <li>{@code dictd:PATH}: a dictd dictionary, PATH without extension or the {@code .index} file ({@link DictdPairs}).</li>
+ * <li>{@code dictd:PATH}: a dictd dictionary, PATH without extension or the {@code .index} file ({@link DictdPairs});</li>
+ * <li>{@code gettext:PATH} (or {@code gettext:PATH,MAX_BYTES}): compiled gettext catalogs, a {@code .mo} file or a
+ *     directory of them, optionally without the pairs that have a side longer than MAX_BYTES bytes
+ *     ({@link GettextPairs}).</li>
  * </ul>
  * {@link #load(SplitConfig)} reads the data and splits it ({@link Corpus}, or the number task's own rule).
  */
@@ -91,11 +94,34 @@ public sealed interface DataSpec {
         }
     }
 
+    /** Compiled gettext catalogs: a {@code .mo} file or a directory of them; {@code maxBytes} 0 is no limit. */
+    record Gettext(Path path, int maxBytes) implements DataSpec {
+        public Gettext {
+            Objects.requireNonNull(path, "path");
+        }
+
+        /** All pairs, no byte limit. */
+        public Gettext(Path path) {
+            this(path, 0);
+        }
+
+        @Override
+        public Dataset load(SplitConfig config) {
+            return Corpus.split(toString(), GettextPairs.read(path, maxBytes), config);
+        }
+
+        @Override
+        public String toString() {
+            return "gettext:" + path + (maxBytes > 0 ? "," + maxBytes : "");
+        }
+    }
+
     /** Reads and splits the data. */
     Dataset load(SplitConfig config);
 
     /** The forms this parser accepts, for usage messages. */
-    List<String> FORMS = List.of("default", "default:MAX", "FILE.tsv", "tsv:FILE", "moses:SRC,TGT", "dictd:PATH");
+    List<String> FORMS = List.of("default", "default:MAX", "FILE.tsv", "tsv:FILE", "moses:SRC,TGT", "dictd:PATH",
+        "gettext:PATH", "gettext:PATH,MAX_BYTES");
 
     /** Parses a spec; an unknown or incomplete one is an error listing the accepted forms. */
     static DataSpec parse(String spec) {
@@ -138,6 +164,9 @@ public sealed interface DataSpec {
             }
             return new Dictd(Path.of(path));
         }
+        if (s.startsWith("gettext:")) {
+            return gettext(spec, s.substring("gettext:".length()));
+        }
         if (s.startsWith("tsv:")) {
             String path = s.substring("tsv:".length()).strip();
             if (path.isEmpty()) {
@@ -153,6 +182,22 @@ public sealed interface DataSpec {
             throw bad(spec, "unknown data source \"" + s.substring(0, colon) + ":\"");
         }
         throw bad(spec, "not a known data spec");
+    }
+
+    private static Gettext gettext(String spec, String rest) {
+        int comma = rest.lastIndexOf(',');
+        String path = (comma < 0 ? rest : rest.substring(0, comma)).strip();
+        if (path.isEmpty()) {
+            throw bad(spec, "gettext: needs a .mo file or a directory of them, gettext:PATH");
+        }
+        if (comma < 0) {
+            return new Gettext(Path.of(path));
+        }
+        String max = rest.substring(comma + 1).strip().replace("_", "");
+        if (!max.matches("[0-9]{1,9}") || Integer.parseInt(max) == 0) {
+            throw bad(spec, "gettext:PATH,MAX_BYTES needs a whole number MAX_BYTES >= 1, the longest side in UTF-8 bytes");
+        }
+        return new Gettext(Path.of(path), Integer.parseInt(max));
     }
 
     private static ShiftformerException bad(String spec, String what) {

@@ -8,7 +8,7 @@ import java.util.List;
  * Python counts as whitespace what {@link Character#isWhitespace} does plus U+0085, U+00A0, U+2007 and
  * U+202F; matching it exactly keeps scores identical on text with non-breaking spaces.
  */
-final class PyText {
+public final class PyText {
     private PyText() {
     }
 
@@ -17,7 +17,7 @@ final class PyText {
     }
 
     /** {@code s.split()}: maximal runs of non-whitespace. */
-    static List<String> split(String s) {
+    public static List<String> split(String s) {
         List<String> out = new ArrayList<>();
         int i = 0;
         int n = s.length();

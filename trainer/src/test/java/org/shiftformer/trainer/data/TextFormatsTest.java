@@ -118,7 +118,7 @@ class TextFormatsTest {
         for (String bad : List.of("", "pairs.csv", "default:", "default:999", "default:1000000", "default:ten", "moses:only-one", "moses:a,b,c", "moses:,b", "dictd:", "tsv:", "hf:wmt14")) {
             var e = assertThrows(ShiftformerException.class, () -> DataSpec.parse(bad), bad);
             assertEquals(ErrorCode.INVALID_ARGUMENT, e.code());
-            assertTrue(e.getMessage().contains("accepted: default, default:MAX, FILE.tsv, tsv:FILE, moses:SRC,TGT, dictd:PATH"), e.getMessage());
+            assertTrue(e.getMessage().contains("accepted: default, default:MAX, FILE.tsv, tsv:FILE, moses:SRC,TGT, dictd:PATH, gettext:PATH"), e.getMessage());
         }
         assertTrue(assertThrows(ShiftformerException.class, () -> DataSpec.parse("hf:wmt14")).getMessage()
             .contains("unknown data source \"hf:\""));
