@@ -220,6 +220,7 @@ final class TrainCommands {
                 out.printf("%s%n  -> %s%n  reference %s%n", pairs.get(i).source(), hyp.get(i), pairs.get(i).target());
             }
             out.printf("%s on %s %s (%s, backend %s)%n", m, ds.name(), split, model, backend);
+            out.print(scored.referencePlaceholders());
             if (groups != null) {
                 out.print(GroupScores.table(List.of("int8 (" + backend + ")"), List.of(groups)));
                 out.printf("headline: %s%n", groups.worstLine());

@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.function.ToDoubleFunction;
 
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ShiftformerException;
@@ -13,9 +14,9 @@ import org.shiftformer.trainer.data.Breakdown;
 import org.shiftformer.trainer.data.Pair;
 
 /**
- * Exact match per group of a {@link Breakdown} (the default task's digit counts). The headline is the
- * <b>worst</b> group, not the mean: a model that is perfect on 6-digit numbers and wrong on "zwölf" is
- * wrong where people look first.
+ * Exact match and placeholder accuracy ({@link Placeholders}) per group of a {@link Breakdown} (the default
+ * task's digit counts). The headline is the <b>worst</b> group, not the mean: a model that is perfect on
+ * 6-digit numbers and wrong on "zwölf" is wrong where people look first.
  *
  * @param dimension what a group is ({@code "digits"})
  * @param rows      the scored groups in the breakdown's order (groups without a scored pair are left out)
@@ -27,10 +28,14 @@ public record GroupScores(String dimension, List<Row> rows) {
      *
      * @param group      the group's name ({@code "3"})
      * @param heldOut    true if its pairs were never trained on, false if they are all training pairs
-     * @param segments   pairs scored
-     * @param exactMatch exact match, percent
+     * @param segments     pairs scored
+     * @param exactMatch   exact match, percent
+     * @param placeholders placeholder accuracy against the group's sources
      */
-    public record Row(String group, boolean heldOut, int segments, double exactMatch) {
+    public record Row(String group, boolean heldOut, int segments, double exactMatch, Placeholders.Score placeholders) {
+        public Row {
+            Objects.requireNonNull(placeholders, "placeholders");
+        }
     }
 
     public GroupScores {
@@ -58,22 +63,33 @@ public record GroupScores(String dimension, List<Row> rows) {
             if (idx.isEmpty()) {
                 continue;
             }
-            double exact = Metrics.exactMatch(idx.stream().map(hypotheses::get).toList(),
-                idx.stream().map(i -> pairs.get(i).target()).toList());
-            rows.add(new Row(e.getKey(), breakdown.heldOut().contains(e.getKey()), idx.size(), exact));
+            List<String> hyps = idx.stream().map(hypotheses::get).toList();
+            double exact = Metrics.exactMatch(hyps, idx.stream().map(i -> pairs.get(i).target()).toList());
+            Placeholders.Score placeholders = Placeholders.score(idx.stream().map(i -> pairs.get(i).source()).toList(), hyps);
+            rows.add(new Row(e.getKey(), breakdown.heldOut().contains(e.getKey()), idx.size(), exact, placeholders));
         }
         return new GroupScores(breakdown.dimension(), rows);
     }
 
     /** The group with the lowest exact match (the first of equals). */
     public Row worst() {
+        return worst(Row::exactMatch);
+    }
+
+    /** The group with the lowest {@code value} (the first of equals). */
+    public Row worst(ToDoubleFunction<Row> value) {
         Row w = rows.get(0);
         for (Row r : rows) {
-            if (r.exactMatch() < w.exactMatch()) {
+            if (value.applyAsDouble(r) < value.applyAsDouble(w)) {
                 w = r;
             }
         }
         return w;
+    }
+
+    /** Whether any group's placeholder accuracy is {@linkplain Placeholders.Score#informative() informative}. */
+    public boolean placeholdersInformative() {
+        return rows.stream().anyMatch(r -> r.placeholders().informative());
     }
 
     /** {@code "3 digits 99.80%"}: the worst group, for one-line summaries. */
@@ -85,7 +101,8 @@ public record GroupScores(String dimension, List<Row> rows) {
 
     /**
      * A table with one column per model (all scored on the same pairs), one row per group and the worst
-     * group last:
+     * group last; then the same for placeholder accuracy when it is informative for some model (some source
+     * has a placeholder, or some hypothesis invented one):
      * <pre>
      * exact match % by digits
      * digits  pairs              float  int8 artifact
@@ -113,8 +130,19 @@ public record GroupScores(String dimension, List<Row> rows) {
             }
         }
         StringBuilder sb = new StringBuilder();
-        sb.append("exact match % by ").append(first.dimension())
-            .append(" (held out: never trained on; seen: every number of the group, all trained on)\n");
+        block(sb, "exact match % by " + first.dimension()
+            + " (held out: never trained on; seen: every number of the group, all trained on)", models, scores, Row::exactMatch);
+        if (scores.stream().anyMatch(GroupScores::placeholdersInformative)) {
+            block(sb, "placeholder accuracy % by " + first.dimension() + " (hypotheses with exactly their source's "
+                + "placeholders)", models, scores, r -> r.placeholders().accuracy());
+        }
+        return sb.toString();
+    }
+
+    private static void block(StringBuilder sb, String title, List<String> models, List<GroupScores> scores,
+                              ToDoubleFunction<Row> value) {
+        GroupScores first = scores.get(0);
+        sb.append(title).append('\n');
         sb.append(String.format(Locale.ROOT, "%-8s %-15s", first.dimension(), "pairs"));
         models.forEach(m -> sb.append(String.format(Locale.ROOT, " %15s", m)));
         sb.append('\n');
@@ -122,16 +150,16 @@ public record GroupScores(String dimension, List<Row> rows) {
             Row r = first.rows().get(i);
             sb.append(String.format(Locale.ROOT, "%-8s %6d %-8s", r.group(), r.segments(), r.heldOut() ? "held out" : "seen"));
             for (GroupScores s : scores) {
-                sb.append(String.format(Locale.ROOT, " %15.2f", s.rows().get(i).exactMatch()));
+                sb.append(String.format(Locale.ROOT, " %15.2f", value.applyAsDouble(s.rows().get(i))));
             }
             sb.append('\n');
         }
         sb.append(String.format(Locale.ROOT, "%-24s", "worst"));
         for (GroupScores s : scores) {
-            Row w = s.worst();
-            sb.append(String.format(Locale.ROOT, " %15s", String.format(Locale.ROOT, "%.2f (%s)", w.exactMatch(), w.group())));
+            Row w = s.worst(value);
+            sb.append(String.format(Locale.ROOT, " %15s",
+                String.format(Locale.ROOT, "%.2f (%s)", value.applyAsDouble(w), w.group())));
         }
         sb.append('\n');
-        return sb.toString();
     }
 }

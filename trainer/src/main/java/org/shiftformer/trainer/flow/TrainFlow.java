@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import org.shiftformer.api.DecodeParams;
 import org.shiftformer.api.QuantizedModel;
@@ -27,6 +28,7 @@ import org.shiftformer.trainer.data.Dataset;
 import org.shiftformer.trainer.data.Pair;
 import org.shiftformer.trainer.eval.GroupScores;
 import org.shiftformer.trainer.eval.Metrics;
+import org.shiftformer.trainer.eval.Placeholders;
 import org.shiftformer.trainer.model.Seq2SeqModel;
 import org.shiftformer.trainer.qat.BitExactCheck;
 import org.shiftformer.trainer.qat.QatFineTuner;
@@ -158,6 +160,7 @@ public final class TrainFlow {
         GroupScores floatG = scored.groups(floatHyps);
         out.printf("   float: %s%s (%.1f s training, %.1f s scoring)%n", floatM, scored.worst(floatG), floatSeconds,
                 (System.nanoTime() - e0) * 1e-9);
+        out.print(scored.referencePlaceholders());
 
         stage.name = "QAT";
         out.printf("== QAT: calibration, %,d fine-tuning steps with trained power-of-two thresholds%n", s.qat().steps());
@@ -255,9 +258,25 @@ public final class TrainFlow {
             this.pairs = List.copyOf(all);
         }
 
-        /** Exact match, chrF2 and BLEU of the held-out test pairs' hypotheses (the first ones). */
+        /** Exact match, chrF2, BLEU and placeholder accuracy of the held-out test pairs' hypotheses (the first ones). */
         public Metrics metrics(List<String> hyps) {
-            return Metrics.evaluate(hyps.subList(0, heldOut), pairs.subList(0, heldOut).stream().map(Pair::target).toList());
+            List<Pair> test = pairs.subList(0, heldOut);
+            return Metrics.evaluate(test.stream().map(Pair::source).toList(), hyps.subList(0, heldOut),
+                    test.stream().map(Pair::target).toList());
+        }
+
+        /**
+         * {@code "   placeholders: the references keep their source's in 98.50% of the 200 held-out pairs (61
+         * sources have some)"}: the ceiling of placeholder accuracy (translators reword too), or nothing when
+         * no held-out source has a placeholder.
+         */
+        public String referencePlaceholders() {
+            List<Pair> test = pairs.subList(0, heldOut);
+            Placeholders.Score refs = Placeholders.score(test.stream().map(Pair::source).toList(),
+                    test.stream().map(Pair::target).toList());
+            return refs.inSources() == 0 ? "" : String.format(Locale.ROOT, "   placeholders: the references keep their "
+                    + "source's in %.2f%% of the %d held-out pairs (%d sources have some)%n", refs.accuracy(), heldOut,
+                    refs.inSources());
         }
 
         /** The per-group scores, or {@code null} without a breakdown. */
@@ -307,6 +326,7 @@ public final class TrainFlow {
         m.put(prefix + ".exact_match", x.exactMatch());
         m.put(prefix + ".chrf", x.chrf());
         m.put(prefix + ".bleu", x.bleu());
+        m.put(prefix + ".placeholders", x.placeholders().accuracy());
         if (g != null) {
             m.put(prefix + ".worst_exact_match", g.worst().exactMatch());
             for (GroupScores.Row r : g.rows()) {

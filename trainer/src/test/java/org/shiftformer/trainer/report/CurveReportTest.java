@@ -1,6 +1,7 @@
 package org.shiftformer.trainer.report;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -21,6 +22,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.shiftformer.api.ShiftformerException;
 import org.shiftformer.trainer.eval.Metrics;
+import org.shiftformer.trainer.eval.Placeholders;
 
 /** CSV curves (exact content and round trip), the PNG plot and the summary table. */
 class CurveReportTest {
@@ -146,6 +148,20 @@ class CurveReportTest {
             "int8 / float         99.8%     99.9%      0.0%",
             "(5000 test segments; chrF2 and BLEU are sacreBLEU-default corpus scores)", ""), table);
         assertEquals("n/a", SummaryTable.ratio(5, 0));
+        String withPlaceholders = SummaryTable.format(
+            new Metrics(200, 31.2, 60.81, 40.4, new Placeholders.Score(200, 61, 97.5)),
+            new Metrics(200, 31.1, 60.79, 40.31, new Placeholders.Score(200, 61, 97.5)),
+            new Metrics(200, 31.1, 60.79, 40.31, new Placeholders.Score(200, 61, 97.0)));
+        assertEquals(String.join(System.lineSeparator(),
+            "model              exact %     chrF2      BLEU  placeh. %",
+            "float                31.20     60.81     40.40      97.50",
+            "fake-quantized       31.10     60.79     40.31      97.50",
+            "int8 artifact        31.10     60.79     40.31      97.00",
+            "int8 / float         99.7%    100.0%     99.8%      99.5%",
+            "(200 test segments; chrF2 and BLEU are sacreBLEU-default corpus scores; placeh.: hypotheses with exactly "
+                + "their source's placeholders, 61 sources have some)", ""), withPlaceholders);
+        Metrics words = new Metrics(200, 99.0, 99.5, 99.2, new Placeholders.Score(200, 0, 100.0));
+        assertFalse(SummaryTable.format(words, words, words).contains("placeh."), "trivial: no column");
         var e = assertThrows(ShiftformerException.class, () -> SummaryTable.format(new Metrics(10, 1, 1, 1),
             new Metrics(10, 1, 1, 1), new Metrics(9, 1, 1, 1)));
         assertTrue(e.getMessage().contains("different test sets"), e.getMessage());
