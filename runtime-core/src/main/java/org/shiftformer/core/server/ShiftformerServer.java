@@ -229,7 +229,8 @@ public final class ShiftformerServer implements AutoCloseable {
             }
             this.admin = config.adminPort() == ServerConfig.ADMIN_DISABLED ? null
                     : AdminServer.start(adminGroup, channelClass, config.bindAddress(), config.adminPort(), new Admin(),
-                            java.time.Duration.ofMillis(config.adminReloadTimeoutMs()), adminTls,
+                            java.time.Duration.ofMillis(config.adminReloadTimeoutMs()),
+                            java.time.Duration.ofMillis(config.adminIdleTimeoutMs()), adminTls,
                             config.webSocket() ? new WebSocketProtocol() : null);
         } catch (RuntimeException e) {
             for (Scheduler s : router.running()) {

@@ -290,7 +290,7 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
         if (evt instanceof IdleStateEvent && !pending) {
-            ctx.close(); // nothing asked for AdminServer.IDLE_TIMEOUT_S: an idle or unfinished request
+            ctx.close(); // nothing asked for the admin idle timeout: an idle or unfinished request
             return;
         }
         super.userEventTriggered(ctx, evt);

@@ -45,7 +45,7 @@ class AdminServerTest {
     void start() {
         group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
         server = AdminServer.start(group, NioServerSocketChannel.class, "127.0.0.1", 0,
-                new ReadyEndpoints(p -> reload.apply(p)), Duration.ofMillis(500), null, null);
+                new ReadyEndpoints(p -> reload.apply(p)), Duration.ofMillis(500), Duration.ofSeconds(30), null, null);
     }
 
     @AfterEach
