@@ -44,6 +44,8 @@ import org.shiftformer.client.TranslationFuture;
 import org.shiftformer.client.TranslationRequest;
 import org.shiftformer.core.artifact.Artifact;
 import org.shiftformer.core.artifact.ArtifactReader;
+import org.shiftformer.core.artifact.ArtifactWriter;
+import org.shiftformer.core.artifact.Provenance;
 import org.shiftformer.core.engine.RandomArtifacts;
 import org.shiftformer.core.engine.Translator;
 import org.shiftformer.core.server.ServedModel;
@@ -79,6 +81,9 @@ class ConsoleBrowserTest {
     private static final int BEAM_WIDTH = 4;
     private static final String TOKEN = "console-test-token-9d41c0e7";
     private static final Duration WAIT = Duration.ofSeconds(20);
+    /** The provenance scores of the main test model (the slow one has none). */
+    private static final Map<String, Double> SCORES = new java.util.LinkedHashMap<>(Map.of(
+            "fp32.exact_match", 0.8125, "int8.exact_match", 0.796875, "int8.chrf", 61.234567));
 
     @TempDir
     static Path dir;
@@ -97,6 +102,9 @@ class ConsoleBrowserTest {
         shots = Files.createDirectories(Path.of("target", "console").toAbsolutePath());
         Path modelFile = dir.resolve("console.itm");
         RandomArtifacts.write(CFG, 21, modelFile, "ConsoleBrowserTest");
+        Artifact random = ArtifactReader.read(modelFile); // written again with scores, as a trained model has
+        ArtifactWriter.write(random.model(), random.tokenizer(), new Provenance(random.provenance().trainer(), 0, "", "", "",
+                SCORES), modelFile);
         Path slowFile = dir.resolve("console-slow.itm");
         RandomArtifacts.write(SLOW_CFG, 22, slowFile, "ConsoleBrowserTest slow");
         artifact = ArtifactReader.read(modelFile);
@@ -177,6 +185,18 @@ class ConsoleBrowserTest {
         assertEquals("open", browser.findElement(By.id("connection")).getDomAttribute("data-state"));
         await("the gauges", () -> text("g-connections").matches("\\d+") && text("g-tokens").matches("\\d+"));
         assertTrue(Integer.parseInt(text("g-connections")) >= 1, "the page's own WebSocket is a connection");
+        // the artifact's scores: each name with its value (the exact one, and 4 significant digits shown)
+        await("the model's scores", () -> !browser.findElements(By.cssSelector("#m-scores .score")).isEmpty());
+        Map<String, Double> shown = new java.util.TreeMap<>();
+        List<String> texts = new ArrayList<>();
+        for (WebElement e : browser.findElements(By.cssSelector("#m-scores .score"))) {
+            shown.put(e.getDomAttribute("data-score"), Double.parseDouble(e.getDomAttribute("data-value")));
+            texts.add(e.getText());
+        }
+        assertEquals(new java.util.TreeMap<>(SCORES), shown, "the scores on the model card");
+        assertEquals(List.of("fp32.exact_match 0.8125", "int8.chrf 61.23", "int8.exact_match 0.7969"), texts);
+        open(slow);
+        await("a model without scores", () -> text("m-scores").equals("none recorded"));
     }
 
     @Test

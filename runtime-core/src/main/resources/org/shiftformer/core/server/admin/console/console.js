@@ -199,12 +199,14 @@ function cancel() {
 // ---- the gauges -----------------------------------------------------------------------------------
 
 /**
- * Sums of every sample per metric name in Prometheus text, the labels of shiftformer_model_info, and the
- * histograms' cumulative bucket counts per name and upper bound (le), summed over their other labels.
+ * Sums of every sample per metric name in Prometheus text, the labels of shiftformer_model_info, the
+ * served model's recorded scores (shiftformer_model_score: name and value as written), and the histograms'
+ * cumulative bucket counts per name and upper bound (le), summed over their other labels.
  */
 function parseMetrics(text) {
   const sums = new Map();
   const buckets = new Map();
+  const scores = [];
   let modelInfo = null;
   for (const line of text.split('\n')) {
     if (line === '' || line.startsWith('#')) {
@@ -216,7 +218,10 @@ function parseMetrics(text) {
     }
     sums.set(m[1], (sums.get(m[1]) ?? 0) + Number(m[3]));
     if (m[1] === 'shiftformer_model_info' && m[2]) {
-      modelInfo = Object.fromEntries([...m[2].matchAll(/([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1], l[2]]));
+      modelInfo = labels(m[2]);
+    }
+    if (m[1] === 'shiftformer_model_score' && m[2]) {
+      scores.push({ name: labels(m[2]).score, value: m[3] });
     }
     const le = m[1].endsWith('_bucket') && m[2] ? /[{,]le="([^"]+)"/.exec(m[2]) : null;
     if (le !== null) {
@@ -225,7 +230,29 @@ function parseMetrics(text) {
       buckets.set(m[1], byLe);
     }
   }
-  return { sums, buckets, modelInfo, at: performance.now() };
+  return { sums, buckets, scores, modelInfo, at: performance.now() };
+}
+
+/** The labels of a sample, {name: value}, with Prometheus' escapes (\\ \" \n) undone. */
+function labels(text) {
+  const unescape = (v) => v.replace(/\\(.)/g, (_, c) => (c === 'n' ? '\n' : c));
+  return Object.fromEntries([...text.matchAll(/([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1], unescape(l[2])]));
+}
+
+/** The model card's scores: each name and its value (4 significant digits; the exact one in data-value). */
+function showScores(scores) {
+  const sorted = [...scores].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  $('m-scores').replaceChildren(...(sorted.length === 0 ? [document.createTextNode('none recorded')]
+    : sorted.map((s) => {
+      const item = document.createElement('span');
+      item.className = 'score';
+      item.dataset.score = s.name;
+      item.dataset.value = s.value;
+      const value = document.createElement('b');
+      value.textContent = String(Number(Number(s.value).toPrecision(4)));
+      item.append(`${s.name} `, value);
+      return item;
+    })));
 }
 
 /**
@@ -284,6 +311,7 @@ async function poll() {
       $('g-ttft').textContent = meanMs(now, previous, 'shiftformer_time_to_first_token_seconds');
       $('g-itl').textContent = meanMs(now, previous, 'shiftformer_inter_token_latency_seconds');
     }
+    showScores(now.scores);
     drawHistogram('h-ttft', now.buckets.get('shiftformer_time_to_first_token_seconds_bucket'));
     drawHistogram('h-itl', now.buckets.get('shiftformer_inter_token_latency_seconds_bucket'));
     const info = now.modelInfo;
