@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import io.micrometer.core.instrument.Timer;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -43,11 +44,14 @@ import org.shiftformer.client.TranslationFuture;
 import org.shiftformer.client.TranslationRequest;
 import org.shiftformer.core.artifact.Artifact;
 import org.shiftformer.core.artifact.ArtifactReader;
+import org.shiftformer.core.artifact.ArtifactWriter;
+import org.shiftformer.core.artifact.Provenance;
 import org.shiftformer.core.engine.RandomArtifacts;
 import org.shiftformer.core.engine.Translator;
 import org.shiftformer.core.server.ServedModel;
 import org.shiftformer.core.server.ServerConfig;
 import org.shiftformer.core.server.ShiftformerServer;
+import org.shiftformer.core.server.metrics.ServerMeters;
 import org.shiftformer.core.tokenizer.ByteBpeTokenizer;
 import org.shiftformer.protocol.Message;
 import org.shiftformer.protocol.TestPki;
@@ -59,7 +63,8 @@ import org.shiftformer.protocol.TestPki;
  * model's length and carries partial UTF-8 between tokens). The page loads without a browser console message of level WARNING
  * or above (checked after every test), shows the model card; the playground's streamed text and token ids
  * equal local decoding (greedy and beam, umlauts included); Cancel ends a long stream on a slowed-down
- * server; the gauges move under a background load; a server with a tokens file gets its token asked for,
+ * server; the gauges move under a background load, and the latency histograms count its observations as
+ * the server's timers do; a server with a tokens file gets its token asked for,
  * kept out of every browser storage, over TLS ({@code https://} and {@code wss://}, Chromium trusting only this
  * run's server key). Screenshots go to {@code cli/target/console}.
  *
@@ -76,6 +81,9 @@ class ConsoleBrowserTest {
     private static final int BEAM_WIDTH = 4;
     private static final String TOKEN = "console-test-token-9d41c0e7";
     private static final Duration WAIT = Duration.ofSeconds(20);
+    /** The provenance scores of the main test model (the slow one has none). */
+    private static final Map<String, Double> SCORES = new java.util.LinkedHashMap<>(Map.of(
+            "fp32.exact_match", 0.8125, "int8.exact_match", 0.796875, "int8.chrf", 61.234567));
 
     @TempDir
     static Path dir;
@@ -94,6 +102,9 @@ class ConsoleBrowserTest {
         shots = Files.createDirectories(Path.of("target", "console").toAbsolutePath());
         Path modelFile = dir.resolve("console.itm");
         RandomArtifacts.write(CFG, 21, modelFile, "ConsoleBrowserTest");
+        Artifact random = ArtifactReader.read(modelFile); // written again with scores, as a trained model has
+        ArtifactWriter.write(random.model(), random.tokenizer(), new Provenance(random.provenance().trainer(), 0, "", "", "",
+                SCORES), modelFile);
         Path slowFile = dir.resolve("console-slow.itm");
         RandomArtifacts.write(SLOW_CFG, 22, slowFile, "ConsoleBrowserTest slow");
         artifact = ArtifactReader.read(modelFile);
@@ -174,6 +185,18 @@ class ConsoleBrowserTest {
         assertEquals("open", browser.findElement(By.id("connection")).getDomAttribute("data-state"));
         await("the gauges", () -> text("g-connections").matches("\\d+") && text("g-tokens").matches("\\d+"));
         assertTrue(Integer.parseInt(text("g-connections")) >= 1, "the page's own WebSocket is a connection");
+        // the artifact's scores: each name with its value (the exact one, and 4 significant digits shown)
+        await("the model's scores", () -> !browser.findElements(By.cssSelector("#m-scores .score")).isEmpty());
+        Map<String, Double> shown = new java.util.TreeMap<>();
+        List<String> texts = new ArrayList<>();
+        for (WebElement e : browser.findElements(By.cssSelector("#m-scores .score"))) {
+            shown.put(e.getDomAttribute("data-score"), Double.parseDouble(e.getDomAttribute("data-value")));
+            texts.add(e.getText());
+        }
+        assertEquals(new java.util.TreeMap<>(SCORES), shown, "the scores on the model card");
+        assertEquals(List.of("fp32.exact_match 0.8125", "int8.chrf 61.23", "int8.exact_match 0.7969"), texts);
+        open(slow);
+        await("a model without scores", () -> text("m-scores").equals("none recorded"));
     }
 
     @Test
@@ -230,10 +253,18 @@ class ConsoleBrowserTest {
         assertTrue(last.getDomAttribute("data-cycles").matches("\\d+"), "each token shows its modelled device cycles");
     }
 
+    /**
+     * The gauges move under a background load and come back to rest; the latency histograms (time to first
+     * token, between tokens) count the load's observations, in Micrometer's buckets merged by factors of 4,
+     * and in the end show exactly the server's own timer counts.
+     */
     @Test
     void theGaugesMoveUnderABackgroundLoad() throws Exception {
         open(slow);
         await("idle gauges", () -> text("g-tokens").equals("0") && text("g-streams").equals("0"));
+        await("the histograms", () -> total("h-ttft") >= 0 && total("h-itl") >= 0);
+        long ttftBefore = total("h-ttft");
+        long itlBefore = total("h-itl");
         try (ShiftformerClient client = ShiftformerClient.connect("127.0.0.1", slow.localAddress().getPort())) {
             List<TranslationFuture> load = new ArrayList<>();
             for (int i = 0; i < 4; i++) {
@@ -241,12 +272,25 @@ class ConsoleBrowserTest {
             }
             await("the gauges under load", () -> num("g-streams") >= 4 && num("g-tokens") > 0 && num("g-connections") >= 2
                     && num("g-batch") >= 4 && num("g-itl") > 0);
+            await("the histograms under load", () -> total("h-ttft") >= ttftBefore + 4 && total("h-itl") > itlBefore);
             screenshot("console-load.png");
             for (TranslationFuture f : load) {
                 f.cancel(true);
             }
         }
         await("the gauges after the load", () -> text("g-streams").equals("0") && text("g-tokens").equals("0"));
+        for (String[] h : new String[][] {{"h-ttft", ServerMeters.TIME_TO_FIRST_TOKEN},
+                {"h-itl", ServerMeters.INTER_TOKEN_LATENCY}}) {
+            long served = slow.meterRegistry().find(h[1]).timers().stream().mapToLong(Timer::count).sum();
+            await(h[0] + " showing the server's count " + served, () -> total(h[0]) == served);
+            List<Object> bars = js("return [...document.querySelectorAll('#' + arguments[0] + ' rect')]"
+                    + ".map(r => Number(r.dataset.count));", h[0]);
+            assertEquals(served, bars.stream().mapToLong(o -> ((Number) o).longValue()).sum(), h[0] + " bars add up");
+            assertTrue(bars.stream().filter(o -> ((Number) o).longValue() > 0).count() >= 1, h[0] + " has a bar");
+            assertEquals(List.of("≤1ms", "≤4.2ms", "≤17ms", "≤67ms", "≤270ms", "≤1.1s", "≤4.3s", "≤17s", ">17s"),
+                    js("return [...document.querySelectorAll('#' + arguments[0] + '-axis span')].map(s => s.textContent);",
+                            h[0]), h[0] + " bins");
+        }
     }
 
     @Test
@@ -315,6 +359,12 @@ class ConsoleBrowserTest {
     private static double num(String id) {
         String t = text(id);
         return t.matches("\\d+(\\.\\d+)?") ? Double.parseDouble(t) : -1;
+    }
+
+    /** The observations a latency histogram shows in all (-1 before the page has drawn it). */
+    private static long total(String id) {
+        String t = browser.findElement(By.id(id)).getDomAttribute("data-total");
+        return t == null ? -1 : Long.parseLong(t);
     }
 
     private static String state() {

@@ -1,5 +1,8 @@
 package org.shiftformer.core.server;
 
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Objects;
 import org.shiftformer.api.ModelConfig;
 import org.shiftformer.api.QuantizedModel;
@@ -21,29 +24,32 @@ import org.shiftformer.protocol.Message;
  * @param backend   who computes
  * @param sha256    the artifact's SHA-256, 64 lowercase hex digits
  * @param trainer   provenance: what produced the model
+ * @param scores    provenance: the scores the artifact records from its evaluation at export (e.g.
+ *                  {@code int8.chrf}), in the artifact's order
  * @param weights   the artifact's model, kept to load it on a fallback backend if this backend fails while
  *                  serving ({@link FallbackPolicy}); null when the server may not fail over
  */
 public record ServedModel(LoadedModel model, ByteBpeTokenizer tokenizer, BackendIdentity backend, String sha256,
-                          String trainer, QuantizedModel weights) {
+                          String trainer, Map<String, Double> scores, QuantizedModel weights) {
     public ServedModel {
         Objects.requireNonNull(model, "model");
         Objects.requireNonNull(tokenizer, "tokenizer");
         Objects.requireNonNull(backend, "backend");
         Objects.requireNonNull(sha256, "sha256");
         Objects.requireNonNull(trainer, "trainer");
+        scores = Collections.unmodifiableMap(new LinkedHashMap<>(Objects.requireNonNull(scores, "scores")));
     }
 
     /** Serves {@code artifact} with {@code model}, its load on the backend {@code backend}. */
     public static ServedModel of(Artifact artifact, LoadedModel model, BackendIdentity backend) {
         ByteBpeTokenizer tok = new ByteBpeTokenizer(artifact.tokenizer().mergeLeft(), artifact.tokenizer().mergeRight());
         return new ServedModel(model, tok, backend, artifact.sha256Hex(), artifact.provenance().trainer(),
-                artifact.model());
+                artifact.provenance().metrics(), artifact.model());
     }
 
     /** The same model, tokenizer and identity, computed by {@code other} on the backend {@code backend}. */
     ServedModel on(LoadedModel other, BackendIdentity otherBackend) {
-        return new ServedModel(other, tokenizer, otherBackend, sha256, trainer, weights);
+        return new ServedModel(other, tokenizer, otherBackend, sha256, trainer, scores, weights);
     }
 
     public ModelConfig config() {

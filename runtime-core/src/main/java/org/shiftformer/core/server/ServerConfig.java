@@ -160,6 +160,13 @@ public final class ServerConfig {
     public static final long ADMIN_RELOAD_TIMEOUT_MS_DEFAULT = 120_000;
 
     /**
+     * An admin connection that sends nothing for this long while no answer of its is pending is closed: a
+     * keep-alive connection left open, or a request (a WebSocket upgrade included) that never finishes.
+     */
+    public static final String ADMIN_IDLE_TIMEOUT_MS_PROP = "shiftformer.server.adminIdleTimeoutMs";
+    public static final long ADMIN_IDLE_TIMEOUT_MS_DEFAULT = 30_000;
+
+    /**
      * PEM certificate chain of the server: with {@link #TLS_KEY_FILE_PROP}, the protocol port and the admin
      * port speak TLS 1.3/1.2 only (SECURITY.md). Empty (the default): plaintext, for loopback. The file is
      * watched: a replaced certificate is used for new connections within a second.
@@ -242,6 +249,7 @@ public final class ServerConfig {
     private final int defaultMaxNewTokens;
     private final long drainTimeoutMs;
     private final long adminReloadTimeoutMs;
+    private final long adminIdleTimeoutMs;
     private final boolean nativeTransport;
     private final int writeBufferHighWaterMark;
     private final int socketSendBufferBytes;
@@ -277,6 +285,7 @@ public final class ServerConfig {
         this.defaultMaxNewTokens = b.defaultMaxNewTokens;
         this.drainTimeoutMs = b.drainTimeoutMs;
         this.adminReloadTimeoutMs = b.adminReloadTimeoutMs;
+        this.adminIdleTimeoutMs = b.adminIdleTimeoutMs;
         this.nativeTransport = b.nativeTransport;
         this.writeBufferHighWaterMark = b.writeBufferHighWaterMark;
         this.socketSendBufferBytes = b.socketSendBufferBytes;
@@ -409,6 +418,11 @@ public final class ServerConfig {
         return adminReloadTimeoutMs;
     }
 
+    /** {@link #ADMIN_IDLE_TIMEOUT_MS_PROP}. */
+    public long adminIdleTimeoutMs() {
+        return adminIdleTimeoutMs;
+    }
+
     /** {@link #TLS_CERT_FILE_PROP}, or null: plaintext. */
     public Path tlsCertFile() {
         return tlsCertFile;
@@ -476,6 +490,7 @@ public final class ServerConfig {
                 + maxBeamWidth + ", defaultMaxNewTokens " + defaultMaxNewTokens + ", drainTimeoutMs " + drainTimeoutMs
                 + ", nativeTransport " + nativeTransport + ", writeBufferHighWaterMark " + writeBufferHighWaterMark
                 + ", socketSendBufferBytes " + socketSendBufferBytes + ", adminReloadTimeoutMs " + adminReloadTimeoutMs
+                + ", adminIdleTimeoutMs " + adminIdleTimeoutMs
                 + ", tls " + (tlsCertFile == null ? "off" : tlsCertFile + (tlsClientCaFile == null ? ""
                 : " with client certificates of " + tlsClientCaFile + (adminClientAuth ? "" : " (not on the admin port)")))
                 + ", tokensFile " + (tokensFile == null ? "none" : tokensFile) + ", shadow " + (shadowBackend == null
@@ -505,6 +520,7 @@ public final class ServerConfig {
         private int defaultMaxNewTokens = intProp(DEFAULT_MAX_NEW_TOKENS_PROP, DEFAULT_MAX_NEW_TOKENS_DEFAULT);
         private long drainTimeoutMs = longProp(DRAIN_TIMEOUT_MS_PROP, DRAIN_TIMEOUT_MS_DEFAULT);
         private long adminReloadTimeoutMs = longProp(ADMIN_RELOAD_TIMEOUT_MS_PROP, ADMIN_RELOAD_TIMEOUT_MS_DEFAULT);
+        private long adminIdleTimeoutMs = longProp(ADMIN_IDLE_TIMEOUT_MS_PROP, ADMIN_IDLE_TIMEOUT_MS_DEFAULT);
         private boolean nativeTransport = Boolean.parseBoolean(
                 System.getProperty(NATIVE_TRANSPORT_PROP, String.valueOf(NATIVE_TRANSPORT_DEFAULT)));
         private int writeBufferHighWaterMark = intProp(WRITE_BUFFER_HIGH_WATER_MARK_PROP,
@@ -629,6 +645,11 @@ public final class ServerConfig {
             return this;
         }
 
+        public Builder adminIdleTimeoutMs(long adminIdleTimeoutMs) {
+            this.adminIdleTimeoutMs = adminIdleTimeoutMs;
+            return this;
+        }
+
         public Builder nativeTransport(boolean nativeTransport) {
             this.nativeTransport = nativeTransport;
             return this;
@@ -729,6 +750,7 @@ public final class ServerConfig {
                 throw invalid(DRAIN_TIMEOUT_MS_PROP + " " + drainTimeoutMs + " must be >= 0");
             }
             range(ADMIN_RELOAD_TIMEOUT_MS_PROP, adminReloadTimeoutMs, 1, 24L * 3600 * 1000);
+            range(ADMIN_IDLE_TIMEOUT_MS_PROP, adminIdleTimeoutMs, 1, 24L * 3600 * 1000);
             range(WRITE_BUFFER_HIGH_WATER_MARK_PROP, writeBufferHighWaterMark, 2, 1 << 30);
             range(SOCKET_SEND_BUFFER_BYTES_PROP, socketSendBufferBytes, 0, 1 << 30);
             if (tlsCertFile.isEmpty() != tlsKeyFile.isEmpty()) {

@@ -41,6 +41,7 @@ import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ShiftformerException;
@@ -110,6 +111,7 @@ public final class ShiftformerServer implements AutoCloseable {
     private final String transport;
     private final Object reloadLock = new Object();
     private Gauge modelInfo; // guarded by this
+    private List<Gauge> modelScores = List.of(); // guarded by this
     /** Backends opened by a failover; closed with the server. Guarded by this. */
     private final List<Backend> failoverBackends = new ArrayList<>();
     /** What the last failover did, for {@code /health/ready}; null before any. */
@@ -229,7 +231,8 @@ public final class ShiftformerServer implements AutoCloseable {
             }
             this.admin = config.adminPort() == ServerConfig.ADMIN_DISABLED ? null
                     : AdminServer.start(adminGroup, channelClass, config.bindAddress(), config.adminPort(), new Admin(),
-                            java.time.Duration.ofMillis(config.adminReloadTimeoutMs()), adminTls,
+                            java.time.Duration.ofMillis(config.adminReloadTimeoutMs()),
+                            java.time.Duration.ofMillis(config.adminIdleTimeoutMs()), adminTls,
                             config.webSocket() ? new WebSocketProtocol() : null);
         } catch (RuntimeException e) {
             for (Scheduler s : router.running()) {
@@ -337,6 +340,7 @@ public final class ShiftformerServer implements AutoCloseable {
         next.start();
         boolean fallback = loader != null && loader.choice().isFallback();
         registerModelInfo(model, backend, loader != null ? loader.choice().requested() : backend, fallback);
+        registerModelScores(model, served.scores());
         return router.install(next);
     }
 
@@ -379,6 +383,16 @@ public final class ShiftformerServer implements AutoCloseable {
                 .tag(ServerMeters.REQUESTED_BACKEND, requested)
                 .tag(ServerMeters.FALLBACK, Boolean.toString(fallback))
                 .register(registry);
+    }
+
+    /** The served model's recorded scores as gauges, instead of the previous model's. */
+    private synchronized void registerModelScores(String model, Map<String, Double> scores) {
+        modelScores.forEach(registry::remove);
+        List<Gauge> gauges = new ArrayList<>();
+        scores.forEach((name, value) -> gauges.add(Gauge.builder(ServerMeters.MODEL_SCORE, () -> value)
+                .strongReference(true).description("a score the served model's artifact records from its evaluation")
+                .tag(ServerMeters.MODEL, model).tag(ServerMeters.SCORE, name).register(registry)));
+        modelScores = gauges;
     }
 
     private static String modelTag(ServedModel served) {

@@ -25,6 +25,7 @@ class ServerConfigTest {
         assertEquals(ServerConfig.MAX_QUEUE_WAIT_MS_DEFAULT, c.maxQueueWaitMs());
         assertEquals(ServerConfig.HANDSHAKE_TIMEOUT_MS_DEFAULT, c.handshakeTimeoutMs());
         assertEquals(ServerConfig.IDLE_TIMEOUT_MS_DEFAULT, c.idleTimeoutMs());
+        assertEquals(ServerConfig.ADMIN_IDLE_TIMEOUT_MS_DEFAULT, c.adminIdleTimeoutMs());
         assertEquals(ServerConfig.MAX_CONNECTIONS_DEFAULT, c.maxConnections());
         assertEquals(ServerConfig.MAX_CONNECTIONS_PER_ADDRESS_DEFAULT, c.maxConnectionsPerAddress());
     }
@@ -37,6 +38,7 @@ class ServerConfigTest {
         invalid(ServerConfig.MAX_QUEUE_WAIT_MS_PROP, ServerConfig.builder().maxQueueWaitMs(-1));
         invalid(ServerConfig.HANDSHAKE_TIMEOUT_MS_PROP, ServerConfig.builder().handshakeTimeoutMs(0));
         invalid(ServerConfig.IDLE_TIMEOUT_MS_PROP, ServerConfig.builder().idleTimeoutMs(0));
+        invalid(ServerConfig.ADMIN_IDLE_TIMEOUT_MS_PROP, ServerConfig.builder().adminIdleTimeoutMs(0));
         invalid(ServerConfig.MAX_CONNECTIONS_PROP, ServerConfig.builder().maxConnections(0));
         invalid(ServerConfig.MAX_CONNECTIONS_PER_ADDRESS_PROP, ServerConfig.builder().maxConnectionsPerAddress(0));
     }

@@ -514,6 +514,36 @@ class ServerOperationsTest {
         }
     }
 
+    /**
+     * The scores an artifact records (its provenance metrics) are gauges of the model served, in /metrics
+     * with their names and exact values; a reload to a model without scores removes them, and one back
+     * brings them again.
+     */
+    @Test
+    void theServedModelsRecordedScoresAreGaugesThatFollowReloads() throws Exception {
+        Path scoredFile = dir.resolve("scored.itm");
+        Map<String, Double> scores = new java.util.LinkedHashMap<>();
+        scores.put("fp32.exact_match", 0.75);
+        scores.put("int8.chrf", 41.53125);
+        org.shiftformer.core.artifact.ArtifactWriter.write(artifactA.model(), artifactA.tokenizer(),
+                new org.shiftformer.core.artifact.Provenance("ServerOperationsTest", 0, "", "", "", scores), scoredFile);
+        Artifact scored = ArtifactReader.read(scoredFile);
+        String model = scored.sha256Hex().substring(0, 16);
+        try (ShiftformerServer server = ShiftformerServer.start(config().conclude(), served(scored, backend.load(scored.model())))) {
+            String text = Http.get(server.adminAddress(), "/metrics").body();
+            for (var e : scores.entrySet()) {
+                assertTrue(text.contains("shiftformer_model_score{model=\"" + model + "\",score=\"" + e.getKey() + "\"} "
+                        + e.getValue() + "\n"), () -> e + " in\n" + text);
+            }
+            server.reload(served(artifactB, backend.load(artifactB.model())));
+            assertEquals(List.of(), server.meterRegistry().find(ServerMeters.MODEL_SCORE).gauges().stream().toList(),
+                    "a model without scores has no score gauges");
+            server.reload(served(scored, backend.load(scored.model())));
+            assertEquals(scores.keySet(), server.meterRegistry().find(ServerMeters.MODEL_SCORE).gauges().stream()
+                    .map(g -> g.getId().getTag(ServerMeters.SCORE)).collect(java.util.stream.Collectors.toSet()));
+        }
+    }
+
     @Test
     void reloadsUnderPipelinedTrafficEndEveryRequestOnceWithTheTokensOfTheModelThatRanIt() throws Exception {
         int n = 60;

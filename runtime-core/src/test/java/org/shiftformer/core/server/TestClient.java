@@ -12,10 +12,6 @@ import java.net.Socket;
 import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Map;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLParameters;
@@ -30,7 +26,7 @@ import org.shiftformer.protocol.ProtocolVersion;
  * A small blocking client over a plain socket, with the real codec classes ({@link MessageWriter},
  * {@link MessageReader}): test code, not the public client. Every read is bounded by the socket timeout.
  */
-final class TestClient implements AutoCloseable {
+final class TestClient implements FrameSource, AutoCloseable {
     static final int READ_TIMEOUT_MS = 15_000;
 
     private final Socket socket;
@@ -111,7 +107,8 @@ final class TestClient implements AutoCloseable {
     }
 
     /** Reads one frame (fails on timeout or EOF). */
-    Message read() throws IOException {
+    @Override
+    public Message read() throws IOException {
         byte[] prefix = new byte[FrameLayout.LENGTH_BYTES];
         in.readFully(prefix);
         int len = ByteBuffer.wrap(prefix).order(FrameLayout.BYTE_ORDER).getInt();
@@ -125,20 +122,6 @@ final class TestClient implements AutoCloseable {
     static boolean isTerminal(Message m) {
         return m.requestId() != 0 && (m instanceof Message.Done || m instanceof Message.Error
                 || m instanceof Message.Cancelled);
-    }
-
-    /** Reads until {@code terminals} terminal frames have arrived; frames grouped by request id, in order. */
-    Map<Long, List<Message>> readTerminals(int terminals) throws IOException {
-        Map<Long, List<Message>> byId = new LinkedHashMap<>();
-        int seen = 0;
-        while (seen < terminals) {
-            Message m = read();
-            byId.computeIfAbsent(m.requestId(), k -> new ArrayList<>()).add(m);
-            if (isTerminal(m)) {
-                seen++;
-            }
-        }
-        return byId;
     }
 
     /** True if the server closes the connection (EOF or reset) before the read timeout; frames before it are skipped. */

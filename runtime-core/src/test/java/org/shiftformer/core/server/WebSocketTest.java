@@ -5,8 +5,17 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.shiftformer.core.server.ServerFixture.assertDone;
+import static org.shiftformer.core.server.ServerFixture.await;
+import static org.shiftformer.core.server.ServerFixture.awaitAllEnded;
+import static org.shiftformer.core.server.ServerFixture.awaitStalled;
+import static org.shiftformer.core.server.ServerFixture.limitCount;
 import static org.shiftformer.core.server.ServerFixture.request;
+import static org.shiftformer.core.server.ServerFixture.requests;
 
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.WebSocket;
@@ -15,6 +24,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -36,7 +46,11 @@ import org.shiftformer.protocol.ProtocolVersion;
  * WebSocket client: the same handshake and streams as on TCP (tokens equal), the same limits (a request
  * before Hello, an oversized frame before Welcome, a text message, a message over the frame limit), origins
  * checked against cross-site hijacking, and a client that stops reading ends CANCELLED by the stall timeout
- * while another one is served.
+ * while another one is served. The limit tests of the TCP port ({@link FairnessTest}, {@link
+ * ConnectionLimitsTest}) again with browsers ({@link WsClient}, whose socket buffers a test sets): several
+ * that never read slow only themselves, one that never says Hello (or never finishes the upgrade) is
+ * closed, a flood of connections or of requests is refused request by request or connection by
+ * connection, each with its one terminal frame or connection Error.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class WebSocketTest {
@@ -237,6 +251,177 @@ class WebSocketTest {
             assertInstanceOf(Message.Welcome.class, hello(ok));
             ok.send(request(7, SOURCE, MAX_NEW));
             ServerFixture.assertDone(7, ok.stream(7), expected);
+        }
+    }
+
+    // ---- the limits of the TCP port, with browsers -------------------------------------------------------
+
+    /** Reads the connection Error (request id 0) that must come next, then the server's Close; returns its status. */
+    private static int connectionError(WsClient c, ErrorCode code, String mentions) throws IOException {
+        Message m = c.read();
+        Message.Error e = assertInstanceOf(Message.Error.class, m, () -> "expected a connection Error, got " + m);
+        assertEquals(0, e.requestId());
+        assertEquals(code, e.errorCode(), e::message);
+        assertTrue(e.message().contains(mentions), e::message);
+        return c.readToClose();
+    }
+
+    /** A browser with a 4 KiB receive buffer that says Hello, sends {@code n} requests in one message, then reads nothing. */
+    private static WsClient nonReader(ShiftformerServer server, int n, int[] source) throws IOException {
+        WsClient c = WsClient.open(server.adminAddress(), 4096, TestClient.READ_TIMEOUT_MS);
+        c.send(new Message.Hello(0, 1, ProtocolVersion.CURRENT, "never reads"));
+        assertInstanceOf(Message.Welcome.class, c.read());
+        c.sendAll(requests(1, n, source, ServerFixture.MAX_NEW));
+        return c;
+    }
+
+    /**
+     * FairnessTest's starvation case with browsers: four that send many requests running to max_new_tokens
+     * and never read must not starve one that reads (its tokens and Done arrive while they are stalled); then
+     * they read, and every one of their requests ends with exactly its Done, bit-exact.
+     */
+    @Test
+    void severalBrowsersThatStopReadingDoNotStarveOneThatReads() throws Exception {
+        int stalledBrowsers = 4;
+        int n = 24;
+        ServerConfig cfg = ServerFixture.config().writeBufferHighWaterMark(4096).socketSendBufferBytes(4096)
+                .maxBatchRows(8).maxLiveRows(16).conclude();
+        int[] source = {5, 6, 7};
+        int[] full = fx.expectedTokens(source, ServerFixture.MAX_NEW);
+        try (ShiftformerServer server = fx.start(cfg, fx.noEos())) {
+            List<WsClient> stalled = new ArrayList<>();
+            try {
+                for (int k = 0; k < stalledBrowsers; k++) {
+                    stalled.add(nonReader(server, n, source));
+                }
+                await("the stalled browsers' requests accepted", 30_000,
+                        () -> server.stats().accepted() >= (long) stalledBrowsers * n / 2);
+                awaitStalled(server);
+                int live = server.scheduler().activeSequences(); // rows held by stalled streams (greedy: one each)
+                try (WsClient good = WsClient.open(server.adminAddress())) {
+                    good.send(new Message.Hello(0, 1, ProtocolVersion.CURRENT, "reads"));
+                    assertInstanceOf(Message.Welcome.class, good.read());
+                    good.sendAll(requests(1, 3, source, ServerFixture.MAX_NEW));
+                    Map<Long, List<Message>> frames = good.readTerminals(3); // the read timeout bounds the wait
+                    for (long id = 1; id <= 3; id++) {
+                        assertDone(id, frames.get(id), full);
+                    }
+                }
+                if (live + 3 > cfg.maxLiveRows()) { // the stalls may leave rows free: then nothing needs parking
+                    assertTrue(server.stats().parked() > 0, "stalled streams gave their rows up: " + server.stats());
+                }
+                for (WsClient c : stalled) {
+                    Map<Long, List<Message>> frames = c.readTerminals(n);
+                    assertEquals(n, frames.size());
+                    for (long id = 1; id <= n; id++) {
+                        assertDone(id, frames.get(id), full);
+                    }
+                }
+                awaitAllEnded(server);
+                assertEquals((long) stalledBrowsers * n + 3, server.stats().done());
+            } finally {
+                for (WsClient c : stalled) {
+                    c.close();
+                }
+            }
+        }
+    }
+
+    /**
+     * A browser that upgrades and never says Hello, or sends only part of one, gets the handshake timeout's
+     * connection Error naming the setting and then a Close (1000); one that never finishes its upgrade request
+     * is closed by the admin port's idle timeout, and holds no protocol connection meanwhile. A prompt Hello
+     * is served past the timeout.
+     */
+    @Test
+    void aBrowserThatNeverSaysHelloIsClosedAfterTheHandshakeTimeout() throws Exception {
+        ServerConfig cfg = ServerFixture.config().handshakeTimeoutMs(300).adminIdleTimeoutMs(300).conclude();
+        try (ShiftformerServer server = fx.start(cfg, fx.noEos());
+             WsClient silent = WsClient.open(server.adminAddress());
+             WsClient partial = WsClient.open(server.adminAddress());
+             Socket unfinished = new Socket()) {
+            unfinished.connect(server.adminAddress(), 5_000);
+            unfinished.setSoTimeout(TestClient.READ_TIMEOUT_MS);
+            byte[] upgrade = WsClient.upgradeRequest(server.adminAddress());
+            unfinished.getOutputStream().write(upgrade, 0, upgrade.length - 2); // no blank line: never complete
+            byte[] hello = SessionOracle.frames(new Message.Hello(0, 1, ProtocolVersion.CURRENT, "slow"));
+            partial.sendRaw(WsClient.frame(WsClient.FIN | WsClient.OP_BINARY, java.util.Arrays.copyOf(hello, 6)));
+            assertEquals(1000, connectionError(silent, ErrorCode.PROTOCOL_ERROR, ServerConfig.HANDSHAKE_TIMEOUT_MS_PROP));
+            assertEquals(1000, connectionError(partial, ErrorCode.PROTOCOL_ERROR, ServerConfig.HANDSHAKE_TIMEOUT_MS_PROP));
+            assertEquals(2, server.stats().limitHits(ServerStats.Limit.HANDSHAKE_TIMEOUT));
+            assertEquals(2, limitCount(server, ServerStats.Limit.HANDSHAKE_TIMEOUT));
+            InputStream in = unfinished.getInputStream();
+            assertEquals(-1, in.read(), "the unfinished upgrade is closed without an answer");
+            try (WsClient c = WsClient.open(server.adminAddress())) { // a prompt Hello is served
+                c.send(new Message.Hello(0, 1, ProtocolVersion.CURRENT, "prompt"));
+                assertInstanceOf(Message.Welcome.class, c.read());
+                Thread.sleep(600); // past both timeouts: a welcomed connection stays
+                c.send(new Message.Ping(0, 7));
+                assertEquals(new Message.Pong(0, 7), c.read());
+            }
+            assertEquals(2, server.stats().limitHits(ServerStats.Limit.HANDSHAKE_TIMEOUT));
+        }
+    }
+
+    /**
+     * Browsers count against maxConnections together with TCP clients: with a TCP client and a browser
+     * connected, a second browser gets Error OVERLOADED naming the setting, then a Close; the others are
+     * still served.
+     */
+    @Test
+    void browsersOverTheConnectionLimitAreRefused() throws Exception {
+        try (ShiftformerServer server = fx.start(ServerFixture.config().maxConnections(2).conclude(), fx.noEos());
+             TestClient tcp = TestClient.connect(server.localAddress());
+             WsClient a = WsClient.open(server.adminAddress());
+             WsClient b = WsClient.open(server.adminAddress())) {
+            a.send(new Message.Hello(0, 1, ProtocolVersion.CURRENT, "a"));
+            assertInstanceOf(Message.Welcome.class, a.read());
+            assertEquals(1000, connectionError(b, ErrorCode.OVERLOADED, ServerConfig.MAX_CONNECTIONS_PROP));
+            assertEquals(1, server.stats().limitHits(ServerStats.Limit.MAX_CONNECTIONS));
+            a.send(new Message.Ping(0, 1));
+            assertEquals(new Message.Pong(0, 1), a.read());
+            tcp.send(new Message.Ping(0, 2));
+            assertEquals(new Message.Pong(0, 2), tcp.read());
+        }
+    }
+
+    /**
+     * A flood from one browser: 60 requests in one message against maxInFlight 4, then more while they run.
+     * Every request ends with exactly one terminal frame: its Done, bit-exact, or Error OVERLOADED naming the
+     * limit; another browser is served meanwhile; nothing is left in flight.
+     */
+    @Test
+    void aFloodOfRequestsFromOneBrowserEndsEachWithOneTerminalFrame() throws Exception {
+        int n = 60;
+        int[] source = {4, 5, 6};
+        int[] expected = fx.expectedTokens(source, MAX_NEW);
+        try (ShiftformerServer server = fx.start(ServerFixture.config().maxInFlight(4).conclude(), fx.noEos(2));
+             WsClient flood = WsClient.open(server.adminAddress());
+             WsClient other = WsClient.open(server.adminAddress())) {
+            flood.send(new Message.Hello(0, 1, ProtocolVersion.CURRENT, "flood"));
+            assertInstanceOf(Message.Welcome.class, flood.read());
+            flood.sendAll(requests(1, n / 2, source, MAX_NEW));
+            flood.sendAll(requests(n / 2 + 1, n, source, MAX_NEW));
+            other.send(new Message.Hello(0, 1, ProtocolVersion.CURRENT, "other"));
+            assertInstanceOf(Message.Welcome.class, other.read());
+            other.send(request(1, source, MAX_NEW));
+            assertDone(1, other.readTerminals(1).get(1L), expected);
+            Map<Long, List<Message>> frames = flood.readTerminals(n);
+            assertEquals(n, frames.size(), "one terminal frame for each request id");
+            int done = 0;
+            for (long id = 1; id <= n; id++) {
+                List<Message> f = frames.get(id);
+                if (ServerFixture.terminal(id, f) instanceof Message.Error e) {
+                    assertEquals(ErrorCode.OVERLOADED, e.errorCode(), e::message);
+                    assertTrue(e.message().contains("the limit is 4"), e::message);
+                    assertEquals(1, f.size(), "a refused request streams nothing");
+                } else {
+                    assertDone(id, f, expected);
+                    done++;
+                }
+            }
+            assertTrue(done >= 4 && done < n, "4 at a time are served and the rest refused: " + done + " done");
+            awaitAllEnded(server);
         }
     }
 }

@@ -17,6 +17,7 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.handler.codec.PrematureChannelClosureException;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.codec.http.TooLongHttpLineException;
 import java.nio.charset.StandardCharsets;
@@ -154,7 +155,7 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
 
     /**
      * A console file: revalidated on every use ({@code no-cache} with its ETag; 304 when the browser has it),
-     * never sniffed, never framed by another site's page.
+     * never sniffed, never framed, sending no referrer, under the console's Content-Security-Policy.
      */
     private static void serve(ChannelHandlerContext ctx, boolean keepAlive, FullHttpRequest req, ConsoleAssets.Asset asset) {
         boolean fresh = asset.etag().equals(req.headers().get(HttpHeaderNames.IF_NONE_MATCH));
@@ -166,7 +167,10 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
                 .set(HttpHeaderNames.ETAG, asset.etag())
                 .set(HttpHeaderNames.CACHE_CONTROL, "no-cache")
                 .set("X-Content-Type-Options", "nosniff")
-                .set("X-Frame-Options", "DENY");
+                .set("X-Frame-Options", "DENY")
+                .set("Referrer-Policy", "no-referrer")
+                .set("Content-Security-Policy", CONSOLE.contentSecurityPolicy(req.headers().get(HttpHeaderNames.HOST),
+                        ctx.pipeline().get(SslHandler.class) != null));
         write(ctx, keepAlive, res);
     }
 
@@ -290,7 +294,7 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
         if (evt instanceof IdleStateEvent && !pending) {
-            ctx.close(); // nothing asked for AdminServer.IDLE_TIMEOUT_S: an idle or unfinished request
+            ctx.close(); // nothing asked for the admin idle timeout: an idle or unfinished request
             return;
         }
         super.userEventTriggered(ctx, evt);

@@ -56,7 +56,8 @@ import org.shiftformer.api.ShiftformerException;
  * {@value #MAX_REQUEST_LINE_BYTES} bytes / headers over {@value #MAX_HEADER_BYTES} bytes, 413 for a body over
  * {@value AdminHandler#MAX_REQUEST_BYTES} bytes (the rest of it is read and dropped, so the client sees the
  * status instead of a reset), 505 for an HTTP version other than 1.0 and 1.1. A connection that sends
- * nothing for {@value #IDLE_TIMEOUT_S} s while no answer of its is pending (a reload) is closed.
+ * nothing for the idle timeout while no answer of its is pending (a reload) is closed: a keep-alive
+ * connection left open, or a request (a WebSocket upgrade included) that never finishes.
  */
 public final class AdminServer implements AutoCloseable {
     /** What the admin endpoints read and do: implemented by the streaming server. */
@@ -111,8 +112,6 @@ public final class AdminServer implements AutoCloseable {
     static final int MAX_REQUEST_LINE_BYTES = 4096;
     /** Largest header block. */
     static final int MAX_HEADER_BYTES = 8192;
-    /** A connection that sends nothing this long is closed (an unfinished request holds a channel). */
-    static final int IDLE_TIMEOUT_S = 30;
     /** After a 413, how long the rest of the request is read and dropped before the connection closes. */
     static final int DRAIN_AFTER_413_S = 5;
 
@@ -128,17 +127,23 @@ public final class AdminServer implements AutoCloseable {
 
     /**
      * Binds the admin server on {@code group}; a reload that takes longer than {@code reloadTimeout} is
-     * answered 504 and interrupted (the server passes {@code ServerConfig.adminReloadTimeoutMs()}). With
+     * answered 504 and interrupted (the server passes {@code ServerConfig.adminReloadTimeoutMs()}); a
+     * connection that sends nothing for {@code idleTimeout} while no answer of its is pending is closed, and
+     * a TLS handshake must be done within it ({@code ServerConfig.adminIdleTimeoutMs()}). With
      * {@code tls} (null: plaintext HTTP) it speaks HTTPS only.
      *
      * @throws ShiftformerException {@link ErrorCode#IO_ERROR} if the address cannot be bound
      */
     public static AdminServer start(EventLoopGroup group, Class<? extends ServerChannel> channelClass, String bindAddress,
-                                    int port, Endpoints endpoints, Duration reloadTimeout, ServerTls tls,
-                                    WebSocketProtocol webSocket) {
+                                    int port, Endpoints endpoints, Duration reloadTimeout, Duration idleTimeout,
+                                    ServerTls tls, WebSocketProtocol webSocket) {
         if (reloadTimeout.isNegative() || reloadTimeout.isZero()) {
             throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "admin reload timeout must be positive, not "
                     + reloadTimeout);
+        }
+        if (idleTimeout.isNegative() || idleTimeout.isZero()) {
+            throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "admin idle timeout must be positive, not "
+                    + idleTimeout);
         }
         AtomicBoolean reloading = new AtomicBoolean();
         ExecutorService reloads = Executors.newSingleThreadExecutor(
@@ -154,10 +159,11 @@ public final class AdminServer implements AutoCloseable {
                             clients.add(c);
                             if (tls != null) {
                                 SslHandler ssl = tls.newHandler(c.alloc());
-                                ssl.setHandshakeTimeoutMillis(TimeUnit.SECONDS.toMillis(IDLE_TIMEOUT_S));
+                                ssl.setHandshakeTimeoutMillis(idleTimeout.toMillis());
                                 c.pipeline().addLast("tls", ssl);
                             }
-                            c.pipeline().addLast("idle", new IdleStateHandler(IDLE_TIMEOUT_S, 0, 0))
+                            c.pipeline().addLast("idle", new IdleStateHandler(idleTimeout.toMillis(), 0, 0,
+                                            TimeUnit.MILLISECONDS))
                                     .addLast("http", new HttpServerCodec(MAX_REQUEST_LINE_BYTES, MAX_HEADER_BYTES,
                                             AdminHandler.MAX_REQUEST_BYTES))
                                     .addLast("aggregate", new BoundedAggregator())

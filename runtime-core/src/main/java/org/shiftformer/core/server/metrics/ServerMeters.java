@@ -40,6 +40,11 @@ public final class ServerMeters {
     public static final String BYTES_OUT = "shiftformer.bytes.out";
     /** Gauge, 1 for the model being served (tags model, backend, requested backend, fallback). */
     public static final String MODEL_INFO = "shiftformer.model.info";
+    /**
+     * Gauge: a score the served model's artifact records from its evaluation at export (its provenance
+     * metrics, e.g. {@code int8.chrf}), one per score; tags model and {@link #SCORE} (the score's name).
+     */
+    public static final String MODEL_SCORE = "shiftformer.model.score";
     /** Counter: hot reloads, tag {@link #STATUS} = done | error. */
     public static final String RELOADS = "shiftformer.reloads";
     /**
@@ -102,6 +107,8 @@ public final class ServerMeters {
     public static final String LIMIT = "limit";
     /** Tag of {@link #BACKEND_STEP}: {@code encode} or {@code decode}. */
     public static final String PHASE = "phase";
+    /** Tag of {@link #MODEL_SCORE}: the score's name as the artifact records it. */
+    public static final String SCORE = "score";
 
     private ServerMeters() {
     }

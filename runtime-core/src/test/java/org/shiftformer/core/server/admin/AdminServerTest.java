@@ -45,7 +45,7 @@ class AdminServerTest {
     void start() {
         group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
         server = AdminServer.start(group, NioServerSocketChannel.class, "127.0.0.1", 0,
-                new ReadyEndpoints(p -> reload.apply(p)), Duration.ofMillis(500), null, null);
+                new ReadyEndpoints(p -> reload.apply(p)), Duration.ofMillis(500), Duration.ofSeconds(30), null, null);
     }
 
     @AfterEach
@@ -216,6 +216,40 @@ class AdminServerTest {
         }
         Answer post = post("/console");
         assertEquals(405, post.status, post.toString());
+    }
+
+    /**
+     * The console's files carry a Content-Security-Policy that keeps the page to this port (its scripts,
+     * styles, images, /metrics and its own WebSocket origin), allows no inline code but the page's import map
+     * (by the SHA-256 of exactly its text) and no framing; with nosniff, no referrer, no framing (older
+     * browsers). The page holds nothing inline the policy would block: every other script is a file, and there
+     * is no style element, style attribute or event handler attribute. A Host header that is not a host does
+     * not get into the policy.
+     */
+    @Test
+    void theConsolesFilesCarryAContentSecurityPolicy() throws Exception {
+        Answer page = get("/console", "");
+        java.util.regex.Matcher map = java.util.regex.Pattern.compile("<script type=\"importmap\">(.*?)</script>",
+                java.util.regex.Pattern.DOTALL).matcher(page.body);
+        assertTrue(map.find(), page.body);
+        String hash = java.util.Base64.getEncoder().encodeToString(java.security.MessageDigest.getInstance("SHA-256")
+                .digest(map.group(1).getBytes(StandardCharsets.UTF_8)));
+        String policy = "default-src 'self'; script-src 'self' 'sha256-" + hash + "'; style-src 'self'; img-src 'self' data:; "
+                + "connect-src 'self' ws://x; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+        String etag = header(page, "etag");
+        for (Answer a : new Answer[] {page, get("/console/console.js", ""), get("/console/console.css", ""),
+                get("/console/lib/src/codec.js", ""), get("/console", "If-None-Match: " + etag + "\r\n")}) {
+            assertEquals(policy, header(a, "content-security-policy"), a.head);
+            assertEquals("nosniff", header(a, "x-content-type-options"), a.head);
+            assertEquals("no-referrer", header(a, "referrer-policy"), a.head);
+            assertEquals("DENY", header(a, "x-frame-options"), a.head);
+        }
+        String rest = map.replaceFirst("");
+        assertFalse(rest.matches("(?s).*<script(?![^>]*\\ssrc=)[^>]*>.*"), "an inline script besides the import map");
+        assertFalse(rest.matches("(?is).*(<style|\\sstyle=|\\son[a-z]+=).*"), "inline style or event handlers");
+        Answer forged = exchange(("GET /console HTTP/1.1\r\nHost: x; script-src *\r\nConnection: close\r\n\r\n")
+                .getBytes(StandardCharsets.US_ASCII));
+        assertEquals(policy.replace(" ws://x", ""), header(forged, "content-security-policy"), forged.head);
     }
 
     // ---- raw HTTP ----------------------------------------------------------------------------------

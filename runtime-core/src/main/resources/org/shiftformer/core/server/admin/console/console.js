@@ -156,19 +156,23 @@ function addToken(t) {
 
 /** One bar per token, its height its modelled device cycles (the first one includes the encoder's share). */
 function drawCycles() {
-  const svg = $('cycles-chart');
   const cycles = [...$('tokens').children].map((li) => Number(li.dataset.cycles));
-  const max = Math.max(1, ...cycles);
-  svg.setAttribute('viewBox', `0 0 ${Math.max(1, cycles.length)} 100`);
-  svg.replaceChildren(...cycles.map((c, i) => {
+  drawBars($('cycles-chart'), cycles, (c, i) => `token ${i}: ${c} cycles`);
+}
+
+/** Bars of {@code values} in {@code svg}, scaled to the largest; each bar's title from {@code title(value, i)}. */
+function drawBars(svg, values, title) {
+  const max = Math.max(1, ...values);
+  svg.setAttribute('viewBox', `0 0 ${Math.max(1, values.length)} 100`);
+  svg.replaceChildren(...values.map((v, i) => {
     const bar = document.createElementNS('http://www.w3.org/2000/svg', 'rect');
     bar.setAttribute('x', String(i + 0.1));
     bar.setAttribute('width', '0.8');
-    bar.setAttribute('y', String(100 - (100 * c) / max));
-    bar.setAttribute('height', String((100 * c) / max));
-    const title = document.createElementNS('http://www.w3.org/2000/svg', 'title');
-    title.textContent = `token ${i}: ${c} cycles`;
-    bar.append(title);
+    bar.setAttribute('y', String(100 - (100 * v) / max));
+    bar.setAttribute('height', String((100 * v) / max));
+    const t = document.createElementNS('http://www.w3.org/2000/svg', 'title');
+    t.textContent = title(v, i);
+    bar.append(t);
     return bar;
   }));
 }
@@ -194,9 +198,15 @@ function cancel() {
 
 // ---- the gauges -----------------------------------------------------------------------------------
 
-/** Sums of every sample per metric name in Prometheus text, and the labels of shiftformer_model_info. */
+/**
+ * Sums of every sample per metric name in Prometheus text, the labels of shiftformer_model_info, the
+ * served model's recorded scores (shiftformer_model_score: name and value as written), and the histograms'
+ * cumulative bucket counts per name and upper bound (le), summed over their other labels.
+ */
 function parseMetrics(text) {
   const sums = new Map();
+  const buckets = new Map();
+  const scores = [];
   let modelInfo = null;
   for (const line of text.split('\n')) {
     if (line === '' || line.startsWith('#')) {
@@ -208,10 +218,73 @@ function parseMetrics(text) {
     }
     sums.set(m[1], (sums.get(m[1]) ?? 0) + Number(m[3]));
     if (m[1] === 'shiftformer_model_info' && m[2]) {
-      modelInfo = Object.fromEntries([...m[2].matchAll(/([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1], l[2]]));
+      modelInfo = labels(m[2]);
+    }
+    if (m[1] === 'shiftformer_model_score' && m[2]) {
+      scores.push({ name: labels(m[2]).score, value: m[3] });
+    }
+    const le = m[1].endsWith('_bucket') && m[2] ? /[{,]le="([^"]+)"/.exec(m[2]) : null;
+    if (le !== null) {
+      const byLe = buckets.get(m[1]) ?? new Map();
+      byLe.set(le[1], (byLe.get(le[1]) ?? 0) + Number(m[3]));
+      buckets.set(m[1], byLe);
     }
   }
-  return { sums, modelInfo, at: performance.now() };
+  return { sums, buckets, scores, modelInfo, at: performance.now() };
+}
+
+/** The labels of a sample, {name: value}, with Prometheus' escapes (\\ \" \n) undone. */
+function labels(text) {
+  const unescape = (v) => v.replace(/\\(.)/g, (_, c) => (c === 'n' ? '\n' : c));
+  return Object.fromEntries([...text.matchAll(/([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1], unescape(l[2])]));
+}
+
+/** The model card's scores: each name and its value (4 significant digits; the exact one in data-value). */
+function showScores(scores) {
+  const sorted = [...scores].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  $('m-scores').replaceChildren(...(sorted.length === 0 ? [document.createTextNode('none recorded')]
+    : sorted.map((s) => {
+      const item = document.createElement('span');
+      item.className = 'score';
+      item.dataset.score = s.name;
+      item.dataset.value = s.value;
+      const value = document.createElement('b');
+      value.textContent = String(Number(Number(s.value).toPrecision(4)));
+      item.append(`${s.name} `, value);
+      return item;
+    })));
+}
+
+/**
+ * A latency histogram from a timer's cumulative buckets (upper bounds in seconds): the buckets merged into
+ * bins at least 4 times as wide as the one before (Micrometer's bounds give 1 ms, 4.2 ms, 17 ms, 67 ms,
+ * 270 ms, 1.1 s, 4.3 s, 17 s and above), one bar each, the count of observations in it.
+ */
+function drawHistogram(id, cumulative) {
+  // [upper bound in seconds, observations up to it], ascending, +Inf last
+  const points = [...(cumulative ?? new Map())].map(([le, n]) => [le === '+Inf' ? Infinity : Number(le), n])
+    .sort((a, b) => a[0] - b[0]);
+  const edges = [];
+  for (const [le, n] of points) {
+    if (le === Infinity || edges.length === 0 || le >= 3.9 * edges[edges.length - 1][0]) {
+      edges.push([le, n]);
+    }
+  }
+  const counts = edges.map(([, n], i) => Math.max(0, n - (i > 0 ? edges[i - 1][1] : 0)));
+  const labels = edges.map(([le], i) => (le !== Infinity ? `≤${seconds(le)}`
+    : i > 0 ? `>${seconds(edges[i - 1][0])}` : 'all'));
+  const total = edges.length > 0 ? edges[edges.length - 1][1] : 0;
+  const svg = $(id);
+  svg.dataset.total = String(total);
+  drawBars(svg, counts, (c, i) => `${labels[i]}: ${c}`);
+  [...svg.children].forEach((bar, i) => { bar.dataset.count = String(counts[i]); });
+  $(`${id}-axis`).replaceChildren(...labels.map((l) => Object.assign(document.createElement('span'), { textContent: l })));
+  $(`${id}-n`).textContent = `(${total} observed)`;
+}
+
+/** A duration in seconds as a short label, two significant digits: 1ms, 4.2ms, 270ms, 1.1s. */
+function seconds(s) {
+  return s < 1 ? `${Number((s * 1000).toPrecision(2))}ms` : `${Number(s.toPrecision(2))}s`;
 }
 
 let previous = null;
@@ -238,6 +311,9 @@ async function poll() {
       $('g-ttft').textContent = meanMs(now, previous, 'shiftformer_time_to_first_token_seconds');
       $('g-itl').textContent = meanMs(now, previous, 'shiftformer_inter_token_latency_seconds');
     }
+    showScores(now.scores);
+    drawHistogram('h-ttft', now.buckets.get('shiftformer_time_to_first_token_seconds_bucket'));
+    drawHistogram('h-itl', now.buckets.get('shiftformer_inter_token_latency_seconds_bucket'));
     const info = now.modelInfo;
     if (info !== null && info.fallback === 'true') {
       $('g-note').textContent = `(backend ${info.backend}, a fallback for ${info.requested_backend})`;
