@@ -8,7 +8,7 @@ import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
-import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
+import io.netty.handler.codec.http.websocketx.WebSocketFrameEncoder;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.util.AttributeKey;
 import io.netty.util.ReferenceCountUtil;
@@ -89,7 +89,7 @@ public final class LingeringClose {
 
     /** A WebSocket connection's Close frame (RFC 6455 5.5.1: the server sends one, then closes TCP). */
     private static ChannelFuture farewell(Channel ch) {
-        if (ch.pipeline().get(WebSocketServerProtocolHandler.class) == null) {
+        if (ch.pipeline().get(WebSocketFrameEncoder.class) == null) { // not (yet) upgraded: HTTP, or the protocol
             return ch.newSucceededFuture();
         }
         WebSocketCloseStatus status = ch.attr(WEB_SOCKET_STATUS).get();

@@ -105,6 +105,7 @@ class FairnessTest {
                 await("the stalled connections' requests accepted", 30_000,
                         () -> server.stats().accepted() >= (long) stalledConnections * n / 2);
                 awaitStalled(server);
+                int live = server.scheduler().activeSequences(); // rows held by stalled streams (greedy: one each)
 
                 try (TestClient good = TestClient.connect(server.localAddress())) {
                     good.send(new Message.Ping(0, 42));
@@ -116,7 +117,9 @@ class FairnessTest {
                         assertDone(id, frames.get(id), expected);
                     }
                 }
-                assertTrue(server.stats().parked() > 0, "stalled streams gave their rows up: " + server.stats());
+                if (live + 3 > cfg.maxLiveRows()) { // the stalls may leave rows free: then nothing needs parking
+                    assertTrue(server.stats().parked() > 0, "stalled streams gave their rows up: " + server.stats());
+                }
 
                 for (TestClient c : stalled) {
                     Map<Long, List<Message>> frames = c.readTerminals(n);

@@ -7,7 +7,6 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.ServerChannel;
@@ -24,7 +23,6 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.timeout.IdleStateHandler;
-import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -34,6 +32,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.shiftformer.api.ErrorCode;
+import org.shiftformer.core.server.LingeringClose;
 import org.shiftformer.api.ShiftformerException;
 
 /**
@@ -57,7 +56,9 @@ import org.shiftformer.api.ShiftformerException;
  * {@value AdminHandler#MAX_REQUEST_BYTES} bytes (the rest of it is read and dropped, so the client sees the
  * status instead of a reset), 505 for an HTTP version other than 1.0 and 1.1. A connection that sends
  * nothing for the idle timeout while no answer of its is pending (a reload) is closed: a keep-alive
- * connection left open, or a request (a WebSocket upgrade included) that never finishes.
+ * connection left open, or a request (a WebSocket upgrade included) that never finishes. A request must
+ * also arrive whole within the idle timeout of its first byte, or it gets 408 ({@link RequestDeadline}):
+ * a client trickling a byte at a time would otherwise restart the idle timeout forever.
  */
 public final class AdminServer implements AutoCloseable {
     /** What the admin endpoints read and do: implemented by the streaming server. */
@@ -112,8 +113,6 @@ public final class AdminServer implements AutoCloseable {
     static final int MAX_REQUEST_LINE_BYTES = 4096;
     /** Largest header block. */
     static final int MAX_HEADER_BYTES = 8192;
-    /** After a 413, how long the rest of the request is read and dropped before the connection closes. */
-    static final int DRAIN_AFTER_413_S = 5;
 
     private final Channel channel;
     private final ChannelGroup clients;
@@ -171,6 +170,7 @@ public final class AdminServer implements AutoCloseable {
                             if (webSocket != null) {
                                 WebSocketUpgrade.addTo(c.pipeline(), "aggregate", webSocket);
                             }
+                            RequestDeadline.addTo(c.pipeline(), "http", "aggregate", idleTimeout.toMillis());
                         }
                     })
                     .bind(bindAddress, port).syncUninterruptibly().channel();
@@ -204,7 +204,7 @@ public final class AdminServer implements AutoCloseable {
      * {@link HttpObjectAggregator} whose 413 names the limit and reaches the client: closing a socket with
      * unread request bytes resets the connection, and the client then sees no status line. So the answer is
      * written, the rest of the request is read and dropped, and the connection closes when the client
-     * closes or after {@value #DRAIN_AFTER_413_S} s.
+     * closes or after {@link LingeringClose#LINGER_MS} ms.
      */
     static final class BoundedAggregator extends HttpObjectAggregator {
         BoundedAggregator() {
@@ -220,14 +220,7 @@ public final class AdminServer implements AutoCloseable {
             res.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain; charset=utf-8")
                     .setInt(HttpHeaderNames.CONTENT_LENGTH, body.length)
                     .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-            ctx.pipeline().addFirst("drain", new ChannelInboundHandlerAdapter() {
-                @Override
-                public void channelRead(ChannelHandlerContext c, Object msg) {
-                    ReferenceCountUtil.release(msg);
-                }
-            });
-            ctx.writeAndFlush(res);
-            ctx.executor().schedule(() -> ctx.channel().close(), DRAIN_AFTER_413_S, TimeUnit.SECONDS);
+            LingeringClose.after(ctx.writeAndFlush(res));
         }
     }
 }

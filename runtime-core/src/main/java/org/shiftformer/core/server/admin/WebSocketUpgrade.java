@@ -83,6 +83,7 @@ final class WebSocketUpgrade extends ChannelInboundHandlerAdapter {
                         p.remove(name);
                     }
                 }
+                RequestDeadline.removeFrom(p); // the protocol's own timeouts hold from now on
                 p.addLast("ws-frames", new Frames());
                 p.addBefore("ws", "ws-violations", new Violations()); // after the frame decoder and UTF-8 check
                 protocol.install(p);

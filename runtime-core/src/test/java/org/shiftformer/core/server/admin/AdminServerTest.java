@@ -252,6 +252,53 @@ class AdminServerTest {
         assertEquals(policy.replace(" ws://x", ""), header(forged, "content-security-policy"), forged.head);
     }
 
+    /**
+     * Slowloris: a request trickled a byte at a time restarts the idle timeout at every byte, so only a
+     * deadline on the whole request bounds it: 408 naming the setting, then close. A request that arrives
+     * in pieces within the deadline, and a keep-alive connection pausing between requests, are served.
+     */
+    @Test
+    void aRequestTrickledByteByByteGets408WithinTheIdleTimeout() throws Exception {
+        stop();
+        group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+        long timeoutMs = 600;
+        server = AdminServer.start(group, NioServerSocketChannel.class, "127.0.0.1", 0,
+                new ReadyEndpoints(p -> reload.apply(p)), Duration.ofMillis(500), Duration.ofMillis(timeoutMs), null, null);
+        try (Socket s = connect()) {
+            OutputStream out = s.getOutputStream();
+            out.write("GET /health/live HTTP/1.1\r\nHost: x\r\nX-Slow: ".getBytes(StandardCharsets.US_ASCII));
+            Thread trickle = Thread.ofVirtual().start(() -> {
+                try {
+                    for (int i = 0; i < 100; i++) { // 10 s of one byte per 100 ms: each within the idle timeout
+                        Thread.sleep(100);
+                        out.write('z');
+                        out.flush();
+                    }
+                } catch (IOException | InterruptedException e) {
+                    // closed by the server: expected
+                }
+            });
+            Answer a = read(s.getInputStream());
+            assertEquals(408, a.status, a.toString());
+            assertTrue(a.body.contains("within " + timeoutMs + " ms of its first byte")
+                    && a.body.contains("shiftformer.server.adminIdleTimeoutMs"), a.toString());
+            assertEquals(-1, s.getInputStream().read(), "closed after the 408");
+            trickle.join(15_000);
+            assertFalse(trickle.isAlive(), "the trickling client was closed");
+        }
+        try (Socket s = connect()) { // in two pieces, then a pause on the kept-alive connection, then another
+            OutputStream out = s.getOutputStream();
+            out.write("GET /health/live HTTP/1.1\r\nHo".getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            Thread.sleep(timeoutMs / 4);
+            out.write("st: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            assertEquals(200, read(s.getInputStream()).status);
+            Thread.sleep(timeoutMs / 4);
+            out.write("GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            assertEquals(200, read(s.getInputStream()).status);
+        }
+    }
+
     // ---- raw HTTP ----------------------------------------------------------------------------------
 
     record Answer(int status, String head, String body) {

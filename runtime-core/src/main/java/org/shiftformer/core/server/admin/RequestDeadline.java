@@ -1,0 +1,110 @@
+package org.shiftformer.core.server.admin;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelPipeline;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.TimeUnit;
+import org.shiftformer.core.server.LingeringClose;
+import org.shiftformer.core.server.ServerConfig;
+
+/**
+ * A request must arrive whole within the timeout of its first byte, or it gets 408 and the connection
+ * closes. The idle timeout alone does not bound a request: it starts again at every byte, so a client
+ * sending a header byte every few seconds (slowloris) would hold its connection, and a reload's slot of
+ * the aggregator, for as long as it liked. Two handlers share the clock: {@link #START} sees the bytes
+ * (after TLS, before HTTP decoding) and starts it at the first byte of a request; {@link #END} sees the
+ * aggregated request and stops it. A WebSocket upgrade removes both ({@link WebSocketUpgrade}).
+ */
+final class RequestDeadline {
+    static final String START = "request-start";
+    static final String END = "request-end";
+
+    private final long timeoutMs;
+    private ScheduledFuture<?> timer; // on the channel's event loop only
+
+    private RequestDeadline(long timeoutMs) {
+        this.timeoutMs = timeoutMs;
+    }
+
+    /** Adds the two handlers: before {@code http} (the codec) and right after {@code aggregate}. */
+    static void addTo(ChannelPipeline p, String http, String aggregate, long timeoutMs) {
+        RequestDeadline d = new RequestDeadline(timeoutMs);
+        p.addBefore(http, START, d.new Start());
+        p.addAfter(aggregate, END, d.new End());
+    }
+
+    /** Removes both handlers (after a WebSocket upgrade), stopping the clock. */
+    static void removeFrom(ChannelPipeline p) {
+        for (String name : new String[] {START, END}) {
+            if (p.get(name) != null) {
+                p.remove(name);
+            }
+        }
+    }
+
+    private void stop() {
+        if (timer != null) {
+            timer.cancel(false);
+            timer = null;
+        }
+    }
+
+    private void expire(ChannelHandlerContext ctx) {
+        timer = null;
+        if (!ctx.channel().isActive()) {
+            return;
+        }
+        byte[] body = ("request timeout: a request must arrive whole within " + timeoutMs + " ms of its first byte ("
+                + ServerConfig.ADMIN_IDLE_TIMEOUT_MS_PROP + ")\n").getBytes(StandardCharsets.UTF_8);
+        FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.REQUEST_TIMEOUT,
+                Unpooled.wrappedBuffer(body));
+        res.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain; charset=utf-8")
+                .setInt(HttpHeaderNames.CONTENT_LENGTH, body.length)
+                .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        // From the tail, through the HTTP encoder; the partial request stays in the decoder, and the linger
+        // drops whatever more arrives.
+        LingeringClose.after(ctx.channel().writeAndFlush(res));
+    }
+
+    private final class Start extends ChannelInboundHandlerAdapter {
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (timer == null && msg instanceof ByteBuf b && b.isReadable()) {
+                timer = ctx.executor().schedule(() -> expire(ctx), timeoutMs, TimeUnit.MILLISECONDS);
+            }
+            ctx.fireChannelRead(msg);
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            stop();
+            ctx.fireChannelInactive();
+        }
+
+        @Override
+        public void handlerRemoved(ChannelHandlerContext ctx) {
+            stop();
+        }
+    }
+
+    private final class End extends ChannelInboundHandlerAdapter {
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (msg instanceof FullHttpRequest) {
+                stop();
+            }
+            ctx.fireChannelRead(msg);
+        }
+    }
+}
