@@ -167,6 +167,14 @@ public final class ServerConfig {
     public static final long ADMIN_IDLE_TIMEOUT_MS_DEFAULT = 30_000;
 
     /**
+     * At most this many HTTP connections open on the admin port (probes, scrapes, the console's files); one
+     * over it gets 503 at once. A connection upgraded to the protocol's WebSocket leaves this count for
+     * {@link #MAX_CONNECTIONS_PROP}'s.
+     */
+    public static final String ADMIN_MAX_CONNECTIONS_PROP = "shiftformer.server.adminMaxConnections";
+    public static final int ADMIN_MAX_CONNECTIONS_DEFAULT = 256;
+
+    /**
      * PEM certificate chain of the server: with {@link #TLS_KEY_FILE_PROP}, the protocol port and the admin
      * port speak TLS 1.3/1.2 only (SECURITY.md). Empty (the default): plaintext, for loopback. The file is
      * watched: a replaced certificate is used for new connections within a second.
@@ -250,6 +258,7 @@ public final class ServerConfig {
     private final long drainTimeoutMs;
     private final long adminReloadTimeoutMs;
     private final long adminIdleTimeoutMs;
+    private final int adminMaxConnections;
     private final boolean nativeTransport;
     private final int writeBufferHighWaterMark;
     private final int socketSendBufferBytes;
@@ -286,6 +295,7 @@ public final class ServerConfig {
         this.drainTimeoutMs = b.drainTimeoutMs;
         this.adminReloadTimeoutMs = b.adminReloadTimeoutMs;
         this.adminIdleTimeoutMs = b.adminIdleTimeoutMs;
+        this.adminMaxConnections = b.adminMaxConnections;
         this.nativeTransport = b.nativeTransport;
         this.writeBufferHighWaterMark = b.writeBufferHighWaterMark;
         this.socketSendBufferBytes = b.socketSendBufferBytes;
@@ -423,6 +433,11 @@ public final class ServerConfig {
         return adminIdleTimeoutMs;
     }
 
+    /** {@link #ADMIN_MAX_CONNECTIONS_PROP}. */
+    public int adminMaxConnections() {
+        return adminMaxConnections;
+    }
+
     /** {@link #TLS_CERT_FILE_PROP}, or null: plaintext. */
     public Path tlsCertFile() {
         return tlsCertFile;
@@ -490,7 +505,7 @@ public final class ServerConfig {
                 + maxBeamWidth + ", defaultMaxNewTokens " + defaultMaxNewTokens + ", drainTimeoutMs " + drainTimeoutMs
                 + ", nativeTransport " + nativeTransport + ", writeBufferHighWaterMark " + writeBufferHighWaterMark
                 + ", socketSendBufferBytes " + socketSendBufferBytes + ", adminReloadTimeoutMs " + adminReloadTimeoutMs
-                + ", adminIdleTimeoutMs " + adminIdleTimeoutMs
+                + ", adminIdleTimeoutMs " + adminIdleTimeoutMs + ", adminMaxConnections " + adminMaxConnections
                 + ", tls " + (tlsCertFile == null ? "off" : tlsCertFile + (tlsClientCaFile == null ? ""
                 : " with client certificates of " + tlsClientCaFile + (adminClientAuth ? "" : " (not on the admin port)")))
                 + ", tokensFile " + (tokensFile == null ? "none" : tokensFile) + ", shadow " + (shadowBackend == null
@@ -521,6 +536,7 @@ public final class ServerConfig {
         private long drainTimeoutMs = longProp(DRAIN_TIMEOUT_MS_PROP, DRAIN_TIMEOUT_MS_DEFAULT);
         private long adminReloadTimeoutMs = longProp(ADMIN_RELOAD_TIMEOUT_MS_PROP, ADMIN_RELOAD_TIMEOUT_MS_DEFAULT);
         private long adminIdleTimeoutMs = longProp(ADMIN_IDLE_TIMEOUT_MS_PROP, ADMIN_IDLE_TIMEOUT_MS_DEFAULT);
+        private int adminMaxConnections = intProp(ADMIN_MAX_CONNECTIONS_PROP, ADMIN_MAX_CONNECTIONS_DEFAULT);
         private boolean nativeTransport = Boolean.parseBoolean(
                 System.getProperty(NATIVE_TRANSPORT_PROP, String.valueOf(NATIVE_TRANSPORT_DEFAULT)));
         private int writeBufferHighWaterMark = intProp(WRITE_BUFFER_HIGH_WATER_MARK_PROP,
@@ -650,6 +666,11 @@ public final class ServerConfig {
             return this;
         }
 
+        public Builder adminMaxConnections(int adminMaxConnections) {
+            this.adminMaxConnections = adminMaxConnections;
+            return this;
+        }
+
         public Builder nativeTransport(boolean nativeTransport) {
             this.nativeTransport = nativeTransport;
             return this;
@@ -751,6 +772,7 @@ public final class ServerConfig {
             }
             range(ADMIN_RELOAD_TIMEOUT_MS_PROP, adminReloadTimeoutMs, 1, 24L * 3600 * 1000);
             range(ADMIN_IDLE_TIMEOUT_MS_PROP, adminIdleTimeoutMs, 1, 24L * 3600 * 1000);
+            range(ADMIN_MAX_CONNECTIONS_PROP, adminMaxConnections, 1, 1 << 20);
             range(WRITE_BUFFER_HIGH_WATER_MARK_PROP, writeBufferHighWaterMark, 2, 1 << 30);
             range(SOCKET_SEND_BUFFER_BYTES_PROP, socketSendBufferBytes, 0, 1 << 30);
             if (tlsCertFile.isEmpty() != tlsKeyFile.isEmpty()) {

@@ -54,7 +54,11 @@ public final class ServerStats {
         /** A request over its client's {@code max_in_flight} (tokens file), over all its connections: OVERLOADED. */
         CLIENT_IN_FLIGHT("client_in_flight"),
         /** A TLS handshake failed (no or an untrusted client certificate, not TLS at all): closed. */
-        TLS_HANDSHAKE("tls_handshake");
+        TLS_HANDSHAKE("tls_handshake"),
+        /** An admin request not whole within {@code adminIdleTimeoutMs} of its first byte: 408, closed. */
+        ADMIN_REQUEST_TIMEOUT("admin_request_timeout"),
+        /** An admin HTTP connection over {@code adminMaxConnections}: 503, closed. */
+        ADMIN_MAX_CONNECTIONS("admin_max_connections");
 
         private final String tag;
 

@@ -231,8 +231,9 @@ public final class ShiftformerServer implements AutoCloseable {
             }
             this.admin = config.adminPort() == ServerConfig.ADMIN_DISABLED ? null
                     : AdminServer.start(adminGroup, channelClass, config.bindAddress(), config.adminPort(), new Admin(),
-                            java.time.Duration.ofMillis(config.adminReloadTimeoutMs()),
-                            java.time.Duration.ofMillis(config.adminIdleTimeoutMs()), adminTls,
+                            new AdminServer.Limits(java.time.Duration.ofMillis(config.adminReloadTimeoutMs()),
+                                    java.time.Duration.ofMillis(config.adminIdleTimeoutMs()), config.adminMaxConnections()),
+                            adminTls,
                             config.webSocket() ? new WebSocketProtocol() : null);
         } catch (RuntimeException e) {
             for (Scheduler s : router.running()) {
@@ -626,6 +627,11 @@ public final class ShiftformerServer implements AutoCloseable {
 
     /** The admin endpoints over this server. */
     private final class Admin implements AdminServer.Endpoints {
+        @Override
+        public void limitHit(ServerStats.Limit limit) {
+            stats.limit(limit);
+        }
+
         @Override
         public boolean live() {
             return !closed;

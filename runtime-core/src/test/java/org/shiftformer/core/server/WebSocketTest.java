@@ -21,6 +21,7 @@ import java.net.http.HttpClient;
 import java.net.http.WebSocket;
 import java.net.http.WebSocketHandshakeException;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -330,7 +331,8 @@ class WebSocketTest {
     /**
      * A browser that upgrades and never says Hello, or sends only part of one, gets the handshake timeout's
      * connection Error naming the setting and then a Close (1000); one that never finishes its upgrade request
-     * is closed by the admin port's idle timeout, and holds no protocol connection meanwhile. A prompt Hello
+     * gets 408 within the admin port's idle timeout (RequestDeadline) and is closed, and holds no protocol
+     * connection meanwhile. A prompt Hello
      * is served past the timeout.
      */
     @Test
@@ -351,7 +353,10 @@ class WebSocketTest {
             assertEquals(2, server.stats().limitHits(ServerStats.Limit.HANDSHAKE_TIMEOUT));
             assertEquals(2, limitCount(server, ServerStats.Limit.HANDSHAKE_TIMEOUT));
             InputStream in = unfinished.getInputStream();
-            assertEquals(-1, in.read(), "the unfinished upgrade is closed without an answer");
+            String answer = new String(in.readAllBytes(), StandardCharsets.UTF_8); // to the server's close
+            assertTrue(answer.startsWith("HTTP/1.1 408 ") && answer.contains(ServerConfig.ADMIN_IDLE_TIMEOUT_MS_PROP),
+                    "the unfinished upgrade gets 408 naming the setting, then close: " + answer);
+            assertEquals(1, limitCount(server, ServerStats.Limit.ADMIN_REQUEST_TIMEOUT));
             try (WsClient c = WsClient.open(server.adminAddress())) { // a prompt Hello is served
                 c.send(new Message.Hello(0, 1, ProtocolVersion.CURRENT, "prompt"));
                 assertInstanceOf(Message.Welcome.class, c.read());
@@ -383,6 +388,63 @@ class WebSocketTest {
             tcp.send(new Message.Ping(0, 2));
             assertEquals(new Message.Pong(0, 2), tcp.read());
         }
+    }
+
+    /**
+     * adminMaxConnections counts the admin port's HTTP connections: an upgraded browser leaves that count
+     * for maxConnections'. With a limit of 1, three browsers in a row upgrade and are served while connected,
+     * and a probe still gets its answer; a second plain HTTP connection while one is open gets 503 naming
+     * the setting.
+     */
+    @Test
+    void upgradedBrowsersLeaveTheAdminConnectionCount() throws Exception {
+        try (ShiftformerServer server = fx.start(ServerFixture.config().adminMaxConnections(1).conclude(), fx.noEos());
+             WsClient a = WsClient.open(server.adminAddress());
+             WsClient b = WsClient.open(server.adminAddress());
+             WsClient c = WsClient.open(server.adminAddress())) {
+            for (WsClient w : new WsClient[] {a, b, c}) {
+                w.send(new Message.Hello(0, 1, ProtocolVersion.CURRENT, "browser"));
+                assertInstanceOf(Message.Welcome.class, w.read());
+            }
+            // A plain connection gets the slot once the probes before it have closed (their close is counted
+            // when the server sees it), and keeps it: kept alive.
+            Socket held = null;
+            for (long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10); held == null; ) {
+                Socket s = adminGet(server);
+                String status = readStatusLine(s.getInputStream());
+                if (status.startsWith("HTTP/1.1 200 ")) {
+                    held = s;
+                } else {
+                    s.close();
+                    assertTrue(System.nanoTime() - end < 0, "no admin slot within 10 s: " + status);
+                    Thread.sleep(20);
+                }
+            }
+            try (Socket kept = held; Socket over = adminGet(server)) {
+                String answer = new String(over.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                assertTrue(answer.startsWith("HTTP/1.1 503 ") && answer.contains(ServerConfig.ADMIN_MAX_CONNECTIONS_PROP),
+                        answer);
+            }
+            assertEquals(1, limitCount(server, ServerStats.Limit.ADMIN_MAX_CONNECTIONS));
+            c.send(new Message.Ping(0, 3));
+            assertEquals(new Message.Pong(0, 3), c.read());
+        }
+    }
+
+    /** A raw keep-alive GET /health/live on the admin port, reads bounded by 10 s. */
+    private static Socket adminGet(ShiftformerServer server) throws IOException {
+        Socket s = new Socket(server.adminAddress().getAddress(), server.adminAddress().getPort());
+        s.setSoTimeout(10_000);
+        s.getOutputStream().write("GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+        return s;
+    }
+
+    private static String readStatusLine(InputStream in) throws IOException {
+        StringBuilder line = new StringBuilder();
+        for (int b = in.read(); b >= 0 && b != '\n'; b = in.read()) {
+            line.append((char) b);
+        }
+        return line.toString();
     }
 
     /**

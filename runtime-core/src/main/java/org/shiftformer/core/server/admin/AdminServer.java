@@ -31,8 +31,11 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.core.server.LingeringClose;
+import org.shiftformer.core.server.ServerConfig;
+import org.shiftformer.core.server.ServerStats;
 import org.shiftformer.api.ShiftformerException;
 
 /**
@@ -65,6 +68,10 @@ public final class AdminServer implements AutoCloseable {
     public interface Endpoints {
         /** True while the server serves (until it has closed). */
         boolean live();
+
+        /** Counts a protection limit of the admin port that ended a request or a connection. */
+        default void limitHit(ServerStats.Limit limit) {
+        }
 
         /** Null when ready; else why not, in a few words. */
         String notReadyReason();
@@ -125,25 +132,40 @@ public final class AdminServer implements AutoCloseable {
     }
 
     /**
-     * Binds the admin server on {@code group}; a reload that takes longer than {@code reloadTimeout} is
-     * answered 504 and interrupted (the server passes {@code ServerConfig.adminReloadTimeoutMs()}); a
-     * connection that sends nothing for {@code idleTimeout} while no answer of its is pending is closed, and
-     * a TLS handshake must be done within it ({@code ServerConfig.adminIdleTimeoutMs()}). With
-     * {@code tls} (null: plaintext HTTP) it speaks HTTPS only.
+     * The admin port's limits: a reload that takes longer than {@code reloadTimeout} is answered 504 and
+     * interrupted ({@code ServerConfig.adminReloadTimeoutMs()}); a connection that sends nothing for
+     * {@code idleTimeout} while no answer of its is pending is closed, a request must arrive whole within
+     * it of its first byte, and a TLS handshake must be done within it ({@code adminIdleTimeoutMs()}); at
+     * most {@code maxConnections} HTTP connections are open, one more gets 503 ({@code adminMaxConnections()}).
+     */
+    public record Limits(Duration reloadTimeout, Duration idleTimeout, int maxConnections) {
+        public Limits {
+            if (reloadTimeout.isNegative() || reloadTimeout.isZero()) {
+                throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "admin reload timeout must be positive, not "
+                        + reloadTimeout);
+            }
+            if (idleTimeout.isNegative() || idleTimeout.isZero()) {
+                throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "admin idle timeout must be positive, not "
+                        + idleTimeout);
+            }
+            if (maxConnections < 1) {
+                throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "admin max connections must be >= 1, not "
+                        + maxConnections);
+            }
+        }
+    }
+
+    /**
+     * Binds the admin server on {@code group}, within {@code limits}. With {@code tls} (null: plaintext
+     * HTTP) it speaks HTTPS only.
      *
      * @throws ShiftformerException {@link ErrorCode#IO_ERROR} if the address cannot be bound
      */
     public static AdminServer start(EventLoopGroup group, Class<? extends ServerChannel> channelClass, String bindAddress,
-                                    int port, Endpoints endpoints, Duration reloadTimeout, Duration idleTimeout,
-                                    ServerTls tls, WebSocketProtocol webSocket) {
-        if (reloadTimeout.isNegative() || reloadTimeout.isZero()) {
-            throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "admin reload timeout must be positive, not "
-                    + reloadTimeout);
-        }
-        if (idleTimeout.isNegative() || idleTimeout.isZero()) {
-            throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "admin idle timeout must be positive, not "
-                    + idleTimeout);
-        }
+                                    int port, Endpoints endpoints, Limits limits, ServerTls tls,
+                                    WebSocketProtocol webSocket) {
+        Duration idleTimeout = limits.idleTimeout();
+        AtomicInteger open = new AtomicInteger();
         AtomicBoolean reloading = new AtomicBoolean();
         ExecutorService reloads = Executors.newSingleThreadExecutor(
                 Thread.ofPlatform().name("shiftformer-admin-reload").daemon(true).factory());
@@ -156,6 +178,7 @@ public final class AdminServer implements AutoCloseable {
                         @Override
                         protected void initChannel(SocketChannel c) {
                             clients.add(c);
+                            ConnectionSlot slot = new ConnectionSlot(open);
                             if (tls != null) {
                                 SslHandler ssl = tls.newHandler(c.alloc());
                                 ssl.setHandshakeTimeoutMillis(idleTimeout.toMillis());
@@ -166,11 +189,18 @@ public final class AdminServer implements AutoCloseable {
                                     .addLast("http", new HttpServerCodec(MAX_REQUEST_LINE_BYTES, MAX_HEADER_BYTES,
                                             AdminHandler.MAX_REQUEST_BYTES))
                                     .addLast("aggregate", new BoundedAggregator())
-                                    .addLast("admin", new AdminHandler(endpoints, reloads, reloading, reloadTimeout));
+                                    .addLast("admin", new AdminHandler(endpoints, reloads, reloading,
+                                            limits.reloadTimeout()));
                             if (webSocket != null) {
                                 WebSocketUpgrade.addTo(c.pipeline(), "aggregate", webSocket);
                             }
-                            RequestDeadline.addTo(c.pipeline(), "http", "aggregate", idleTimeout.toMillis());
+                            RequestDeadline.addTo(c.pipeline(), "http", "aggregate", idleTimeout.toMillis(),
+                                    () -> endpoints.limitHit(ServerStats.Limit.ADMIN_REQUEST_TIMEOUT));
+                            c.pipeline().addFirst(ConnectionSlot.NAME, slot);
+                            if (!slot.take(limits.maxConnections())) {
+                                endpoints.limitHit(ServerStats.Limit.ADMIN_MAX_CONNECTIONS);
+                                c.pipeline().addBefore("http", "refuse", new Refuse(limits.maxConnections()));
+                            }
                         }
                     })
                     .bind(bindAddress, port).syncUninterruptibly().channel();
@@ -179,6 +209,69 @@ public final class AdminServer implements AutoCloseable {
             reloads.shutdownNow();
             throw new ShiftformerException(ErrorCode.IO_ERROR, "cannot listen (admin) on " + bindAddress + ":" + port
                     + ": " + e, e);
+        }
+    }
+
+    /**
+     * A connection over the limit: 503 as soon as it is active (after the TLS handshake, where there is
+     * one), and nothing it sends reaches the HTTP decoder.
+     */
+    private static final class Refuse extends io.netty.channel.ChannelInboundHandlerAdapter {
+        private final int max;
+
+        Refuse(int max) {
+            this.max = max;
+        }
+
+        @Override
+        public void channelActive(ChannelHandlerContext ctx) {
+            byte[] body = ("the admin port has " + max + " connections open, its limit (server limit "
+                    + ServerConfig.ADMIN_MAX_CONNECTIONS_PROP + "); retry later\n").getBytes(StandardCharsets.UTF_8);
+            FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
+                    HttpResponseStatus.SERVICE_UNAVAILABLE, Unpooled.wrappedBuffer(body));
+            res.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain; charset=utf-8")
+                    .setInt(HttpHeaderNames.CONTENT_LENGTH, body.length)
+                    .set(HttpHeaderNames.RETRY_AFTER, 1)
+                    .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+            ctx.fireChannelActive();
+            LingeringClose.after(ctx.channel().writeAndFlush(res), LingeringClose.REFUSED_LINGER_MS);
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            io.netty.util.ReferenceCountUtil.release(msg);
+        }
+    }
+
+    /**
+     * Counts an HTTP connection of the admin port while it is open: first in the pipeline, it gives its slot
+     * back when removed, at close or when a WebSocket upgrade makes the connection a protocol connection
+     * (counted by the protocol port's limits from then on).
+     */
+    static final class ConnectionSlot extends io.netty.channel.ChannelHandlerAdapter {
+        static final String NAME = "admin-slot";
+        private final AtomicInteger open;
+        private boolean held;
+
+        ConnectionSlot(AtomicInteger open) {
+            this.open = open;
+        }
+
+        boolean take(int max) {
+            if (open.incrementAndGet() > max) {
+                open.decrementAndGet();
+                return false;
+            }
+            held = true;
+            return true;
+        }
+
+        @Override
+        public void handlerRemoved(ChannelHandlerContext ctx) {
+            if (held) {
+                held = false;
+                open.decrementAndGet();
+            }
         }
     }
 

@@ -12,6 +12,7 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
@@ -24,22 +25,28 @@ import org.shiftformer.core.server.ServerConfig;
  * sending a header byte every few seconds (slowloris) would hold its connection, and a reload's slot of
  * the aggregator, for as long as it liked. Two handlers share the clock: {@link #START} sees the bytes
  * (after TLS, before HTTP decoding) and starts it at the first byte of a request; {@link #END} sees the
- * aggregated request and stops it. A WebSocket upgrade removes both ({@link WebSocketUpgrade}).
+ * aggregated request and stops it. The idle timeout firing in the middle of a request gets the same 408.
+ * A WebSocket upgrade removes both ({@link WebSocketUpgrade}).
  */
 final class RequestDeadline {
     static final String START = "request-start";
     static final String END = "request-end";
 
     private final long timeoutMs;
+    private final Runnable onExpiry;
     private ScheduledFuture<?> timer; // on the channel's event loop only
 
-    private RequestDeadline(long timeoutMs) {
+    private RequestDeadline(long timeoutMs, Runnable onExpiry) {
         this.timeoutMs = timeoutMs;
+        this.onExpiry = onExpiry;
     }
 
-    /** Adds the two handlers: before {@code http} (the codec) and right after {@code aggregate}. */
-    static void addTo(ChannelPipeline p, String http, String aggregate, long timeoutMs) {
-        RequestDeadline d = new RequestDeadline(timeoutMs);
+    /**
+     * Adds the two handlers: before {@code http} (the codec) and right after {@code aggregate};
+     * {@code onExpiry} runs at each 408 (it counts them).
+     */
+    static void addTo(ChannelPipeline p, String http, String aggregate, long timeoutMs, Runnable onExpiry) {
+        RequestDeadline d = new RequestDeadline(timeoutMs, onExpiry);
         p.addBefore(http, START, d.new Start());
         p.addAfter(aggregate, END, d.new End());
     }
@@ -65,6 +72,7 @@ final class RequestDeadline {
         if (!ctx.channel().isActive()) {
             return;
         }
+        onExpiry.run();
         byte[] body = ("request timeout: a request must arrive whole within " + timeoutMs + " ms of its first byte ("
                 + ServerConfig.ADMIN_IDLE_TIMEOUT_MS_PROP + ")\n").getBytes(StandardCharsets.UTF_8);
         FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.REQUEST_TIMEOUT,
@@ -84,6 +92,17 @@ final class RequestDeadline {
                 timer = ctx.executor().schedule(() -> expire(ctx), timeoutMs, TimeUnit.MILLISECONDS);
             }
             ctx.fireChannelRead(msg);
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+            if (evt instanceof IdleStateEvent && timer != null) {
+                // Silent in the middle of a request: the same answer as a request too slow as a whole.
+                timer.cancel(false);
+                expire(ctx);
+                return;
+            }
+            ctx.fireUserEventTriggered(evt);
         }
 
         @Override

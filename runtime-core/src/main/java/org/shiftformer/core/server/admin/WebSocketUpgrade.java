@@ -84,6 +84,9 @@ final class WebSocketUpgrade extends ChannelInboundHandlerAdapter {
                     }
                 }
                 RequestDeadline.removeFrom(p); // the protocol's own timeouts hold from now on
+                if (p.get(AdminServer.ConnectionSlot.NAME) != null) {
+                    p.remove(AdminServer.ConnectionSlot.NAME); // counted by the protocol's connection limits instead
+                }
                 p.addLast("ws-frames", new Frames());
                 p.addBefore("ws", "ws-violations", new Violations()); // after the frame decoder and UTF-8 check
                 protocol.install(p);

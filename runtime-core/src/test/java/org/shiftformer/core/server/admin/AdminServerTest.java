@@ -45,7 +45,8 @@ class AdminServerTest {
     void start() {
         group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
         server = AdminServer.start(group, NioServerSocketChannel.class, "127.0.0.1", 0,
-                new ReadyEndpoints(p -> reload.apply(p)), Duration.ofMillis(500), Duration.ofSeconds(30), null, null);
+                new ReadyEndpoints(p -> reload.apply(p)), new AdminServer.Limits(Duration.ofMillis(500), Duration.ofSeconds(30), 64),
+                null, null);
     }
 
     @AfterEach
@@ -263,7 +264,8 @@ class AdminServerTest {
         group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
         long timeoutMs = 600;
         server = AdminServer.start(group, NioServerSocketChannel.class, "127.0.0.1", 0,
-                new ReadyEndpoints(p -> reload.apply(p)), Duration.ofMillis(500), Duration.ofMillis(timeoutMs), null, null);
+                new ReadyEndpoints(p -> reload.apply(p)), new AdminServer.Limits(Duration.ofMillis(500), Duration.ofMillis(timeoutMs), 64),
+                null, null);
         try (Socket s = connect()) {
             OutputStream out = s.getOutputStream();
             out.write("GET /health/live HTTP/1.1\r\nHost: x\r\nX-Slow: ".getBytes(StandardCharsets.US_ASCII));
