@@ -274,6 +274,16 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         write(ctx, keepAlive, response(status, type, body));
     }
 
+    /**
+     * A plain-text answer after which the connection closes (the refusals of the admin pipeline: 403, 408,
+     * 413, 503); the caller closes it, with a linger where the client may still be sending.
+     */
+    static FullHttpResponse closing(HttpResponseStatus status, String body) {
+        FullHttpResponse res = response(status, "text/plain; charset=utf-8", body);
+        res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        return res;
+    }
+
     private static FullHttpResponse response(HttpResponseStatus status, String type, String body) {
         byte[] bytes = (body.endsWith("\n") ? body : body + "\n").getBytes(StandardCharsets.UTF_8);
         FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, Unpooled.wrappedBuffer(bytes));

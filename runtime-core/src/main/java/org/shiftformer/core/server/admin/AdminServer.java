@@ -4,7 +4,6 @@ import io.netty.handler.ssl.SslHandler;
 import org.shiftformer.core.server.security.Authenticator;
 import org.shiftformer.core.server.security.ServerTls;
 import io.netty.bootstrap.ServerBootstrap;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
@@ -13,19 +12,15 @@ import io.netty.channel.ServerChannel;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpServerCodec;
-import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -225,14 +220,9 @@ public final class AdminServer implements AutoCloseable {
 
         @Override
         public void channelActive(ChannelHandlerContext ctx) {
-            byte[] body = ("the admin port has " + max + " connections open, its limit (server limit "
-                    + ServerConfig.ADMIN_MAX_CONNECTIONS_PROP + "); retry later\n").getBytes(StandardCharsets.UTF_8);
-            FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
-                    HttpResponseStatus.SERVICE_UNAVAILABLE, Unpooled.wrappedBuffer(body));
-            res.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain; charset=utf-8")
-                    .setInt(HttpHeaderNames.CONTENT_LENGTH, body.length)
-                    .set(HttpHeaderNames.RETRY_AFTER, 1)
-                    .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+            FullHttpResponse res = AdminHandler.closing(HttpResponseStatus.SERVICE_UNAVAILABLE, "the admin port has " + max
+                    + " connections open, its limit (server limit " + ServerConfig.ADMIN_MAX_CONNECTIONS_PROP + "); retry later");
+            res.headers().set(HttpHeaderNames.RETRY_AFTER, 1);
             ctx.fireChannelActive();
             LingeringClose.after(ctx.channel().writeAndFlush(res), LingeringClose.REFUSED_LINGER_MS);
         }
@@ -306,13 +296,8 @@ public final class AdminServer implements AutoCloseable {
 
         @Override
         protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) {
-            byte[] body = ("request too large: the admin port takes at most " + AdminHandler.MAX_REQUEST_BYTES
-                    + " bytes of body\n").getBytes(StandardCharsets.UTF_8);
-            FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
-                    HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, Unpooled.wrappedBuffer(body));
-            res.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain; charset=utf-8")
-                    .setInt(HttpHeaderNames.CONTENT_LENGTH, body.length)
-                    .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+            FullHttpResponse res = AdminHandler.closing(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE,
+                    "request too large: the admin port takes at most " + AdminHandler.MAX_REQUEST_BYTES + " bytes of body");
             LingeringClose.after(ctx.writeAndFlush(res));
         }
     }

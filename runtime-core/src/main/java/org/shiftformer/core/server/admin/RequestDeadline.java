@@ -1,20 +1,14 @@
 package org.shiftformer.core.server.admin;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPipeline;
-import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
-import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.concurrent.ScheduledFuture;
-import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
 import org.shiftformer.core.server.LingeringClose;
 import org.shiftformer.core.server.ServerConfig;
@@ -73,13 +67,8 @@ final class RequestDeadline {
             return;
         }
         onExpiry.run();
-        byte[] body = ("request timeout: a request must arrive whole within " + timeoutMs + " ms of its first byte ("
-                + ServerConfig.ADMIN_IDLE_TIMEOUT_MS_PROP + ")\n").getBytes(StandardCharsets.UTF_8);
-        FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.REQUEST_TIMEOUT,
-                Unpooled.wrappedBuffer(body));
-        res.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain; charset=utf-8")
-                .setInt(HttpHeaderNames.CONTENT_LENGTH, body.length)
-                .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        FullHttpResponse res = AdminHandler.closing(HttpResponseStatus.REQUEST_TIMEOUT, "request timeout: a request must "
+                + "arrive whole within " + timeoutMs + " ms of its first byte (" + ServerConfig.ADMIN_IDLE_TIMEOUT_MS_PROP + ")");
         // From the tail, through the HTTP encoder; the partial request stays in the decoder, and the linger
         // drops whatever more arrives.
         LingeringClose.after(ctx.channel().writeAndFlush(res));

@@ -1,20 +1,16 @@
 package org.shiftformer.core.server.admin;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.ChannelPromise;
-import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.ContinuationWebSocketFrame;
@@ -27,7 +23,6 @@ import java.net.URI;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ShiftformerException;
 import org.shiftformer.core.server.LingeringClose;
-import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 
 /**
@@ -103,14 +98,9 @@ final class WebSocketUpgrade extends ChannelInboundHandlerAdapter {
             String origin = req.headers().get(HttpHeaderNames.ORIGIN);
             String host = req.headers().get(HttpHeaderNames.HOST);
             if (origin != null && !sameOrigin(origin, host) && !protocol.originAllowed(origin)) {
-                byte[] body = ("forbidden: a page of origin " + origin + " may not open the protocol WebSocket here "
-                        + "(allowed: this port's own pages, and " + "shiftformer.server.webSocketOrigins)\n")
-                        .getBytes(StandardCharsets.UTF_8);
-                FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.FORBIDDEN,
-                        Unpooled.wrappedBuffer(body));
-                res.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain; charset=utf-8")
-                        .setInt(HttpHeaderNames.CONTENT_LENGTH, body.length)
-                        .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+                FullHttpResponse res = AdminHandler.closing(HttpResponseStatus.FORBIDDEN, "forbidden: a page of origin "
+                        + origin + " may not open the protocol WebSocket here (allowed: this port's own pages, and "
+                        + "shiftformer.server.webSocketOrigins)");
                 ReferenceCountUtil.release(req);
                 ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
                 return;
