@@ -293,6 +293,36 @@ class ConsoleBrowserTest {
         }
     }
 
+    /**
+     * Hundreds of streams in flight: the page shows them as gauges (live streams and queue depth count them
+     * all) and rates, not a row per stream: its element count stays what it was with none, and it keeps
+     * updating (the gauges fall back to zero once the load is cancelled).
+     */
+    @Test
+    void hundredsOfStreamsInFlightKeepThePageSmall() throws Exception {
+        open(slow);
+        await("idle gauges", () -> text("g-streams").equals("0") && text("g-queue").equals("0"));
+        long elements = js("return document.getElementsByTagName('*').length;");
+        int perConnection = 150;
+        try (ShiftformerClient a = ShiftformerClient.connect("127.0.0.1", slow.localAddress().getPort());
+             ShiftformerClient b = ShiftformerClient.connect("127.0.0.1", slow.localAddress().getPort())) {
+            List<TranslationFuture> load = new ArrayList<>();
+            for (int i = 0; i < perConnection; i++) {
+                for (ShiftformerClient c : new ShiftformerClient[] {a, b}) {
+                    load.add(c.translate(TranslationRequest.tokens(5 + i % 7, 6, 7).greedy().maxNewTokens(250)));
+                }
+            }
+            await("300 streams on the gauges", () -> num("g-streams") + num("g-queue") >= 2 * perConnection);
+            long underLoad = js("return document.getElementsByTagName('*').length;");
+            assertTrue(underLoad <= elements + 16, "elements with no stream " + elements + ", with 300: " + underLoad);
+            screenshot("console-300-streams.png");
+            for (TranslationFuture f : load) {
+                f.cancel(true);
+            }
+        }
+        await("the gauges after the load", () -> text("g-streams").equals("0") && text("g-queue").equals("0"));
+    }
+
     @Test
     void overTlsAServerWithATokensFileGetsItsTokenAskedFor() {
         open(guarded);
