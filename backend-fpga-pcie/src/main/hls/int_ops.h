@@ -53,7 +53,8 @@ inline int16_t sat16(int64_t a) { return (int16_t)clamp64(a, -32768, 32767); }
 // ---- 3.1 EMBED of one position ----------------------------------------------------------------------------
 // out (int16 LE) [d] = SAT16(SHIFT(E[tok][j], eOut - (eE + s)) + SHIFT(P[pos][j], eOut - eP))
 inline void embed_row(const int8_t* e_row, const int8_t* p_row, int32_t d, int32_t k_e, int32_t k_p, uint8_t* out) {
-  for (int32_t j = 0; j < d; j++) {
+  int32_t n = min32(d, MAX_D);
+  for (int32_t j = 0; j < n; j++) {
 #pragma HLS LOOP_TRIPCOUNT min=1 max=1024
 #pragma HLS PIPELINE II=1
 #pragma HLS UNROLL factor=16
@@ -67,21 +68,24 @@ inline void embed_row(const int8_t* e_row, const int8_t* p_row, int32_t d, int32
 
 template <typename X>
 inline int32_t dot_lanes(const X* x, const int8_t* w, int32_t k) {
+  int32_t n = min32(k, MAX_D);  // attention's d_k
+  int32_t full = n / DOT_LANES;
   int32_t s = 0;
-  int32_t i = 0;
-  for (; i + DOT_LANES <= k; i += DOT_LANES) {
+  for (int32_t g = 0; g < full; g++) {
 #pragma HLS LOOP_TRIPCOUNT min=0 max=16
 #pragma HLS PIPELINE II=1
     int32_t part = 0;
     for (int32_t j = 0; j < DOT_LANES; j++) {
 #pragma HLS UNROLL
-      part += (int32_t)x[i + j] * (int32_t)w[i + j];
+      part += (int32_t)x[g * DOT_LANES + j] * (int32_t)w[g * DOT_LANES + j];
     }
     s += part;
   }
-  for (; i < k; i++) {
+  int32_t tail = min32(n - full * DOT_LANES, DOT_LANES - 1);
+  for (int32_t i = 0; i < tail; i++) {
 #pragma HLS LOOP_TRIPCOUNT min=0 max=63
-    s += (int32_t)x[i] * (int32_t)w[i];
+    int32_t at = full * DOT_LANES + i;
+    s += (int32_t)x[at] * (int32_t)w[at];
   }
   return s;
 }
@@ -101,9 +105,10 @@ inline int64_t softmax_e(int64_t m, int32_t sj, int32_t k, const int32_t* lut) {
   int64_t whole = u >> 6;
   return rsh(lut[u & 63], (int32_t)(whole < 62 ? whole : 62));
 }
-inline void softmax2(const int32_t* s, int32_t len, int32_t valid, int32_t e_s, const int32_t* lut, uint8_t* p) {
+inline void softmax2(const int32_t* s, int32_t n_in, int32_t valid, int32_t e_s, const int32_t* lut, uint8_t* p) {
   // Every loop runs `len` iterations whatever `valid` is (masked), so its trip count, and the kernel's cycle
   // count, depend on the shape only.
+  int32_t len = min32(n_in, MAX_POSITIONS);
   if (valid > len) {
     valid = len;
   }
@@ -145,17 +150,14 @@ inline void softmax2(const int32_t* s, int32_t len, int32_t valid, int32_t e_s, 
 }
 
 // ---- 3.7 LAYERNORM of one row ----------------------------------------------------------------------------------
-// Exact floor square root, digit by digit (no floating point): s*s <= v < (s+1)*(s+1).
+// Exact floor square root, digit by digit (no floating point): s*s <= v < (s+1)*(s+1). The trial bit walks
+// down from 2^62 in 32 steps of two bits; while it is above v the step changes nothing (res is still 0), so a
+// fixed 32 steps give the same root as stopping early (and a fixed trip count on the card).
 inline int64_t isqrt64(int64_t v) {
   uint64_t x = (uint64_t)v;
   uint64_t res = 0;
   uint64_t bit = (uint64_t)1 << 62;
-  while (bit > x) {
-#pragma HLS LOOP_TRIPCOUNT min=0 max=32
-    bit >>= 2;
-  }
-  while (bit != 0) {
-#pragma HLS LOOP_TRIPCOUNT min=1 max=32
+  for (int32_t step = 0; step < 32; step++) {
     if (x >= res + bit) {
       x -= res + bit;
       res = (res >> 1) + bit;
@@ -171,15 +173,16 @@ inline int64_t isqrt64(int64_t v) {
 // bursts them in from scratch and weights and the result out to scratch).
 inline void layer_norm_row(const uint8_t* x, int32_t d, const uint8_t* gamma, const uint8_t* beta, int32_t e_g,
                            int32_t e_out, int8_t* out) {
+  int32_t n = min32(d, MAX_D);
   int64_t sum = 0;
-  for (int32_t i = 0; i < d; i++) {
+  for (int32_t i = 0; i < n; i++) {
 #pragma HLS LOOP_TRIPCOUNT min=1 max=1024
 #pragma HLS PIPELINE II=1
 #pragma HLS UNROLL factor=16
     sum += ld16(x + 2 * i);
   }
   int64_t q = 0;
-  for (int32_t i = 0; i < d; i++) {
+  for (int32_t i = 0; i < n; i++) {
 #pragma HLS LOOP_TRIPCOUNT min=1 max=1024
 #pragma HLS PIPELINE II=1
 #pragma HLS UNROLL factor=16
@@ -189,7 +192,7 @@ inline void layer_norm_row(const uint8_t* x, int32_t d, const uint8_t* gamma, co
   int64_t sig = isqrt64(q / d);
   int64_t r = sig == 0 ? 0 : ((int64_t)1 << 40) / sig;
   int32_t k = e_out - (e_g - 12);
-  for (int32_t i = 0; i < d; i++) {
+  for (int32_t i = 0; i < n; i++) {
 #pragma HLS LOOP_TRIPCOUNT min=1 max=1024
 #pragma HLS PIPELINE II=1
 #pragma HLS UNROLL factor=16

@@ -109,10 +109,11 @@ enum Dec : int32_t {
 // src_slots slots of (1 + 2 * dec_layers) [max_positions, d] blocks: the encoder memory, then for each
 // decoder layer the cross-attention K and V. An EncodedSource owns one slot.
 //
-// ---- in / out (int32) -----------------------------------------------------------------------------------
+// ---- in / out (int32 little-endian words, read and written through 512-bit ports: 16 words a beat) ------------
 // ENCODE:       in[IN_HDR + 2b] = source slot, in[IN_HDR + 2b + 1] = length n_b, tokens of sequence b at
-//               in[IN_HDR + 2 * batch + b * max_positions + i].
-// DECODE_STEP:  in[IN_HDR + 5b ..] = kv slot, source slot, source length, position, token.
+//               in[enc_tokens_at(batch, b, max_positions) + i]: each source's tokens start on a 64-byte word.
+// DECODE_STEP:  in[IN_HDR + 5b ..] = kv slot, source slot, source length, position, token (the kernel bursts
+//               them on chip ROW_TILE sequences at a time).
 //               out[OUT_HDR + b * vocab + v] = logits.
 // COPY_KV:      in[IN_HDR] = from slot, in[IN_HDR + 1] = to slot, in[IN_HDR + 2] = rows.
 // Op-level:     parameters in in[0 .. IN_HDR), operands from in[IN_HDR], results from out[OUT_HDR].
@@ -122,8 +123,15 @@ constexpr int32_t OUT_CYCLES_LO = 2;
 constexpr int32_t OUT_CYCLES_HI = 3;
 constexpr int32_t IN_HDR = 16;
 constexpr int32_t OUT_HDR = 16;
+constexpr int32_t WORD_INTS = 16;  // int32 words per 64-byte port word
+inline int64_t align_words(int64_t v) {
+  return (v + WORD_INTS - 1) / WORD_INTS * WORD_INTS;
+}
+inline int64_t enc_tokens_at(int64_t batch, int64_t b, int64_t max_pos) {
+  return IN_HDR + align_words(2 * batch) + b * align_words(max_pos);
+}
 
-// ---- taps (int32, only with FLAG_TAP) --------------------------------------------------------------------
+// ---- taps (int32 little-endian words through a 512-bit port, only with FLAG_TAP) -------------------------
 // ENCODE: sequence b at b * (2 * enc_layers + 2) * max_positions * d; point p (enc.embed, enc.{i}.attn,
 //         enc.{i}.ffn ..., enc.final) at p * n_b * d, n_b * d values each.
 // DECODE_STEP: sequence b at b * (3 * dec_layers + 2) * d; point p (dec.embed, dec.{i}.self,
@@ -133,8 +141,7 @@ constexpr int32_t OUT_HDR = 16;
 // rows = H_ROWS; regions at byte offsets that are multiples of TENSOR_ALIGN (each region's size rounded up):
 // G int16 LE [rows, d] (the residual stream), then int8 A (LayerNorm output), Q, K, V, C (context)
 // [rows, d] each, then uint8 H [rows, d_ff] (FFN hidden). Scores and probabilities of one attention row
-// live on chip (at most MAX_POSITIONS each), not here.
-constexpr int32_t MAX_POSITIONS = 8192;  // SPEC.md section 8: max_positions <= 8192
+// live on chip (at most MAX_POSITIONS each, datapath.h), not here.
 inline int64_t align_up(int64_t v) {
   return (v + TENSOR_ALIGN - 1) / TENSOR_ALIGN * TENSOR_ALIGN;
 }
@@ -143,7 +150,7 @@ inline int64_t scratch_bytes(int64_t rows, int64_t d, int64_t dff) {
 }
 
 // ---- op-level parameters in[0 .. IN_HDR) ----------------------------------------------------------------
-// LINEAR:    rows, k, x_unsigned, n, has_bias, then the weight [n, k] int8 byte offset into the weight stripes and
+// LINEAR:    rows (<= MAX_ROWS), k, x_unsigned, n (<= MAX_VOCAB), has_bias, then the weight [n, k] int8 byte offset into the weight stripes and
 //            the bias [n] int32 LE one into the weights buffer (multiples of TENSOR_ALIGN); x [rows, k] widened
 //            from in[IN_HDR].
 // LAYERNORM: rows, d, gamma_exp, out_exp, then the gamma [d] int16 LE and beta [d] int32 LE byte offsets into
@@ -159,7 +166,7 @@ extern "C" {
 // shiftformer_kernel.cpp); everything inside the kernel addresses a port by an offset from its base.
 // The status goes to out[0] only: a card ignores a kernel's return value, so there is none.
 void shiftformer_step(int32_t op, int32_t batch, int32_t flags, const word512_t* weights, word512_t* kv,
-                      word512_t* src, const int32_t* in, word512_t* out, word512_t* scratch, int32_t* taps,
+                      word512_t* src, const word512_t* in, word512_t* out, word512_t* scratch, word512_t* taps,
                       const word512_t* wstripe0, const word512_t* wstripe1, const word512_t* wstripe2,
                       const word512_t* wstripe3);
 }

@@ -8,7 +8,8 @@
 #   shiftformer-synth-emu.xclbin: the same with -D__SYNTHESIS__ against the test stand-in <ap_int.h>;
 #   xrt-test-kernels.xclbin: the binding's test kernels (src/test/native/*.cpp).
 # Every src/main/hls/*.cpp must first compile cleanly as plain C++17 (-Wall -Werror): a warning fails the
-# build. Without a C++ compiler it prints one line, records the reason in native/SKIPPED and exits 0; the
+# build. The kernel includes <hls_stream.h>: src/main/native/kernel-emu holds the project's stand-in for it
+# (Vitis uses its own), so that directory is on every kernel compile's include path. Without a C++ compiler it prints one line, records the reason in native/SKIPPED and exits 0; the
 # tests that need the library then skip and say why.
 # Environment: CXX (default g++), CXXFLAGS (extra flags, appended).
 set -eu
@@ -56,8 +57,8 @@ for f in "$hls"/*.cpp; do
   [ -e "$f" ] || continue
   obj="$out/hls-check/$(basename "$f" .cpp).o"
   # shellcheck disable=SC2046 # the header list is split on purpose
-  if stale "$obj" "$f" $(ls "$hls"/*.h "$hls"/*.hpp 2>/dev/null); then
-    "$cxx" -std=c++17 -Wall -Werror -Wno-unknown-pragmas -I "$hls" -c "$f" -o "$obj"
+  if stale "$obj" "$f" $(ls "$hls"/*.h "$hls"/*.hpp "$glue"/*.h 2>/dev/null); then
+    "$cxx" -std=c++17 -Wall -Werror -Wno-unknown-pragmas -I "$hls" -I "$glue" -c "$f" -o "$obj"
   fi
 done
 
@@ -74,7 +75,7 @@ done
 # shellcheck disable=SC2086,SC2046 # word splitting of the source lists is intended (paths have no blanks)
 if [ -n "$sources" ] && stale "$out/shiftformer-emu.xclbin" $sources "$emu/xrt_emu_kernel.h" \
     $(ls "$hls"/*.h "$hls"/*.hpp "$glue"/*.h 2>/dev/null); then
-  "$cxx" $xclbin_flags -shared -I "$hls" -I "$emu" -o "$out/shiftformer-emu.xclbin" $sources
+  "$cxx" $xclbin_flags -shared -I "$hls" -I "$glue" -I "$emu" -o "$out/shiftformer-emu.xclbin" $sources
 elif [ -z "$sources" ]; then
   echo "[shiftformer native] no src/main/hls or src/main/native/kernel-emu sources yet: shiftformer-emu.xclbin not built"
 fi
@@ -85,7 +86,7 @@ mock="$module/src/test/native/hls-mock"
 # shellcheck disable=SC2086,SC2046 # word splitting of the source lists is intended (paths have no blanks)
 if [ -n "$sources" ] && [ -d "$mock" ] && stale "$out/shiftformer-synth-emu.xclbin" $sources "$emu/xrt_emu_kernel.h" \
     "$mock"/*.h $(ls "$hls"/*.h "$hls"/*.hpp "$glue"/*.h 2>/dev/null); then
-  "$cxx" $xclbin_flags -D__SYNTHESIS__ -I "$mock" -shared -I "$hls" -I "$emu" -o "$out/shiftformer-synth-emu.xclbin" $sources
+  "$cxx" $xclbin_flags -D__SYNTHESIS__ -I "$mock" -shared -I "$hls" -I "$glue" -I "$emu" -o "$out/shiftformer-synth-emu.xclbin" $sources
 fi
 
 tsources=""

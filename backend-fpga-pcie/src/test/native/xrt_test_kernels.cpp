@@ -42,6 +42,14 @@ int overrun(void* const* args) {
   return 0;
 }
 
+// Writes n 64-byte words of 0x22 to w, a 512-bit port (the emulation accepts only whole words for it).
+int words(void* const* args) {
+  unsigned char* w = static_cast<unsigned char*>(args[0]);
+  int32_t n = *static_cast<const int32_t*>(args[1]);
+  for (int32_t i = 0; i < 64 * n; i++) w[i] = 0x22;
+  return 0;
+}
+
 const xrt_emu_arg kVaddArgs[] = {{"a", XRT_EMU_ARG_BUFFER, 0, 0},
                                  {"b", XRT_EMU_ARG_BUFFER, 0, 0},
                                  {"out", XRT_EMU_ARG_BUFFER, 0, 0},
@@ -50,6 +58,7 @@ const xrt_emu_arg kFill64Args[] = {
     {"out", XRT_EMU_ARG_BUFFER, 0, 0}, {"base", XRT_EMU_ARG_SCALAR, 8, 0}, {"n", XRT_EMU_ARG_SCALAR, 4, 0}};
 const xrt_emu_arg kFailArgs[] = {{"code", XRT_EMU_ARG_SCALAR, 4, 0}};
 const xrt_emu_arg kOverrunArgs[] = {{"out", XRT_EMU_ARG_BUFFER, 0, 2}, {"n", XRT_EMU_ARG_SCALAR, 4, 0}};
+const xrt_emu_arg kWordsArgs[] = {{"w", XRT_EMU_ARG_BUFFER, 64, 0}, {"n", XRT_EMU_ARG_SCALAR, 4, 0}};
 
 const xrt_emu_kernel kKernels[] = {
     {"vadd", 4, kVaddArgs, vadd},
@@ -57,6 +66,7 @@ const xrt_emu_kernel kKernels[] = {
     {"noop", 0, nullptr, noop},
     {"fail_with", 1, kFailArgs, fail_with},
     {"overrun", 2, kOverrunArgs, overrun},
+    {"words", 2, kWordsArgs, words},
 };
 
 }  // namespace

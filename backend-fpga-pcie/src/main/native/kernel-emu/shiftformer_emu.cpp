@@ -8,19 +8,20 @@
 
 namespace {
 
-// Argument order and kinds: shiftformer_kernel.h, enum sfk::Arg. Memory groups: the connectivity of
+// Argument order and kinds: shiftformer_kernel.h, enum sfk::Arg. Every buffer argument is a 512-bit port
+// (word512_t): size 64, so a buffer bound to it must hold whole 64-byte words. Memory groups: the connectivity of
 // src/main/vitis/connectivity-u250.cfg for the first seven (weights DDR[0], kv DDR[1], src DDR[2], the rest
 // DDR[3]) and, for the four weight stripes, a bank each (groups 4-7), as connectivity-u55c.cfg gives them
 // pseudo-channels of their own: a buffer allocated in the wrong group, a stripe in another stripe's bank
 // included, is rejected as a card would misroute it.
 const xrt_emu_arg kArgs[sfk::ARG_COUNT] = {
-    {"op", XRT_EMU_ARG_SCALAR, 4, 0},       {"batch", XRT_EMU_ARG_SCALAR, 4, 0},
-    {"flags", XRT_EMU_ARG_SCALAR, 4, 0},    {"weights", XRT_EMU_ARG_BUFFER, 0, 0},
-    {"kv", XRT_EMU_ARG_BUFFER, 0, 1},       {"src", XRT_EMU_ARG_BUFFER, 0, 2},
-    {"in", XRT_EMU_ARG_BUFFER, 0, 3},       {"out", XRT_EMU_ARG_BUFFER, 0, 3},
-    {"scratch", XRT_EMU_ARG_BUFFER, 0, 3},  {"taps", XRT_EMU_ARG_BUFFER, 0, 3},
-    {"wstripe0", XRT_EMU_ARG_BUFFER, 0, 4}, {"wstripe1", XRT_EMU_ARG_BUFFER, 0, 5},
-    {"wstripe2", XRT_EMU_ARG_BUFFER, 0, 6}, {"wstripe3", XRT_EMU_ARG_BUFFER, 0, 7},
+    {"op", XRT_EMU_ARG_SCALAR, 4, 0},        {"batch", XRT_EMU_ARG_SCALAR, 4, 0},
+    {"flags", XRT_EMU_ARG_SCALAR, 4, 0},     {"weights", XRT_EMU_ARG_BUFFER, 64, 0},
+    {"kv", XRT_EMU_ARG_BUFFER, 64, 1},       {"src", XRT_EMU_ARG_BUFFER, 64, 2},
+    {"in", XRT_EMU_ARG_BUFFER, 64, 3},       {"out", XRT_EMU_ARG_BUFFER, 64, 3},
+    {"scratch", XRT_EMU_ARG_BUFFER, 64, 3},  {"taps", XRT_EMU_ARG_BUFFER, 64, 3},
+    {"wstripe0", XRT_EMU_ARG_BUFFER, 64, 4}, {"wstripe1", XRT_EMU_ARG_BUFFER, 64, 5},
+    {"wstripe2", XRT_EMU_ARG_BUFFER, 64, 6}, {"wstripe3", XRT_EMU_ARG_BUFFER, 64, 7},
 };
 
 int32_t scalar(void* const* args, int i) {
@@ -32,9 +33,9 @@ int32_t scalar(void* const* args, int i) {
 int invoke(void* const* args) {
   shiftformer_step(scalar(args, sfk::ARG_OP), scalar(args, sfk::ARG_BATCH), scalar(args, sfk::ARG_FLAGS),
                    static_cast<const word512_t*>(args[sfk::ARG_WEIGHTS]), static_cast<word512_t*>(args[sfk::ARG_KV]),
-                   static_cast<word512_t*>(args[sfk::ARG_SRC]), static_cast<const int32_t*>(args[sfk::ARG_IN]),
+                   static_cast<word512_t*>(args[sfk::ARG_SRC]), static_cast<const word512_t*>(args[sfk::ARG_IN]),
                    static_cast<word512_t*>(args[sfk::ARG_OUT]), static_cast<word512_t*>(args[sfk::ARG_SCRATCH]),
-                   static_cast<int32_t*>(args[sfk::ARG_TAPS]), static_cast<const word512_t*>(args[sfk::ARG_WSTRIPE0]),
+                   static_cast<word512_t*>(args[sfk::ARG_TAPS]), static_cast<const word512_t*>(args[sfk::ARG_WSTRIPE0]),
                    static_cast<const word512_t*>(args[sfk::ARG_WSTRIPE0 + 1]),
                    static_cast<const word512_t*>(args[sfk::ARG_WSTRIPE0 + 2]),
                    static_cast<const word512_t*>(args[sfk::ARG_WSTRIPE0 + 3]));

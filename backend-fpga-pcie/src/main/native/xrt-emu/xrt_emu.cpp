@@ -12,8 +12,8 @@
 //   value is ignored; a hung run occupies the compute unit until the device closes; closing a run in
 //   flight, freeing a buffer an in-flight run uses and a kernel writing past a buffer's end are fatal
 //   errors (counted, printed, the call fails); each buffer argument has a memory group from the
-//   xclbin's connectivity table and a buffer from another group is rejected; device-only buffers have
-//   no host copy;
+//   xclbin's connectivity table and a buffer from another group is rejected, as is a buffer that is not a
+//   whole number of its port's words (64 bytes for a 512-bit port); device-only buffers have no host copy;
 // - faults and latency come from SHIFTFORMER_XRT_EMU (read at load) or xrtEmuConfigure().
 // Every failure sets errno and a thread-local message (xrtEmuLastError) naming the call.
 #include "xrt_emu.h"
@@ -445,11 +445,11 @@ std::string validateTable(const xrt_emu_kernel* ks, int count) {
     }
     for (int a = 0; a < k.nargs; a++) {
       const xrt_emu_arg& arg = k.args[a];
-      bool ok = (arg.kind == XRT_EMU_ARG_BUFFER && arg.size == 0) ||
+      bool ok = (arg.kind == XRT_EMU_ARG_BUFFER && (arg.size == 0 || arg.size == 4 || arg.size == 64)) ||
                 (arg.kind == XRT_EMU_ARG_SCALAR && (arg.size == 4 || arg.size == 8));
       if (!ok) {
         return std::string("kernel ") + k.name + " argument " + std::to_string(a) +
-               ": kind must be buffer (size 0) or scalar (size 4 or 8)";
+               ": kind must be buffer (size 0, 4 or 64: its port's word) or scalar (size 4 or 8)";
       }
       if (arg.group < 0 || static_cast<unsigned>(arg.group) >= kMemoryGroups ||
           (arg.kind == XRT_EMU_ARG_SCALAR && arg.group != 0)) {
@@ -490,6 +490,16 @@ int setArgFromVaList(Run& run, int index, va_list* ap, const char* call) {
                "%s(index %d): kernel %s argument %s is connected to memory group %d, but the buffer was "
                "allocated in group %u (allocate it in xrtKernelArgGroupId(kernel, %d))",
                call, index, k->name, desc.name, desc.group, arg.bo->group, index);
+      return -1;
+    }
+    if (desc.size > 0 && arg.bo->size % static_cast<size_t>(desc.size) != 0) {
+      // The port moves whole words (a 512-bit port: 64-byte beats); a buffer that ends inside one has its last
+      // beat partly outside it. Real XRT does not check: the kernel reads, and read-modify-writes, bytes past
+      // the buffer's end, whatever the allocator put there.
+      failWith(EINVAL,
+               "%s(index %d): kernel %s argument %s is a port of %d-byte words, but the buffer holds %zu bytes, "
+               "not a whole number of words (round its size up to a multiple of %d)",
+               call, index, k->name, desc.name, desc.size, arg.bo->size, desc.size);
       return -1;
     }
   } else if (desc.size == 4) {

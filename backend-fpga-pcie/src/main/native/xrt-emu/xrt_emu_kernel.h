@@ -14,7 +14,8 @@ enum xrt_emu_arg_kind { XRT_EMU_ARG_BUFFER = 0, XRT_EMU_ARG_SCALAR = 1 };
 typedef struct {
   const char* name;
   int kind;
-  int size; /* scalar size in bytes: 4 or 8; 0 for buffers */
+  int size; /* scalar size in bytes: 4 or 8; for a buffer, its port's word in bytes (4, or 64 for a 512-bit
+               port: xrtRunSetArg rejects a buffer that is not a whole number of words) or 0 (any size) */
   int group;
 } xrt_emu_arg;
 typedef struct {

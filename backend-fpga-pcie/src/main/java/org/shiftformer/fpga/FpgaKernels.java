@@ -55,7 +55,7 @@ final class FpgaKernels implements IntKernels, AutoCloseable {
         try {
             for (int arg : new int[] {ARG_WEIGHTS, ARG_KV, ARG_SRC, ARG_TAPS, ARG_WSTRIPE0, ARG_WSTRIPE0 + 1,
                 ARG_WSTRIPE0 + 2, ARG_WSTRIPE0 + 3}) {
-                placeholders[arg] = device.alloc(64, XrtDevice.BO_FLAGS_DEV_ONLY, kernel.groupId(arg));
+                placeholders[arg] = device.alloc(TENSOR_ALIGN, XrtDevice.BO_FLAGS_DEV_ONLY, kernel.groupId(arg));
             }
         } catch (RuntimeException e) {
             for (XrtBuffer p : placeholders) {
@@ -67,7 +67,8 @@ final class FpgaKernels implements IntKernels, AutoCloseable {
 
     /**
      * Makes room for {@code inWords} operand words, {@code outWords} result words, {@code scratchBytes},
-     * {@code weightsBytes} (0: the op reads no weights) and {@code stripeBytes} per weight stripe (0: none).
+     * {@code weightsBytes} (0: the op reads no weights) and {@code stripeBytes} per weight stripe (0: none); every
+     * buffer a whole number of 64-byte words, as the kernel's 512-bit ports need.
      */
     private void ensure(long inWords, long outWords, long scratchBytes, long weightsBytes, long stripeBytes) {
         cu.checkFree("op-level kernels", kernel.name()); // a timed-out run holds the compute unit: grow nothing
@@ -76,13 +77,13 @@ final class FpgaKernels implements IntKernels, AutoCloseable {
         // a grown buffer replaces the old one in the run first; the old one is freed after (no run is in flight)
         if (in == null || in.size() < inBytes) {
             XrtBuffer old = in;
-            in = device.alloc(Math.max(inBytes, 1 << 16), kernel.groupId(ARG_IN));
+            in = device.alloc(Math.max(alignUp(inBytes), 1 << 16), kernel.groupId(ARG_IN));
             inMap = in.map();
             repoint(ARG_IN, in, old);
         }
         if (out == null || out.size() < outBytes) {
             XrtBuffer old = out;
-            out = device.alloc(Math.max(outBytes, 1 << 16), kernel.groupId(ARG_OUT));
+            out = device.alloc(Math.max(alignUp(outBytes), 1 << 16), kernel.groupId(ARG_OUT));
             outMap = out.map();
             if (runner != null) { // the runner reads the status word through its own map of out
                 closeRunner();
@@ -91,19 +92,20 @@ final class FpgaKernels implements IntKernels, AutoCloseable {
         }
         if (scratch == null || scratch.size() < scratchBytes) {
             XrtBuffer old = scratch;
-            scratch = device.alloc(Math.max(scratchBytes, 1 << 16), XrtDevice.BO_FLAGS_DEV_ONLY, kernel.groupId(ARG_SCRATCH));
+            scratch = device.alloc(Math.max(alignUp(scratchBytes), 1 << 16), XrtDevice.BO_FLAGS_DEV_ONLY,
+                    kernel.groupId(ARG_SCRATCH));
             repoint(ARG_SCRATCH, scratch, old);
         }
         if (weightsBytes > 0 && (weights == null || weights.size() < weightsBytes)) {
             XrtBuffer old = weights;
-            weights = device.alloc(Math.max(weightsBytes, 1 << 16), kernel.groupId(ARG_WEIGHTS));
+            weights = device.alloc(Math.max(alignUp(weightsBytes), 1 << 16), kernel.groupId(ARG_WEIGHTS));
             weightsMap = weights.map();
             repoint(ARG_WEIGHTS, weights, old);
         }
         for (int s = 0; s < WEIGHT_STRIPES; s++) {
             if (stripeBytes > 0 && (stripes[s] == null || stripes[s].size() < stripeBytes)) {
                 XrtBuffer old = stripes[s];
-                stripes[s] = device.alloc(Math.max(stripeBytes, 1 << 16), kernel.groupId(ARG_WSTRIPE0 + s));
+                stripes[s] = device.alloc(Math.max(alignUp(stripeBytes), 1 << 16), kernel.groupId(ARG_WSTRIPE0 + s));
                 stripeMaps[s] = stripes[s].map();
                 repoint(ARG_WSTRIPE0 + s, stripes[s], old);
             }

@@ -123,6 +123,22 @@ final class FpgaLayout {
     static final int OUT_CYCLES_LO = 2;
     static final int OUT_CYCLES_HI = 3;
     static final int DECODE_WORDS_PER_SEQ = 5;
+    /** int32 words per 64-byte word of the kernel's 512-bit ports (in, out and taps hold int32 words). */
+    static final int WORD_INTS = 16;
+
+    /** {@code v} int32 words rounded up to whole 64-byte port words (shiftformer_kernel.h, {@code align_words}). */
+    static long alignWords(long v) {
+        return (v + WORD_INTS - 1) / WORD_INTS * WORD_INTS;
+    }
+
+    /**
+     * The word index of sequence {@code b}'s tokens in the input of an ENCODE run of {@code batch} sources
+     * (shiftformer_kernel.h, {@code enc_tokens_at}): after the header and the (slot, length) pairs, each source's
+     * tokens start on a 64-byte word, {@code alignWords(maxPositions)} words apart.
+     */
+    static long encodeTokensAt(int batch, int b, int maxPositions) {
+        return IN_HDR + alignWords(2L * batch) + b * alignWords(maxPositions);
+    }
 
     // op-level parameters in[0 .. IN_HDR): byte offsets into the weights buffer
     static final int P_LIN_W_OFF = 5;
@@ -130,10 +146,14 @@ final class FpgaLayout {
     static final int P_LN_GAMMA_OFF = 4;
     static final int P_LN_BETA_OFF = 5;
 
-    /** SPEC.md section 8: the kernel's on-chip score and probability rows hold this many positions. */
+    /** SPEC.md section 8: the kernel's on-chip score and probability rows hold this many positions (datapath.h). */
     static final int MAX_POSITIONS = 8192;
 
-    /** {@code v} rounded up to a multiple of {@link #TENSOR_ALIGN} (shiftformer_kernel.h, {@code align_up}). */
+    /**
+     * {@code v} rounded up to a multiple of {@link #TENSOR_ALIGN} (shiftformer_kernel.h, {@code align_up}): also the
+     * size of every buffer the host allocates, since each kernel argument is a 512-bit port that moves whole 64-byte
+     * words (the emulation rejects a buffer that is not).
+     */
     static long alignUp(long v) {
         return (v + TENSOR_ALIGN - 1) / TENSOR_ALIGN * TENSOR_ALIGN;
     }

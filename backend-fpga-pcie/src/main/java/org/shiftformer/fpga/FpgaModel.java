@@ -92,7 +92,7 @@ final class FpgaModel implements LoadedModel {
             in = alloc(bytes[ARG_IN], ARG_IN);
             out = alloc(bytes[ARG_OUT], ARG_OUT);
             XrtBuffer scratch = allocDeviceOnly(bytes[ARG_SCRATCH], ARG_SCRATCH);
-            XrtBuffer noTaps = allocDeviceOnly(64, ARG_TAPS);
+            XrtBuffer noTaps = allocDeviceOnly(TENSOR_ALIGN, ARG_TAPS);
             srcMap = src.map();
             inMap = in.map();
             outMap = out.map();
@@ -107,21 +107,26 @@ final class FpgaModel implements LoadedModel {
      * Bytes of each buffer argument but the weights (indexed by {@code ARG_*}; the weights are the
      * {@link DeviceImage}) for a model of shape {@code cfg} with the given slots: the KV cache, the sources,
      * the per-step input (a decoder step of every KV slot, or an encoder run of {@link #ENCODE_CHUNK}
-     * sources), the output (status words and every slot's logits), the scratch and the full taps buffer.
-     * The kernel's {@code depth=} pragmas are these sizes for the base preset (HlsInterfaceRulesTest).
+     * sources, each source's tokens on a 64-byte word), the output (status words and every slot's logits), the
+     * scratch and the full taps buffer, each rounded up to whole 64-byte words (the kernel's ports are 512 bits
+     * wide). The kernel's {@code depth=} pragmas are these sizes for the base preset (HlsInterfaceRulesTest).
      */
     static long[] bufferBytes(ModelConfig cfg, int kvSlots, int srcSlots) {
         long d = cfg.dModel();
         long block = (long) cfg.maxPositions() * d;
         long[] bytes = new long[ARG_COUNT];
+        int chunk = Math.min(srcSlots, ENCODE_CHUNK);
         bytes[ARG_KV] = (long) kvSlots * cfg.decoderLayers() * 2 * block;
         bytes[ARG_SRC] = (long) srcSlots * (1 + 2L * cfg.decoderLayers()) * block;
-        bytes[ARG_IN] = 4 * (IN_HDR + Math.max((long) DECODE_WORDS_PER_SEQ * kvSlots,
-                (long) Math.min(srcSlots, ENCODE_CHUNK) * (2 + cfg.maxPositions())));
+        bytes[ARG_IN] = 4 * Math.max(IN_HDR + (long) DECODE_WORDS_PER_SEQ * kvSlots,
+                encodeTokensAt(chunk, chunk, cfg.maxPositions()));
         bytes[ARG_OUT] = 4 * (OUT_HDR + (long) kvSlots * cfg.vocabSize());
         bytes[ARG_SCRATCH] = scratchBytes(Math.max(cfg.maxPositions(), kvSlots), d, cfg.dFf());
         bytes[ARG_TAPS] = 4 * Math.max((2L * cfg.encoderLayers() + 2) * block,
                 (long) kvSlots * (3L * cfg.decoderLayers() + 2) * d);
+        for (int arg = 0; arg < ARG_COUNT; arg++) {
+            bytes[arg] = alignUp(bytes[arg]); // whole 64-byte words: every argument is a 512-bit port
+        }
         return bytes;
     }
 
@@ -184,13 +189,12 @@ final class FpgaModel implements LoadedModel {
             int chunk = tap != null ? 1 : encodeChunk;
             for (int first = 0; first < sources.size(); first += chunk) {
                 int batch = Math.min(chunk, sources.size() - first);
-                int tokenBase = IN_HDR + 2 * batch;
-                int words = tokenBase;
+                long words = IN_HDR;
                 for (int b = 0; b < batch; b++) {
                     int[] toks = sources.get(first + b);
                     inMap.set(INT_LE, 4L * (IN_HDR + 2 * b), made.get(first + b).slot);
                     inMap.set(INT_LE, 4L * (IN_HDR + 2 * b + 1), toks.length);
-                    int at = tokenBase + b * cfg.maxPositions();
+                    long at = encodeTokensAt(batch, b, cfg.maxPositions());
                     MemorySegment.copy(toks, 0, inMap, INT_LE, 4L * at, toks.length);
                     words = at + toks.length;
                 }

@@ -151,9 +151,12 @@ class FpgaCycleAgreementTest {
         }
     }
 
-    /** A head of 260 positions x d_k 1024 exceeds KV_ON_CHIP: the encoder streams its keys per query row. */
+    /**
+     * A head of 260 positions x d_k 1024 exceeds KV_ON_CHIP: the encoder streams its keys per query row, the decoder's
+     * cross-attention per key.
+     */
     @Test
-    void anEncoderHeadTooLargeForTheChipStreamsItsKeysAndStillAgrees() {
+    void headsTooLargeForTheChipStreamTheirKeysAndStillAgree() {
         ModelConfig cfg = new ModelConfig(1024, 1, 64, 1, 1, 50, 264, 1, 0, 1, 2);
         assertTrue(260L * cfg.dHead() > DatapathCycles.KV_ON_CHIP);
         try (FpgaModel m = (FpgaModel) fpga.load(RandomModels.generate(cfg, 9))) {
@@ -161,6 +164,14 @@ class FpgaCycleAgreementTest {
             List<int[]> sources = List.of(new SplittableRandom(1).ints(260, 3, 50).toArray(), new int[] {4, 5, 6});
             EncodeResult enc = m.encode(sources, null);
             assertEquals(DatapathCycles.encode(cfg, lengths, false).cycles(), enc.cost().deviceCycles(), "encode 260 + 3");
+            // a decoder step over both: the 260-long cross-attention streams, the 3-long one and self-attention stage
+            List<DecoderState> states = List.of(m.newDecoder(enc.sources().get(0), 4), m.newDecoder(enc.sources().get(1), 4));
+            StepCost cost = m.decodeStep(states, new int[] {1, 1}, new int[2 * cfg.vocabSize()], null);
+            assertEquals(DatapathCycles.decodeStep(cfg, new int[] {0, 0}, lengths, false).cycles(), cost.deviceCycles(),
+                    "decoder step over sources of 260 and 3");
+            for (DecoderState s : states) {
+                s.close();
+            }
             for (EncodedSource s : enc.sources()) {
                 s.close();
             }

@@ -56,7 +56,10 @@ class FpgaDeviceMemoryTest {
                 // one slot at a time), in and out; the KV cache (8 slots x 2 layers x K,V x 32 positions x 64 =
                 // 65536 bytes), the scratch and the 64-byte placeholder taps are device-only
                 long srcBytes = 4L * (1 + 2 * 2) * 32 * 64;
-                long inBytes = 4L * (FpgaLayout.IN_HDR + Math.max(5 * 8, 4 * (2 + 32)));
+                // in: the larger of a decoder step of 8 slots and an encoder run of 4 sources (each source's 32 tokens
+                // on a 64-byte word), in whole 64-byte words
+                long inBytes = 4L * Math.max(FpgaLayout.IN_HDR + 5 * 8, FpgaLayout.encodeTokensAt(4, 4, 32));
+                assertEquals(0, inBytes % 64);
                 long outBytes = 4L * (FpgaLayout.OUT_HDR + 8 * 400);
                 assertEquals(imageBytes + srcBytes + inBytes + outBytes, emu.hostCopyBytes() - host0, "host-copy bytes of a loaded model");
                 assertEquals(1, emu.liveRuns() - runs0, "one run handle, opened at load and reused by every step");
@@ -66,8 +69,9 @@ class FpgaDeviceMemoryTest {
                 long to = emu.bytesSyncedToDevice();
                 long from = emu.bytesSyncedFromDevice();
                 EncodeResult enc = m.encode(List.of(new int[] {4, 5, 6}, new int[] {7, 8, 9, 10, 11}), null);
-                // header, 2 (slot, length) pairs, sequence 0 at its P-word stride, then sequence 1's 5 tokens
-                assertEquals(4L * (FpgaLayout.IN_HDR + 4 + CFG.maxPositions() + 5), emu.bytesSyncedToDevice() - to);
+                // header, 2 (slot, length) pairs padded to a 16-word port word, sequence 0 at its P-word stride, then
+                // sequence 1's 5 tokens
+                assertEquals(4L * (FpgaLayout.IN_HDR + 16 + CFG.maxPositions() + 5), emu.bytesSyncedToDevice() - to);
                 assertEquals(4L * FpgaLayout.OUT_HDR, emu.bytesSyncedFromDevice() - from);
 
                 List<DecoderState> states = new ArrayList<>();

@@ -93,6 +93,26 @@ class FpgaMatchesSimTest {
         }
     }
 
+    /**
+     * A head of 260 positions x d_k 1024 exceeds the kernel's KV_ON_CHIP: the encoder and the decoder's
+     * cross-attention stream its keys and values per row instead of staging them on chip (the self-attention, a few
+     * positions long, still goes through the heads' dataflow region). Same logits as the simulator.
+     */
+    @Test
+    void headsTooLongForTheChipStreamAndStillGiveTheSimulatorsLogits() {
+        ModelConfig cfg = new ModelConfig(1024, 1, 64, 1, 1, 50, 264, 1, 0, 1, 2);
+        QuantizedModel model = RandomModels.generate(cfg, 9);
+        List<int[]> sources = List.of(new SplittableRandom(1).ints(260, 3, 50).toArray());
+        try (LoadedModel f = fpga.load(model); LoadedModel s = sim.load(model)) {
+            List<int[]> logitsF = new ArrayList<>();
+            List<int[]> logitsS = new ArrayList<>();
+            assertArrayEquals(decode(s, sources, 3, logitsS).get(0), decode(f, sources, 3, logitsF).get(0), "tokens");
+            for (int step = 0; step < 3; step++) {
+                assertArrayEquals(logitsS.get(step), logitsF.get(step), "int32 logits of step " + step);
+            }
+        }
+    }
+
     /** Feeds BOS and two tokens, forks, feeds different tokens to both, returns both logits rows. */
     private static int[] forkAndContinue(LoadedModel m, ModelConfig cfg) {
         int v = cfg.vocabSize();

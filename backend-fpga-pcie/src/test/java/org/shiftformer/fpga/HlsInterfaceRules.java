@@ -41,6 +41,17 @@ import java.util.regex.Pattern;
  *       at least two, each a read-only {@code const} port with a bundle of its own (no other port, stripe or
  *       not, uses it); in a connectivity file that puts them on HBM, no stripe's pseudo-channels overlap
  *       another port's (a shared pseudo-channel would share its bandwidth: no striping).</li>
+ *   <li>trip-count maxima are the loops' limits ({@link #tripcountsMatchLimits}): a loop with a run-time bound and a
+ *       {@code LOOP_TRIPCOUNT} has the form {@code for (T v = START; v < BOUND; v++ | v += STEP)}, its bound is
+ *       clamped to a compile-time limit, and the pragma's {@code max=} is the largest trip count that limit allows,
+ *       {@code ceil((LIMIT - START) / STEP)} (START 0 when it is not a constant). The limit of a bound is found
+ *       lexically: a constant ({@code constexpr}/{@code const} integers and enum values of the sources), a
+ *       {@code min32}/{@code min64} with a constant argument, a local variable declared (before the loop, in the
+ *       same function) from such an expression, or a parameter whose argument has a limit at every call of the
+ *       function; {@code +}, {@code *}, {@code /} and {@code %} by constants, {@code <<} and casts pass limits
+ *       through, and {@code a - b} keeps the limit of {@code a} (every quantity a loop counts is non-negative). A
+ *       struct member ({@code p.blocks}) or any other call has none: clamp it where it is used. A {@code while}
+ *       loop has no limit.</li>
  * </ol>
  */
 final class HlsInterfaceRules {
@@ -66,6 +77,7 @@ final class HlsInterfaceRules {
         List<String> bad = new ArrayList<>();
         Map<String, String> code = new LinkedHashMap<>();
         kernel.forEach((name, text) -> code.put(name, stripComments(text)));
+        bad.addAll(tripcountsMatchLimits(code));
         code.forEach((name, text) -> {
             bad.addAll(loopsWithoutTripcount(name, text));
             if (Pattern.compile("\\bvoid\\s*\\*").matcher(text).find()) {
@@ -296,44 +308,477 @@ final class HlsInterfaceRules {
     private static final Pattern TRIPCOUNT = Pattern.compile(
             "#pragma\\s+HLS\\s+LOOP_TRIPCOUNT\\s+min=(\\d+)\\s+max=(\\d+)");
 
-    /** Loops with a run-time bound and no LOOP_TRIPCOUNT pragma (min, max) at the top of their body (rule 8). */
-    static List<String> loopsWithoutTripcount(String file, String code) {
-        List<String> out = new ArrayList<>();
+    /**
+     * A loop of the source: {@code for} or {@code while}, its header, where it is (for messages), its header's three
+     * parts (a {@code for} loop), whether its bound is a constant, and the top of its braced body before any nested
+     * loop (null without a braced body).
+     */
+    private record Loop(String kind, int at, String where, String[] parts, boolean fixed, String top) {
+    }
+
+    private static List<Loop> loops(String file, String code) {
+        List<Loop> out = new ArrayList<>();
         Matcher m = LOOP.matcher(code);
         while (m.find()) {
             int close = matching(code, m.end() - 1, '(', ')');
             String header = code.substring(m.end(), close);
             int line = 1 + (int) code.substring(0, m.start()).chars().filter(c -> c == '\n').count();
             String where = file + ":" + line + ": loop '" + m.group(1) + " (" + header.replaceAll("\\s+", " ").trim() + ")'";
-            if (m.group(1).equals("for")) {
-                String[] parts = header.split(";", -1);
-                if (parts.length != 3) {
-                    out.add(where + " is unreadable (rule 8)");
-                    continue;
-                }
-                if (FIXED_BOUND.matcher(parts[1]).matches()) {
-                    continue;
-                }
-            }
+            String[] parts = header.split(";", -1);
+            boolean fixed = m.group(1).equals("for") && parts.length == 3 && FIXED_BOUND.matcher(parts[1]).matches();
             int open = close + 1;
             while (open < code.length() && Character.isWhitespace(code.charAt(open))) {
                 open++;
             }
-            if (open >= code.length() || code.charAt(open) != '{') {
-                out.add(where + " has a run-time bound and no braced body for a LOOP_TRIPCOUNT pragma (rule 8)");
+            String top = null;
+            if (open < code.length() && code.charAt(open) == '{') {
+                String body = body(code, open);
+                Matcher nested = LOOP.matcher(body);
+                top = nested.find() ? body.substring(0, nested.start()) : body;
+            }
+            out.add(new Loop(m.group(1), m.start(), where, parts, fixed, top));
+        }
+        return out;
+    }
+
+    /** Loops with a run-time bound and no LOOP_TRIPCOUNT pragma (min, max) at the top of their body (rule 8). */
+    static List<String> loopsWithoutTripcount(String file, String code) {
+        List<String> out = new ArrayList<>();
+        for (Loop l : loops(file, code)) {
+            if (l.kind.equals("for") && l.parts.length != 3) {
+                out.add(l.where + " is unreadable (rule 8)");
                 continue;
             }
-            String body = body(code, open);
-            Matcher nested = LOOP.matcher(body);
-            String top = nested.find() ? body.substring(0, nested.start()) : body;
-            Matcher tc = TRIPCOUNT.matcher(top);
+            if (l.fixed) {
+                continue;
+            }
+            if (l.top == null) {
+                out.add(l.where + " has a run-time bound and no braced body for a LOOP_TRIPCOUNT pragma (rule 8)");
+                continue;
+            }
+            Matcher tc = TRIPCOUNT.matcher(l.top);
             if (!tc.find()) {
-                out.add(where + " has a run-time bound and no LOOP_TRIPCOUNT min= max= pragma (rule 8)");
+                out.add(l.where + " has a run-time bound and no LOOP_TRIPCOUNT min= max= pragma (rule 8)");
             } else if (Long.parseLong(tc.group(2)) < 1 || Long.parseLong(tc.group(1)) > Long.parseLong(tc.group(2))) {
-                out.add(where + ": LOOP_TRIPCOUNT min=" + tc.group(1) + " max=" + tc.group(2) + " is no range (rule 8)");
+                out.add(l.where + ": LOOP_TRIPCOUNT min=" + tc.group(1) + " max=" + tc.group(2) + " is no range (rule 8)");
             }
         }
         return out;
+    }
+
+    /**
+     * Rule 10 on comment-free sources (file name to text): every loop with a run-time bound and a
+     * {@code LOOP_TRIPCOUNT} pragma has a clamped bound whose largest trip count is the pragma's {@code max=}.
+     * Loops without the pragma (or unreadable) are rule 8's.
+     */
+    static List<String> tripcountsMatchLimits(Map<String, String> code) {
+        List<String> out = new ArrayList<>();
+        Limits limits = new Limits(code);
+        code.forEach((file, text) -> {
+            for (Loop l : loops(file, text)) {
+                Matcher tc = l.top == null || l.fixed ? null : TRIPCOUNT.matcher(l.top);
+                if (tc == null || !tc.find() || (l.kind.equals("for") && l.parts.length != 3)) {
+                    continue;
+                }
+                long max = Long.parseLong(tc.group(2));
+                Long trips = l.kind.equals("while") ? null : limits.trips(file, l.at, l.parts);
+                if (l.kind.equals("while")) {
+                    out.add(l.where + " is a while loop: no compile-time limit for its LOOP_TRIPCOUNT max=" + max + " (rule 10)");
+                } else if (trips == null) {
+                    out.add(l.where + " has no bound clamped to a compile-time limit (min32/min64 with a constant, where it"
+                            + " is computed or passed) for its LOOP_TRIPCOUNT max=" + max + " (rule 10)");
+                } else if (trips != max) {
+                    out.add(l.where + ": LOOP_TRIPCOUNT max=" + max + ", but its clamped bound allows " + trips
+                            + " iterations (rule 10)");
+                }
+            }
+        });
+        return out;
+    }
+
+    /**
+     * The integer constants of comment-free sources: {@code constexpr} and {@code const} integer definitions and enum
+     * values (implicit ones count up), evaluated in order of definition across the files.
+     */
+    static Map<String, Long> constants(Map<String, String> code) {
+        Map<String, Long> known = new HashMap<>();
+        List<String[]> pending = new ArrayList<>();
+        Pattern def = Pattern.compile("\\b(?:constexpr|const)\\s+(?:u?int(?:8|16|32|64)_t|int|long)\\s+([A-Za-z_]\\w*)\\s*=\\s*([^;{}]+);");
+        Pattern en = Pattern.compile("\\benum\\s+\\w+\\s*(?::\\s*\\w+)?\\s*\\{([^}]*)}");
+        for (String text : code.values()) {
+            Matcher d = def.matcher(text);
+            while (d.find()) {
+                pending.add(new String[] {d.group(1), d.group(2)});
+            }
+            Matcher e = en.matcher(text);
+            while (e.find()) {
+                String previous = null;
+                for (String item : e.group(1).split(",")) {
+                    String it = item.trim();
+                    if (it.isEmpty()) {
+                        continue;
+                    }
+                    int eq = it.indexOf('=');
+                    String name = (eq < 0 ? it : it.substring(0, eq)).trim();
+                    String expr = eq < 0 ? (previous == null ? "0" : "(" + previous + ") + 1") : it.substring(eq + 1);
+                    pending.add(new String[] {name, expr});
+                    previous = name;
+                }
+            }
+        }
+        boolean progress = true;
+        while (progress && !pending.isEmpty()) {
+            progress = false;
+            for (java.util.Iterator<String[]> it = pending.iterator(); it.hasNext(); ) {
+                String[] p = it.next();
+                Long v = new Expr(p[1], known::get, null).parse();
+                if (v != null) {
+                    known.put(p[0], v);
+                    it.remove();
+                    progress = true;
+                }
+            }
+        }
+        return known;
+    }
+
+    /** Limits of loop bounds (rule 10): constants, clamps, local declarations and call sites. */
+    private static final class Limits {
+        private static final Pattern FUNCTION = Pattern.compile("\\b([A-Za-z_]\\w*)\\s*\\(([^(){};]*)\\)\\s*(?:const\\s*)?\\{");
+        private static final java.util.Set<String> KEYWORDS = java.util.Set.of("if", "for", "while", "switch", "return", "sizeof");
+        private static final Pattern TYPE = Pattern.compile(
+                "^(?:const\\s+)?(?:u?int(?:8|16|32|64)_t|int|long|bool|auto)\\s+(.*)$", Pattern.DOTALL);
+        private final Map<String, String> code;
+        private final Map<String, Long> constants;
+        private final List<Function> functions = new ArrayList<>();
+
+        private record Function(String name, String file, List<String> params, int start, int open, int close) {
+        }
+
+        Limits(Map<String, String> code) {
+            this.code = code;
+            this.constants = constants(code);
+            code.forEach((file, text) -> {
+                Matcher f = FUNCTION.matcher(text);
+                while (f.find()) {
+                    if (KEYWORDS.contains(f.group(1))) {
+                        continue;
+                    }
+                    List<String> params = new ArrayList<>();
+                    for (String p : f.group(2).split(",")) {
+                        Matcher n = Pattern.compile("(\\w+)\\s*(?:\\[[^\\]]*]\\s*)*$").matcher(p.trim());
+                        params.add(n.find() ? n.group(1) : "");
+                    }
+                    functions.add(new Function(f.group(1), file, params, f.start(), f.end() - 1,
+                            matching(text, f.end() - 1, '{', '}')));
+                }
+            });
+        }
+
+        /** The largest trip count of a for loop at {@code at} with header parts (init, condition, step), or null. */
+        Long trips(String file, int at, String[] parts) {
+            Matcher init = Pattern.compile("^\\s*(?:[\\w:]+\\s+)?(\\w+)\\s*=\\s*(.+?)\\s*$", Pattern.DOTALL).matcher(parts[0]);
+            if (!init.matches()) {
+                return null;
+            }
+            String v = init.group(1);
+            Matcher cond = Pattern.compile("^\\s*" + v + "\\s*<\\s*(.+?)\\s*$", Pattern.DOTALL).matcher(parts[1]);
+            Matcher step = Pattern.compile("^\\s*(?:" + v + "\\s*\\+\\+|\\+\\+\\s*" + v + "|" + v + "\\s*\\+=\\s*(.+?))\\s*$",
+                    Pattern.DOTALL).matcher(parts[2]);
+            if (!cond.matches() || !step.matches()) {
+                return null;
+            }
+            Long by = step.group(1) == null ? Long.valueOf(1) : constant(step.group(1));
+            Long start = constant(init.group(2));
+            Long limit = limit(cond.group(1), file, at, 0);
+            if (by == null || by < 1 || limit == null) {
+                return null;
+            }
+            long span = limit - (start == null ? 0 : start);
+            return span <= 0 ? 0 : (span + by - 1) / by;
+        }
+
+        private Long constant(String expr) {
+            return new Expr(expr, constants::get, null).parse();
+        }
+
+        /** An upper bound of {@code expr} as it stands at {@code at} in {@code file}, or null. */
+        private Long limit(String expr, String file, int at, int depth) {
+            if (depth > 6) {
+                return null;
+            }
+            return new Expr(expr, constants::get, name -> variable(name, file, at, depth)).parse();
+        }
+
+        /** A local declared before {@code at} in its function, or a parameter resolved at every call. */
+        private Long variable(String name, String file, int at, int depth) {
+            if (!name.matches("[A-Za-z_]\\w*")) {
+                return null; // a struct member: no limit
+            }
+            Function f = enclosing(file, at);
+            if (f == null) {
+                return null;
+            }
+            String text = code.get(file);
+            String before = text.substring(f.open + 1, at);
+            String declared = null;
+            int declaredAt = -1;
+            int statement = 0;
+            int parens = 0;
+            for (int i = 0; i <= before.length(); i++) {
+                char c = i < before.length() ? before.charAt(i) : ';';
+                if (c == '(') {
+                    parens++;
+                } else if (c == ')') {
+                    parens--;
+                } else if (parens == 0 && (c == ';' || c == '{' || c == '}')) {
+                    if (c == ';') {
+                        Matcher t = TYPE.matcher(before.substring(statement, i).replaceAll("(?m)^\\s*#.*$", "").trim());
+                        if (t.matches()) {
+                            for (String decl : splitTop(t.group(1))) {
+                                Matcher d = Pattern.compile("^\\s*" + name + "\\s*=\\s*(.+)$", Pattern.DOTALL).matcher(decl);
+                                if (d.matches()) {
+                                    declared = d.group(1);
+                                    declaredAt = f.open + 1 + statement;
+                                }
+                            }
+                        }
+                    }
+                    statement = i + 1;
+                }
+            }
+            if (declared != null) {
+                return limit(declared, file, declaredAt, depth + 1);
+            }
+            int index = f.params.indexOf(name);
+            if (index < 0) {
+                return null;
+            }
+            Long max = null;
+            for (Map.Entry<String, String> e : code.entrySet()) {
+                Matcher call = Pattern.compile("\\b" + f.name + "\\s*(?:<[^<>();]*>)?\\s*\\(").matcher(e.getValue());
+                while (call.find()) {
+                    if (e.getKey().equals(f.file) && call.start() == f.start) {
+                        continue; // the definition itself
+                    }
+                    Function caller = enclosing(e.getKey(), call.start());
+                    if (caller == null) {
+                        continue; // a declaration
+                    }
+                    int close = matching(e.getValue(), call.end() - 1, '(', ')');
+                    List<String> args = splitTop(e.getValue().substring(call.end(), close));
+                    if (args.size() != f.params.size()) {
+                        return null;
+                    }
+                    Long l = limit(args.get(index), e.getKey(), call.start(), depth + 1);
+                    if (l == null) {
+                        return null;
+                    }
+                    max = max == null ? l : Math.max(max, l);
+                }
+            }
+            return max;
+        }
+
+        private Function enclosing(String file, int at) {
+            Function best = null;
+            for (Function f : functions) {
+                if (f.file.equals(file) && f.open < at && at < f.close && (best == null || f.open > best.open)) {
+                    best = f;
+                }
+            }
+            return best;
+        }
+    }
+
+    /** {@code text} split at commas outside parentheses and brackets. */
+    private static List<String> splitTop(String text) {
+        List<String> out = new ArrayList<>();
+        int depth = 0;
+        int start = 0;
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (c == '(' || c == '[') {
+                depth++;
+            } else if (c == ')' || c == ']') {
+                depth--;
+            } else if (c == ',' && depth == 0) {
+                out.add(text.substring(start, i));
+                start = i + 1;
+            }
+        }
+        out.add(text.substring(start));
+        return out;
+    }
+
+    /**
+     * An integer expression of the kernel's style, evaluated exactly (constants only) or, given the limits of
+     * run-time names ({@code variables}), as an upper bound: {@code +}, {@code *}, {@code <<} and casts pass limits
+     * through; the right operand of {@code /}, {@code >>} must be a constant; {@code a - b} subtracts a constant
+     * {@code b} and otherwise keeps {@code a}'s limit (b >= 0); {@code a % b} is below {@code b};
+     * {@code min32}/{@code min64} take the smaller of the limits they have. Null when it cannot be evaluated.
+     */
+    private static final class Expr {
+        private static final Pattern CAST = Pattern.compile("\\(\\s*(?:const\\s+)?(?:u?int(?:8|16|32|64)_t|int|long)\\s*\\)");
+        private static final Pattern NUMBER = Pattern.compile("0[xX][0-9a-fA-F]+|\\d+");
+        private static final Pattern NAME = Pattern.compile("[A-Za-z_]\\w*(?:\\s*\\.\\s*\\w+)*");
+        private final String s;
+        private final java.util.function.Function<String, Long> constants;
+        private final java.util.function.Function<String, Long> variables;
+        private int i;
+
+        Expr(String s, java.util.function.Function<String, Long> constants,
+             java.util.function.Function<String, Long> variables) {
+            this.s = s;
+            this.constants = constants;
+            this.variables = variables;
+        }
+
+        Long parse() {
+            try {
+                Long v = shift();
+                skip();
+                return i == s.length() ? v : null;
+            } catch (RuntimeException e) {
+                return null;
+            }
+        }
+
+        private boolean bound() {
+            return variables != null;
+        }
+
+        /** The operand just parsed (from {@code from}) if it is a compile-time constant, else null. */
+        private Long exact(int from) {
+            return new Expr(s.substring(from, i), constants, null).parse();
+        }
+
+        private void skip() {
+            while (i < s.length() && Character.isWhitespace(s.charAt(i))) {
+                i++;
+            }
+        }
+
+        private boolean eat(String op) {
+            skip();
+            if (s.startsWith(op, i) && !(op.length() == 1 && "<>".contains(op) && s.startsWith(op + op, i))) {
+                i += op.length();
+                return true;
+            }
+            return false;
+        }
+
+        private Long shift() {
+            Long v = sum();
+            while (true) {
+                boolean left = eat("<<");
+                if (!left && !eat(">>")) {
+                    return v;
+                }
+                int from = i;
+                Long r = sum();
+                Long k = bound() ? exact(from) : r;
+                v = v == null || k == null ? null : left ? v << k : v >> k;
+            }
+        }
+
+        private Long sum() {
+            Long v = product();
+            while (true) {
+                if (eat("+")) {
+                    Long r = product();
+                    v = v == null || r == null ? null : v + r;
+                } else if (eat("-")) {
+                    int from = i;
+                    Long r = product();
+                    Long k = bound() ? exact(from) : r;
+                    v = v == null ? null : k != null ? v - k : bound() ? v : null;
+                } else {
+                    return v;
+                }
+            }
+        }
+
+        private Long product() {
+            Long v = unary();
+            while (true) {
+                if (eat("*")) {
+                    Long r = unary();
+                    v = v == null || r == null ? null : v * r;
+                } else if (eat("/")) {
+                    int from = i;
+                    Long r = unary();
+                    Long k = bound() ? exact(from) : r;
+                    v = v == null || k == null || k == 0 ? null : v / k;
+                } else if (eat("%")) {
+                    Long r = unary();
+                    v = r == null || r == 0 ? null : bound() ? (v == null ? r - 1 : Math.min(v, r - 1)) : v == null ? null : v % r;
+                } else {
+                    return v;
+                }
+            }
+        }
+
+        private Long unary() {
+            skip();
+            if (eat("-")) {
+                Long v = unary();
+                return v == null || bound() ? null : -v;
+            }
+            Matcher cast = CAST.matcher(s).region(i, s.length());
+            if (cast.lookingAt()) {
+                i = cast.end();
+                return unary();
+            }
+            if (eat("(")) {
+                Long v = shift();
+                if (!eat(")")) {
+                    throw new IllegalStateException("unbalanced");
+                }
+                return v;
+            }
+            Matcher num = NUMBER.matcher(s).region(i, s.length());
+            if (num.lookingAt()) {
+                i = num.end();
+                String t = num.group();
+                return t.startsWith("0x") || t.startsWith("0X") ? Long.parseLong(t.substring(2), 16) : Long.parseLong(t);
+            }
+            Matcher id = NAME.matcher(s).region(i, s.length());
+            if (!id.lookingAt()) {
+                throw new IllegalStateException("no operand at " + i);
+            }
+            i = id.end();
+            String name = id.group().replaceAll("\\s+", "");
+            if (eat("(")) {
+                List<Long> args = new ArrayList<>();
+                if (!eat(")")) {
+                    do {
+                        args.add(shift());
+                    } while (eat(","));
+                    if (!eat(")")) {
+                        throw new IllegalStateException("unbalanced call");
+                    }
+                }
+                return call(name, args);
+            }
+            if (name.contains(".")) {
+                return null; // a struct member
+            }
+            Long c = constants.apply(name);
+            return c != null || !bound() ? c : variables.apply(name);
+        }
+
+        private Long call(String name, List<Long> args) {
+            if (args.size() != 2 || !(name.equals("min32") || name.equals("min64") || name.equals("max64"))) {
+                return null;
+            }
+            Long a = args.get(0);
+            Long b = args.get(1);
+            if (name.equals("max64") || !bound()) {
+                return a == null || b == null ? null : name.equals("max64") ? Math.max(a, b) : Math.min(a, b);
+            }
+            return a == null ? b : b == null ? a : Math.min(a, b);
+        }
     }
 
     private static int matching(String code, int open, char o, char c) {

@@ -46,7 +46,7 @@ class HlsInterfaceRulesTest {
     @Test
     void theHlsSourceIsCompiledWithWarningsAsErrors() throws IOException {
         String build = Files.readString(Path.of("src/main/native/build.sh"));
-        assertTrue(build.contains("\"$cxx\" -std=c++17 -Wall -Werror -Wno-unknown-pragmas -I \"$hls\" -c \"$f\""),
+        assertTrue(build.contains("\"$cxx\" -std=c++17 -Wall -Werror -Wno-unknown-pragmas -I \"$hls\" -I \"$glue\" -c \"$f\""),
                 "build.sh no longer compiles each src/main/hls file with -Wall -Werror");
     }
 
@@ -169,11 +169,87 @@ class HlsInterfaceRulesTest {
         }
     }
 
+    /** Rule 10 on a small source: each pragma's max is derived from the clamp on its loop's bound, or reported. */
+    @Test
+    void eachTripcountMaxIsTheLargestTripCountItsClampedBoundAllows() {
+        String good = """
+                constexpr int32_t ROW_TILE = 64;
+                constexpr int32_t MAX_D = 1024;
+                const int32_t WORDS = MAX_D / 16 + 1;
+                inline int32_t min32(int32_t a, int32_t b) { return a < b ? a : b; }
+                void rows(int32_t m, int32_t s, int32_t* acc) {
+                  int32_t all = min32(m, ROW_TILE);
+                  for (int32_t r = 0; r < all; r++) {
+                #pragma HLS LOOP_TRIPCOUNT min=1 max=64
+                    acc[r] = 0;
+                  }
+                  for (int32_t c = s; c < min32(m, MAX_D / 4); c += 4) {
+                #pragma HLS LOOP_TRIPCOUNT min=0 max=64
+                    acc[c] = 1;
+                  }
+                  for (int32_t w = 16; w < min32(m, WORDS); w++) {
+                #pragma HLS LOOP_TRIPCOUNT min=0 max=49
+                    acc[w] = 2;
+                  }
+                }
+                void heads(int32_t* acc, int32_t heads) {
+                  for (int32_t h = 0; h < heads; h++) {
+                #pragma HLS LOOP_TRIPCOUNT min=1 max=1024
+                    acc[h] = 3;
+                  }
+                }
+                void top(int32_t* acc, int32_t n, int32_t k) {
+                  int32_t dk = min32(n, MAX_D) - k;
+                  heads(acc, min32(n, MAX_D));
+                  heads(acc, dk);
+                }
+                """;
+        assertEquals(List.of(), HlsInterfaceRules.tripcountsMatchLimits(Map.of("k.cpp", good)));
+        assertTripcount(good.replace("max=64\n    acc[r]", "max=63\n    acc[r]"),
+                "loop 'for (int32_t r = 0; r < all; r++)': LOOP_TRIPCOUNT max=63, but its clamped bound allows 64 iterations");
+        assertTripcount(good.replace("c += 4", "c += 2"), "LOOP_TRIPCOUNT max=64, but its clamped bound allows 128 iterations");
+        assertTripcount(good.replace("max=49", "max=50"), "LOOP_TRIPCOUNT max=50, but its clamped bound allows 49 iterations");
+        assertTripcount(good.replace("int32_t all = min32(m, ROW_TILE);", "int32_t all = m;"),
+                "loop 'for (int32_t r = 0; r < all; r++)' has no bound clamped to a compile-time limit");
+        assertTripcount(good.replace("heads(acc, dk);", "heads(acc, n);"),
+                "loop 'for (int32_t h = 0; h < heads; h++)' has no bound clamped");
+        assertTripcount(good.replace("MAX_D) - k;", "ROW_TILE) * 32;"),
+                "LOOP_TRIPCOUNT max=1024, but its clamped bound allows 2048 iterations");
+        assertTripcount(good.replace("for (int32_t h = 0; h < heads; h++) {", "while (heads-- > 0) {"),
+                "loop 'while (heads-- > 0)' is a while loop: no compile-time limit");
+        // and on the kernel itself: head h's key rows are up to MAX_POSITIONS, not MAX_D
+        String kernel = HlsInterfaceRules.stripComments(read(HLS.resolve("shiftformer_kernel.cpp")));
+        int at = kernel.indexOf("void load_head(");
+        String broken = kernel.substring(0, at) + kernel.substring(at).replaceFirst("max=8192", "max=1024");
+        Map<String, String> code = new LinkedHashMap<>();
+        code.put("datapath.h", HlsInterfaceRules.stripComments(read(HLS.resolve("datapath.h"))));
+        code.put("int_ops.h", HlsInterfaceRules.stripComments(read(HLS.resolve("int_ops.h"))));
+        code.put("shiftformer_kernel.cpp", broken);
+        code.put("shiftformer_kernel.h", HlsInterfaceRules.stripComments(read(HLS.resolve("shiftformer_kernel.h"))));
+        List<String> bad = HlsInterfaceRules.tripcountsMatchLimits(code);
+        assertEquals(1, bad.size(), bad.toString());
+        assertTrue(bad.get(0).contains("loop 'for (int32_t j = 0; j < n; j++)': LOOP_TRIPCOUNT max=1024, but its clamped bound"
+                + " allows 8192 iterations (rule 10)"), bad.get(0));
+    }
+
+    private static void assertTripcount(String source, String expected) {
+        List<String> bad = HlsInterfaceRules.tripcountsMatchLimits(Map.of("k.cpp", source));
+        assertTrue(bad.stream().anyMatch(v -> v.contains(expected)), () -> "expected '" + expected + "' in " + bad);
+    }
+
+    private static String read(Path p) {
+        try {
+            return Files.readString(p);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
     /**
      * The m_axi depths are the sizes of the buffers the host allocates for the base preset (vocabulary 8000,
      * the default 64 KV and 64 source slots, {@link FpgaModel#bufferBytes}, the weights and the weight stripes its
      * {@link DeviceImage}),
-     * in port elements: 64-byte words, int32 for in and taps. C/RTL co-simulation of a base-preset step fits.
+     * in port elements: 64-byte words (every port is 512 bits wide). C/RTL co-simulation of a base-preset step fits.
      */
     @Test
     void theDepthsAreTheHostsBufferSizesOfTheBasePreset() throws IOException {
@@ -192,8 +268,7 @@ class HlsInterfaceRulesTest {
             "wstripe1", "wstripe2", "wstripe3"};
         assertEquals(FpgaLayout.ARG_COUNT, names.length);
         for (int arg = FpgaLayout.ARG_WEIGHTS; arg < FpgaLayout.ARG_COUNT; arg++) {
-            int element = arg == FpgaLayout.ARG_IN || arg == FpgaLayout.ARG_TAPS ? 4 : 64;
-            expected.put(names[arg], (bytes[arg] + element - 1) / element);
+            expected.put(names[arg], (bytes[arg] + 63) / 64);
         }
         String kernel = HlsInterfaceRules.stripComments(Files.readString(HLS.resolve("shiftformer_kernel.cpp")));
         Map<String, Long> depths = new LinkedHashMap<>();

@@ -30,25 +30,26 @@ class DatapathModelTest {
 
     @Test
     void aLinearTilesTheWeightsOverTheArrayOncePerRowBlock() {
-        // 1 x 256 x 256, int8 out: the row (4 beats), then 4 weight blocks of 64 rows x 256 bytes (16 rows of 4
-        // beats on each of the 4 weight stripes at once: 64 beats; double-buffered: the first alone, then each
-        // stage the longer of the next block's load and this block's 4 tiles x 1 row), per block its bias (4
-        // beats) and the output stage (1 row)
+        // 1 x 256 x 256, int8 out: the row (4 beats), then 4 weight blocks of 64 rows x 256 bytes through the dataflow
+        // region load -> MAC -> store in lock-step: a block's load is its 16 rows of 4 beats on each of the 4 weight
+        // stripes at once (64 beats; the bias burst beside it is shorter), its MAC the 4 tiles x 1 row and the row
+        // into the stream, its store the output stage (1 row). The loads bind every slot; the first MAC and store
+        // fill, the last drain
         long rowIn = DatapathCycles.pipe(4, 1, DatapathCycles.LAT_MEM);
         long block = DatapathCycles.pipe(256 / DatapathCycles.WEIGHT_STRIPES, 1, DatapathCycles.LAT_MEM);
-        long bias = DatapathCycles.burst(256);
-        long mac1 = DatapathCycles.pipe(4, 1, DatapathCycles.LAT_MAC);
+        assertTrue(block > DatapathCycles.burst(256), "the bias burst hides beside the stripes'");
+        long mac1 = DatapathCycles.pipe(4, 1, DatapathCycles.LAT_MAC) + 1;
         long out1 = DatapathCycles.pipe(1, 1, DatapathCycles.LAT_OUT);
         long one = new DatapathCycles().linear(1, 256, 256, DatapathCycles.Out.INT8, true).cycles();
-        assertEquals(rowIn + block + 4 * bias + 3 * block + mac1 + 4 * out1, one);
-        // 64 rows: the tiles (4 x 64 rows) now take longer than a striped block load, so they bind every stage;
-        // the weights are still read once: the rows' input beats, the tiles and the output stages grow
+        assertEquals(rowIn + 4 * block + mac1 + out1, one);
+        // 64 rows: the tiles (4 x 64 rows, then 64 rows into the stream) now take longer than a striped block load,
+        // so they bind every slot but the first (the first block's load) and the last (the last block's store); the
+        // weights are still read once
         long full = new DatapathCycles().linear(64, 256, 256, DatapathCycles.Out.INT8, true).cycles();
-        long mac64 = DatapathCycles.pipe(4 * 64, 1, DatapathCycles.LAT_MAC);
+        long mac64 = DatapathCycles.pipe(4 * 64, 1, DatapathCycles.LAT_MAC) + 64;
         long out64 = DatapathCycles.pipe(64, 1, DatapathCycles.LAT_OUT);
-        assertTrue(mac64 > block);
-        assertEquals(DatapathCycles.pipe(256, 1, DatapathCycles.LAT_MEM) - rowIn + 3 * (mac64 - block) + (mac64 - mac1)
-                + 4 * (out64 - out1), full - one);
+        assertTrue(mac64 > block && mac64 > out64);
+        assertEquals(DatapathCycles.pipe(256, 1, DatapathCycles.LAT_MEM) + block + 4 * mac64 + out64, full);
         // 65 rows are two row blocks: every weight is read twice
         DatapathCycles two = new DatapathCycles().linear(65, 256, 256, DatapathCycles.Out.INT8, true);
         assertEquals(2 * 256 * 256 + 2 * 4 * 256, two.weightBytes());

@@ -62,7 +62,7 @@ class XrtFaultInjectionTest extends EmulatedXrtTest {
             fails(ErrorCode.BACKEND_UNAVAILABLE, () -> dev.openKernel("vadd"), "xrtDeviceGetXclbinUUID(device 0)", "no xclbin loaded");
             dev.loadXclbin(xclbin);
             fails(ErrorCode.BACKEND_UNAVAILABLE, () -> dev.openKernel("matmul"), "xrtPLKernelOpen(device 0, xclbin ",
-                    "\"matmul\")", "No such file or directory", "it has: vadd, fill64, noop, fail_with, overrun");
+                    "\"matmul\")", "No such file or directory", "it has: vadd, fill64, noop, fail_with, overrun, words");
         }
     }
 
@@ -268,6 +268,20 @@ class XrtFaultInjectionTest extends EmulatedXrtTest {
                         "argument out is connected to memory group 2, but the buffer was allocated in group 0");
                 run.arg(0, right).arg(1, 16).start();
                 assertEquals(RunState.COMPLETED, run.waitFor(TIMEOUT));
+            }
+        }
+    }
+
+    @Test
+    void bufferThatIsNotAWholeNumberOfItsPortsWordsIsRejected() {
+        try (XrtDevice dev = XrtDevice.open(0)) {
+            dev.loadXclbin(xclbin);
+            try (XrtKernel k = dev.openKernel("words"); XrtRun run = k.newRun(); XrtBuffer ragged = dev.alloc(100, 0);
+                 XrtBuffer whole = dev.alloc(128, 0)) {
+                fails(ErrorCode.INVALID_ARGUMENT, () -> run.arg(0, ragged), "xrtRunSetArg(run of kernel words, index 0",
+                        "argument w is a port of 64-byte words, but the buffer holds 100 bytes, not a whole number of words");
+                run.arg(0, whole).arg(1, 2).start();
+                assertEquals(RunState.COMPLETED, run.waitFor(TIMEOUT), "two whole words");
             }
         }
     }

@@ -36,7 +36,7 @@ final class XrtTestSupport {
         return XrtEmulation.of(lib).orElseThrow(() -> new AssertionError(lib + " is not the host emulation"));
     }
 
-    /** The test kernels' emulated xclbin (vadd, fill64, noop, fail_with, overrun); skips when it was not built. */
+    /** The test kernels' emulated xclbin (vadd, fill64, noop, fail_with, overrun, words); skips when it was not built. */
     static Path testXclbin() {
         String p = System.getProperty(TEST_XCLBIN_PROPERTY);
         assumeTrue(p != null, "-D" + TEST_XCLBIN_PROPERTY + " is not set (run the tests through Maven)");

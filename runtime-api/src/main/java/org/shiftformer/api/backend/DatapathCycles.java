@@ -15,10 +15,13 @@ import org.shiftformer.api.ModelConfig;
  * <p>The datapath: a weight-stationary {@link #PE_R} x {@link #PE_C} int8 MAC array; up to {@link #ROW_TILE}
  * activation rows on chip per pass (a decoder step's batch), each weight read once per row block in blocks of
  * 64 rows (one burst per row, {@link #WEIGHT_STRIPES} rows at once: the weight matrices are split by rows over
- * that many ports) while the rows stream through the array tile by tile (double-buffered: the next
- * block loads while this one's tiles run, a stage costs the longer of the two); requantization, ReLU and the residual fused into the output stage; attention, LayerNorm,
- * softmax and the embedding element-wise ({@link #DOT_LANES} multipliers for the
- * attention's dot products, {@link #VEC_LANES} elements per cycle elsewhere). Integer arithmetic only; floating point appears only in {@link Card} times.
+ * that many ports) through a DATAFLOW region load -> MAC -> store ({@link Flow3}: max(stage) per block plus fill
+ * and drain), requantization, ReLU and the residual fused into the store; attention with a head's keys and
+ * values on chip, a decoder query row's heads through a DATAFLOW region too (load K/V -> scores and softmax ->
+ * weighted sum); LayerNorm, softmax and the embedding element-wise ({@link #DOT_LANES} multipliers for the
+ * attention's dot products, {@link #VEC_LANES} elements per cycle elsewhere); every port 512 bits wide, the
+ * in, out and taps ports carrying int32 words 16 to a beat. Integer arithmetic only; floating point appears
+ * only in {@link Card} times.
  *
  * <p>A walk also adds up the bytes each port moves ({@link #weightBytes} and of them {@link #stripeBytes},
  * {@link #kvBytes},
@@ -27,7 +30,7 @@ import org.shiftformer.api.ModelConfig;
  * costs the same beats in this model (every preset's rows are aligned).
  */
 public final class DatapathCycles {
-    /** Bytes per beat of the weights, kv, src and scratch ports (512 bits). */
+    /** Bytes per beat of every data port (512 bits). */
     public static final int WORD_BYTES = 64;
     /** MAC array rows: inputs of a weight tile. */
     public static final int PE_R = 64;
@@ -49,8 +52,10 @@ public final class DatapathCycles {
     public static final int LAT_OUT = 6;
     public static final int LAT_VEC = 4;
     public static final int LAT_DIV = 72;
-    /** Bytes of a head's keys (and of its values) the encoder holds on chip; larger heads stream per query row. */
+    /** Bytes of a head's keys (and of its values) attention holds on chip; larger heads stream per key. */
     public static final int KV_ON_CHIP = 262144;
+    /** int32 words per on-chip chunk of an op-level operand or result stream. */
+    public static final int IO_CHUNK = 1024;
     /** Descriptor table words (shiftformer_kernel.h): header, per encoder layer, per decoder layer. */
     public static final int HDR_WORDS = 32;
     public static final int ENC_LAYER_WORDS = 33;
@@ -115,7 +120,7 @@ public final class DatapathCycles {
         return scratchBytes;
     }
 
-    /** Bytes through the in, out and taps ports (int32 words). */
+    /** Bytes through the in, out and taps ports (int32 words, 16 to a beat). */
     public long ioBytes() {
         return ioBytes;
     }
@@ -152,10 +157,37 @@ public final class DatapathCycles {
     // ---- the kernel's functions, one method each ----------------------------------------------------------
 
     /**
+     * A DATAFLOW region of three processes (load, compute, store) over a sequence of items, counted in lock-step
+     * ({@code datapath.h}, {@code Flow3}): slot {@code s} runs item {@code s}'s load, item {@code s - 1}'s compute
+     * and item {@code s - 2}'s store at once and lasts as long as the longest; the first two slots fill the
+     * pipeline and the last two drain it (one item alone: load + compute + store).
+     */
+    static final class Flow3 {
+        private long total;
+        private long compute1;
+        private long store1;
+        private long store2;
+
+        void item(long load, long compute, long store) {
+            total += Math.max(load, Math.max(compute1, store2));
+            store2 = store1;
+            compute1 = compute;
+            store1 = store;
+        }
+
+        long end() {
+            return total + Math.max(compute1, store2) + store1;
+        }
+    }
+
+    /**
      * {@code linear}: {@code rows x k} activations (in scratch) times a {@code [n, k]} weight. Per row block of up
-     * to {@link #ROW_TILE} rows, the weight blocks ({@link #PE_C} rows x up to {@link #K_CHUNK} inputs) go
-     * through stages double-buffered: a stage costs the longer of the next block's load and this block's tiles
-     * streaming the rows; a row block's first weight block loads alone.
+     * to {@link #ROW_TILE} rows: the rows on chip once when {@code k <= K_CHUNK}, then the weight blocks
+     * ({@link #PE_C} rows x up to {@link #K_CHUNK} inputs) through the DATAFLOW region load -> MAC -> store
+     * ({@link Flow3}). Load: the four stripes' bursts, the bias (at an output block's first chunk) and the scratch
+     * rows (the input chunk when {@code k > K_CHUNK}, the residual rows at the last chunk) concurrently, so the
+     * longest. MAC: the tiles x rows, then at the last chunk the rows into the stream (one a cycle). Store, at the
+     * last chunk: one row of results per initiation.
      */
     public DatapathCycles linear(long rows, long k, long n, Out mode, boolean bias) {
         long chunks = (k + K_CHUNK - 1) / K_CHUNK;
@@ -165,52 +197,43 @@ public final class DatapathCycles {
             if (chunks == 1) {
                 loadRows(m, k);
             }
-            cycles += blockBeats(k, n, chunks, blocks, 0);
+            Flow3 flow = new Flow3();
             for (long i = 0; i < blocks; i++) {
                 long nb = i / chunks * PE_C;
                 long kc = i % chunks * K_CHUNK;
                 long cn = Math.min(PE_C, n - nb);
                 long kw = Math.min(K_CHUNK, k - kc);
-                if (kc == 0 && bias) {
-                    cycles += burst(4 * cn);
-                    weightBytes += 4 * cn;
-                }
-                if (chunks > 1) {
-                    loadRows(m, kw);
-                }
+                boolean first = kc == 0;
+                boolean last = kc + kw == k;
+                long stripes = pipe((cn + WEIGHT_STRIPES - 1) / WEIGHT_STRIPES * beats(kw), 1, LAT_MEM);
+                long biasLoad = first && bias ? burst(4 * cn) : 0;
+                long scratchBeats = (chunks > 1 ? m * beats(kw) : 0) + (last && mode == Out.RESIDUAL ? m * beats(2 * cn) : 0);
                 long tiles = (kw + PE_R - 1) / PE_R;
-                cycles += Math.max(blockBeats(k, n, chunks, blocks, i + 1), pipe(tiles * m, 1, LAT_MAC));
-                weightBytes += cn * kw;
-                for (int s = 0; s < WEIGHT_STRIPES && s < cn; s++) {
-                    stripeBytes[s] += (cn - s + WEIGHT_STRIPES - 1) / WEIGHT_STRIPES * kw;
-                }
-                if (kc + kw < k) {
-                    continue;
-                }
-                long ii = beats(switch (mode) {
+                long rowBytes = switch (mode) {
                     case OUT32 -> 4 * cn;
                     case RESIDUAL -> 2 * cn;
                     default -> cn;
-                });
-                cycles += pipe(m, ii, LAT_OUT);
-                switch (mode) {
-                    case OUT32 -> ioBytes += 4 * m * cn;
-                    case RESIDUAL -> scratchBytes += 4 * m * cn;
-                    default -> scratchBytes += m * cn;
+                };
+                flow.item(Math.max(stripes, Math.max(biasLoad, pipe(scratchBeats, 1, LAT_MEM))),
+                        pipe(tiles * m, 1, LAT_MAC) + (last ? m : 0), last ? pipe(m, beats(rowBytes), LAT_OUT) : 0);
+                weightBytes += cn * kw + (first && bias ? 4 * cn : 0);
+                for (int s = 0; s < WEIGHT_STRIPES && s < cn; s++) {
+                    stripeBytes[s] += (cn - s + WEIGHT_STRIPES - 1) / WEIGHT_STRIPES * kw;
+                }
+                if (chunks > 1) {
+                    scratchBytes += m * kw;
+                }
+                if (last) {
+                    switch (mode) {
+                        case OUT32 -> ioBytes += m * rowBytes;
+                        case RESIDUAL -> scratchBytes += 2 * m * rowBytes;
+                        default -> scratchBytes += m * rowBytes;
+                    }
                 }
             }
+            cycles += flow.end();
         }
         return this;
-    }
-
-    private static long blockBeats(long k, long n, long chunks, long blocks, long i) {
-        if (i >= blocks) {
-            return 0;
-        }
-        long nb = i / chunks * PE_C;
-        long kc = i % chunks * K_CHUNK;
-        long rows = (Math.min(PE_C, n - nb) + WEIGHT_STRIPES - 1) / WEIGHT_STRIPES; // per stripe, all at once
-        return pipe(rows * beats(Math.min(K_CHUNK, k - kc)), 1, LAT_MEM);
     }
 
     private void loadRows(long m, long kw) {
@@ -218,22 +241,54 @@ public final class DatapathCycles {
         scratchBytes += m * kw;
     }
 
-    /** {@code attend_row}: one query row over {@code keys} key/value rows, every head. */
+    /** A key's (or value's) {@code d_k} products on {@link #DOT_LANES} multipliers: passes per key row. */
+    private static long perKey(long dk) {
+        return (dk + DOT_LANES - 1) / DOT_LANES;
+    }
+
+    /** A head's {@code n} key rows and {@code n} value rows on chip: two pipelined loops of {@code d_k}-byte bursts. */
+    private static long headLoad(long n, long dk) {
+        return 2 * pipe(n * beats(dk), 1, LAT_MEM);
+    }
+
+    /** One query segment's scores against {@code n} keys on chip, then softmax. */
+    private static long score(long n, long dk) {
+        return pipe(n, perKey(dk), LAT_MAC) + softmaxCycles(n);
+    }
+
+    /** The weighted sum of {@code n} values on chip and the context segment's output stage. */
+    private static long weigh(long n, long dk) {
+        return pipe(n, perKey(dk), LAT_MAC) + pipe(perKey(dk), 1, LAT_OUT);
+    }
+
+    /**
+     * {@code attend_row}: one query row over {@code keys} key/value rows, every head. When a head's rows fit on chip
+     * ({@code keys x d_k <= KV_ON_CHIP}) the heads go through a DATAFLOW region ({@link Flow3}): load the head's K/V
+     * rows -> scores and softmax -> weighted sum. A longer head streams its segments per key, the heads one after
+     * the other.
+     */
     public DatapathCycles attentionRow(long d, long heads, long keys, Port port) {
         long dk = d / heads;
-        long perKey = Math.max(beats(dk), (dk + DOT_LANES - 1) / DOT_LANES);
         cycles += 2 * burst(d);
         scratchBytes += 2 * d;
-        cycles += heads * (2 * pipe(keys, perKey, LAT_MEM + LAT_MAC) + softmaxCycles(keys)
-                + pipe((dk + DOT_LANES - 1) / DOT_LANES, 1, LAT_OUT));
+        if (keys * dk <= KV_ON_CHIP) {
+            Flow3 flow = new Flow3();
+            for (long h = 0; h < heads; h++) {
+                flow.item(headLoad(keys, dk), score(keys, dk), weigh(keys, dk));
+            }
+            cycles += flow.end();
+        } else {
+            long per = Math.max(beats(dk), perKey(dk));
+            cycles += heads * (2 * pipe(keys, per, LAT_MEM + LAT_MAC) + softmaxCycles(keys) + pipe(perKey(dk), 1, LAT_OUT));
+        }
         add(port, 2 * keys * d);
         return this;
     }
 
     /**
      * {@code encoder_attention}: a source of {@code n} rows attends to itself; per head its keys and values are
-     * burst on chip once and every query row meets them there, unless {@code n x d_k > KV_ON_CHIP}, where each
-     * row streams them ({@link #attentionRow}).
+     * burst on chip once and every query row meets them there, one after the other, unless
+     * {@code n x d_k > KV_ON_CHIP}, where each row streams them ({@link #attentionRow}).
      */
     public DatapathCycles encoderAttention(long n, long d, long heads) {
         long dk = d / heads;
@@ -243,9 +298,7 @@ public final class DatapathCycles {
             }
             return this;
         }
-        long perKey = (dk + DOT_LANES - 1) / DOT_LANES;
-        cycles += heads * (2 * pipe(n * beats(dk), 1, LAT_MEM)
-                + n * (2 * burst(dk) + 2 * pipe(n, perKey, LAT_MAC) + softmaxCycles(n) + pipe(perKey, 1, LAT_OUT)));
+        cycles += heads * (headLoad(n, dk) + n * (2 * burst(dk) + score(n, dk) + weigh(n, dk)));
         scratchBytes += heads * 4 * n * dk;
         return this;
     }
@@ -277,9 +330,9 @@ public final class DatapathCycles {
         return this;
     }
 
-    /** {@code tap_rows}: {@code rows} rows of {@code d} int32 to the taps port. */
+    /** {@code tap_rows}: {@code rows} rows of {@code d} int32 to the taps port, a burst of {@code 4 d} bytes each. */
     public DatapathCycles taps(long rows, long d, boolean wide) {
-        cycles += rows * pipe(d, 1, LAT_MEM);
+        cycles += rows * burst(4 * d);
         scratchBytes += rows * (wide ? 2 : 1) * d;
         ioBytes += rows * 4 * d;
         return this;
@@ -319,9 +372,35 @@ public final class DatapathCycles {
         return this;
     }
 
-    private void in(long words, long ii) {
-        cycles += pipe(words, ii, LAT_MEM);
+    /** A burst of {@code words} int32 words from the in port, on chip. */
+    private void in(long words) {
+        cycles += burst(4 * words);
         ioBytes += 4 * words;
+    }
+
+    /** {@code read_seqs} over a decoder step's batch: the sequences' 5 words each, {@link #ROW_TILE} at a time. */
+    private void sequences(int batch) {
+        for (long b0 = 0; b0 < batch; b0 += ROW_TILE) {
+            in(5 * Math.min(ROW_TILE, batch - b0));
+        }
+    }
+
+    /**
+     * An op-level stream of {@code words} int32 words, {@link #IO_CHUNK} at a time: per chunk, {@code reads} bursts
+     * from the in port back to back on one port (the result or the scratch write going out on another).
+     */
+    private void stream(long words, long reads) {
+        for (long i = 0; i < words; i += IO_CHUNK) {
+            cycles += pipe(reads * beats(4 * Math.min(IO_CHUNK, words - i)), 1, LAT_MEM);
+        }
+        ioBytes += 4 * reads * words;
+    }
+
+    /** The op-level parameters in[0 .. 16), one burst. */
+    private static DatapathCycles opLevel() {
+        DatapathCycles w = new DatapathCycles();
+        w.in(16);
+        return w;
     }
 
     // ---- whole runs ---------------------------------------------------------------------------------
@@ -333,7 +412,8 @@ public final class DatapathCycles {
         long h = c.heads();
         long ff = c.dFf();
         for (int n : lengths) {
-            w.in(2 + n, 1);
+            w.in(2);
+            w.in(n);
             w.embed(n, d).tapIf(taps, n, d, true);
             for (int l = 0; l < c.encoderLayers(); l++) {
                 w.qkv(n, d);
@@ -352,7 +432,9 @@ public final class DatapathCycles {
 
     /**
      * One DECODE_STEP run: sequence {@code b} at position {@code positions[b]} (it attends over
-     * {@code positions[b] + 1} of its own keys) with a source of {@code sourceLengths[b]} positions.
+     * {@code positions[b] + 1} of its own keys) with a source of {@code sourceLengths[b]} positions. The sequences'
+     * input words are burst on chip {@link #ROW_TILE} sequences at a time wherever they are used: to check and embed
+     * them, and in every layer's self- and cross-attention.
      */
     public static DatapathCycles decodeStep(ModelConfig c, int[] positions, int[] sourceLengths, boolean taps) {
         DatapathCycles w = new DatapathCycles().loadModel(c);
@@ -360,16 +442,18 @@ public final class DatapathCycles {
         long h = c.heads();
         long ff = c.dFf();
         int batch = positions.length;
-        w.in(5L * batch, 1);
+        w.sequences(batch);
         w.embed(batch, d).tapIf(taps, batch, d, true);
         for (int l = 0; l < c.decoderLayers(); l++) {
             w.qkv(batch, d);
+            w.sequences(batch);
             for (int b = 0; b < batch; b++) {
                 w.copy(d, Port.SCRATCH, Port.KV).copy(d, Port.SCRATCH, Port.KV);
                 w.attentionRow(d, h, positions[b] + 1L, Port.KV);
             }
             w.linear(batch, d, d, Out.RESIDUAL, true).tapIf(taps, batch, d, true);
             w.layerNorm(batch, d).linear(batch, d, d, Out.INT8, true);
+            w.sequences(batch);
             for (int b = 0; b < batch; b++) {
                 w.attentionRow(d, h, sourceLengths[b], Port.SRC);
             }
@@ -383,41 +467,42 @@ public final class DatapathCycles {
     /** One COPY_KV run of {@code rows} positions. */
     public static DatapathCycles copyKv(ModelConfig c, int rows) {
         DatapathCycles w = new DatapathCycles().loadModel(c);
-        w.in(3, 1);
+        w.in(3);
         for (int i = 0; i < 2 * c.decoderLayers(); i++) {
             w.copy((long) rows * c.dModel(), Port.KV, Port.KV);
         }
         return w;
     }
 
-    /** Op-level LINEAR: {@code rows x k} operands from {@code in}, the int32 accumulators to {@code out}. */
+    /** Op-level LINEAR: {@code rows x k} operands from {@code in} narrowed into scratch, the int32 accumulators to {@code out}. */
     public static DatapathCycles opLinear(long rows, long k, long n, boolean bias) {
-        DatapathCycles w = new DatapathCycles();
-        w.in(rows * k, 1);
+        DatapathCycles w = opLevel();
+        w.stream(rows * k, 1);
         w.scratchBytes += rows * k;
         return w.linear(rows, k, n, Out.OUT32, bias);
     }
 
     /** Op-level REQUANT of {@code len} values. */
     public static DatapathCycles opRequant(long len) {
-        DatapathCycles w = new DatapathCycles();
-        w.in(len, 1);
+        DatapathCycles w = opLevel();
+        w.stream(len, 1);
+        w.ioBytes += 4 * len;
         return w;
     }
 
-    /** Op-level SOFTMAX2 of {@code rows} rows of {@code len}. */
+    /** Op-level SOFTMAX2 of {@code rows} rows of {@code len}: the table once, then per row its valid length and scores in, the probabilities out. */
     public static DatapathCycles opSoftmax(long rows, long len) {
-        DatapathCycles w = new DatapathCycles();
-        w.in(64, 1);
-        w.cycles += rows * (pipe(len + 1, 1, LAT_MEM) + softmaxCycles(len) + pipe(len, 1, LAT_MEM));
+        DatapathCycles w = opLevel();
+        w.in(64);
+        w.cycles += rows * (pipe(1 + beats(4 * len), 1, LAT_MEM) + softmaxCycles(len) + burst(4 * len));
         w.ioBytes += rows * 4 * (2 * len + 1);
         return w;
     }
 
     /** Op-level LAYERNORM of {@code rows} rows of {@code d}. */
     public static DatapathCycles opLayerNorm(long rows, long d) {
-        DatapathCycles w = new DatapathCycles();
-        w.cycles += burst(2 * d) + burst(4 * d) + rows * (pipe(d, 1, LAT_MEM) + lnCoreCycles(d) + pipe(d, 1, LAT_MEM));
+        DatapathCycles w = opLevel();
+        w.cycles += burst(2 * d) + burst(4 * d) + rows * (burst(4 * d) + lnCoreCycles(d) + burst(4 * d));
         w.weightBytes += 6 * d;
         w.ioBytes += rows * 8 * d;
         return w;
@@ -425,8 +510,8 @@ public final class DatapathCycles {
 
     /** Op-level RESIDUAL of {@code len} values. */
     public static DatapathCycles opResidual(long len) {
-        DatapathCycles w = new DatapathCycles();
-        w.in(len, 2);
+        DatapathCycles w = opLevel();
+        w.stream(len, 2);
         w.ioBytes += 4 * len;
         return w;
     }
