@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.shiftformer.core.server.ServerFixture.MAX_NEW;
-import static org.shiftformer.core.server.ServerFixture.assertDone;
+import static org.shiftformer.core.server.ServerFixture.assertEachDone;
 import static org.shiftformer.core.server.ServerFixture.await;
 import static org.shiftformer.core.server.ServerFixture.awaitAllEnded;
 import static org.shiftformer.core.server.ServerFixture.config;
@@ -227,9 +227,7 @@ class ConnectionLimitsTest {
             sendAll(c, requests(1, 3, source, MAX_NEW));
             c.shutdownOutput();
             Map<Long, java.util.List<Message>> frames = c.readTerminals(3);
-            for (long id = 1; id <= 3; id++) {
-                assertDone(id, frames.get(id), expected); // its tokens, then Done
-            }
+            assertEachDone(frames, 3, expected);
             assertTrue(c.closedByServer(), "the server closes once the last request has ended");
             awaitAllEnded(server);
             assertEquals(3, server.stats().done());

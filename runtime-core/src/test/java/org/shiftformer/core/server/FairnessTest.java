@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 import static org.shiftformer.core.server.ServerFixture.MAX_NEW;
 import static org.shiftformer.core.server.ServerFixture.assertDone;
+import static org.shiftformer.core.server.ServerFixture.assertEachDone;
 import static org.shiftformer.core.server.ServerFixture.await;
 import static org.shiftformer.core.server.ServerFixture.awaitStalled;
 import static org.shiftformer.core.server.ServerFixture.awaitAllEnded;
@@ -113,9 +114,7 @@ class FairnessTest {
                     List<Message> requests = requests(1, 3, source, MAX_NEW);
                     sendAll(good, requests);
                     Map<Long, List<Message>> frames = good.readTerminals(3); // the read timeout bounds the wait
-                    for (long id = 1; id <= 3; id++) {
-                        assertDone(id, frames.get(id), expected);
-                    }
+                    assertEachDone(frames, 3, expected);
                 }
                 if (live + 3 > cfg.maxLiveRows()) { // the stalls may leave rows free: then nothing needs parking
                     assertTrue(server.stats().parked() > 0, "stalled streams gave their rows up: " + server.stats());
@@ -124,9 +123,7 @@ class FairnessTest {
                 for (TestClient c : stalled) {
                     Map<Long, List<Message>> frames = c.readTerminals(n);
                     assertEquals(n, frames.size());
-                    for (long id = 1; id <= n; id++) {
-                        assertDone(id, frames.get(id), expected);
-                    }
+                    assertEachDone(frames, n, expected);
                 }
                 ServerStats s = server.stats();
                 awaitAllEnded(server);
@@ -276,9 +273,7 @@ class FairnessTest {
             assertDone(1, bFrames, expected);
             gate.open();
             Map<Long, List<Message>> frames = a.readTerminals(many);
-            for (long id = 1; id <= many; id++) {
-                assertDone(id, frames.get(id), expected);
-            }
+            assertEachDone(frames, many, expected);
         }
     }
 

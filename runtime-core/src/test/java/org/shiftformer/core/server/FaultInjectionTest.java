@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.shiftformer.core.server.ServerFixture.assertDone;
+import static org.shiftformer.core.server.ServerFixture.assertEachDone;
 import static org.shiftformer.core.server.ServerFixture.await;
 import static org.shiftformer.core.server.ServerFixture.awaitStalled;
 import static org.shiftformer.core.server.ServerFixture.config;
@@ -162,9 +163,7 @@ class FaultInjectionTest {
                     List<Message> requests = requests(1, 5, source, MAX_NEW);
                     sendAll(other, requests);
                     Map<Long, List<Message>> frames = other.readTerminals(5);
-                    for (long id = 1; id <= 5; id++) {
-                        assertDone(id, frames.get(id), expected);
-                    }
+                    assertEachDone(frames, 5, expected);
                 }
                 awaitStalled(server);
                 assertEquals(stalledDone + 5, server.stats().done(), "only the reading client's requests ran meanwhile");

@@ -126,6 +126,13 @@ final class ServerFixture {
     }
 
     /** A Done carrying exactly {@code expected}, streamed in as many Token frames before it. */
+    /** {@link #assertDone} for requests 1 to {@code count}, their frames grouped by request id. */
+    static void assertEachDone(Map<Long, List<Message>> frames, int count, int[] expected) {
+        for (long id = 1; id <= count; id++) {
+            assertDone(id, frames.get(id), expected);
+        }
+    }
+
     static void assertDone(long id, List<Message> frames, int[] expected) {
         Message.Done done = assertInstanceOf(Message.Done.class, terminal(id, frames),
                 () -> "request " + id + " ended with " + last(frames));

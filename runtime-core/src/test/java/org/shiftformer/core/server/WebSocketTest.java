@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.shiftformer.core.server.ServerFixture.assertDone;
+import static org.shiftformer.core.server.ServerFixture.assertEachDone;
 import static org.shiftformer.core.server.ServerFixture.await;
 import static org.shiftformer.core.server.ServerFixture.awaitAllEnded;
 import static org.shiftformer.core.server.ServerFixture.awaitStalled;
@@ -304,9 +305,7 @@ class WebSocketTest {
                     assertInstanceOf(Message.Welcome.class, good.read());
                     good.sendAll(requests(1, 3, source, ServerFixture.MAX_NEW));
                     Map<Long, List<Message>> frames = good.readTerminals(3); // the read timeout bounds the wait
-                    for (long id = 1; id <= 3; id++) {
-                        assertDone(id, frames.get(id), full);
-                    }
+                    assertEachDone(frames, 3, full);
                 }
                 if (live + 3 > cfg.maxLiveRows()) { // the stalls may leave rows free: then nothing needs parking
                     assertTrue(server.stats().parked() > 0, "stalled streams gave their rows up: " + server.stats());
@@ -314,9 +313,7 @@ class WebSocketTest {
                 for (WsClient c : stalled) {
                     Map<Long, List<Message>> frames = c.readTerminals(n);
                     assertEquals(n, frames.size());
-                    for (long id = 1; id <= n; id++) {
-                        assertDone(id, frames.get(id), full);
-                    }
+                    assertEachDone(frames, n, full);
                 }
                 awaitAllEnded(server);
                 assertEquals((long) stalledBrowsers * n + 3, server.stats().done());
