@@ -37,7 +37,7 @@ final class TrainCommands {
     static final class DataOptions {
         @Option(names = "--data", defaultValue = "default",
                 description = "default (German number words -> English), FILE.tsv, tsv:FILE, moses:SRC,TGT, dictd:PATH, "
-                        + "gettext:PATH (a .mo catalog or a directory of them, e.g. /usr/share/locale/de/LC_MESSAGES) or "
+                        + "gettext:PATH (a .mo or .po catalog or a directory of them, e.g. /usr/share/locale/de/LC_MESSAGES) or "
                         + "gettext:PATH,MAX_BYTES (without pairs that have a side longer than MAX_BYTES bytes) "
                         + "(default: ${DEFAULT-VALUE})")
         String data;

@@ -16,8 +16,8 @@ import org.shiftformer.core.data.NumberWords;
  * <li>{@code FILE.tsv} (or {@code tsv:FILE} for any name, {@code .tsv.gz} too): tab-separated pairs ({@link TsvPairs});</li>
  * <li>{@code moses:SRC,TGT}: two line-parallel files ({@link MosesPairs});</li>
  * <li>{@code dictd:PATH}: a dictd dictionary, PATH without extension or the {@code .index} file ({@link DictdPairs});</li>
- * <li>{@code gettext:PATH} (or {@code gettext:PATH,MAX_BYTES}): compiled gettext catalogs, a {@code .mo} file or a
- *     directory of them, optionally without the pairs that have a side longer than MAX_BYTES bytes
+ * <li>{@code gettext:PATH} (or {@code gettext:PATH,MAX_BYTES}): gettext catalogs, a {@code .mo} or {@code .po} file
+ *     or a directory of them, optionally without the pairs that have a side longer than MAX_BYTES bytes
  *     ({@link GettextPairs}).</li>
  * </ul>
  * {@link #load(SplitConfig)} reads the data and splits it ({@link Corpus}, or the number task's own rule).
@@ -94,7 +94,7 @@ public sealed interface DataSpec {
         }
     }
 
-    /** Compiled gettext catalogs: a {@code .mo} file or a directory of them; {@code maxBytes} 0 is no limit. */
+    /** Gettext catalogs: a {@code .mo} or {@code .po} file or a directory of them; {@code maxBytes} 0 is no limit. */
     record Gettext(Path path, int maxBytes) implements DataSpec {
         public Gettext {
             Objects.requireNonNull(path, "path");
@@ -188,7 +188,7 @@ public sealed interface DataSpec {
         int comma = rest.lastIndexOf(',');
         String path = (comma < 0 ? rest : rest.substring(0, comma)).strip();
         if (path.isEmpty()) {
-            throw bad(spec, "gettext: needs a .mo file or a directory of them, gettext:PATH");
+            throw bad(spec, "gettext: needs a .mo or .po file or a directory of them, gettext:PATH");
         }
         if (comma < 0) {
             return new Gettext(Path.of(path));
