@@ -3,6 +3,7 @@ package org.shiftformer.trainer.data;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Objects;
+import java.util.function.Supplier;
 
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ShiftformerException;
@@ -20,7 +21,8 @@ import org.shiftformer.core.data.NumberWords;
  *     or a directory of them, optionally without the pairs that have a side longer than MAX_BYTES bytes
  *     ({@link GettextPairs}).</li>
  * </ul>
- * {@link #load(SplitConfig)} reads the data and splits it ({@link Corpus}, or the number task's own rule).
+ * {@link #load(SplitConfig)} reads the data and splits it ({@link Corpus}, or the number task's own rule); only
+ * {@code gettext:} data is made of catalogs and can be split by catalog ({@link SplitBy#CATALOG}).
  */
 public sealed interface DataSpec {
 
@@ -33,6 +35,7 @@ public sealed interface DataSpec {
 
         @Override
         public Dataset load(SplitConfig config) {
+            config.requireTextSplit(toString());
             return NumberTask.generate(config, maxNumber);
         }
 
@@ -50,7 +53,7 @@ public sealed interface DataSpec {
 
         @Override
         public Dataset load(SplitConfig config) {
-            return Corpus.split(toString(), TsvPairs.read(file), config);
+            return byText(toString(), config, () -> TsvPairs.read(file));
         }
 
         @Override
@@ -68,7 +71,7 @@ public sealed interface DataSpec {
 
         @Override
         public Dataset load(SplitConfig config) {
-            return Corpus.split(toString(), MosesPairs.read(source, target), config);
+            return byText(toString(), config, () -> MosesPairs.read(source, target));
         }
 
         @Override
@@ -85,7 +88,7 @@ public sealed interface DataSpec {
 
         @Override
         public Dataset load(SplitConfig config) {
-            return Corpus.split(toString(), DictdPairs.read(path), config);
+            return byText(toString(), config, () -> DictdPairs.read(path));
         }
 
         @Override
@@ -107,7 +110,9 @@ public sealed interface DataSpec {
 
         @Override
         public Dataset load(SplitConfig config) {
-            return Corpus.split(toString(), GettextPairs.read(path, maxBytes), config);
+            return config.splitBy() == SplitBy.CATALOG
+                ? Corpus.splitByCatalog(toString(), GettextPairs.readCatalogs(path, maxBytes), config)
+                : Corpus.split(toString(), GettextPairs.read(path, maxBytes), config);
         }
 
         @Override
@@ -118,6 +123,12 @@ public sealed interface DataSpec {
 
     /** Reads and splits the data. */
     Dataset load(SplitConfig config);
+
+    /** Splits by text the pairs {@code read} gives, refusing a split by catalog before reading anything. */
+    private static Dataset byText(String name, SplitConfig config, Supplier<List<Pair>> read) {
+        config.requireTextSplit(name);
+        return Corpus.split(name, read.get(), config);
+    }
 
     /** The forms this parser accepts, for usage messages. */
     List<String> FORMS = List.of("default", "default:MAX", "FILE.tsv", "tsv:FILE", "moses:SRC,TGT", "dictd:PATH",

@@ -81,15 +81,40 @@ public final class GettextPairs {
      * the class comment).
      */
     public static List<Pair> read(Path path, int maxBytes) {
+        checkMaxBytes(maxBytes);
+        List<Pair> all = new ArrayList<>();
+        for (Path mo : catalogs(path)) {
+            all.addAll(pairs(mo, readFile(mo)));
+        }
+        return firstThenLimit(all, maxBytes);
+    }
+
+    /**
+     * The pairs of {@code path} ({@link #read}) catalog by catalog, named by file name, in name order: within
+     * a catalog a repeated source keeps its first translation, then the byte limit applies; a source may
+     * occur in several catalogs (for a split by catalog, {@link Corpus#splitByCatalog}).
+     */
+    public static List<Catalog> readCatalogs(Path path, int maxBytes) {
+        checkMaxBytes(maxBytes);
+        List<Catalog> out = new ArrayList<>();
+        for (Path mo : catalogs(path)) {
+            out.add(new Catalog(mo.getFileName().toString(), firstThenLimit(pairs(mo, readFile(mo)), maxBytes)));
+        }
+        return out;
+    }
+
+    private static void checkMaxBytes(int maxBytes) {
         if (maxBytes < 0) {
             throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "gettext: max bytes must be >= 0 (0: no limit), got "
                 + maxBytes);
         }
+    }
+
+    /** Each source's first translation, then without the pairs that have a side over {@code maxBytes} (0: none). */
+    private static List<Pair> firstThenLimit(List<Pair> pairs, int maxBytes) {
         Map<String, String> first = new LinkedHashMap<>();
-        for (Path mo : catalogs(path)) {
-            for (Pair p : pairs(mo, readFile(mo))) {
-                first.putIfAbsent(p.source(), p.target());
-            }
+        for (Pair p : pairs) {
+            first.putIfAbsent(p.source(), p.target());
         }
         List<Pair> out = new ArrayList<>(first.size());
         for (Map.Entry<String, String> e : first.entrySet()) {
