@@ -84,6 +84,9 @@ class TrainCommandsTest {
 
         assertEquals(2, Main.run("train", "--data", "default:1999", "--split-by", "catalog", "-o", dir.resolve("x.itm").toString()));
         assertTrue(io.err().contains("split by catalog needs data made of catalogs"), io.err());
+        io.clearOut();
+        assertEquals(0, Main.run("train", "--help"));
+        assertTrue(io.out().contains("--split-by=<splitBy>") && io.out().contains("a .mo or .po catalog"), io.out());
     }
 
     @Test
