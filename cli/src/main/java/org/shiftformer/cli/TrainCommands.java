@@ -18,6 +18,7 @@ import org.shiftformer.trainer.data.DataSpec;
 import org.shiftformer.trainer.data.Dataset;
 import org.shiftformer.trainer.data.NumberTask;
 import org.shiftformer.trainer.data.Pair;
+import org.shiftformer.trainer.data.SplitBy;
 import org.shiftformer.trainer.data.SplitConfig;
 import org.shiftformer.trainer.eval.GroupScores;
 import org.shiftformer.trainer.eval.Metrics;
@@ -37,7 +38,7 @@ final class TrainCommands {
     static final class DataOptions {
         @Option(names = "--data", defaultValue = "default",
                 description = "default (German number words -> English), FILE.tsv, tsv:FILE, moses:SRC,TGT, dictd:PATH, "
-                        + "gettext:PATH (a .mo catalog or a directory of them, e.g. /usr/share/locale/de/LC_MESSAGES) or "
+                        + "gettext:PATH (a .mo or .po catalog or a directory of them, e.g. /usr/share/locale/de/LC_MESSAGES) or "
                         + "gettext:PATH,MAX_BYTES (without pairs that have a side longer than MAX_BYTES bytes) "
                         + "(default: ${DEFAULT-VALUE})")
         String data;
@@ -57,13 +58,20 @@ final class TrainCommands {
         @Option(names = "--split-seed", defaultValue = "20260101", description = "seed of the split (default: ${DEFAULT-VALUE})")
         long splitSeed;
 
+        @Option(names = "--split-by", defaultValue = "text",
+                description = "text (each source text by a seeded hash) or catalog (gettext: data only: whole catalogs, "
+                        + "i.e. programs, held out by a seeded hash of their file names until the test and validation "
+                        + "sizes are reached; a held-out message also found in a training catalog is dropped from the "
+                        + "held-out side; scores are also reported per held-out catalog) (default: ${DEFAULT-VALUE})")
+        String splitBy;
+
         Dataset load() {
             DataSpec spec = DataSpec.parse(data);
             boolean task = spec instanceof DataSpec.Default;
             int v = validationSize != null ? validationSize
                     : task ? NumberTask.DEFAULT_VALIDATION_PER_DIGITS : SplitConfig.DEFAULT_VALIDATION;
             int t = testSize != null ? testSize : task ? NumberTask.DEFAULT_TEST_PER_DIGITS : SplitConfig.DEFAULT_TEST;
-            return spec.load(new SplitConfig(v, t, trainSize, splitSeed));
+            return spec.load(new SplitConfig(v, t, trainSize, splitSeed, SplitBy.parse(splitBy)));
         }
     }
 

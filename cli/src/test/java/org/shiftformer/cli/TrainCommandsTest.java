@@ -59,6 +59,37 @@ class TrainCommandsTest {
     }
 
     @Test
+    void splitByCatalogHoldsOutWholeCatalogsAndScoresEach(@TempDir Path dir) throws java.io.IOException {
+        Path data = Files.createDirectory(dir.resolve("de"));
+        for (int k = 0; k < 6; k++) {
+            StringBuilder po = new StringBuilder("msgid \"Report bugs to\"\nmsgstr \"Fehler melden an\"\n\n");
+            for (int j = 0; j < 8; j++) {
+                po.append("msgid \"tool").append(k).append(" file ").append(j).append("\"\nmsgstr \"Werkzeug").append(k)
+                    .append(" Datei ").append(j).append("\"\n\n");
+            }
+            Files.writeString(data.resolve("tool" + k + ".po"), po);
+        }
+        Path model = dir.resolve("po.itm");
+        assertEquals(0, Main.run("train", "--data", "gettext:" + data, "--split-by", "catalog", "--validation-size", "4",
+            "--test-size", "10", "--preset", "tiny", "--vocab", "300", "--max-positions", "64", "--steps", "4",
+            "--qat-steps", "1", "--batch", "8", "--eval-sentences", "4", "--test-sentences", "16", "--threads", "2",
+            "-o", model.toString()), io::err);
+        String printed = io.out();
+        // two whole catalogs of 8 own messages each are the test set (the shared message is trained on)
+        assertTrue(printed.contains("exact match % by catalog"), printed);
+        assertEquals(2, printed.lines().filter(l -> l.matches("tool\\d\\.po +8 held out( +[0-9.]+){3}")).count(), printed);
+        assertTrue(printed.contains("worst catalog tool"), printed);
+        var metrics = ArtifactReader.read(model).provenance().metrics();
+        assertTrue(metrics.keySet().stream().anyMatch(k -> k.startsWith("int8.exact_match.catalog_tool")), metrics.toString());
+
+        assertEquals(2, Main.run("train", "--data", "default:1999", "--split-by", "catalog", "-o", dir.resolve("x.itm").toString()));
+        assertTrue(io.err().contains("split by catalog needs data made of catalogs"), io.err());
+        io.clearOut();
+        assertEquals(0, Main.run("train", "--help"));
+        assertTrue(io.out().contains("--split-by=<splitBy>") && io.out().contains("a .mo or .po catalog"), io.out());
+    }
+
+    @Test
     void resumingFromAMissingCheckpointIsAnError(@TempDir Path dir) {
         assertEquals(2, Main.run("train", "--resume", dir.resolve("none.ckpt").toString(), "-o",
                 dir.resolve("x.itm").toString()));

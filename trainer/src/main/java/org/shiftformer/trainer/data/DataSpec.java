@@ -3,6 +3,7 @@ package org.shiftformer.trainer.data;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Objects;
+import java.util.function.Supplier;
 
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ShiftformerException;
@@ -16,11 +17,12 @@ import org.shiftformer.core.data.NumberWords;
  * <li>{@code FILE.tsv} (or {@code tsv:FILE} for any name, {@code .tsv.gz} too): tab-separated pairs ({@link TsvPairs});</li>
  * <li>{@code moses:SRC,TGT}: two line-parallel files ({@link MosesPairs});</li>
  * <li>{@code dictd:PATH}: a dictd dictionary, PATH without extension or the {@code .index} file ({@link DictdPairs});</li>
- * <li>{@code gettext:PATH} (or {@code gettext:PATH,MAX_BYTES}): compiled gettext catalogs, a {@code .mo} file or a
- *     directory of them, optionally without the pairs that have a side longer than MAX_BYTES bytes
+ * <li>{@code gettext:PATH} (or {@code gettext:PATH,MAX_BYTES}): gettext catalogs, a {@code .mo} or {@code .po} file
+ *     or a directory of them, optionally without the pairs that have a side longer than MAX_BYTES bytes
  *     ({@link GettextPairs}).</li>
  * </ul>
- * {@link #load(SplitConfig)} reads the data and splits it ({@link Corpus}, or the number task's own rule).
+ * {@link #load(SplitConfig)} reads the data and splits it ({@link Corpus}, or the number task's own rule); only
+ * {@code gettext:} data is made of catalogs and can be split by catalog ({@link SplitBy#CATALOG}).
  */
 public sealed interface DataSpec {
 
@@ -33,6 +35,7 @@ public sealed interface DataSpec {
 
         @Override
         public Dataset load(SplitConfig config) {
+            config.requireTextSplit(toString());
             return NumberTask.generate(config, maxNumber);
         }
 
@@ -50,7 +53,7 @@ public sealed interface DataSpec {
 
         @Override
         public Dataset load(SplitConfig config) {
-            return Corpus.split(toString(), TsvPairs.read(file), config);
+            return byText(toString(), config, () -> TsvPairs.read(file));
         }
 
         @Override
@@ -68,7 +71,7 @@ public sealed interface DataSpec {
 
         @Override
         public Dataset load(SplitConfig config) {
-            return Corpus.split(toString(), MosesPairs.read(source, target), config);
+            return byText(toString(), config, () -> MosesPairs.read(source, target));
         }
 
         @Override
@@ -85,7 +88,7 @@ public sealed interface DataSpec {
 
         @Override
         public Dataset load(SplitConfig config) {
-            return Corpus.split(toString(), DictdPairs.read(path), config);
+            return byText(toString(), config, () -> DictdPairs.read(path));
         }
 
         @Override
@@ -94,7 +97,7 @@ public sealed interface DataSpec {
         }
     }
 
-    /** Compiled gettext catalogs: a {@code .mo} file or a directory of them; {@code maxBytes} 0 is no limit. */
+    /** Gettext catalogs: a {@code .mo} or {@code .po} file or a directory of them; {@code maxBytes} 0 is no limit. */
     record Gettext(Path path, int maxBytes) implements DataSpec {
         public Gettext {
             Objects.requireNonNull(path, "path");
@@ -107,7 +110,9 @@ public sealed interface DataSpec {
 
         @Override
         public Dataset load(SplitConfig config) {
-            return Corpus.split(toString(), GettextPairs.read(path, maxBytes), config);
+            return config.splitBy() == SplitBy.CATALOG
+                ? Corpus.splitByCatalog(toString(), GettextPairs.readCatalogs(path, maxBytes), config)
+                : Corpus.split(toString(), GettextPairs.read(path, maxBytes), config);
         }
 
         @Override
@@ -118,6 +123,12 @@ public sealed interface DataSpec {
 
     /** Reads and splits the data. */
     Dataset load(SplitConfig config);
+
+    /** Splits by text the pairs {@code read} gives, refusing a split by catalog before reading anything. */
+    private static Dataset byText(String name, SplitConfig config, Supplier<List<Pair>> read) {
+        config.requireTextSplit(name);
+        return Corpus.split(name, read.get(), config);
+    }
 
     /** The forms this parser accepts, for usage messages. */
     List<String> FORMS = List.of("default", "default:MAX", "FILE.tsv", "tsv:FILE", "moses:SRC,TGT", "dictd:PATH",
@@ -188,7 +199,7 @@ public sealed interface DataSpec {
         int comma = rest.lastIndexOf(',');
         String path = (comma < 0 ? rest : rest.substring(0, comma)).strip();
         if (path.isEmpty()) {
-            throw bad(spec, "gettext: needs a .mo file or a directory of them, gettext:PATH");
+            throw bad(spec, "gettext: needs a .mo or .po file or a directory of them, gettext:PATH");
         }
         if (comma < 0) {
             return new Gettext(Path.of(path));

@@ -25,8 +25,11 @@ import org.shiftformer.api.ShiftformerException;
 import org.shiftformer.trainer.eval.PyText;
 
 /**
- * Reads message pairs (msgid → msgstr: English → the catalog's language) from compiled gettext catalogs,
- * the GNU {@code .mo} files under {@code /usr/share/locale/LANG/LC_MESSAGES}.
+ * Reads message pairs (msgid → msgstr: English → the catalog's language) from gettext catalogs: the
+ * compiled GNU {@code .mo} files under {@code /usr/share/locale/LANG/LC_MESSAGES}, and {@code .po} source
+ * files ({@link PoReader}, which turns a {@code .po} into the entries a {@code .mo} compiled from it would
+ * hold, so that everything below applies to both; a file is read as {@code .po} when its name ends in
+ * {@code .po}).
  *
  * <p><b>Format</b> (GNU gettext manual, "The Format of GNU MO Files"). Seven 32-bit words: the magic
  * {@code 0x950412de} (its byte order is the file's: little- and big-endian files are both read), the
@@ -62,24 +65,56 @@ public final class GettextPairs {
     private GettextPairs() {
     }
 
-    /** One catalog entry: the original string and its translation, raw bytes. */
-    record Entry(byte[] original, byte[] translation) {
+    /**
+     * One catalog entry: the original string and its translation, raw bytes; {@code line} is where a
+     * {@code .po} entry starts, 0 for a {@code .mo} entry.
+     */
+    record Entry(byte[] original, byte[] translation, int line) {
+        Entry(byte[] original, byte[] translation) {
+            this(original, translation, 0);
+        }
     }
 
     /**
-     * The pairs of {@code path}: a {@code .mo} file, or a directory whose {@code *.mo} files (not hidden
-     * ones) are read in name order; {@code maxBytes} 0 means no limit (see the class comment).
+     * The pairs of {@code path}: a {@code .mo} or {@code .po} file, or a directory whose {@code *.mo} and
+     * {@code *.po} files (not hidden ones) are read in name order; {@code maxBytes} 0 means no limit (see
+     * the class comment).
      */
     public static List<Pair> read(Path path, int maxBytes) {
+        checkMaxBytes(maxBytes);
+        List<Pair> all = new ArrayList<>();
+        for (Path mo : catalogs(path)) {
+            all.addAll(pairs(mo, readFile(mo)));
+        }
+        return firstThenLimit(all, maxBytes);
+    }
+
+    /**
+     * The pairs of {@code path} ({@link #read}) catalog by catalog, named by file name, in name order: within
+     * a catalog a repeated source keeps its first translation, then the byte limit applies; a source may
+     * occur in several catalogs (for a split by catalog, {@link Corpus#splitByCatalog}).
+     */
+    public static List<Catalog> readCatalogs(Path path, int maxBytes) {
+        checkMaxBytes(maxBytes);
+        List<Catalog> out = new ArrayList<>();
+        for (Path mo : catalogs(path)) {
+            out.add(new Catalog(mo.getFileName().toString(), firstThenLimit(pairs(mo, readFile(mo)), maxBytes)));
+        }
+        return out;
+    }
+
+    private static void checkMaxBytes(int maxBytes) {
         if (maxBytes < 0) {
             throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "gettext: max bytes must be >= 0 (0: no limit), got "
                 + maxBytes);
         }
+    }
+
+    /** Each source's first translation, then without the pairs that have a side over {@code maxBytes} (0: none). */
+    private static List<Pair> firstThenLimit(List<Pair> pairs, int maxBytes) {
         Map<String, String> first = new LinkedHashMap<>();
-        for (Path mo : catalogs(path)) {
-            for (Pair p : pairs(mo, readFile(mo))) {
-                first.putIfAbsent(p.source(), p.target());
-            }
+        for (Pair p : pairs) {
+            first.putIfAbsent(p.source(), p.target());
         }
         List<Pair> out = new ArrayList<>(first.size());
         for (Map.Entry<String, String> e : first.entrySet()) {
@@ -90,7 +125,7 @@ public final class GettextPairs {
         return out;
     }
 
-    /** The {@code .mo} files {@code path} names: itself, or a directory's in name order. */
+    /** The catalogs {@code path} names: itself, or a directory's {@code .mo} and {@code .po} files in name order. */
     static List<Path> catalogs(Path path) {
         if (Files.isRegularFile(path)) {
             return List.of(path);
@@ -102,13 +137,13 @@ public final class GettextPairs {
         try (Stream<Path> files = Files.list(path)) {
             found = files.filter(p -> {
                 String name = p.getFileName().toString();
-                return name.endsWith(".mo") && !name.startsWith(".") && Files.isRegularFile(p);
+                return (name.endsWith(".mo") || name.endsWith(".po")) && !name.startsWith(".") && Files.isRegularFile(p);
             }).sorted((a, b) -> a.getFileName().toString().compareTo(b.getFileName().toString())).toList();
         } catch (IOException e) {
             throw new ShiftformerException(ErrorCode.IO_ERROR, "gettext: cannot list " + path + ": " + e.getMessage(), e);
         }
         if (found.isEmpty()) {
-            throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "gettext: no .mo files in " + path);
+            throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "gettext: no .mo or .po files in " + path);
         }
         return found;
     }
@@ -123,7 +158,7 @@ public final class GettextPairs {
 
     /** The kept pairs of one catalog, in catalog order, before deduplication and the byte limit. */
     static List<Pair> pairs(Path file, byte[] bytes) {
-        List<Entry> entries = entries(file, bytes);
+        List<Entry> entries = isPo(file) ? PoReader.entries(file, bytes) : entries(file, bytes);
         Charset charset = StandardCharsets.UTF_8;
         for (Entry e : entries) {
             if (e.original().length == 0) {
@@ -138,8 +173,9 @@ public final class GettextPairs {
             if (e.original().length == 0 || contains(e.original(), (byte) 0) || contains(e.original(), (byte) 4)) {
                 continue; // the header; plural (msgid\0msgid_plural); context (msgctxt\4msgid)
             }
-            String source = collapse(decode(file, decoder, charset, i, "msgid", e.original()));
-            String target = collapse(decode(file, decoder, charset, i, "msgstr", e.translation()));
+            String where = e.line() > 0 ? "at line " + e.line() : String.valueOf(i);
+            String source = collapse(decode(file, decoder, charset, where, "msgid", e.original()));
+            String target = collapse(decode(file, decoder, charset, where, "msgstr", e.translation()));
             if (!target.isEmpty() && source.indexOf(' ') > 0) {
                 pairs.add(new Pair(source, target));
             }
@@ -218,7 +254,7 @@ public final class GettextPairs {
         }
     }
 
-    private static String decode(Path file, CharsetDecoder decoder, Charset charset, int i, String what, byte[] bytes) {
+    private static String decode(Path file, CharsetDecoder decoder, Charset charset, String i, String what, byte[] bytes) {
         try {
             return decoder.decode(ByteBuffer.wrap(bytes)).toString();
         } catch (CharacterCodingException e) {
@@ -237,6 +273,11 @@ public final class GettextPairs {
 
     private static String collapse(String s) {
         return String.join(" ", PyText.split(s));
+    }
+
+    /** Whether {@code file} is read as {@code .po} text (its name ends in {@code .po}) rather than a {@code .mo}. */
+    static boolean isPo(Path file) {
+        return file.getFileName().toString().endsWith(".po");
     }
 
     private static int utf8Length(String s) {

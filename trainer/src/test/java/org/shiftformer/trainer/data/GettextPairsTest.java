@@ -178,7 +178,7 @@ class GettextPairsTest {
         assertEquals(3, ds.size());
 
         var empty = assertThrows(ShiftformerException.class, () -> GettextPairs.read(Files.createDirectory(dir.resolve("e")), 0));
-        assertEquals("gettext: no .mo files in " + dir.resolve("e"), empty.getMessage());
+        assertEquals("gettext: no .mo or .po files in " + dir.resolve("e"), empty.getMessage());
         var missing = assertThrows(ShiftformerException.class, () -> GettextPairs.read(dir.resolve("nope"), 0));
         assertEquals("gettext: " + dir.resolve("nope") + ": no such file or directory", missing.getMessage());
     }

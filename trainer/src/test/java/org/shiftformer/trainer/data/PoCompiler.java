@@ -16,7 +16,8 @@ import java.util.Map;
  *
  * <p>The {@code .po} subset: {@code #} comments, {@code msgctxt}, {@code msgid}, {@code msgid_plural},
  * {@code msgstr} and {@code msgstr[N]}, each with one or more quoted strings (continuation lines),
- * escapes {@code \n \t \" \\}; entries separated by blank lines. An entry with a context is stored as
+ * escapes {@code \n \t \" \\}; entries separated by blank lines. Entries flagged {@code #, fuzzy} are
+ * left out except the header, as msgfmt does. An entry with a context is stored as
  * {@code context\4msgid}, a plural one as {@code msgid\0msgid_plural} with its forms joined by NUL, as
  * msgfmt does. The strings are encoded with the given charset and sorted by their bytes (msgfmt sorts
  * them for its binary search); the file has the seven-word header (no hash table), the two tables, then
@@ -63,9 +64,11 @@ final class PoCompiler {
         List<Message> out = new ArrayList<>();
         Map<String, StringBuilder> entry = new LinkedHashMap<>();
         StringBuilder last = null;
+        boolean fuzzy = false;
         for (String raw : (po + "\n").split("\n", -1)) {
             String line = raw.strip();
             if (line.startsWith("#")) {
+                fuzzy |= line.startsWith("#,") && line.contains("fuzzy");
                 continue;
             }
             if (line.startsWith("\"")) {
@@ -74,9 +77,13 @@ final class PoCompiler {
             }
             if (line.isEmpty()) {
                 if (!entry.isEmpty()) {
-                    out.add(message(entry));
+                    Message m = message(entry);
+                    if (!fuzzy || m.id().isEmpty()) {
+                        out.add(m);
+                    }
                     entry.clear();
                 }
+                fuzzy = false;
                 continue;
             }
             int space = line.indexOf(' ');
