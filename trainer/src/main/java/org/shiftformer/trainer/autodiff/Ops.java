@@ -49,7 +49,7 @@ public final class Ops {
         }
         int[] outShape = a.shape();
         outShape[outShape.length - 1] = n;
-        float[] out = new float[batch * m * n];
+        float[] out = Workspace.floatsToOverwrite(batch * m * n);
         if (shared) {
             MatMul.gemm(false, transB, batch * m, n, k, a.data, 0, b.data, 0, out, 0, false);
         } else {
@@ -99,7 +99,7 @@ public final class Ops {
     public static Tensor add(Tensor a, Tensor b) {
         int inner = b.size();
         Shapes.check(isSuffix(b.shape, a.shape), "add: %s does not broadcast to %s", b, a);
-        float[] out = new float[a.size()];
+        float[] out = Workspace.floatsToOverwrite(a.size());
         float[] ad = a.data;
         float[] bd = b.data;
         for (int o = 0; o < out.length; o += inner) {
@@ -161,7 +161,7 @@ public final class Ops {
     /** Elementwise product of two tensors of the same shape. */
     public static Tensor mul(Tensor a, Tensor b) {
         Shapes.check(Arrays.equals(a.shape, b.shape), "mul: shapes differ: %s, %s", a, b);
-        float[] out = new float[a.size()];
+        float[] out = Workspace.floatsToOverwrite(a.size());
         for (int i = 0; i < out.length; i++) {
             out[i] = a.data[i] * b.data[i];
         }
@@ -184,7 +184,7 @@ public final class Ops {
 
     /** {@code c · x} for a constant {@code c}. */
     public static Tensor scale(Tensor x, float c) {
-        float[] out = new float[x.size()];
+        float[] out = Workspace.floatsToOverwrite(x.size());
         for (int i = 0; i < out.length; i++) {
             out[i] = x.data[i] * c;
         }
@@ -198,7 +198,7 @@ public final class Ops {
 
     public static Tensor relu(Tensor x) {
         float[] xd = x.data;
-        float[] out = new float[x.size()];
+        float[] out = Workspace.floatsToOverwrite(x.size());
         for (int i = 0; i < out.length; i++) {
             out[i] = Math.max(xd[i], 0f); // branch-free (vectorised); max(-0, 0) = 0
         }
@@ -236,9 +236,9 @@ public final class Ops {
         int d = x.dim(-1);
         Shapes.check(gamma.size() == d && beta.size() == d, "layerNorm: gamma/beta must have %s values", d);
         int rows = x.size() / d;
-        float[] out = new float[x.size()];
-        float[] xhat = new float[x.size()];
-        double[] rstd = new double[rows];
+        float[] out = Workspace.floatsToOverwrite(x.size());
+        float[] xhat = Workspace.floatsToOverwrite(x.size());
+        double[] rstd = Workspace.doubles(rows);
         float[] xd = x.data;
         float[] gd = gamma.data;
         float[] bd = beta.data;
@@ -329,7 +329,7 @@ public final class Ops {
                 && (rows * len) % additive.length == 0), "softmax: additive mask size %s does not broadcast",
                 additive == null ? 0 : additive.length);
         int addRows = additive == null ? 1 : additive.length / len;
-        float[] out = new float[x.size()];
+        float[] out = Workspace.floats(x.size());
         double[] e = new double[len];
         for (int r = 0; r < rows; r++) {
             int o = r * len;
@@ -404,32 +404,32 @@ public final class Ops {
         float[] qh = toHeads(q.data, b, tq, heads, dk);
         float[] kh = toHeads(k.data, b, tk, heads, dk);
         float[] vh = toHeads(v.data, b, tk, heads, dk);
-        float[] p = new float[bh * tq * tk];
+        float[] p = Workspace.floatsToOverwrite(bh * tq * tk);
         MatMul.gemmBatched(bh, false, true, tq, tk, dk, qh, 0, tq * dk, kh, 0, tk * dk, p, 0, tq * tk, false);
         maskedSoftmax2(p, b, heads, tq, tk, lens, causal);
-        float[] ch = new float[bh * tq * dk];
+        float[] ch = Workspace.floatsToOverwrite(bh * tq * dk);
         MatMul.gemmBatched(bh, false, false, tq, dk, tk, p, 0, tq * tk, vh, 0, tk * dk, ch, 0, tq * dk, false);
-        float[] out = new float[b * tq * d];
+        float[] out = Workspace.floatsToOverwrite(b * tq * d);
         fromHeads(ch, out, b, tq, heads, dk, false);
         return Tensor.result(out, q.shape, t -> {
             float[] gc = toHeads(t.grad, b, tq, heads, dk);
             if (v.requiresGrad) { // dV_h = Pᵀ · dC_h
-                float[] gv = new float[bh * tk * dk];
+                float[] gv = Workspace.floatsToOverwrite(bh * tk * dk);
                 MatMul.gemmBatched(bh, true, false, tk, dk, tq, p, 0, tq * tk, gc, 0, tq * dk, gv, 0, tk * dk, false);
                 fromHeads(gv, v.grad(), b, tk, heads, dk, true);
             }
             if (q.requiresGrad || k.requiresGrad) {
-                float[] gp = new float[bh * tq * tk]; // dP = dC_h · V_hᵀ, then dS in place
+                float[] gp = Workspace.floatsToOverwrite(bh * tq * tk); // dP = dC_h · V_hᵀ, then dS in place
                 MatMul.gemmBatched(bh, false, true, tq, tk, dk, gc, 0, tq * dk, vh, 0, tk * dk, gp, 0, tq * tk, false);
                 softmax2Backward(p, gp, bh * tq, tk);
                 if (q.requiresGrad) { // dQ_h = dS · K_h
-                    float[] gq = new float[bh * tq * dk];
+                    float[] gq = Workspace.floatsToOverwrite(bh * tq * dk);
                     MatMul.gemmBatched(bh, false, false, tq, dk, tk, gp, 0, tq * tk, kh, 0, tk * dk, gq, 0, tq * dk,
                             false);
                     fromHeads(gq, q.grad(), b, tq, heads, dk, true);
                 }
                 if (k.requiresGrad) { // dK_h = dSᵀ · Q_h
-                    float[] gk = new float[bh * tk * dk];
+                    float[] gk = Workspace.floatsToOverwrite(bh * tk * dk);
                     MatMul.gemmBatched(bh, true, false, tk, dk, tq, gp, 0, tq * tk, qh, 0, tq * dk, gk, 0, tk * dk,
                             false);
                     fromHeads(gk, k.grad(), b, tk, heads, dk, true);
@@ -440,7 +440,7 @@ public final class Ops {
 
     /** {@code [B, T, H·dk] -> [B, H, T, dk]} (copy). */
     private static float[] toHeads(float[] x, int b, int t, int heads, int dk) {
-        float[] out = new float[x.length];
+        float[] out = Workspace.floatsToOverwrite(x.length);
         int d = heads * dk;
         for (int ib = 0; ib < b; ib++) {
             for (int it = 0; it < t; it++) {
@@ -537,7 +537,7 @@ public final class Ops {
         int vocab = table.dim(0);
         int d = table.dim(1);
         int[] idx = ids.clone();
-        float[] out = new float[idx.length * d];
+        float[] out = Workspace.floatsToOverwrite(idx.length * d);
         for (int i = 0; i < idx.length; i++) {
             Shapes.check(idx[i] >= 0 && idx[i] < vocab, "embedding id %s out of range [0, %s)", idx[i], vocab);
             System.arraycopy(table.data, idx[i] * d, out, i * d, d);
@@ -564,8 +564,8 @@ public final class Ops {
         }
         SplittableRandom rnd = new SplittableRandom(seed);
         float keep = 1f / (1f - p);
-        float[] mask = new float[x.size()];
-        float[] out = new float[x.size()];
+        float[] mask = Workspace.floatsToOverwrite(x.size());
+        float[] out = Workspace.floatsToOverwrite(x.size());
         for (int i = 0; i < out.length; i++) {
             mask[i] = rnd.nextDouble() < p ? 0f : keep;
             out[i] = x.data[i] * mask[i];
@@ -597,7 +597,9 @@ public final class Ops {
             s[infer] = x.size() / known;
         }
         Shapes.check(Shapes.size(s) == x.size(), "reshape: %s to %s changes the size", x, Arrays.toString(s));
-        return Tensor.result(x.data.clone(), s, t -> {
+        float[] copy = Workspace.floatsToOverwrite(x.size());
+        System.arraycopy(x.data, 0, copy, 0, copy.length);
+        return Tensor.result(copy, s, t -> {
             float[] gx = x.grad();
             for (int i = 0; i < gx.length; i++) {
                 gx[i] += t.grad[i];
@@ -631,7 +633,7 @@ public final class Ops {
         int[] os = s.clone();
         os[i] = s[j];
         os[j] = s[i];
-        float[] out = new float[x.size()];
+        float[] out = Workspace.floatsToOverwrite(x.size());
         swap(x.data, out, p, a, mid, b, rest, false);
         final int fp = p;
         final int fm = mid;
@@ -687,8 +689,9 @@ public final class Ops {
             }
         }
         float[] x = logits.data;
-        float[] prob = new float[logits.size()];
-        double[] rowLoss = new double[rows];
+        // rows of ignored targets are neither written nor read
+        float[] prob = Workspace.floatsToOverwrite(logits.size());
+        double[] rowLoss = Workspace.doubles(rows);
         MatMul.parallelFor(rows, 4L * vocab, (from, to) -> {
             for (int r = from; r < to; r++) {
                 if (tg[r] == ignoreIndex) {

@@ -142,10 +142,13 @@ public final class Tensor {
         return data[0];
     }
 
-    /** The accumulated gradient (allocated as zeros on first use). */
+    /**
+     * The accumulated gradient (allocated as zeros on first use; an op result's from the {@link Workspace}
+     * inside a scope, a leaf's always from the heap: parameters keep theirs across steps).
+     */
     public float[] grad() {
         if (grad == null) {
-            grad = new float[data.length];
+            grad = backwardFn != null ? Workspace.floats(data.length) : new float[data.length];
         }
         return grad;
     }

@@ -7,6 +7,7 @@ import org.shiftformer.api.ModelConfig;
 import org.shiftformer.api.model.RandomModels;
 import org.shiftformer.trainer.autodiff.MatMul;
 import org.shiftformer.trainer.autodiff.Tensor;
+import org.shiftformer.trainer.autodiff.Workspace;
 import org.shiftformer.trainer.model.Batch;
 import org.shiftformer.trainer.model.FloatNumerics;
 import org.shiftformer.trainer.model.Seq2SeqModel;
@@ -41,14 +42,33 @@ public final class TrainBench {
                 .getOperatingSystemMXBean();
         double wallSum = 0;
         double cpuSum = 0;
+        // -Dbench.jfr=PREFIX: a JFR recording ("profile" settings) of the measured steps only, one file per
+        // phase: PREFIX-float.jfr, PREFIX-QAT.jfr
+        String jfr = System.getProperty("bench.jfr");
+        jdk.jfr.Recording recording = null;
         for (int i = 0; i < steps + 2; i++) {
+            if (i == 2 && jfr != null) {
+                try {
+                    recording = new jdk.jfr.Recording(jdk.jfr.Configuration.getConfiguration("profile"));
+                    recording.setDestination(java.nio.file.Path.of(jfr + "-" + label + ".jfr"));
+                } catch (java.io.IOException | java.text.ParseException e) {
+                    throw new IllegalStateException(e);
+                }
+                recording.start();
+            }
             long c0 = os.getProcessCpuTime();
             long t0 = System.nanoTime();
-            Tensor loss = forward.get();
-            long t1 = System.nanoTime();
-            loss.backward();
-            long t2 = System.nanoTime();
-            adam.step();
+            long t1;
+            long t2;
+            float lossValue;
+            try (var ignored = Workspace.open()) { // as Trainer.trainStep: the step's arrays are reused
+                Tensor loss = forward.get();
+                t1 = System.nanoTime();
+                loss.backward();
+                t2 = System.nanoTime();
+                adam.step();
+                lossValue = loss.item();
+            }
             long t3 = System.nanoTime();
             double cpu = (os.getProcessCpuTime() - c0) * 1e-9;
             double sec = (t3 - t0) * 1e-9;
@@ -58,8 +78,12 @@ public final class TrainBench {
             }
             System.out.printf("%s %s step %d: loss %.4f, %.0f ms (forward %.0f, backward %.0f, adam %.0f), "
                             + "%.0f target tokens/s, %.1f GFLOP/s; %.2f CPU s%n", label, i < 2 ? "warm-up" : "measured",
-                    i, loss.item(), sec * 1e3, (t1 - t0) * 1e-6, (t2 - t1) * 1e-6, (t3 - t2) * 1e-6,
+                    i, lossValue, sec * 1e3, (t1 - t0) * 1e-6, (t2 - t1) * 1e-6, (t3 - t2) * 1e-6,
                     batch.targetTokens() / sec, flops / sec / 1e9, cpu);
+        }
+        if (recording != null) {
+            recording.stop();
+            recording.close();
         }
         // CPU time (all JVM threads, including GC and JIT) tells what the step costs when other processes
         // share the cores: tokens per CPU-second times the core count is the unshared ceiling.
