@@ -348,15 +348,9 @@ public final class MatMul {
         for (int p = 0; p < kc; p++) {
             int src = aOff + (pc + p) * m + i0;
             int d = p * MR;
-            if (MR == 8) { // one 8-lane vector move per panel
-                for (int i = i0; i < i1; i += MR, src += MR, d += kc * MR) {
-                    FloatVector.fromArray(FloatVector.SPECIES_256, a, src).intoArray(ap, d);
-                }
-            } else {
-                for (int i = i0; i < i1; i += MR, src += MR, d += kc * MR) {
-                    for (int r = 0; r < MR; r++) {
-                        ap[d + r] = a[src + r];
-                    }
+            for (int i = i0; i < i1; i += MR, src += MR, d += kc * MR) {
+                for (int r = 0; r < MR; r++) {
+                    ap[d + r] = a[src + r];
                 }
             }
         }
