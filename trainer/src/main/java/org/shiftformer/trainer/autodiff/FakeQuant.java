@@ -21,8 +21,9 @@ import jdk.incubator.vector.VectorSpecies;
  *   dq/dx     = 1 if n <= r <= p, else 0
  *   dq/dlog2t = s·ln2·(r - x/s) inside,  s·ln2·n if r < n,  s·ln2·p if r > p
  * </pre>
- * The gradient of {@code log2t} is {@code s·ln2 · Σ g·local}, the sum in double in a fixed order (vector
- * lanes, then the lanes and the tail in index order): deterministic, not the index-order sum.
+ * The gradient of {@code log2t} is {@code s·ln2 · Σ g·local}, the sum in double in a fixed order (chunks of
+ * 8,192 elements, each in vector lanes then the lanes and the tail in index order, then the chunks in
+ * order): deterministic whatever the thread count, not the index-order sum. Chunks run on the kernel threads.
  *
  * <p><b>Vectorised path</b> (up to 16 bits). With {@code v = x·(1/s)} in float (exact: a power-of-two
  * scaling; an overflow to infinity lands above the range either way, a subnormal rounds as the double
@@ -108,18 +109,33 @@ public final class FakeQuant {
         return new Grid(s, lo, hi, vector);
     }
 
+    /**
+     * Elements per chunk: forward and backward run chunk by chunk on the kernel threads, and the threshold
+     * gradient adds the chunks' partial sums in chunk order, so no bit depends on the thread count.
+     */
+    private static final int CHUNK = 8192;
+
     private static void forward(Grid g, float[] x, float[] out, byte[] ints) {
         int n = x.length;
-        int i = 0;
+        int chunks = (n + CHUNK - 1) / CHUNK;
+        MatMul.parallelFor(chunks, CHUNK, (c0, c1) -> {
+            for (int c = c0; c < c1; c++) {
+                forward(g, x, out, ints, c * CHUNK, Math.min(n, (c + 1) * CHUNK));
+            }
+        });
+    }
+
+    private static void forward(Grid g, float[] x, float[] out, byte[] ints, int from, int to) {
+        int i = from;
         if (g.vector) {
-            i = forwardVector(g, x, out, n);
+            i = forwardVector(g, x, out, from, to);
         }
-        for (; i < n; i++) {
+        for (; i < to; i++) {
             out[i] = (float) (clamp(g, roundHalfUp(x[i] / g.s)) * g.s);
         }
         if (ints != null) {
             float inv = (float) (1.0 / g.s);
-            for (int j = 0; j < n; j++) {
+            for (int j = from; j < to; j++) {
                 ints[j] = (byte) (int) (out[j] * inv); // exact: out = clamp(r)·s
             }
         }
@@ -129,16 +145,16 @@ public final class FakeQuant {
         return r < g.lo ? g.lo : (r > g.hi ? g.hi : r); // NaN stays NaN (inside)
     }
 
-    /** The vector part of {@link #forward}; returns the first index left for the scalar tail. */
-    private static int forwardVector(Grid g, float[] x, float[] out, int n) {
+    /** The vector part of {@link #forward} over {@code [from, to)}; returns the first index left for the scalar tail. */
+    private static int forwardVector(Grid g, float[] x, float[] out, int from, int to) {
         float inv = (float) (1.0 / g.s);
         float s = (float) g.s;
         float loBound = (float) (g.lo - 0.5);
         float hiBound = (float) (g.hi + 0.5);
         float loS = (float) (g.lo * g.s);
         float hiS = (float) (g.hi * g.s);
-        int upper = FS.loopBound(n);
-        int i = 0;
+        int upper = from + FS.loopBound(to - from);
+        int i = from;
         for (; i < upper; i += FS.length()) {
             FloatVector v = FloatVector.fromArray(FS, x, i).mul(inv);
             FloatVector q = rounded(v).mul(s);
@@ -153,15 +169,40 @@ public final class FakeQuant {
     private static FloatVector rounded(FloatVector v) {
         FloatVector t = (FloatVector) v.convert(VectorOperators.F2I, 0).convert(VectorOperators.I2F, 0);
         FloatVector f = v.sub(t);
-        return t.add(1f, f.compare(VectorOperators.GE, 0.5f)).sub(1f, f.lt(-0.5f));
+        // t + [f >= 0.5] - [f < -0.5] (blends, not masked adds: those were not intrinsified on AVX-512)
+        FloatVector zero = FloatVector.zero(FS);
+        return t.add(zero.blend(1f, f.compare(VectorOperators.GE, 0.5f))).sub(zero.blend(1f, f.lt(-0.5f)));
     }
 
     private static void backward(Grid g, Tensor x, Tensor log2t, float[] grad) {
         float[] xd = x.data;
-        float[] gx = x.requiresGrad ? x.grad() : null;
+        float[] fresh = x.requiresGrad ? x.gradToOverwrite() : null; // written, not added, when new
+        float[] gx = fresh != null ? fresh : (x.requiresGrad ? x.grad() : null);
         boolean wantT = log2t.requiresGrad;
         int n = xd.length;
-        int i = 0;
+        int chunks = (n + CHUNK - 1) / CHUNK;
+        double[] partial = new double[chunks];
+        MatMul.parallelFor(chunks, 2L * CHUNK, (c0, c1) -> {
+            for (int c = c0; c < c1; c++) {
+                partial[c] = backward(g, xd, grad, gx, fresh != null, wantT, c * CHUNK, Math.min(n, (c + 1) * CHUNK));
+            }
+        });
+        if (wantT) {
+            double sum = 0;
+            for (double p : partial) { // chunk order
+                sum += p;
+            }
+            log2t.grad()[0] += (float) (sum * (g.s * Ops.LN2));
+        }
+    }
+
+    /**
+     * dq/dx into {@code gx} (written if {@code write}, else added) over {@code [from, to)}; returns
+     * {@code Σ g·local} of the range (vector lanes, then the lanes and the tail in order).
+     */
+    private static double backward(Grid g, float[] xd, float[] grad, float[] gx, boolean write, boolean wantT,
+                                   int from, int to) {
+        int i = from;
         double sum = 0;
         if (g.vector) {
             float inv = (float) (1.0 / g.s);
@@ -171,14 +212,16 @@ public final class FakeQuant {
             float hi = (float) g.hi;
             DoubleVector acc0 = DoubleVector.zero(DS);
             DoubleVector acc1 = DoubleVector.zero(DS);
-            int upper = FS.loopBound(n);
+            int upper = from + FS.loopBound(to - from);
             for (; i < upper; i += FS.length()) {
                 FloatVector v = FloatVector.fromArray(FS, xd, i).mul(inv);
                 VectorMask<Float> below = v.lt(loBound);
                 VectorMask<Float> above = v.compare(VectorOperators.GE, hiBound);
                 VectorMask<Float> inside = below.or(above).not();
                 FloatVector gv = FloatVector.fromArray(FS, grad, i);
-                if (gx != null) {
+                if (write) {
+                    FloatVector.zero(FS).blend(gv, inside).intoArray(gx, i);
+                } else if (gx != null) {
                     FloatVector.fromArray(FS, gx, i).add(gv, inside).intoArray(gx, i);
                 }
                 if (wantT) {
@@ -196,11 +239,13 @@ public final class FakeQuant {
                 }
             }
         }
-        for (; i < n; i++) {
+        for (; i < to; i++) {
             double v = xd[i] / g.s;
             double r = roundHalfUp(v);
             boolean in = !(r < g.lo) && !(r > g.hi);
-            if (in && gx != null) {
+            if (write) {
+                gx[i] = in ? grad[i] : 0f;
+            } else if (in && gx != null) {
                 gx[i] += grad[i];
             }
             if (wantT) {
@@ -208,9 +253,7 @@ public final class FakeQuant {
                 sum += grad[i] * local;
             }
         }
-        if (wantT) {
-            log2t.grad()[0] += (float) (sum * (g.s * Ops.LN2));
-        }
+        return sum;
     }
 
     /** {@code acc + g·local} over half {@code part} of the float lanes, in double (the product is exact). */

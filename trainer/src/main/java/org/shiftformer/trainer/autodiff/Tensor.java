@@ -153,6 +153,30 @@ public final class Tensor {
         return grad;
     }
 
+    /**
+     * For a backward function that adds a whole array into this gradient: when this tensor has no gradient
+     * yet, its new gradient array, <em>not zeroed</em>, for the caller to write completely ({@code = v}
+     * instead of {@code += v}: the same values, as {@code 0 + v == v} up to the sign of a zero); otherwise
+     * null, and the caller adds into {@link #grad()}.
+     */
+    float[] gradToOverwrite() {
+        if (grad != null) {
+            return null;
+        }
+        grad = backwardFn != null ? Workspace.floatsToOverwrite(data.length) : new float[data.length];
+        return grad;
+    }
+
+    /** {@code grad += g} (a copy when this tensor has no gradient yet, see {@link #gradToOverwrite}). */
+    void addToGrad(float[] g) {
+        float[] fresh = gradToOverwrite();
+        if (fresh != null) {
+            System.arraycopy(g, 0, fresh, 0, g.length);
+        } else {
+            Elementwise.addInto(grad, g, 0, g.length);
+        }
+    }
+
     /** True once some backward pass has written a gradient into this tensor. */
     public boolean hasGrad() {
         return grad != null;

@@ -17,7 +17,6 @@ import org.shiftformer.api.spec.Tables;
 import org.shiftformer.trainer.autodiff.FakeQuant;
 import org.shiftformer.trainer.autodiff.MatMul;
 import org.shiftformer.trainer.autodiff.Ops;
-import org.shiftformer.trainer.autodiff.RowMask;
 import org.shiftformer.trainer.autodiff.StraightThrough;
 import org.shiftformer.trainer.autodiff.Tensor;
 import org.shiftformer.trainer.autodiff.Workspace;
@@ -268,16 +267,19 @@ public final class QatNumerics implements Numerics {
         }
         byte[] out = Workspace.bytesToOverwrite(rows * d);
         short[] xs = qx.shorts();
-        // rows are independent: split them over the kernel threads (no bit depends on the split)
-        MatMul.parallelFor(rows, 8L * d, (from, to) -> {
-            if (from == 0 && to == rows) {
-                kernels.layerNorm(xs, rows, d, gs, bs, eG, eOut, out);
+        // rows are independent: split over the kernel threads (the first range in place, others on copies)
+        MatMul.parallelFor(rows, 16L * d, (from, to) -> {
+            if (from == 0) {
+                kernels.layerNorm(xs, to, d, gs, bs, eG, eOut, out);
                 return;
             }
-            byte[] part = new byte[(to - from) * d];
-            kernels.layerNorm(java.util.Arrays.copyOfRange(xs, from * d, to * d), to - from, d, gs, bs, eG, eOut,
-                    part);
-            System.arraycopy(part, 0, out, from * d, part.length);
+            int len = (to - from) * d;
+            Scratch sc = Scratch.get();
+            short[] xin = sc.shorts(len);
+            byte[] part = sc.bytes(len);
+            System.arraycopy(xs, from * d, xin, 0, len);
+            kernels.layerNorm(xin, to - from, d, gs, bs, eG, eOut, part);
+            System.arraycopy(part, 0, out, from * d, len);
         });
         return snap(sur, name, 8, true, new Q(out, eOut, DType.INT8));
     }
@@ -314,17 +316,20 @@ public final class QatNumerics implements Numerics {
         int[] acc = accumulate(prefix, qx, qw, w.dim(0), w.dim(1), bias, eAcc, lin);
         short[] out = Workspace.shortsToOverwrite(acc.length);
         short[] rs = qr.shorts();
-        int n = w.dim(0);
-        MatMul.parallelFor(acc.length / n, 4L * n, (from, to) -> {
-            if (from == 0 && to == acc.length / n) {
-                kernels.residual(rs, qr.exp(), acc, eAcc, eOut, acc.length, out);
+        MatMul.parallelFor(acc.length, 4, (from, to) -> { // elementwise: the first range in place
+            if (from == 0) {
+                kernels.residual(rs, qr.exp(), acc, eAcc, eOut, to, out);
                 return;
             }
-            int len = (to - from) * n;
-            short[] part = new short[len];
-            kernels.residual(java.util.Arrays.copyOfRange(rs, from * n, to * n), qr.exp(),
-                    java.util.Arrays.copyOfRange(acc, from * n, to * n), eAcc, eOut, len, part);
-            System.arraycopy(part, 0, out, from * n, len);
+            int len = to - from;
+            Scratch sc = Scratch.get();
+            short[] rin = sc.shorts(len);
+            int[] ain = sc.ints(len);
+            short[] part = sc.shorts2(len);
+            System.arraycopy(rs, from, rin, 0, len);
+            System.arraycopy(acc, from, ain, 0, len);
+            kernels.residual(rin, qr.exp(), ain, eAcc, eOut, len, part);
+            System.arraycopy(part, 0, out, from, len);
         });
         return snap(sur, name, 16, true, new Q(out, eOut, DType.INT16));
     }
@@ -339,59 +344,43 @@ public final class QatNumerics implements Numerics {
         int tk = k.dim(1);
         int d = q.dim(2);
         int dk = d / heads;
-        // float surrogate: [B, H, T, dk] heads, base-2 softmax over the valid keys, probabilities · V
-        Tensor q4 = Ops.transpose(Ops.reshape(q, batch, tq, heads, dk), 1, 2);
-        Tensor k4 = Ops.transpose(Ops.reshape(k, batch, tk, heads, dk), 1, 2);
-        Tensor v4 = Ops.transpose(Ops.reshape(v, batch, tk, heads, dk), 1, 2);
-        RowMask mask = RowMask.keyPadding(keyLengths, heads, tq);
-        if (causal) {
-            mask = mask.and(RowMask.causal(tq));
-        }
-        Tensor scores = Ops.matmulBT(q4, k4);
-        Tensor probs = Ops.softmax(scores, mask, null, true);
-        // exact: SOFTMAX2 of the int32 scores, uint8 probabilities at 2^-8
         int eS = qq.exp() + qk.exp();
-        int[] s32 = exactInFloat(qq.exp(), qk.exp(), (long) dk * 128 * 128)
-                ? fromFloat(scores.data(), eS) : headScores(qq.bytes(), qk.bytes(), batch, heads, tq, tk, dk);
         byte[] p = Workspace.bytesToOverwrite(batch * heads * tq * tk);
-        MatMul.parallelFor(batch, (long) heads * tq * tk * 8, (bFrom, bTo) -> {
-            int[] validLen = new int[tq];
-            int[] sh = new int[tq * tk];
-            byte[] ph = new byte[tq * tk];
-            for (int bi = bFrom; bi < bTo; bi++) {
-                for (int i = 0; i < tq; i++) {
-                    validLen[i] = Math.min(keyLengths[bi], causal ? i + 1 : tk);
+        // float surrogate (Ops.attention, base-2 softmax over the valid keys) whose P·V uses the exact
+        // probabilities: SOFTMAX2 of the int32 scores, uint8 at 2^-8
+        Tensor sur = Ops.attention(q, k, v, heads, keyLengths, causal, scores -> {
+            int[] s32 = exactInFloat(qq.exp(), qk.exp(), (long) dk * 128 * 128)
+                    ? fromFloat(scores, eS) : headScores(qq.bytes(), qk.bytes(), batch, heads, tq, tk, dk);
+            MatMul.parallelFor(batch, (long) heads * tq * tk * 8, (bFrom, bTo) -> {
+                int[] validLen = new int[tq];
+                int[] sh = new int[tq * tk];
+                byte[] ph = new byte[tq * tk];
+                for (int bi = bFrom; bi < bTo; bi++) {
+                    for (int i = 0; i < tq; i++) {
+                        validLen[i] = Math.min(keyLengths[bi], causal ? i + 1 : tk);
+                    }
+                    for (int h = 0; h < heads; h++) {
+                        int o = ((bi * heads + h) * tq) * tk;
+                        System.arraycopy(s32, o, sh, 0, tq * tk);
+                        kernels.softmax2(sh, tq, tk, validLen, eS, lut, ph);
+                        System.arraycopy(ph, 0, p, o, tq * tk);
+                    }
                 }
-                for (int h = 0; h < heads; h++) {
-                    int o = ((bi * heads + h) * tq) * tk;
-                    System.arraycopy(s32, o, sh, 0, tq * tk);
-                    kernels.softmax2(sh, tq, tk, validLen, eS, lut, ph);
-                    System.arraycopy(ph, 0, p, o, tq * tk);
-                }
+            });
+            float[] pv = Workspace.floatsToOverwrite(p.length);
+            for (int i = 0; i < p.length; i++) {
+                pv[i] = (p[i] & 0xFF) * 0x1p-8f;
             }
+            return pv;
         });
-        float[] pv = Workspace.floatsToOverwrite(p.length);
-        for (int i = 0; i < p.length; i++) {
-            pv[i] = (p[i] & 0xFF) * 0x1p-8f;
-        }
-        Tensor ctx4 = Ops.matmul(StraightThrough.replace(probs, pv), v4);
-        Tensor sur = Ops.reshape(Ops.transpose(ctx4, 1, 2), batch, tq, d);
         String name = prefix + ".ctx.out";
         int eOut = activation(name, sur, 8, true);
-        // exact: acc[i][t] = sum_j p[i][j] · V[j][t], requantized to ctx.out
+        // exact: acc[i][t] = sum_j p[i][j] · V[j][t] ([B, Tq, d], heads in their columns), requantized
         int eC = -8 + qv.exp();
         int[] acc = exactInFloat(-8, qv.exp(), (long) tk * 255 * 128)
-                ? fromFloat(ctx4.data(), eC) : headContexts(p, qv.bytes(), batch, heads, tq, tk, dk);
-        byte[] ch = Workspace.bytesToOverwrite(acc.length);
-        requantize(acc, eOut - eC, DType.INT8, ch);
-        byte[] ctx = Workspace.bytesToOverwrite(batch * tq * d);
-        for (int bi = 0; bi < batch; bi++) { // [B, H, T, dk] -> [B, T, H·dk]
-            for (int h = 0; h < heads; h++) {
-                for (int i = 0; i < tq; i++) {
-                    System.arraycopy(ch, ((bi * heads + h) * tq + i) * dk, ctx, (bi * tq + i) * d + h * dk, dk);
-                }
-            }
-        }
+                ? fromFloat(sur.data(), eC) : headContexts(p, qv.bytes(), batch, heads, tq, tk, dk);
+        byte[] ctx = Workspace.bytesToOverwrite(acc.length);
+        requantize(acc, eOut - eC, DType.INT8, ctx);
         return snap(sur, name, 8, true, new Q(ctx, eOut, DType.INT8));
     }
 
@@ -415,10 +404,10 @@ public final class QatNumerics implements Numerics {
         return out;
     }
 
-    /** The int32 {@code P_h · V_h} of every (batch entry, head), {@code [B, H, Tq, dk]}, by the kernels. */
+    /** The int32 {@code P_h · V_h} of every (batch entry, head) in the head's columns, {@code [B, Tq, d]}, by the kernels. */
     private int[] headContexts(byte[] p, byte[] vb, int batch, int heads, int tq, int tk, int dk) {
         int d = heads * dk;
-        int[] out = Workspace.intsToOverwrite(batch * heads * tq * dk);
+        int[] out = Workspace.intsToOverwrite(batch * tq * d);
         MatMul.parallelFor(batch, (long) heads * tq * tk * dk, (bFrom, bTo) -> {
             byte[] vt = new byte[dk * tk];
             int[] acc = new int[tq * dk];
@@ -432,7 +421,9 @@ public final class QatNumerics implements Numerics {
                     }
                     System.arraycopy(p, ((bi * heads + h) * tq) * tk, ph, 0, tq * tk);
                     kernels.linear(ph, tq, tk, true, vt, dk, null, acc);
-                    System.arraycopy(acc, 0, out, ((bi * heads + h) * tq) * dk, tq * dk);
+                    for (int i = 0; i < tq; i++) {
+                        System.arraycopy(acc, i * dk, out, (bi * tq + i) * d + h * dk, dk);
+                    }
                 }
             }
         });
@@ -518,10 +509,13 @@ public final class QatNumerics implements Numerics {
         if (!useFloatAccumulators || !saneExponents(qx.exp(), qw.exp())) {
             return false;
         }
-        byte[] x = qx.bytes();
         boolean unsigned = qx.type() == DType.UINT8;
-        int rows = x.length / k;
         long limit = (1L << 24) - maxBias;
+        if ((unsigned ? 255L : 128L) * qw.maxRowAbsSum() < limit) {
+            return true; // max|qx| <= 128 (uint8: 255) without looking at x
+        }
+        byte[] x = qx.bytes();
+        int rows = x.length / k;
         long worst = 0;
         for (int r = 0; r < rows; r++) {
             int sum = 0; // at most k · 128 (uint8: 255)
@@ -558,26 +552,56 @@ public final class QatNumerics implements Numerics {
     private static int[] fromFloat(float[] y, int e) {
         int[] acc = Workspace.intsToOverwrite(y.length);
         float inv = Math.scalb(1f, -e);
-        for (int i = 0; i < y.length; i++) {
-            acc[i] = (int) (y[i] * inv);
-        }
+        MatMul.parallelFor(y.length, 2, (from, to) -> {
+            for (int i = from; i < to; i++) {
+                acc[i] = (int) (y[i] * inv);
+            }
+        });
         return acc;
     }
 
-    /** {@code kernels.requantize} split into chunks over the kernel threads (elementwise: no bit depends on it). */
+    /** Per-thread arrays for the copies of a kernel call split over the kernel threads (grown, never shrunk). */
+    private static final class Scratch {
+        private static final ThreadLocal<Scratch> OF_THREAD = ThreadLocal.withInitial(Scratch::new);
+        private short[] s1 = new short[0];
+        private short[] s2 = new short[0];
+        private int[] i1 = new int[0];
+        private byte[] b1 = new byte[0];
+
+        static Scratch get() {
+            return OF_THREAD.get();
+        }
+
+        short[] shorts(int n) {
+            return s1.length >= n ? s1 : (s1 = new short[n]);
+        }
+
+        short[] shorts2(int n) {
+            return s2.length >= n ? s2 : (s2 = new short[n]);
+        }
+
+        int[] ints(int n) {
+            return i1.length >= n ? i1 : (i1 = new int[n]);
+        }
+
+        byte[] bytes(int n) {
+            return b1.length >= n ? b1 : (b1 = new byte[n]);
+        }
+    }
+
     private void requantize(int[] acc, int shift, DType type, byte[] out) {
-        int chunk = 16384;
-        int chunks = (acc.length + chunk - 1) / chunk;
-        MatMul.parallelFor(chunks, 4L * chunk, (from, to) -> {
-            int lo = from * chunk;
-            int hi = Math.min(acc.length, to * chunk);
-            if (lo == 0 && hi == acc.length) {
-                kernels.requantize(acc, acc.length, shift, type, out);
+        MatMul.parallelFor(acc.length, 4, (from, to) -> { // elementwise: the first range in place
+            if (from == 0) {
+                kernels.requantize(acc, to, shift, type, out);
                 return;
             }
-            byte[] part = new byte[hi - lo];
-            kernels.requantize(java.util.Arrays.copyOfRange(acc, lo, hi), hi - lo, shift, type, part);
-            System.arraycopy(part, 0, out, lo, hi - lo);
+            int len = to - from;
+            Scratch sc = Scratch.get();
+            int[] ain = sc.ints(len);
+            byte[] part = sc.bytes(len);
+            System.arraycopy(acc, from, ain, 0, len);
+            kernels.requantize(ain, len, shift, type, part);
+            System.arraycopy(part, 0, out, from, len);
         });
     }
 
@@ -625,16 +649,27 @@ public final class QatNumerics implements Numerics {
         Tensor fq = FakeQuant.applyInt8(w, lt, q); // q = int8Values(w, log2t), in the same pass
         used.put(name, e);
         int k = w.dim(-1);
+        int rows = q.length / k;
+        int[] rowSum = new int[rows]; // Σ|q| of each row (at most k · 128)
+        int[] rowMax = new int[rows];
+        MatMul.parallelFor(rows, k, (from, to) -> {
+            for (int r = from; r < to; r++) {
+                int sum = 0;
+                int max = 0;
+                for (int i = r * k, end = i + k; i < end; i++) {
+                    int a = Math.abs(q[i]);
+                    sum += a;
+                    max = Math.max(max, a);
+                }
+                rowSum[r] = sum;
+                rowMax[r] = max;
+            }
+        });
         int maxAbs = 0;
         long maxRow = 0;
-        for (int r = 0; r < q.length / k; r++) {
-            long row = 0;
-            for (int i = r * k, end = i + k; i < end; i++) {
-                int a = Math.abs(q[i]);
-                row += a;
-                maxAbs = Math.max(maxAbs, a);
-            }
-            maxRow = Math.max(maxRow, row);
+        for (int r = 0; r < rows; r++) {
+            maxAbs = Math.max(maxAbs, rowMax[r]);
+            maxRow = Math.max(maxRow, rowSum[r]);
         }
         qw = new QWeight(fq, q, e, maxAbs, maxRow);
         weights.put(name, qw);
@@ -682,27 +717,32 @@ public final class QatNumerics implements Numerics {
                 float[] out = Workspace.floatsToOverwrite(b.length);
                 float s = Math.scalb(1f, q.exp());
                 boolean unsigned = q.type() == DType.UINT8;
-                if (!normalScale(q.exp())) {
-                    for (int i = 0; i < b.length; i++) {
-                        out[i] = Math.scalb((float) (unsigned ? b[i] & 0xFF : b[i]), q.exp());
+                MatMul.parallelFor(b.length, 2, (from, to) -> {
+                    if (!normalScale(q.exp())) {
+                        for (int i = from; i < to; i++) {
+                            out[i] = Math.scalb((float) (unsigned ? b[i] & 0xFF : b[i]), q.exp());
+                        }
+                    } else if (unsigned) {
+                        for (int i = from; i < to; i++) {
+                            out[i] = (b[i] & 0xFF) * s;
+                        }
+                    } else {
+                        for (int i = from; i < to; i++) {
+                            out[i] = b[i] * s;
+                        }
                     }
-                } else if (unsigned) {
-                    for (int i = 0; i < b.length; i++) {
-                        out[i] = (b[i] & 0xFF) * s;
-                    }
-                } else {
-                    for (int i = 0; i < b.length; i++) {
-                        out[i] = b[i] * s;
-                    }
-                }
+                });
                 yield out;
             }
             case short[] v -> {
                 float[] out = Workspace.floatsToOverwrite(v.length);
                 float s = Math.scalb(1f, q.exp());
-                for (int i = 0; i < v.length; i++) {
-                    out[i] = normalScale(q.exp()) ? v[i] * s : Math.scalb((float) v[i], q.exp());
-                }
+                boolean normal = normalScale(q.exp());
+                MatMul.parallelFor(v.length, 2, (from, to) -> {
+                    for (int i = from; i < to; i++) {
+                        out[i] = normal ? v[i] * s : Math.scalb((float) v[i], q.exp());
+                    }
+                });
                 yield out;
             }
             case int[] v -> dequantize(v, q.exp());
