@@ -1,5 +1,6 @@
 package org.shiftformer.trainer.autodiff;
 
+import java.lang.ref.SoftReference;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -12,7 +13,9 @@ import java.util.HashMap;
  * the heap grow and shrink (JFR, trainer/README.md "Speed": 30-40% of a float step's CPU went to GC).
  * Inside a scope, the ops take their arrays of at least {@link #MIN_LENGTH} elements from this thread's
  * pool; closing the scope gives all of them back for the next scope. Arrays the closed scope did not use
- * are dropped, so the pool holds about one step's arrays (a step of another shape allocates anew).
+ * stay while the pool holds at most twice what the scope used, so batches of a few alternating shapes
+ * find theirs again (a length not in the pool is allocated anew), and the pool is held softly: a heap that
+ * runs short between steps (evaluation, scoring) collects it.
  *
  * <pre>
  * try (var ignored = Workspace.open()) {
@@ -34,7 +37,8 @@ public final class Workspace {
 
     private static final ThreadLocal<Workspace> OF_THREAD = ThreadLocal.withInitial(Workspace::new);
 
-    private final HashMap<Long, ArrayDeque<Object>> free = new HashMap<>();
+    /** Free arrays by type and length; softly held, so a heap that runs short takes them back. */
+    private SoftReference<HashMap<Long, ArrayDeque<Object>>> free = new SoftReference<>(new HashMap<>());
     private final ArrayList<Object> lent = new ArrayList<>();
     private int depth;
 
@@ -79,11 +83,41 @@ public final class Workspace {
     }
 
     private void recycle() {
-        free.clear(); // what this scope did not use is dropped
+        HashMap<Long, ArrayDeque<Object>> next = new HashMap<>();
+        long bytes = 0;
         for (Object a : lent) {
-            free.computeIfAbsent(key(a), x -> new ArrayDeque<>()).push(a);
+            next.computeIfAbsent(key(a), x -> new ArrayDeque<>()).push(a);
+            bytes += bytes(a);
         }
         lent.clear();
+        // arrays this scope did not use stay while the pool holds at most twice what it used (batches of other
+        // lengths come back); the rest is dropped
+        long budget = bytes;
+        HashMap<Long, ArrayDeque<Object>> old = free.get();
+        if (old != null) {
+            for (var e : old.entrySet()) {
+                for (Object a : e.getValue()) {
+                    long b = bytes(a);
+                    if (b > budget) {
+                        continue;
+                    }
+                    budget -= b;
+                    next.computeIfAbsent(e.getKey(), x -> new ArrayDeque<>()).add(a);
+                }
+            }
+        }
+        free = new SoftReference<>(next);
+    }
+
+    private static long bytes(Object a) {
+        return switch (a) {
+            case float[] f -> 4L * f.length;
+            case int[] i -> 4L * i.length;
+            case byte[] b -> b.length;
+            case double[] d -> 8L * d.length;
+            case short[] s -> 2L * s.length;
+            default -> throw new IllegalArgumentException(a.getClass().getName());
+        };
     }
 
     private static long key(Object a) {
@@ -106,7 +140,8 @@ public final class Workspace {
         if (w.depth == 0) {
             return null;
         }
-        ArrayDeque<Object> q = w.free.get(key);
+        HashMap<Long, ArrayDeque<Object>> pool = w.free.get();
+        ArrayDeque<Object> q = pool == null ? null : pool.get(key);
         return q == null ? null : q.poll();
     }
 
