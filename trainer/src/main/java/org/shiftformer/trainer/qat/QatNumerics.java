@@ -438,10 +438,12 @@ public final class QatNumerics implements Numerics {
         int vocab = table.dim(0);
         int d = table.dim(1);
         int eL = qf.exp() + e.exp();
-        int[] acc = floatAccumulatorsExact(qf, e, 0, eL, d)
+        boolean exact = floatAccumulatorsExact(qf, e, 0, eL, d);
+        int[] acc = exact
                 ? fromFloat(sur.data(), eL)
                 : linearRows(prepared("logits", d, false, e.ints(), vocab, null), qf.bytes(), d, vocab);
-        Tensor out = StraightThrough.replace(sur, dequantize(acc, eL));
+        // exact: the surrogate already holds acc · 2^eL, the values a replacement would give
+        Tensor out = exact ? sur : StraightThrough.replace(sur, dequantize(acc, eL));
         keep(out, new Q(acc, eL, DType.INT32));
         return out;
     }
