@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch peer of the trainer's TrainBench: float training steps of the same model on the same shape.
 
-    python3 benchmarks/peers/torch_train_bench.py [THREADS] [STEPS]      # like TrainBench THREADS STEPS
+    python3 benchmarks/peers/torch_train_bench.py [THREADS] [STEPS] [WARMUP]   # like TrainBench THREADS STEPS WARMUP
 
 A benchmark peer, never a dependency of shiftformer (CI does not install torch). It mirrors
 trainer/src/test/java/org/shiftformer/trainer/train/TrainBench.java step for step:
@@ -16,13 +16,14 @@ trainer/src/test/java/org/shiftformer/trainer/train/TrainBench.java step for ste
 * step: forward with dropout 0.1 on each residual branch (none on attention weights, as in
   FloatNumerics.training), cross-entropy with label smoothing 0.1, backward, global-norm clipping at 1.0,
   Adam (betas 0.9 / 0.98, eps 1e-9, no weight decay, lr 1e-4): AdamW.standard;
-* timing: 2 warm-up steps, then STEPS measured ones; wall time and process CPU time (all threads) per step,
+* timing: WARMUP warm-up steps (default 5, as TrainBench), then STEPS measured ones; wall time and process CPU time (all threads) per step,
   target tokens/s and GFLOP/s with TrainBench's count (6 x the forward multiply-adds).
 
 Attention is torch's fused scaled_dot_product_attention (causal in decoder self-attention; the batch has no
 padding, so no key mask). Set threads with the argument (torch.set_num_threads; one inter-op thread).
 """
 import math
+import statistics
 import sys
 import time
 
@@ -120,6 +121,7 @@ class Seq2Seq(nn.Module):
 def main():
     threads = int(sys.argv[1]) if len(sys.argv) > 1 else torch.get_num_threads()
     steps = int(sys.argv[2]) if len(sys.argv) > 2 else 6
+    warmup = int(sys.argv[3]) if len(sys.argv) > 3 else 5
     torch.set_num_threads(threads)
     torch.set_num_interop_threads(1)
     torch.manual_seed(7)
@@ -141,7 +143,8 @@ def main():
     print(f"torch {torch.__version__} small preset, vocab {VOCAB}, batch {BATCH}, length {LENGTH}, {threads} threads, "
           f"{params / 1e6:.2f} M params, {flops / 1e9:.1f} GFLOP/step")
     wall_sum = cpu_sum = 0.0
-    for i in range(steps + 2):
+    walls = []
+    for i in range(steps + warmup):
         c0, t0 = time.process_time(), time.perf_counter()
         adam.zero_grad(set_to_none=True)
         logits = model(src, dec_in)
@@ -154,15 +157,17 @@ def main():
         adam.step()
         t3, cpu = time.perf_counter(), time.process_time() - c0
         sec = t3 - t0
-        if i >= 2:
+        if i >= warmup:
             wall_sum += sec
             cpu_sum += cpu
-        print(f"float {'warm-up' if i < 2 else 'measured'} step {i}: loss {loss.item():.4f}, {sec * 1e3:.0f} ms "
+            walls.append(sec)
+        print(f"float {'warm-up' if i < warmup else 'measured'} step {i}: loss {loss.item():.4f}, {sec * 1e3:.0f} ms "
               f"(forward {(t1 - t0) * 1e3:.0f}, backward {(t2 - t1) * 1e3:.0f}, adam {(t3 - t2) * 1e3:.0f}), "
               f"{tokens / sec:.0f} target tokens/s, {flops / sec / 1e9:.1f} GFLOP/s; {cpu:.2f} CPU s")
     print(f"float: mean of {steps} measured steps: {tokens * steps / wall_sum:.0f} target tokens/s wall, "
           f"{flops * steps / wall_sum / 1e9:.1f} GFLOP/s wall; {tokens * steps / cpu_sum:.0f} target tokens per "
-          f"CPU-second, {flops * steps / cpu_sum / 1e9:.1f} GFLOP per CPU-second")
+          f"CPU-second, {flops * steps / cpu_sum / 1e9:.1f} GFLOP per CPU-second; "
+          f"median step {tokens / statistics.median(walls):.0f} target tokens/s")
 
 
 if __name__ == "__main__":

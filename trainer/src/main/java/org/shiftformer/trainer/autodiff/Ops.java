@@ -49,7 +49,7 @@ public final class Ops {
         }
         int[] outShape = a.shape();
         outShape[outShape.length - 1] = n;
-        float[] out = new float[batch * m * n];
+        float[] out = Workspace.floatsToOverwrite(batch * m * n);
         if (shared) {
             MatMul.gemm(false, transB, batch * m, n, k, a.data, 0, b.data, 0, out, 0, false);
         } else {
@@ -59,12 +59,14 @@ public final class Ops {
         return Tensor.result(out, outShape, t -> {
             float[] g = t.grad;
             if (a.requiresGrad) {
-                // dA = dC · op(B)ᵀ
+                // dA = dC · op(B)ᵀ (a fresh gradient is written, not added: the same sums from +0)
+                float[] fresh = a.gradToOverwrite();
+                float[] ga = fresh != null ? fresh : a.grad();
                 if (shared) {
-                    MatMul.gemm(false, !transB, batch * m, k, n, g, 0, b.data, 0, a.grad(), 0, true);
+                    MatMul.gemm(false, !transB, batch * m, k, n, g, 0, b.data, 0, ga, 0, fresh == null);
                 } else {
                     MatMul.gemmBatched(batch, false, !transB, m, k, n, g, 0, m * n, b.data, 0, k * n,
-                            a.grad(), 0, m * k, true);
+                            ga, 0, m * k, fresh == null);
                 }
             }
             if (b.requiresGrad) {
@@ -89,8 +91,98 @@ public final class Ops {
 
     /** {@code x · Wᵀ + bias} with {@code W [out, in]} and {@code bias [out]} (may be null). */
     public static Tensor linear(Tensor x, Tensor w, Tensor bias) {
-        Tensor y = matmulBT(x, w);
-        return bias == null ? y : add(y, bias);
+        return linear(x, w, bias, false);
+    }
+
+    /**
+     * {@code relu(x · Wᵀ + bias)} (without the ReLU when {@code relu} is false; {@code bias} may be null) as one
+     * op: the values and gradients of {@code relu(add(matmulBT(x, w), bias))} bit for bit, without the
+     * intermediate tensors, their gradients and passes.
+     */
+    public static Tensor linear(Tensor x, Tensor w, Tensor bias, boolean relu) {
+        Lin l = Lin.of(x, w, bias);
+        float[] out = Workspace.floatsToOverwrite(l.rows * l.n);
+        l.forward(out);
+        float[] bd = bias == null ? null : bias.data;
+        if (bd != null || relu) {
+            MatMul.parallelFor(l.rows, l.n, (from, to) -> Elementwise.biasRelu(out, from, to, l.n, bd, relu));
+        }
+        int[] shape = x.shape();
+        shape[shape.length - 1] = l.n;
+        return Tensor.result(out, shape, t -> {
+            float[] gy = t.grad;
+            if (relu) { // d/dy relu(y) = [out > 0]
+                float[] g = t.grad;
+                float[] masked = Workspace.floatsToOverwrite(g.length);
+                MatMul.parallelFor(l.rows, l.n, (from, to) -> Elementwise.reluGrad(out, g, masked, from * l.n, to * l.n));
+                gy = masked;
+            }
+            l.backward(gy);
+        }, bias == null ? new Tensor[] {x, w} : new Tensor[] {x, w, bias});
+    }
+
+    /**
+     * The RESIDUAL of a linear branch with inverted dropout: {@code r + dropout(x · Wᵀ + bias, p, seed)} as one
+     * op, equal bit for bit to {@code add(r, dropout(linear(x, w, bias), p, seed, true))} (the same keep mask
+     * from {@code seed}; {@code p = 0}: no dropout).
+     */
+    public static Tensor residual(Tensor r, Tensor x, Tensor w, Tensor bias, float p, long seed) {
+        Lin l = Lin.of(x, w, bias);
+        Shapes.check(r.size() == l.rows * l.n, "residual: %s does not match the branch of %s x %s", r, x, w);
+        float[] mask = p == 0f ? null : dropoutMask(l.rows * l.n, p, seed);
+        float[] out = Workspace.floatsToOverwrite(l.rows * l.n);
+        l.forward(out);
+        float[] bd = bias == null ? null : bias.data;
+        float[] rd = r.data;
+        MatMul.parallelFor(l.rows, l.n, (from, to) -> Elementwise.residual(out, from, to, l.n, bd, mask, rd));
+        return Tensor.result(out, r.shape, t -> {
+            float[] g = t.grad;
+            if (r.requiresGrad) {
+                r.addToGrad(g);
+            }
+            float[] gy = g;
+            if (mask != null) {
+                float[] masked = Workspace.floatsToOverwrite(g.length);
+                MatMul.parallelFor(l.rows, l.n, (from, to) -> Elementwise.mul(g, mask, masked, from * l.n, to * l.n));
+                gy = masked;
+            }
+            l.backward(gy);
+        }, bias == null ? new Tensor[] {r, x, w} : new Tensor[] {r, x, w, bias});
+    }
+
+    /** {@code x [..., K] · Wᵀ} with {@code W [N, K]} and an optional bias {@code [N]}: the matmul and its backward. */
+    private record Lin(Tensor x, Tensor w, Tensor bias, int rows, int n, int k) {
+        static Lin of(Tensor x, Tensor w, Tensor bias) {
+            Shapes.check(x.rank() >= 2 && w.rank() == 2, "linear needs x of rank >= 2 and a [out, in] weight: %s, %s",
+                    x, w);
+            int k = x.dim(-1);
+            Shapes.check(w.dim(1) == k, "linear: %s does not take %s", w, x);
+            Shapes.check(bias == null || bias.size() == w.dim(0), "linear: bias %s for %s", bias, w);
+            return new Lin(x, w, bias, x.size() / k, w.dim(0), k);
+        }
+
+        void forward(float[] out) {
+            MatMul.gemm(false, true, rows, n, k, x.data, 0, w.data, 0, out, 0, false);
+        }
+
+        /** Accumulates the gradients of x, W and the bias for the output gradient {@code gy} (as mm and add do). */
+        void backward(float[] gy) {
+            if (bias != null && bias.requiresGrad) {
+                double[] s = columnSums(gy, rows, n, null);
+                float[] gb = bias.grad();
+                for (int c = 0; c < n; c++) {
+                    gb[c] += (float) s[c];
+                }
+            }
+            if (x.requiresGrad) { // dX = dY · W (a fresh gradient is written, not added: the same sums from +0)
+                float[] fresh = x.gradToOverwrite();
+                MatMul.gemm(false, false, rows, k, n, gy, 0, w.data, 0, fresh != null ? fresh : x.grad(), 0,
+                        fresh == null);
+            }
+            if (w.requiresGrad) { // dW[N,K] = dYᵀ · X
+                MatMul.gemm(true, false, n, k, rows, gy, 0, x.data, 0, w.grad(), 0, true);
+            }
+        }
     }
 
     // ---- elementwise -----------------------------------------------------------------------------------
@@ -99,7 +191,7 @@ public final class Ops {
     public static Tensor add(Tensor a, Tensor b) {
         int inner = b.size();
         Shapes.check(isSuffix(b.shape, a.shape), "add: %s does not broadcast to %s", b, a);
-        float[] out = new float[a.size()];
+        float[] out = Workspace.floatsToOverwrite(a.size());
         float[] ad = a.data;
         float[] bd = b.data;
         for (int o = 0; o < out.length; o += inner) {
@@ -110,10 +202,7 @@ public final class Ops {
         return Tensor.result(out, a.shape, t -> {
             float[] g = t.grad;
             if (a.requiresGrad) {
-                float[] ga = a.grad();
-                for (int i = 0; i < g.length; i++) {
-                    ga[i] += g[i];
-                }
+                a.addToGrad(g);
             }
             if (b.requiresGrad) {
                 float[] gb = b.grad();
@@ -161,7 +250,7 @@ public final class Ops {
     /** Elementwise product of two tensors of the same shape. */
     public static Tensor mul(Tensor a, Tensor b) {
         Shapes.check(Arrays.equals(a.shape, b.shape), "mul: shapes differ: %s, %s", a, b);
-        float[] out = new float[a.size()];
+        float[] out = Workspace.floatsToOverwrite(a.size());
         for (int i = 0; i < out.length; i++) {
             out[i] = a.data[i] * b.data[i];
         }
@@ -184,7 +273,7 @@ public final class Ops {
 
     /** {@code c · x} for a constant {@code c}. */
     public static Tensor scale(Tensor x, float c) {
-        float[] out = new float[x.size()];
+        float[] out = Workspace.floatsToOverwrite(x.size());
         for (int i = 0; i < out.length; i++) {
             out[i] = x.data[i] * c;
         }
@@ -198,7 +287,7 @@ public final class Ops {
 
     public static Tensor relu(Tensor x) {
         float[] xd = x.data;
-        float[] out = new float[x.size()];
+        float[] out = Workspace.floatsToOverwrite(x.size());
         for (int i = 0; i < out.length; i++) {
             out[i] = Math.max(xd[i], 0f); // branch-free (vectorised); max(-0, 0) = 0
         }
@@ -236,9 +325,9 @@ public final class Ops {
         int d = x.dim(-1);
         Shapes.check(gamma.size() == d && beta.size() == d, "layerNorm: gamma/beta must have %s values", d);
         int rows = x.size() / d;
-        float[] out = new float[x.size()];
-        float[] xhat = new float[x.size()];
-        double[] rstd = new double[rows];
+        float[] out = Workspace.floatsToOverwrite(x.size());
+        float[] xhat = Workspace.floatsToOverwrite(x.size());
+        double[] rstd = Workspace.doubles(rows);
         float[] xd = x.data;
         float[] gd = gamma.data;
         float[] bd = beta.data;
@@ -270,7 +359,8 @@ public final class Ops {
         return Tensor.result(out, x.shape, t -> {
             float[] g = t.grad;
             if (x.requiresGrad) {
-                float[] gx = x.grad();
+                float[] fresh = x.gradToOverwrite();
+                float[] gx = fresh != null ? fresh : x.grad();
                 MatMul.parallelFor(rows, 4L * d, (from, to) -> {
                     for (int r = from; r < to; r++) {
                         int o = r * d;
@@ -286,7 +376,8 @@ public final class Ops {
                         float rs = (float) rstd[r];
                         for (int i = 0; i < d; i++) {
                             float dh = g[o + i] * gd[i];
-                            gx[o + i] += rs * (dh - m1 - xhat[o + i] * m2);
+                            float v = rs * (dh - m1 - xhat[o + i] * m2);
+                            gx[o + i] = fresh != null ? v : gx[o + i] + v;
                         }
                     }
                 });
@@ -329,7 +420,7 @@ public final class Ops {
                 && (rows * len) % additive.length == 0), "softmax: additive mask size %s does not broadcast",
                 additive == null ? 0 : additive.length);
         int addRows = additive == null ? 1 : additive.length / len;
-        float[] out = new float[x.size()];
+        float[] out = Workspace.floats(x.size());
         double[] e = new double[len];
         for (int r = 0; r < rows; r++) {
             int o = r * len;
@@ -387,6 +478,19 @@ public final class Ops {
      * tensors and with one tape entry.
      */
     public static Tensor attention(Tensor q, Tensor k, Tensor v, int heads, int[] keyLengths, boolean causal) {
+        return attention(q, k, v, heads, keyLengths, causal, null);
+    }
+
+    /**
+     * {@link #attention} whose probabilities in {@code P · V} are replaced (straight through) by values made
+     * from the scores: {@code exactProbs} receives the scores {@code [B, H, Tq, Tk]} (read them during the call
+     * only) and returns the probabilities to multiply V with in the forward pass and in V's gradient, as
+     * {@code matmul(StraightThrough.replace(P, exact), V)} would; the softmax's gradient still uses its own
+     * {@code P}. QAT's surrogate: the exact uint8 probabilities of SOFTMAX2 with the float softmax's gradient.
+     * {@code exactProbs == null}: plain {@link #attention}.
+     */
+    public static Tensor attention(Tensor q, Tensor k, Tensor v, int heads, int[] keyLengths, boolean causal,
+                                   java.util.function.UnaryOperator<float[]> exactProbs) {
         Shapes.check(q.rank() == 3 && k.rank() == 3 && v.rank() == 3, "attention needs [B, T, d] inputs: %s, %s, %s",
                 q, k, v);
         int b = q.dim(0);
@@ -404,35 +508,37 @@ public final class Ops {
         float[] qh = toHeads(q.data, b, tq, heads, dk);
         float[] kh = toHeads(k.data, b, tk, heads, dk);
         float[] vh = toHeads(v.data, b, tk, heads, dk);
-        float[] p = new float[bh * tq * tk];
+        float[] p = Workspace.floatsToOverwrite(bh * tq * tk);
         MatMul.gemmBatched(bh, false, true, tq, tk, dk, qh, 0, tq * dk, kh, 0, tk * dk, p, 0, tq * tk, false);
+        float[] pv = exactProbs == null ? p : exactProbs.apply(p);
+        Shapes.check(pv.length == p.length, "attention: %s exact probabilities for %s", pv.length, p.length);
         maskedSoftmax2(p, b, heads, tq, tk, lens, causal);
-        float[] ch = new float[bh * tq * dk];
-        MatMul.gemmBatched(bh, false, false, tq, dk, tk, p, 0, tq * tk, vh, 0, tk * dk, ch, 0, tq * dk, false);
-        float[] out = new float[b * tq * d];
+        float[] ch = Workspace.floatsToOverwrite(bh * tq * dk);
+        MatMul.gemmBatched(bh, false, false, tq, dk, tk, pv, 0, tq * tk, vh, 0, tk * dk, ch, 0, tq * dk, false);
+        float[] out = Workspace.floatsToOverwrite(b * tq * d);
         fromHeads(ch, out, b, tq, heads, dk, false);
         return Tensor.result(out, q.shape, t -> {
             float[] gc = toHeads(t.grad, b, tq, heads, dk);
             if (v.requiresGrad) { // dV_h = Pᵀ · dC_h
-                float[] gv = new float[bh * tk * dk];
-                MatMul.gemmBatched(bh, true, false, tk, dk, tq, p, 0, tq * tk, gc, 0, tq * dk, gv, 0, tk * dk, false);
-                fromHeads(gv, v.grad(), b, tk, heads, dk, true);
+                float[] gv = Workspace.floatsToOverwrite(bh * tk * dk);
+                MatMul.gemmBatched(bh, true, false, tk, dk, tq, pv, 0, tq * tk, gc, 0, tq * dk, gv, 0, tk * dk, false);
+                fromHeads(gv, v, b, tk, heads, dk);
             }
             if (q.requiresGrad || k.requiresGrad) {
-                float[] gp = new float[bh * tq * tk]; // dP = dC_h · V_hᵀ, then dS in place
+                float[] gp = Workspace.floatsToOverwrite(bh * tq * tk); // dP = dC_h · V_hᵀ, then dS in place
                 MatMul.gemmBatched(bh, false, true, tq, tk, dk, gc, 0, tq * dk, vh, 0, tk * dk, gp, 0, tq * tk, false);
                 softmax2Backward(p, gp, bh * tq, tk);
                 if (q.requiresGrad) { // dQ_h = dS · K_h
-                    float[] gq = new float[bh * tq * dk];
+                    float[] gq = Workspace.floatsToOverwrite(bh * tq * dk);
                     MatMul.gemmBatched(bh, false, false, tq, dk, tk, gp, 0, tq * tk, kh, 0, tk * dk, gq, 0, tq * dk,
                             false);
-                    fromHeads(gq, q.grad(), b, tq, heads, dk, true);
+                    fromHeads(gq, q, b, tq, heads, dk);
                 }
                 if (k.requiresGrad) { // dK_h = dSᵀ · Q_h
-                    float[] gk = new float[bh * tk * dk];
+                    float[] gk = Workspace.floatsToOverwrite(bh * tk * dk);
                     MatMul.gemmBatched(bh, true, false, tk, dk, tq, gp, 0, tq * tk, qh, 0, tq * dk, gk, 0, tk * dk,
                             false);
-                    fromHeads(gk, k.grad(), b, tk, heads, dk, true);
+                    fromHeads(gk, k, b, tk, heads, dk);
                 }
             }
         }, q, k, v);
@@ -440,7 +546,7 @@ public final class Ops {
 
     /** {@code [B, T, H·dk] -> [B, H, T, dk]} (copy). */
     private static float[] toHeads(float[] x, int b, int t, int heads, int dk) {
-        float[] out = new float[x.length];
+        float[] out = Workspace.floatsToOverwrite(x.length);
         int d = heads * dk;
         for (int ib = 0; ib < b; ib++) {
             for (int it = 0; it < t; it++) {
@@ -451,6 +557,12 @@ public final class Ops {
             }
         }
         return out;
+    }
+
+    /** {@code [B, H, T, dk] -> [B, T, H·dk]} into the gradient of {@code t} (written if fresh, else added). */
+    private static void fromHeads(float[] x, Tensor t, int b, int len, int heads, int dk) {
+        float[] fresh = t.gradToOverwrite();
+        fromHeads(x, fresh != null ? fresh : t.grad(), b, len, heads, dk, fresh == null);
     }
 
     /** {@code [B, H, T, dk] -> [B, T, H·dk]}, stored or accumulated into {@code dst}. */
@@ -537,7 +649,7 @@ public final class Ops {
         int vocab = table.dim(0);
         int d = table.dim(1);
         int[] idx = ids.clone();
-        float[] out = new float[idx.length * d];
+        float[] out = Workspace.floatsToOverwrite(idx.length * d);
         for (int i = 0; i < idx.length; i++) {
             Shapes.check(idx[i] >= 0 && idx[i] < vocab, "embedding id %s out of range [0, %s)", idx[i], vocab);
             System.arraycopy(table.data, idx[i] * d, out, i * d, d);
@@ -562,12 +674,9 @@ public final class Ops {
         if (!training || p == 0f) {
             return x;
         }
-        SplittableRandom rnd = new SplittableRandom(seed);
-        float keep = 1f / (1f - p);
-        float[] mask = new float[x.size()];
-        float[] out = new float[x.size()];
+        float[] mask = dropoutMask(x.size(), p, seed);
+        float[] out = Workspace.floatsToOverwrite(x.size());
         for (int i = 0; i < out.length; i++) {
-            mask[i] = rnd.nextDouble() < p ? 0f : keep;
             out[i] = x.data[i] * mask[i];
         }
         return Tensor.result(out, x.shape, t -> {
@@ -576,6 +685,34 @@ public final class Ops {
                 gx[i] += t.grad[i] * mask[i];
             }
         }, x);
+    }
+
+    /**
+     * Dropout's multipliers: element {@code i} is 0 if the {@code i}-th {@code nextDouble()} of
+     * {@code new SplittableRandom(seed)} is below {@code p}, else 1/(1-p). The {@code i}-th draw is computed
+     * directly (SplitMix64: {@code mix64(seed + (i+1)·γ)}; {@code OpsTest} checks it against
+     * {@link SplittableRandom}), so ranges run on the kernel threads.
+     */
+    static float[] dropoutMask(int n, float p, long seed) {
+        float keep = 1f / (1f - p);
+        float[] mask = Workspace.floatsToOverwrite(n);
+        MatMul.parallelFor(n, 4, (from, to) -> {
+            long z = seed + (from + 1L) * GOLDEN_GAMMA;
+            for (int i = from; i < to; i++, z += GOLDEN_GAMMA) {
+                mask[i] = ((mix64(z) >>> 11) * 0x1.0p-53) < p ? 0f : keep;
+            }
+        });
+        return mask;
+    }
+
+    /** SplittableRandom's gamma for a seeded generator. */
+    private static final long GOLDEN_GAMMA = 0x9e3779b97f4a7c15L;
+
+    /** SplittableRandom's output function (SplitMix64). */
+    static long mix64(long z) {
+        z = (z ^ (z >>> 30)) * 0xbf58476d1ce4e5b9L;
+        z = (z ^ (z >>> 27)) * 0x94d049bb133111ebL;
+        return z ^ (z >>> 31);
     }
 
     /** The same values under a new shape (copied). One dimension may be -1 (inferred). */
@@ -597,12 +734,9 @@ public final class Ops {
             s[infer] = x.size() / known;
         }
         Shapes.check(Shapes.size(s) == x.size(), "reshape: %s to %s changes the size", x, Arrays.toString(s));
-        return Tensor.result(x.data.clone(), s, t -> {
-            float[] gx = x.grad();
-            for (int i = 0; i < gx.length; i++) {
-                gx[i] += t.grad[i];
-            }
-        }, x);
+        float[] copy = Workspace.floatsToOverwrite(x.size());
+        System.arraycopy(x.data, 0, copy, 0, copy.length);
+        return Tensor.result(copy, s, t -> x.addToGrad(t.grad), x);
     }
 
     /** Swaps dimensions {@code d1} and {@code d2} (copied), e.g. {@code [B,T,H,dk] -> [B,H,T,dk]}. */
@@ -631,7 +765,7 @@ public final class Ops {
         int[] os = s.clone();
         os[i] = s[j];
         os[j] = s[i];
-        float[] out = new float[x.size()];
+        float[] out = Workspace.floatsToOverwrite(x.size());
         swap(x.data, out, p, a, mid, b, rest, false);
         final int fp = p;
         final int fm = mid;
@@ -687,8 +821,9 @@ public final class Ops {
             }
         }
         float[] x = logits.data;
-        float[] prob = new float[logits.size()];
-        double[] rowLoss = new double[rows];
+        // rows of ignored targets are neither written nor read
+        float[] prob = Workspace.floatsToOverwrite(logits.size());
+        double[] rowLoss = Workspace.doubles(rows);
         MatMul.parallelFor(rows, 4L * vocab, (from, to) -> {
             for (int r = from; r < to; r++) {
                 if (tg[r] == ignoreIndex) {
@@ -726,16 +861,26 @@ public final class Ops {
                 return;
             }
             float g = (float) (t.grad[0] / (double) n);
-            float[] gl = logits.grad();
+            float[] fresh = logits.gradToOverwrite(); // written instead of added: 0 + v == v
+            float[] gl = fresh != null ? fresh : logits.grad();
             float off = eps / vocab;
             MatMul.parallelFor(rows, vocab, (from, to) -> {
                 for (int r = from; r < to; r++) {
+                    int o = r * vocab;
                     if (tg[r] == ignoreIndex) {
+                        if (fresh != null) {
+                            Arrays.fill(gl, o, o + vocab, 0f);
+                        }
                         continue;
                     }
-                    int o = r * vocab;
-                    for (int v = 0; v < vocab; v++) {
-                        gl[o + v] += g * (prob[o + v] - off);
+                    if (fresh != null) {
+                        for (int v = 0; v < vocab; v++) {
+                            gl[o + v] = g * (prob[o + v] - off);
+                        }
+                    } else {
+                        for (int v = 0; v < vocab; v++) {
+                            gl[o + v] += g * (prob[o + v] - off);
+                        }
                     }
                     gl[o + tg[r]] -= g * (1f - eps);
                 }

@@ -17,13 +17,7 @@ public final class StraightThrough {
     public static Tensor replace(Tensor surrogate, float[] exact) {
         Shapes.check(exact.length == surrogate.size(), "exact values %s != surrogate size %s", exact.length,
                 surrogate.size());
-        return Tensor.result(exact, surrogate.shape, t -> {
-            float[] g = t.grad;
-            float[] gs = surrogate.grad();
-            for (int i = 0; i < g.length; i++) {
-                gs[i] += g[i];
-            }
-        }, surrogate);
+        return Tensor.result(exact, surrogate.shape, t -> surrogate.addToGrad(t.grad), surrogate);
     }
 
     /**

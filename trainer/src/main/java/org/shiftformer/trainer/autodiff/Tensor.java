@@ -142,12 +142,39 @@ public final class Tensor {
         return data[0];
     }
 
-    /** The accumulated gradient (allocated as zeros on first use). */
+    /**
+     * The accumulated gradient (allocated as zeros on first use; an op result's from the {@link Workspace}
+     * inside a scope, a leaf's always from the heap: parameters keep theirs across steps).
+     */
     public float[] grad() {
         if (grad == null) {
-            grad = new float[data.length];
+            grad = backwardFn != null ? Workspace.floats(data.length) : new float[data.length];
         }
         return grad;
+    }
+
+    /**
+     * For a backward function that adds a whole array into this gradient: when this tensor has no gradient
+     * yet, its new gradient array, <em>not zeroed</em>, for the caller to write completely ({@code = v}
+     * instead of {@code += v}: the same values, as {@code 0 + v == v} up to the sign of a zero); otherwise
+     * null, and the caller adds into {@link #grad()}.
+     */
+    float[] gradToOverwrite() {
+        if (grad != null) {
+            return null;
+        }
+        grad = backwardFn != null ? Workspace.floatsToOverwrite(data.length) : new float[data.length];
+        return grad;
+    }
+
+    /** {@code grad += g} (a copy when this tensor has no gradient yet, see {@link #gradToOverwrite}). */
+    void addToGrad(float[] g) {
+        float[] fresh = gradToOverwrite();
+        if (fresh != null) {
+            System.arraycopy(g, 0, fresh, 0, g.length);
+        } else {
+            Elementwise.addInto(grad, g, 0, g.length);
+        }
     }
 
     /** True once some backward pass has written a gradient into this tensor. */

@@ -70,17 +70,13 @@ public final class FloatNumerics implements Numerics {
 
     @Override
     public Tensor linear(Tensor x, Tensor w, Tensor b, boolean relu, String prefix) {
-        Tensor y = Ops.linear(x, w, b);
-        return relu ? Ops.relu(y) : y;
+        return Ops.linear(x, w, b, relu);
     }
 
     @Override
     public Tensor residual(Tensor r, Tensor x, Tensor w, Tensor b, String prefix) {
-        Tensor branch = Ops.linear(x, w, b);
-        if (dropout > 0f) {
-            branch = Ops.dropout(branch, dropout, seeds.nextLong(), true);
-        }
-        return Ops.add(r, branch);
+        // r + dropout(x·wᵀ + b) in one op (Ops.residual: the same values and mask as add/dropout/linear)
+        return Ops.residual(r, x, w, b, dropout, dropout > 0f ? seeds.nextLong() : 0L);
     }
 
     @Override

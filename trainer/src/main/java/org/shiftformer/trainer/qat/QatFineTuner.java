@@ -4,6 +4,7 @@ import java.util.List;
 import org.shiftformer.api.QuantizedModel;
 import org.shiftformer.api.backend.IntKernels;
 import org.shiftformer.trainer.autodiff.Tensor;
+import org.shiftformer.trainer.autodiff.Workspace;
 import org.shiftformer.trainer.model.Batch;
 import org.shiftformer.trainer.model.Seq2SeqModel;
 import org.shiftformer.trainer.optim.AdamW;
@@ -102,11 +103,15 @@ public final class QatFineTuner {
         }
         lastBatch = sampler.next();
         optimizer.zeroGrad();
-        Tensor loss = model.loss(lastBatch, qat, true);
-        loss.backward();
-        optimizer.step();
+        float value;
+        try (var ignored = Workspace.open()) { // the step's arrays are reused by the next step
+            Tensor loss = model.loss(lastBatch, qat, true);
+            loss.backward();
+            optimizer.step();
+            value = loss.item();
+        }
         qat.thresholds().afterStep();
-        return new StepResult(loss.item(), lastBatch.targetTokens());
+        return new StepResult(value, lastBatch.targetTokens());
     }
 
     /**

@@ -17,9 +17,9 @@ import org.shiftformer.api.spec.Tables;
 import org.shiftformer.trainer.autodiff.FakeQuant;
 import org.shiftformer.trainer.autodiff.MatMul;
 import org.shiftformer.trainer.autodiff.Ops;
-import org.shiftformer.trainer.autodiff.RowMask;
 import org.shiftformer.trainer.autodiff.StraightThrough;
 import org.shiftformer.trainer.autodiff.Tensor;
+import org.shiftformer.trainer.autodiff.Workspace;
 import org.shiftformer.trainer.model.Numerics;
 
 /**
@@ -56,9 +56,16 @@ public final class QatNumerics implements Numerics {
     private static final float EMPTY_LOG2T = -8f;
     private static final float LN_EPS = 1e-6f;
 
-    /** Integer values of a quantized tensor and their exponent; {@code type} int8, uint8, int16 or int32. */
-    record Q(int[] v, int exp, DType type) {
+    /**
+     * Integer values of a quantized tensor and their exponent, in the array type the kernels use:
+     * {@code byte[]} for int8 and uint8, {@code short[]} for int16, {@code int[]} for int32. Never modified.
+     */
+    record Q(Object raw, int exp, DType type) {
         byte[] bytes() {
+            if (raw instanceof byte[] b) {
+                return b;
+            }
+            int[] v = ints();
             byte[] b = new byte[v.length];
             for (int i = 0; i < b.length; i++) {
                 b[i] = (byte) v[i];
@@ -67,16 +74,46 @@ public final class QatNumerics implements Numerics {
         }
 
         short[] shorts() {
+            if (raw instanceof short[] s) {
+                return s;
+            }
+            int[] v = ints();
             short[] s = new short[v.length];
             for (int i = 0; i < s.length; i++) {
                 s[i] = (short) v[i];
             }
             return s;
         }
+
+        /** The values as ints (a new array, except for int32). */
+        int[] ints() {
+            return switch (raw) {
+                case int[] i -> i;
+                case short[] s -> {
+                    int[] v = new int[s.length];
+                    for (int i = 0; i < v.length; i++) {
+                        v[i] = s[i];
+                    }
+                    yield v;
+                }
+                case byte[] b -> {
+                    int[] v = new int[b.length];
+                    boolean unsigned = type == DType.UINT8;
+                    for (int i = 0; i < v.length; i++) {
+                        v[i] = unsigned ? b[i] & 0xFF : b[i];
+                    }
+                    yield v;
+                }
+                default -> throw new IllegalStateException(raw.getClass().getName());
+            };
+        }
     }
 
-    /** A weight fake-quantized for this pass: the float tensor {@code fq} and its int8 values. */
-    private record QWeight(Tensor fq, byte[] ints, int exp) {
+    /**
+     * A weight fake-quantized for this pass: the float tensor {@code fq}, its int8 values, and for the
+     * exactness bound of {@link #floatAccumulatorsExact} the largest |value| and the largest row sum of |values|.
+     */
+    private record QWeight(Tensor fq, byte[] ints, int exp, int maxAbs, long maxRowAbsSum) {
     }
 
     private final ModelConfig cfg;
@@ -151,12 +188,14 @@ public final class QatNumerics implements Numerics {
 
     /** The exact int32 logits of a tensor returned by {@link #logits}, at exponent {@link #exponentOf}. */
     public int[] intLogits(Tensor logits) {
-        return q(logits).v().clone();
+        return q(logits).ints().clone();
     }
 
     /** The integers behind a tensor this numerics produced (a copy). */
     public int[] integers(Tensor t) {
-        return q(t).v().clone();
+        Q q = q(t);
+        int[] v = q.ints();
+        return v == q.raw() ? v.clone() : v;
     }
 
     /** The exponent of a tensor this numerics produced. */
@@ -195,14 +234,14 @@ public final class QatNumerics implements Numerics {
         Tensor sur = Ops.add(rows, Tensor.of(pos, len, d));
         String name = stream + ".embed.out";
         int eOut = activation(name, sur, 16, true);
-        short[] out = new short[batch * len * d];
+        short[] out = Workspace.shortsToOverwrite(batch * len * d);
         for (int b = 0; b < batch; b++) {
             for (int t = 0; t < len; t++) {
                 IntOps.embed(e.ints(), e.exp(), scaleLog2, positions, PositionalTable.EXPONENT, d, ids[b * len + t], t,
                         eOut, out, (b * len + t) * d);
             }
         }
-        return snap(FakeQuant.apply(sur, thresholds.get(name), 16, true), widen(out), eOut, DType.INT16);
+        return snap(sur, name, 16, true, new Q(out, eOut, DType.INT16));
     }
 
     @Override
@@ -226,9 +265,23 @@ public final class QatNumerics implements Numerics {
             gs[i] = (short) g[i];
             bs[i] = (int) bt[i];
         }
-        byte[] out = new byte[rows * d];
-        kernels.layerNorm(qx.shorts(), rows, d, gs, bs, eG, eOut, out);
-        return snap(FakeQuant.apply(sur, thresholds.get(name), 8, true), widen(out, false), eOut, DType.INT8);
+        byte[] out = Workspace.bytesToOverwrite(rows * d);
+        short[] xs = qx.shorts();
+        // rows are independent: split over the kernel threads (the first range in place, others on copies)
+        MatMul.parallelFor(rows, 16L * d, (from, to) -> {
+            if (from == 0) {
+                kernels.layerNorm(xs, to, d, gs, bs, eG, eOut, out);
+                return;
+            }
+            int len = (to - from) * d;
+            Scratch sc = Scratch.get();
+            short[] xin = sc.shorts(len);
+            byte[] part = sc.bytes(len);
+            System.arraycopy(xs, from * d, xin, 0, len);
+            kernels.layerNorm(xin, to - from, d, gs, bs, eG, eOut, part);
+            System.arraycopy(part, 0, out, from * d, len);
+        });
+        return snap(sur, name, 8, true, new Q(out, eOut, DType.INT8));
     }
 
     @Override
@@ -241,11 +294,11 @@ public final class QatNumerics implements Numerics {
         Tensor sur = Ops.linear(x, qw.fq(), StraightThrough.quantizeFixed(b, eAcc, 32, bias));
         String name = prefix + ".out";
         int eOut = activation(name, sur, 8, !relu);
-        int[] acc = accumulate(prefix, qx, qw, w.dim(0), w.dim(1), bias, eAcc);
-        byte[] out = new byte[acc.length];
+        int[] acc = accumulate(prefix, qx, qw, w.dim(0), w.dim(1), bias, eAcc, sur);
+        byte[] out = Workspace.bytesToOverwrite(acc.length);
         DType type = relu ? DType.UINT8 : DType.INT8;
-        kernels.requantize(acc, acc.length, eOut - eAcc, type, out);
-        return snap(FakeQuant.apply(sur, thresholds.get(name), 8, !relu), widen(out, relu), eOut, type);
+        requantize(acc, eOut - eAcc, type, out);
+        return snap(sur, name, 8, !relu, new Q(out, eOut, type));
     }
 
     @Override
@@ -256,13 +309,29 @@ public final class QatNumerics implements Numerics {
         int eAcc = qx.exp() + qw.exp();
         used.put("in:" + prefix, qx.exp());
         long[] bias = new long[b.size()];
-        Tensor sur = Ops.add(r, Ops.linear(x, qw.fq(), StraightThrough.quantizeFixed(b, eAcc, 32, bias)));
+        Tensor lin = Ops.linear(x, qw.fq(), StraightThrough.quantizeFixed(b, eAcc, 32, bias));
+        Tensor sur = Ops.add(r, lin);
         String name = prefix + ".out";
         int eOut = activation(name, sur, 16, true);
-        int[] acc = accumulate(prefix, qx, qw, w.dim(0), w.dim(1), bias, eAcc);
-        short[] out = new short[acc.length];
-        kernels.residual(qr.shorts(), qr.exp(), acc, eAcc, eOut, acc.length, out);
-        return snap(FakeQuant.apply(sur, thresholds.get(name), 16, true), widen(out), eOut, DType.INT16);
+        int[] acc = accumulate(prefix, qx, qw, w.dim(0), w.dim(1), bias, eAcc, lin);
+        short[] out = Workspace.shortsToOverwrite(acc.length);
+        short[] rs = qr.shorts();
+        MatMul.parallelFor(acc.length, 4, (from, to) -> { // elementwise: the first range in place
+            if (from == 0) {
+                kernels.residual(rs, qr.exp(), acc, eAcc, eOut, to, out);
+                return;
+            }
+            int len = to - from;
+            Scratch sc = Scratch.get();
+            short[] rin = sc.shorts(len);
+            int[] ain = sc.ints(len);
+            short[] part = sc.shorts2(len);
+            System.arraycopy(rs, from, rin, 0, len);
+            System.arraycopy(acc, from, ain, 0, len);
+            kernels.residual(rin, qr.exp(), ain, eAcc, eOut, len, part);
+            System.arraycopy(part, 0, out, from, len);
+        });
+        return snap(sur, name, 16, true, new Q(out, eOut, DType.INT16));
     }
 
     @Override
@@ -275,56 +344,73 @@ public final class QatNumerics implements Numerics {
         int tk = k.dim(1);
         int d = q.dim(2);
         int dk = d / heads;
-        // float surrogate: [B, H, T, dk] heads, base-2 softmax over the valid keys, probabilities · V
-        Tensor q4 = Ops.transpose(Ops.reshape(q, batch, tq, heads, dk), 1, 2);
-        Tensor k4 = Ops.transpose(Ops.reshape(k, batch, tk, heads, dk), 1, 2);
-        Tensor v4 = Ops.transpose(Ops.reshape(v, batch, tk, heads, dk), 1, 2);
-        RowMask mask = RowMask.keyPadding(keyLengths, heads, tq);
-        if (causal) {
-            mask = mask.and(RowMask.causal(tq));
-        }
-        Tensor probs = Ops.softmax(Ops.matmulBT(q4, k4), mask, null, true);
-        // exact: SOFTMAX2 of the int32 scores, uint8 probabilities at 2^-8
-        byte[] qb = qq.bytes();
-        byte[] kb = qk.bytes();
-        byte[] vb = qv.bytes();
         int eS = qq.exp() + qk.exp();
-        byte[] p = new byte[batch * heads * tq * tk];
-        // batch entries are independent: split them over the kernel threads (no bit depends on the split)
+        byte[] p = Workspace.bytesToOverwrite(batch * heads * tq * tk);
+        // float surrogate (Ops.attention, base-2 softmax over the valid keys) whose P·V uses the exact
+        // probabilities: SOFTMAX2 of the int32 scores, uint8 at 2^-8
+        Tensor sur = Ops.attention(q, k, v, heads, keyLengths, causal, scores -> {
+            int[] s32 = exactInFloat(qq.exp(), qk.exp(), (long) dk * 128 * 128)
+                    ? fromFloat(scores, eS) : headScores(qq.bytes(), qk.bytes(), batch, heads, tq, tk, dk);
+            MatMul.parallelFor(batch, (long) heads * tq * tk * 8, (bFrom, bTo) -> {
+                int[] validLen = new int[tq];
+                int[] sh = new int[tq * tk];
+                byte[] ph = new byte[tq * tk];
+                for (int bi = bFrom; bi < bTo; bi++) {
+                    for (int i = 0; i < tq; i++) {
+                        validLen[i] = Math.min(keyLengths[bi], causal ? i + 1 : tk);
+                    }
+                    for (int h = 0; h < heads; h++) {
+                        int o = ((bi * heads + h) * tq) * tk;
+                        System.arraycopy(s32, o, sh, 0, tq * tk);
+                        kernels.softmax2(sh, tq, tk, validLen, eS, lut, ph);
+                        System.arraycopy(ph, 0, p, o, tq * tk);
+                    }
+                }
+            });
+            float[] pv = Workspace.floatsToOverwrite(p.length);
+            for (int i = 0; i < p.length; i++) {
+                pv[i] = (p[i] & 0xFF) * 0x1p-8f;
+            }
+            return pv;
+        });
+        String name = prefix + ".ctx.out";
+        int eOut = activation(name, sur, 8, true);
+        // exact: acc[i][t] = sum_j p[i][j] · V[j][t] ([B, Tq, d], heads in their columns), requantized
+        int eC = -8 + qv.exp();
+        int[] acc = exactInFloat(-8, qv.exp(), (long) tk * 255 * 128)
+                ? fromFloat(sur.data(), eC) : headContexts(p, qv.bytes(), batch, heads, tq, tk, dk);
+        byte[] ctx = Workspace.bytesToOverwrite(acc.length);
+        requantize(acc, eOut - eC, DType.INT8, ctx);
+        return snap(sur, name, 8, true, new Q(ctx, eOut, DType.INT8));
+    }
+
+    /** The int32 scores {@code Q_h · K_hᵀ} of every (batch entry, head), {@code [B, H, Tq, Tk]}, by the kernels. */
+    private int[] headScores(byte[] qb, byte[] kb, int batch, int heads, int tq, int tk, int dk) {
+        int d = heads * dk;
+        int[] out = Workspace.intsToOverwrite(batch * heads * tq * tk);
         MatMul.parallelFor(batch, (long) heads * tq * tk * dk, (bFrom, bTo) -> {
-            int[] validLen = new int[tq];
             byte[] qh = new byte[tq * dk];
             byte[] kh = new byte[tk * dk];
             int[] scores = new int[tq * tk];
-            byte[] ph = new byte[tq * tk];
             for (int bi = bFrom; bi < bTo; bi++) {
-                for (int i = 0; i < tq; i++) {
-                    validLen[i] = Math.min(keyLengths[bi], causal ? i + 1 : tk);
-                }
                 for (int h = 0; h < heads; h++) {
                     head(qb, bi, tq, d, h, dk, qh);
                     head(kb, bi, tk, d, h, dk, kh);
                     kernels.linear(qh, tq, dk, false, kh, tk, null, scores);
-                    kernels.softmax2(scores, tq, tk, validLen, eS, lut, ph);
-                    System.arraycopy(ph, 0, p, ((bi * heads + h) * tq) * tk, tq * tk);
+                    System.arraycopy(scores, 0, out, ((bi * heads + h) * tq) * tk, tq * tk);
                 }
             }
         });
-        float[] pv = new float[p.length];
-        for (int i = 0; i < p.length; i++) {
-            pv[i] = Math.scalb((float) (p[i] & 0xFF), -8);
-        }
-        Tensor ctx4 = Ops.matmul(StraightThrough.replace(probs, pv), v4);
-        Tensor sur = Ops.reshape(Ops.transpose(ctx4, 1, 2), batch, tq, d);
-        String name = prefix + ".ctx.out";
-        int eOut = activation(name, sur, 8, true);
-        // exact: acc[i][t] = sum_j p[i][j] · V[j][t], requantized to ctx.out
-        byte[] ctx = new byte[batch * tq * d];
-        int ctxShift = eOut - (-8 + qv.exp());
+        return out;
+    }
+
+    /** The int32 {@code P_h · V_h} of every (batch entry, head) in the head's columns, {@code [B, Tq, d]}, by the kernels. */
+    private int[] headContexts(byte[] p, byte[] vb, int batch, int heads, int tq, int tk, int dk) {
+        int d = heads * dk;
+        int[] out = Workspace.intsToOverwrite(batch * tq * d);
         MatMul.parallelFor(batch, (long) heads * tq * tk * dk, (bFrom, bTo) -> {
             byte[] vt = new byte[dk * tk];
             int[] acc = new int[tq * dk];
-            byte[] ch = new byte[tq * dk];
             byte[] ph = new byte[tq * tk];
             for (int bi = bFrom; bi < bTo; bi++) {
                 for (int h = 0; h < heads; h++) {
@@ -335,14 +421,13 @@ public final class QatNumerics implements Numerics {
                     }
                     System.arraycopy(p, ((bi * heads + h) * tq) * tk, ph, 0, tq * tk);
                     kernels.linear(ph, tq, tk, true, vt, dk, null, acc);
-                    kernels.requantize(acc, acc.length, ctxShift, DType.INT8, ch);
                     for (int i = 0; i < tq; i++) {
-                        System.arraycopy(ch, i * dk, ctx, (bi * tq + i) * d + h * dk, dk);
+                        System.arraycopy(acc, i * dk, out, (bi * tq + i) * d + h * dk, dk);
                     }
                 }
             }
         });
-        return snap(FakeQuant.apply(sur, thresholds.get(name), 8, true), widen(ctx, false), eOut, DType.INT8);
+        return out;
     }
 
     @Override
@@ -352,14 +437,13 @@ public final class QatNumerics implements Numerics {
         Tensor sur = Ops.matmulBT(f, e.fq());
         int vocab = table.dim(0);
         int d = table.dim(1);
-        int rows = f.size() / d;
-        int[] acc = linearRows(prepared("logits", d, false, e.ints(), vocab, null), qf.bytes(), d, vocab);
         int eL = qf.exp() + e.exp();
-        float[] values = new float[acc.length];
-        for (int i = 0; i < acc.length; i++) {
-            values[i] = Math.scalb((float) acc[i], eL);
-        }
-        Tensor out = StraightThrough.replace(sur, values);
+        boolean exact = floatAccumulatorsExact(qf, e, 0, eL, d);
+        int[] acc = exact
+                ? fromFloat(sur.data(), eL)
+                : linearRows(prepared("logits", d, false, e.ints(), vocab, null), qf.bytes(), d, vocab);
+        // exact: the surrogate already holds acc · 2^eL, the values a replacement would give
+        Tensor out = exact ? sur : StraightThrough.replace(sur, dequantize(acc, eL));
         keep(out, new Q(acc, eL, DType.INT32));
         return out;
     }
@@ -371,8 +455,8 @@ public final class QatNumerics implements Numerics {
         int b = f.dim(0);
         int t = f.dim(1);
         int d = f.dim(2);
-        int[] v = new int[b * d];
-        Numerics.lastRows(qf.v(), v, b, t, d);
+        Object v = java.lang.reflect.Array.newInstance(qf.raw().getClass().getComponentType(), b * d);
+        Numerics.lastRows(qf.raw(), v, b, t, d);
         Tensor out = Numerics.lastRows(f);
         keep(out, new Q(v, qf.exp(), qf.type()));
         return out;
@@ -380,7 +464,20 @@ public final class QatNumerics implements Numerics {
 
     // ---- helpers -----------------------------------------------------------------------------------------
 
-    private int[] accumulate(String prefix, Q qx, QWeight qw, int n, int k, long[] bias, int eAcc) {
+    /**
+     * The int32 accumulators {@code x · wᵀ + bias} of a linear whose float surrogate {@code y} (the same
+     * product on the dequantized values, plus the bias) was just computed. When {@link #floatAccumulatorsExact}
+     * proves that float computed every partial sum exactly, they are {@code y / 2^eAcc}; otherwise the kernels
+     * compute them.
+     */
+    private int[] accumulate(String prefix, Q qx, QWeight qw, int n, int k, long[] bias, int eAcc, Tensor y) {
+        long maxBias = 0;
+        for (long v : bias) {
+            maxBias = Math.max(maxBias, Math.abs(v));
+        }
+        if (floatAccumulatorsExact(qx, qw, maxBias, eAcc, k)) {
+            return fromFloat(y.data(), eAcc);
+        }
         boolean unsigned = qx.type() == DType.UINT8;
         String key = prefix + "@" + eAcc + (unsigned ? "u" : "s");
         IntKernels.PreparedLinear lin = prepared.get(key);
@@ -394,6 +491,122 @@ public final class QatNumerics implements Numerics {
         return linearRows(lin, qx.bytes(), k, n);
     }
 
+    /**
+     * Switch for tests: {@code false} makes every integer matmul run on the kernels (the float surrogate's
+     * sums are then never used as the integers).
+     */
+    static volatile boolean useFloatAccumulators = true;
+
+    /**
+     * Whether the float32 surrogate {@code y = x · wᵀ (+ b)} of a linear with int8/uint8 inputs {@code qx}
+     * (exponent {@code ex}), int8 weights (exponent {@code eW}) and int32 biases {@code |b| <= maxBias} at
+     * {@code eAcc = ex + eW} holds exactly the integer accumulators times {@code 2^eAcc}. The surrogate's
+     * inputs are exactly {@code qx · 2^ex}, {@code qw · 2^eW} and {@code b · 2^eAcc} (for {@code |b| < 2^24});
+     * every product is an integer times {@code 2^eAcc} below {@code 2^15 · 2^eAcc}, and every partial sum of
+     * the fma chain (and the bias add) an integer times {@code 2^eAcc} whose magnitude is at most
+     * {@code bound + maxBias} with {@code bound = max over rows of min(Σ|qx|·max|qw|, max|qx|·max_j Σ|qw_j|)}:
+     * below {@code 2^24} each is a float, so no step rounds and {@code y / 2^eAcc} is the exact int32 sum.
+     */
+    private boolean floatAccumulatorsExact(Q qx, QWeight qw, long maxBias, int eAcc, int k) {
+        if (!useFloatAccumulators || !saneExponents(qx.exp(), qw.exp())) {
+            return false;
+        }
+        boolean unsigned = qx.type() == DType.UINT8;
+        long limit = (1L << 24) - maxBias;
+        if ((unsigned ? 255L : 128L) * qw.maxRowAbsSum() < limit) {
+            return true; // max|qx| <= 128 (uint8: 255) without looking at x
+        }
+        byte[] x = qx.bytes();
+        int rows = x.length / k;
+        long worst = 0;
+        for (int r = 0; r < rows; r++) {
+            int sum = 0; // at most k · 128 (uint8: 255)
+            int max = 0;
+            if (unsigned) {
+                for (int i = r * k, end = i + k; i < end; i++) {
+                    int a = x[i] & 0xFF;
+                    sum += a;
+                    max = Math.max(max, a);
+                }
+            } else {
+                for (int i = r * k, end = i + k; i < end; i++) {
+                    int a = Math.abs(x[i]);
+                    sum += a;
+                    max = Math.max(max, a);
+                }
+            }
+            worst = Math.max(worst, Math.min((long) sum * qw.maxAbs(), max * qw.maxRowAbsSum()));
+        }
+        return worst < limit;
+    }
+
+    /** As {@link #floatAccumulatorsExact} for a product of {@code |sum| <= bound} (attention). */
+    private static boolean exactInFloat(int eA, int eB, long bound) {
+        return useFloatAccumulators && saneExponents(eA, eB) && bound < (1L << 24);
+    }
+
+    /** Exponents for which the dequantized values, their products and partial sums are normal floats. */
+    private static boolean saneExponents(int eA, int eB) {
+        return eA >= -60 && eA <= 60 && eB >= -60 && eB <= 60;
+    }
+
+    /** {@code y / 2^e} as ints (exact when {@link #floatAccumulatorsExact} holds). */
+    private static int[] fromFloat(float[] y, int e) {
+        int[] acc = Workspace.intsToOverwrite(y.length);
+        float inv = Math.scalb(1f, -e);
+        MatMul.parallelFor(y.length, 2, (from, to) -> {
+            for (int i = from; i < to; i++) {
+                acc[i] = (int) (y[i] * inv);
+            }
+        });
+        return acc;
+    }
+
+    /** Per-thread arrays for the copies of a kernel call split over the kernel threads (grown, never shrunk). */
+    private static final class Scratch {
+        private static final ThreadLocal<Scratch> OF_THREAD = ThreadLocal.withInitial(Scratch::new);
+        private short[] s1 = new short[0];
+        private short[] s2 = new short[0];
+        private int[] i1 = new int[0];
+        private byte[] b1 = new byte[0];
+
+        static Scratch get() {
+            return OF_THREAD.get();
+        }
+
+        short[] shorts(int n) {
+            return s1.length >= n ? s1 : (s1 = new short[n]);
+        }
+
+        short[] shorts2(int n) {
+            return s2.length >= n ? s2 : (s2 = new short[n]);
+        }
+
+        int[] ints(int n) {
+            return i1.length >= n ? i1 : (i1 = new int[n]);
+        }
+
+        byte[] bytes(int n) {
+            return b1.length >= n ? b1 : (b1 = new byte[n]);
+        }
+    }
+
+    private void requantize(int[] acc, int shift, DType type, byte[] out) {
+        MatMul.parallelFor(acc.length, 4, (from, to) -> { // elementwise: the first range in place
+            if (from == 0) {
+                kernels.requantize(acc, to, shift, type, out);
+                return;
+            }
+            int len = to - from;
+            Scratch sc = Scratch.get();
+            int[] ain = sc.ints(len);
+            byte[] part = sc.bytes(len);
+            System.arraycopy(acc, from, ain, 0, len);
+            kernels.requantize(ain, len, shift, type, part);
+            System.arraycopy(part, 0, out, from, len);
+        });
+    }
+
     /** The weights {@code w [n, k]} (and bias) ready for the kernels, made once per pass under {@code key}. */
     private IntKernels.PreparedLinear prepared(String key, int k, boolean unsigned, byte[] w, int n, int[] bias) {
         return prepared.computeIfAbsent(key, x -> kernels.prepareLinear(w, n, k, unsigned, bias));
@@ -405,7 +618,7 @@ public final class QatNumerics implements Numerics {
      */
     private static int[] linearRows(IntKernels.PreparedLinear lin, byte[] x, int k, int n) {
         int rows = x.length / k;
-        int[] acc = new int[rows * n];
+        int[] acc = Workspace.intsToOverwrite(rows * n);
         MatMul.parallelFor(rows, (long) n * k, (from, to) -> {
             int count = to - from;
             byte[] xs = java.util.Arrays.copyOfRange(x, from * k, to * k);
@@ -434,9 +647,33 @@ public final class QatNumerics implements Numerics {
         }
         Tensor lt = thresholds.get(name);
         int e = FakeQuant.exponent(lt.data()[0], 8, true);
-        Tensor fq = FakeQuant.apply(w, lt, 8, true);
+        byte[] q = Workspace.bytesToOverwrite(w.size());
+        Tensor fq = FakeQuant.applyInt8(w, lt, q); // q = int8Values(w, log2t), in the same pass
         used.put(name, e);
-        qw = new QWeight(fq, int8Values(w, lt.data()[0]), e);
+        int k = w.dim(-1);
+        int rows = q.length / k;
+        int[] rowSum = new int[rows]; // Σ|q| of each row (at most k · 128)
+        int[] rowMax = new int[rows];
+        MatMul.parallelFor(rows, k, (from, to) -> {
+            for (int r = from; r < to; r++) {
+                int sum = 0;
+                int max = 0;
+                for (int i = r * k, end = i + k; i < end; i++) {
+                    int a = Math.abs(q[i]);
+                    sum += a;
+                    max = Math.max(max, a);
+                }
+                rowSum[r] = sum;
+                rowMax[r] = max;
+            }
+        });
+        int maxAbs = 0;
+        long maxRow = 0;
+        for (int r = 0; r < rows; r++) {
+            maxAbs = Math.max(maxAbs, rowMax[r]);
+            maxRow = Math.max(maxRow, rowSum[r]);
+        }
+        qw = new QWeight(fq, q, e, maxAbs, maxRow);
         weights.put(name, qw);
         return qw;
     }
@@ -466,14 +703,69 @@ public final class QatNumerics implements Numerics {
         return e;
     }
 
-    private Tensor snap(Tensor fq, int[] values, int exp, DType type) {
-        float[] exact = new float[values.length];
-        for (int i = 0; i < values.length; i++) {
-            exact[i] = Math.scalb((float) values[i], exp);
-        }
-        Tensor out = StraightThrough.replace(fq, exact);
-        keep(out, new Q(values, exp, type));
+    /**
+     * The op's output: the exact values {@code q · 2^e} of the integers, with the gradient of the surrogate
+     * fake-quantized with activation {@code name}'s threshold (TQT); the integers are kept beside it.
+     */
+    private Tensor snap(Tensor surrogate, String name, int bits, boolean signed, Q q) {
+        Tensor out = FakeQuant.applyWithValues(surrogate, thresholds.get(name), bits, signed, dequantize(q));
+        keep(out, q);
         return out;
+    }
+
+    private static float[] dequantize(Q q) {
+        return switch (q.raw()) {
+            case byte[] b -> {
+                float[] out = Workspace.floatsToOverwrite(b.length);
+                float s = Math.scalb(1f, q.exp());
+                boolean unsigned = q.type() == DType.UINT8;
+                MatMul.parallelFor(b.length, 2, (from, to) -> {
+                    if (!normalScale(q.exp())) {
+                        for (int i = from; i < to; i++) {
+                            out[i] = Math.scalb((float) (unsigned ? b[i] & 0xFF : b[i]), q.exp());
+                        }
+                    } else if (unsigned) {
+                        for (int i = from; i < to; i++) {
+                            out[i] = (b[i] & 0xFF) * s;
+                        }
+                    } else {
+                        for (int i = from; i < to; i++) {
+                            out[i] = b[i] * s;
+                        }
+                    }
+                });
+                yield out;
+            }
+            case short[] v -> {
+                float[] out = Workspace.floatsToOverwrite(v.length);
+                float s = Math.scalb(1f, q.exp());
+                boolean normal = normalScale(q.exp());
+                MatMul.parallelFor(v.length, 2, (from, to) -> {
+                    for (int i = from; i < to; i++) {
+                        out[i] = normal ? v[i] * s : Math.scalb((float) v[i], q.exp());
+                    }
+                });
+                yield out;
+            }
+            case int[] v -> dequantize(v, q.exp());
+            default -> throw new IllegalStateException(q.raw().getClass().getName());
+        };
+    }
+
+    private static float[] dequantize(int[] v, int exp) {
+        float[] out = Workspace.floatsToOverwrite(v.length);
+        for (int i = 0; i < v.length; i++) {
+            out[i] = Math.scalb((float) v[i], exp);
+        }
+        return out;
+    }
+
+    /**
+     * Whether {@code 2^e} and the values times it are normal floats, so that {@code v · 2^e} equals
+     * {@code Math.scalb(v, e)} (one exact multiplication) for |v| < 2^16.
+     */
+    private static boolean normalScale(int e) {
+        return e >= -100 && e <= 100;
     }
 
     private void keep(Tensor t, Q q) {
@@ -497,22 +789,6 @@ public final class QatNumerics implements Numerics {
             throw new IllegalStateException(where + ": expected an " + type + " input, got " + q.type());
         }
         return q;
-    }
-
-    private static int[] widen(short[] s) {
-        int[] v = new int[s.length];
-        for (int i = 0; i < s.length; i++) {
-            v[i] = s[i];
-        }
-        return v;
-    }
-
-    private static int[] widen(byte[] b, boolean unsigned) {
-        int[] v = new int[b.length];
-        for (int i = 0; i < b.length; i++) {
-            v[i] = unsigned ? b[i] & 0xFF : b[i];
-        }
-        return v;
     }
 
     private static float maxAbs(float[] v) {

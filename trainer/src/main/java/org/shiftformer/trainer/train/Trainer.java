@@ -12,6 +12,7 @@ import org.shiftformer.core.tokenizer.BpeTrainer;
 import org.shiftformer.core.tokenizer.ByteBpeTokenizer;
 import org.shiftformer.trainer.autodiff.MatMul;
 import org.shiftformer.trainer.autodiff.Tensor;
+import org.shiftformer.trainer.autodiff.Workspace;
 import org.shiftformer.trainer.data.Pair;
 import org.shiftformer.trainer.model.Batch;
 import org.shiftformer.trainer.model.FloatNumerics;
@@ -156,11 +157,13 @@ public final class Trainer {
         optimizer.zeroGrad();
         long s = optimizer.stepCount() + 1;
         Numerics n = FloatNumerics.training(config.dropout(), config.seed() * 0x9E3779B97F4A7C15L ^ s);
-        Tensor loss = model.loss(batch, n, true);
-        loss.backward();
-        optimizer.step();
         lastTokens = batch.targetTokens();
-        return loss.item();
+        try (var ignored = Workspace.open()) { // the step's arrays are reused by the next step
+            Tensor loss = model.loss(batch, n, true);
+            loss.backward();
+            optimizer.step();
+            return loss.item();
+        }
     }
 
     private int lastTokens;

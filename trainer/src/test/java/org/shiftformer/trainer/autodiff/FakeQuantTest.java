@@ -124,4 +124,94 @@ class FakeQuantTest {
         assertEquals(2f, dx[3]);
         assertEquals(3f, dx[4]);
     }
+    /**
+     * The vectorised path (long tensors) against the double formulas of the class comment, element by
+     * element: values and dq/dx bit for bit, dq/dlog2t (summed in another order) to rounding.
+     */
+    @Test
+    void vectorPathEqualsTheDoubleFormulas() {
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(5);
+        for (int bits : new int[] {8, 16}) {
+            for (boolean signed : new boolean[] {true, false}) {
+                for (float log2t : new float[] {0f, -3.5f, 2.25f}) {
+                    double s = FakeQuant.scale(log2t, bits, signed);
+                    double lo = signed ? -Math.scalb(1.0, bits - 1) : 0;
+                    double hi = signed ? Math.scalb(1.0, bits - 1) - 1 : Math.scalb(1.0, bits) - 1;
+                    int n = 1003; // vector lanes and a scalar tail
+                    float[] xs = new float[n];
+                    float[] g = new float[n];
+                    for (int i = 0; i < n; i++) {
+                        double v = switch (i % 8) { // ties, the range edges and their neighbours, plain values
+                            case 0 -> Math.floor(rnd.nextDouble(lo - 3, hi + 3)) + 0.5;
+                            case 1 -> lo - 0.5;
+                            case 2 -> hi + 0.5;
+                            case 3 -> Math.nextDown((float) (hi + 0.5));
+                            case 4 -> Math.nextDown((float) (lo - 0.5));
+                            case 5 -> Math.nextDown(0.5f) * (rnd.nextBoolean() ? 1 : -1);
+                            default -> rnd.nextDouble(lo - 0.2 * (hi - lo), hi + 0.2 * (hi - lo));
+                        };
+                        xs[i] = (float) (v * s);
+                        g[i] = (float) rnd.nextDouble(-1, 1);
+                    }
+                    xs[7] = -0f;
+                    xs[15] = Float.POSITIVE_INFINITY;
+                    xs[23] = Float.NEGATIVE_INFINITY;
+                    xs[31] = Float.NaN;
+                    xs[39] = Float.MIN_VALUE;
+                    Tensor x = Tensor.param(xs.clone(), n);
+                    Tensor lt = Tensor.param(new float[] {log2t}, 1);
+                    Tensor q = FakeQuant.apply(x, lt, bits, signed);
+                    q.backward(g);
+                    double expectT = 0;
+                    for (int i = 0; i < n; i++) {
+                        double v = xs[i] / s;
+                        double r = FakeQuant.roundHalfUp(v);
+                        boolean inside = !(r < lo) && !(r > hi);
+                        float want = (float) ((r < lo ? lo : r > hi ? hi : r) * s);
+                        String at = "bits " + bits + " signed " + signed + " log2t " + log2t + " x " + xs[i];
+                        assertEquals(Float.floatToRawIntBits(want), Float.floatToRawIntBits(q.data()[i]), at);
+                        assertEquals(inside ? g[i] : 0f, x.grad()[i], 0f, at);
+                        expectT += g[i] * s * LN2 * (inside ? (float) (r - v) : (r < lo ? lo : hi));
+                    }
+                    if (Double.isNaN(expectT)) {
+                        assertEquals(Float.NaN, lt.grad()[0]);
+                    }
+                    // without the NaN element: the sums agree to rounding
+                    xs[31] = 0f;
+                    Tensor x2 = Tensor.param(xs.clone(), n);
+                    Tensor lt2 = Tensor.param(new float[] {log2t}, 1);
+                    FakeQuant.apply(x2, lt2, bits, signed).backward(g);
+                    double sum = 0;
+                    double mag = 0;
+                    for (int i = 0; i < n; i++) {
+                        double v = xs[i] / s;
+                        double r = FakeQuant.roundHalfUp(v);
+                        boolean inside = !(r < lo) && !(r > hi);
+                        double term = g[i] * s * LN2 * (inside ? (float) (r - v) : (r < lo ? lo : hi));
+                        sum += term;
+                        mag += Math.abs(term);
+                    }
+                    assertEquals(sum, lt2.grad()[0], 1e-6 * mag + 1e-12);
+                }
+            }
+        }
+    }
+
+    @Test
+    void int8IntegersAreTheValuesOverTheScale() {
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(6);
+        float[] w = new float[517];
+        for (int i = 0; i < w.length; i++) {
+            w[i] = (float) rnd.nextDouble(-1.5, 1.5);
+        }
+        Tensor lt = Tensor.param(new float[] {0.3f}, 1);
+        byte[] ints = new byte[w.length];
+        Tensor q = FakeQuant.applyInt8(Tensor.param(w, w.length), lt, ints);
+        double s = FakeQuant.scale(0.3f, 8, true);
+        for (int i = 0; i < w.length; i++) {
+            double r = Math.max(-128, Math.min(127, FakeQuant.roundHalfUp(w[i] / s)));
+            assertEquals((byte) r, ints[i]);
+            assertEquals((float) (r * s), q.data()[i], 0f);
+        }
+    }
 }

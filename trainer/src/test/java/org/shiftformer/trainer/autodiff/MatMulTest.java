@@ -39,7 +39,9 @@ class MatMulTest {
     @Test
     void fastEqualsPlainBitForBit() {
         int[][] shapes = {{1, 1, 1}, {1, 8, 3}, {4, 16, 5}, {5, 17, 9}, {7, 33, 1}, {9, 40, 13}, {64, 64, 64},
-            {3, 7, 0}, {33, 100, 31}, {130, 72, 70}, {17, 1000, 24}};
+            {3, 7, 0}, {33, 100, 31}, {130, 72, 70}, {17, 1000, 24},
+            // the blocked path: several K blocks (KC 256), N blocks (NC 256), edge tiles and leftover rows
+            {37, 300, 530}, {8, 33, 257}, {61, 513, 300}};
         for (int threads : new int[] {1, 2}) {
             MatMul.setThreads(threads);
             for (int[] s : shapes) {

@@ -70,6 +70,19 @@ class QatBitExactTest {
     }
 
     @Test
+    void theSameWhenEveryIntegerMatmulRunsOnTheKernels() {
+        // by default the linears', logits' and attention's integer sums are read off the float surrogate
+        // when provably exact (QatNumerics.floatAccumulatorsExact); the kernels must give the same model
+        QatNumerics.useFloatAccumulators = false;
+        try {
+            trainAndCheck(QatNumerics.fastestKernels());
+            trainAndCheck(ReferenceKernels.INSTANCE);
+        } finally {
+            QatNumerics.useFloatAccumulators = true;
+        }
+    }
+
+    @Test
     void theSameWhenTheIntegerMatmulsAreSplitOverThreeThreads() {
         int before = MatMul.threads();
         MatMul.setThreads(3); // the FFN linears and the attention batch are above the parallel threshold here

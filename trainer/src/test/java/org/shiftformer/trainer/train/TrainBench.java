@@ -7,6 +7,7 @@ import org.shiftformer.api.ModelConfig;
 import org.shiftformer.api.model.RandomModels;
 import org.shiftformer.trainer.autodiff.MatMul;
 import org.shiftformer.trainer.autodiff.Tensor;
+import org.shiftformer.trainer.autodiff.Workspace;
 import org.shiftformer.trainer.model.Batch;
 import org.shiftformer.trainer.model.FloatNumerics;
 import org.shiftformer.trainer.model.Seq2SeqModel;
@@ -26,7 +27,7 @@ import org.shiftformer.trainer.qat.Thresholds;
  * <pre>
  * mvn -o -q -pl trainer -am test-compile
  * java --add-modules jdk.incubator.vector -cp "trainer/target/classes:trainer/target/test-classes:$(cat cp.txt)" \
- *     org.shiftformer.trainer.train.TrainBench [threads] [steps]
+ *     org.shiftformer.trainer.train.TrainBench [threads] [steps] [warm-up steps, default 5]
  * </pre>
  */
 public final class TrainBench {
@@ -35,44 +36,85 @@ public final class TrainBench {
     }
 
     /** Runs warm-up then {@code steps} measured steps; prints each and the mean; returns target tokens/s (wall). */
-    private static double measure(String label, int steps, Batch batch, double flops,
+    private static double measure(String label, int warmup, int steps, Batch batch, double flops,
                                   java.util.function.Supplier<Tensor> forward, AdamW adam) {
         var os = (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
                 .getOperatingSystemMXBean();
         double wallSum = 0;
         double cpuSum = 0;
-        for (int i = 0; i < steps + 2; i++) {
+        // -Dbench.jfr=PREFIX: a JFR recording ("profile" settings) of the measured steps only, one file per
+        // phase: PREFIX-float.jfr, PREFIX-QAT.jfr
+        String jfr = System.getProperty("bench.jfr");
+        jdk.jfr.Recording recording = null;
+        double[] walls = new double[steps];
+        for (int i = 0; i < steps + warmup; i++) {
+            if (i == warmup && jfr != null) {
+                try {
+                    recording = new jdk.jfr.Recording(jdk.jfr.Configuration.getConfiguration("profile"));
+                    recording.setDestination(java.nio.file.Path.of(jfr + "-" + label + ".jfr"));
+                } catch (java.io.IOException | java.text.ParseException e) {
+                    throw new IllegalStateException(e);
+                }
+                recording.start();
+            }
             long c0 = os.getProcessCpuTime();
             long t0 = System.nanoTime();
-            Tensor loss = forward.get();
-            long t1 = System.nanoTime();
-            loss.backward();
-            long t2 = System.nanoTime();
-            adam.step();
+            long t1;
+            long t2;
+            float lossValue;
+            try (var ignored = Workspace.open()) { // as Trainer.trainStep: the step's arrays are reused
+                Tensor loss = forward.get();
+                t1 = System.nanoTime();
+                loss.backward();
+                t2 = System.nanoTime();
+                adam.step();
+                lossValue = loss.item();
+            }
             long t3 = System.nanoTime();
             double cpu = (os.getProcessCpuTime() - c0) * 1e-9;
             double sec = (t3 - t0) * 1e-9;
-            if (i >= 2) {
+            if (i >= warmup) {
                 wallSum += sec;
                 cpuSum += cpu;
+                walls[i - warmup] = sec;
             }
             System.out.printf("%s %s step %d: loss %.4f, %.0f ms (forward %.0f, backward %.0f, adam %.0f), "
-                            + "%.0f target tokens/s, %.1f GFLOP/s; %.2f CPU s%n", label, i < 2 ? "warm-up" : "measured",
-                    i, loss.item(), sec * 1e3, (t1 - t0) * 1e-6, (t2 - t1) * 1e-6, (t3 - t2) * 1e-6,
+                            + "%.0f target tokens/s, %.1f GFLOP/s; %.2f CPU s%n", label, i < warmup ? "warm-up" : "measured",
+                    i, lossValue, sec * 1e3, (t1 - t0) * 1e-6, (t2 - t1) * 1e-6, (t3 - t2) * 1e-6,
                     batch.targetTokens() / sec, flops / sec / 1e9, cpu);
+        }
+        if (recording != null) {
+            recording.stop();
+            recording.close();
         }
         // CPU time (all JVM threads, including GC and JIT) tells what the step costs when other processes
         // share the cores: tokens per CPU-second times the core count is the unshared ceiling.
+        java.util.Arrays.sort(walls);
+        double median = steps % 2 == 1 ? walls[steps / 2] : (walls[steps / 2 - 1] + walls[steps / 2]) / 2;
         System.out.printf("%s: mean of %d measured steps: %.0f target tokens/s wall, %.1f GFLOP/s wall; "
-                        + "%.0f target tokens per CPU-second, %.1f GFLOP per CPU-second%n", label, steps,
+                        + "%.0f target tokens per CPU-second, %.1f GFLOP per CPU-second; median step %.0f target "
+                        + "tokens/s%n", label, steps,
                 batch.targetTokens() * steps / wallSum, flops * steps / wallSum / 1e9,
-                batch.targetTokens() * steps / cpuSum, flops * steps / cpuSum / 1e9);
+                batch.targetTokens() * steps / cpuSum, flops * steps / cpuSum / 1e9, batch.targetTokens() / median);
         return batch.targetTokens() * steps / wallSum;
+    }
+
+    /** A hash of the exact bits of every parameter, in order. */
+    private static long checksum(List<Tensor> params) {
+        long h = 1125899906842597L;
+        for (Tensor t : params) {
+            for (float v : t.data()) {
+                h = 31 * h + Float.floatToRawIntBits(v);
+            }
+        }
+        return h;
     }
 
     public static void main(String[] args) {
         int threads = args.length > 0 ? Integer.parseInt(args[0]) : Runtime.getRuntime().availableProcessors();
         int steps = args.length > 1 ? Integer.parseInt(args[1]) : 6;
+        // warm-up steps of each phase: the JIT compiles the QAT path's methods during its first few steps
+        int warmup = args.length > 2 ? Integer.parseInt(args[2]) : 5;
         int b = 64;
         int len = 24;
         ModelConfig cfg = RandomModels.preset("small", 1000);
@@ -108,10 +150,12 @@ public final class TrainBench {
         double flops = 6 * macs;
         System.out.printf("small preset, vocab %d, batch %d, length %d, %d threads, %.2f M params, %.1f GFLOP/step%n",
                 cfg.vocabSize(), b, len, threads, params.count() / 1e6, flops / 1e9);
-        double floatTps = measure("float", steps, batch, flops, () -> {
+        double floatTps = measure("float", warmup, steps, batch, flops, () -> {
             adam.zeroGrad();
             return model.loss(batch, FloatNumerics.training(0.1f, adam.stepCount()), true);
         }, adam);
+        System.out.printf("parameter bits after the float steps: %016x (equal across versions = the same arithmetic)%n",
+                checksum(params.list()));
         // QAT: the bit-exact fake-quantized forward (backend-sim's integer kernels) with the TQT backward,
         // thresholds calibrated on the batch and trained in their own Adam group
         QatNumerics qat = new QatNumerics(cfg, QatNumerics.fastestKernels(), new Thresholds());
@@ -122,11 +166,12 @@ public final class TrainBench {
         qat.calibrating(false);
         AdamW qadam = AdamW.standard(List.of(new ParamGroup("w", params.list(), LrSchedule.constant(1e-5), 0),
                 new ParamGroup("t", qat.thresholds().parameters(), LrSchedule.constant(1e-3), 0)));
-        double qatTps = measure("QAT", steps, batch, flops, () -> {
+        double qatTps = measure("QAT", warmup, steps, batch, flops, () -> {
             qadam.zeroGrad();
             return model.loss(batch, qat, true);
         }, qadam);
         System.out.printf("QAT step cost: %.2fx a float step (measured side by side in this run)%n", floatTps / qatTps);
+        System.out.printf("parameter bits after the QAT steps: %016x%n", checksum(params.list()));
         MatMul.setThreads(1);
     }
 }
