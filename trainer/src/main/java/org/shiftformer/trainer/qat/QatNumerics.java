@@ -31,8 +31,18 @@ import org.shiftformer.trainer.model.Numerics;
  * kernels, all conformance-tested against {@code IntOps}). And a float <em>surrogate</em> of the same
  * arithmetic on the dequantized inputs, fake-quantized with the output's threshold ({@link FakeQuant}).
  * The op's output carries the exact values ({@code q · 2^e}) and passes its gradient to the surrogate
- * ({@link StraightThrough#replace}). So the loss sees exactly what the integer engine computes, and the
- * logits of a forward pass are the runtime's int32 logits ({@link #intLogits}).
+ * (straight through: {@link FakeQuant#applyWithValues}). So the loss sees exactly what the integer engine
+ * computes, and the logits of a forward pass are the runtime's int32 logits ({@link #intLogits}).
+ *
+ * <p><b>Integer matmuls read off the surrogate.</b> The surrogate of a linear, of the logits and of the
+ * attention's {@code Q·Kᵀ} and {@code P·V} is the same product on exactly representable inputs
+ * ({@code q · 2^e}); when a bound shows that no partial sum reaches {@code 2^24} units
+ * ({@link #floatAccumulatorsExact}), float computed every sum exactly and the int32 accumulators are the
+ * surrogate's values over {@code 2^eAcc} (otherwise, or with {@link #useFloatAccumulators} off, the
+ * kernels compute them). REQUANT of such accumulators is the output's fake-quantizer applied to the
+ * surrogate ({@link #requantizedSurrogate}); RESIDUAL, LAYERNORM, SOFTMAX2 and EMBED run on the kernels
+ * ({@code IntOps} for EMBED). So the forward pass costs about a float forward pass plus the fake-quantizers
+ * and those element kernels (trainer/README.md, "Speed").
  *
  * <p>Weights are fake-quantized to int8 with their own trained thresholds, biases to int32 at
  * {@code eIn + eW}, LayerNorm gamma to int16 at an exponent chosen from its largest magnitude and beta to
@@ -43,9 +53,10 @@ import org.shiftformer.trainer.model.Numerics;
  * batches, with the upstream tensors already quantized); missing weight thresholds are created from the
  * weight's largest magnitude at any time.
  *
- * <p>The integer matmuls (rows of a linear, batch entries of an attention) run on the trainer's kernel
- * threads ({@link MatMul#parallelFor}); the kernels must be thread-safe (the reference and backend-sim's
- * are stateless), and since every row is computed alone the thread count changes no bit.
+ * <p>The kernel calls (rows of a linear, batch entries of an attention, row or element ranges of the
+ * element kernels) run on the trainer's kernel threads ({@link MatMul#parallelFor}); the kernels must be
+ * thread-safe (the reference and backend-sim's are stateless), and since every row is computed alone the
+ * thread count changes no bit.
  *
  * <p>A forward pass starts with the encoder's {@code embed}, which drops the previous pass's
  * integers and weight quantizations (weights change between passes); call {@link #reset()} before a pass
