@@ -69,12 +69,13 @@ public final class FakeQuant {
     }
 
     /**
-     * {@link #apply} of an int8 weight that also writes its integers {@code clamp(r)} into {@code ints}
-     * ({@code q = ints · s}).
+     * {@link #apply} for at most 8 bits that also writes the integers {@code clamp(r)} into {@code ints}
+     * ({@code q = ints · s}; unsigned values as their low 8 bits, as the integer kernels store uint8).
      */
-    public static Tensor applyInt8(Tensor x, Tensor log2t, byte[] ints) {
+    public static Tensor applyInts(Tensor x, Tensor log2t, int bits, boolean signed, byte[] ints) {
         Shapes.check(ints.length == x.size(), "ints: %s values for %s", ints.length, x.size());
-        Grid grid = grid(log2t, 8, true);
+        Shapes.check(bits <= 8, "applyInts: %s bits do not fit a byte", bits);
+        Grid grid = grid(log2t, bits, signed);
         float[] out = Workspace.floatsToOverwrite(x.size());
         forward(grid, x.data, out, ints);
         return Tensor.result(out, x.shape, t -> backward(grid, x, log2t, t.grad), x, log2t);

@@ -31,8 +31,18 @@ import org.shiftformer.trainer.model.Numerics;
  * kernels, all conformance-tested against {@code IntOps}). And a float <em>surrogate</em> of the same
  * arithmetic on the dequantized inputs, fake-quantized with the output's threshold ({@link FakeQuant}).
  * The op's output carries the exact values ({@code q · 2^e}) and passes its gradient to the surrogate
- * ({@link StraightThrough#replace}). So the loss sees exactly what the integer engine computes, and the
- * logits of a forward pass are the runtime's int32 logits ({@link #intLogits}).
+ * (straight through: {@link FakeQuant#applyWithValues}). So the loss sees exactly what the integer engine
+ * computes, and the logits of a forward pass are the runtime's int32 logits ({@link #intLogits}).
+ *
+ * <p><b>Integer matmuls read off the surrogate.</b> The surrogate of a linear, of the logits and of the
+ * attention's {@code Q·Kᵀ} and {@code P·V} is the same product on exactly representable inputs
+ * ({@code q · 2^e}); when a bound shows that no partial sum reaches {@code 2^24} units
+ * ({@link #floatAccumulatorsExact}), float computed every sum exactly and the int32 accumulators are the
+ * surrogate's values over {@code 2^eAcc} (otherwise, or with {@link #useFloatAccumulators} off, the
+ * kernels compute them). REQUANT of such accumulators is the output's fake-quantizer applied to the
+ * surrogate ({@link #requantizedSurrogate}); RESIDUAL, LAYERNORM, SOFTMAX2 and EMBED run on the kernels
+ * ({@code IntOps} for EMBED). So the forward pass costs about a float forward pass plus the fake-quantizers
+ * and those element kernels (trainer/README.md, "Speed").
  *
  * <p>Weights are fake-quantized to int8 with their own trained thresholds, biases to int32 at
  * {@code eIn + eW}, LayerNorm gamma to int16 at an exponent chosen from its largest magnitude and beta to
@@ -43,9 +53,10 @@ import org.shiftformer.trainer.model.Numerics;
  * batches, with the upstream tensors already quantized); missing weight thresholds are created from the
  * weight's largest magnitude at any time.
  *
- * <p>The integer matmuls (rows of a linear, batch entries of an attention) run on the trainer's kernel
- * threads ({@link MatMul#parallelFor}); the kernels must be thread-safe (the reference and backend-sim's
- * are stateless), and since every row is computed alone the thread count changes no bit.
+ * <p>The kernel calls (rows of a linear, batch entries of an attention, row or element ranges of the
+ * element kernels) run on the trainer's kernel threads ({@link MatMul#parallelFor}); the kernels must be
+ * thread-safe (the reference and backend-sim's are stateless), and since every row is computed alone the
+ * thread count changes no bit.
  *
  * <p>A forward pass starts with the encoder's {@code embed}, which drops the previous pass's
  * integers and weight quantizations (weights change between passes); call {@link #reset()} before a pass
@@ -294,11 +305,37 @@ public final class QatNumerics implements Numerics {
         Tensor sur = Ops.linear(x, qw.fq(), StraightThrough.quantizeFixed(b, eAcc, 32, bias));
         String name = prefix + ".out";
         int eOut = activation(name, sur, 8, !relu);
-        int[] acc = accumulate(prefix, qx, qw, w.dim(0), w.dim(1), bias, eAcc, sur);
-        byte[] out = Workspace.bytesToOverwrite(acc.length);
         DType type = relu ? DType.UINT8 : DType.INT8;
+        boolean exact = floatAccumulatorsExact(qx, qw, maxAbs(bias), eAcc, w.dim(1));
+        if (exact) {
+            Tensor y = requantizedSurrogate(sur, name, eOut, eAcc, type);
+            if (y != null) {
+                return y;
+            }
+        }
+        int[] acc = accumulate(prefix, qx, qw, w.dim(0), w.dim(1), bias, eAcc, exact ? sur : null);
+        byte[] out = Workspace.bytesToOverwrite(acc.length);
         requantize(acc, eOut - eAcc, type, out);
         return snap(sur, name, 8, !relu, new Q(out, eOut, type));
+    }
+
+    /**
+     * REQUANT of a surrogate that holds its int32 accumulators exactly ({@code sur = acc · 2^eAcc}) is the
+     * activation's fake-quantizer itself: with {@code s = 2^eOut} and {@code k = eOut - eAcc},
+     * {@code floor(sur/s + 1/2) = floor(acc/2^k + 1/2) = RSH(acc, k)} for {@code k >= 0} and {@code acc · 2^-k}
+     * for {@code k < 0}, and clamping to the int8 (uint8) range is SAT. So {@code FQ(sur)} is the exact output
+     * {@code q · 2^eOut} and its gradient the TQT one: one pass instead of the accumulators, the kernel and the
+     * dequantization. Null when {@code k} is outside SPEC.md's shift range (the kernels refuse it).
+     */
+    private Tensor requantizedSurrogate(Tensor sur, String name, int eOut, int eAcc, DType type) {
+        int k = eOut - eAcc;
+        if (k < IntOps.MIN_SHIFT || k > IntOps.MAX_SHIFT) {
+            return null;
+        }
+        byte[] q = Workspace.bytesToOverwrite(sur.size());
+        Tensor y = FakeQuant.applyInts(sur, thresholds.get(name), 8, type == DType.INT8, q);
+        keep(y, new Q(q, eOut, type));
+        return y;
     }
 
     @Override
@@ -313,7 +350,8 @@ public final class QatNumerics implements Numerics {
         Tensor sur = Ops.add(r, lin);
         String name = prefix + ".out";
         int eOut = activation(name, sur, 16, true);
-        int[] acc = accumulate(prefix, qx, qw, w.dim(0), w.dim(1), bias, eAcc, lin);
+        boolean exact = floatAccumulatorsExact(qx, qw, maxAbs(bias), eAcc, w.dim(1));
+        int[] acc = accumulate(prefix, qx, qw, w.dim(0), w.dim(1), bias, eAcc, exact ? lin : null);
         short[] out = Workspace.shortsToOverwrite(acc.length);
         short[] rs = qr.shorts();
         MatMul.parallelFor(acc.length, 4, (from, to) -> { // elementwise: the first range in place
@@ -377,8 +415,14 @@ public final class QatNumerics implements Numerics {
         int eOut = activation(name, sur, 8, true);
         // exact: acc[i][t] = sum_j p[i][j] · V[j][t] ([B, Tq, d], heads in their columns), requantized
         int eC = -8 + qv.exp();
-        int[] acc = exactInFloat(-8, qv.exp(), (long) tk * 255 * 128)
-                ? fromFloat(sur.data(), eC) : headContexts(p, qv.bytes(), batch, heads, tq, tk, dk);
+        boolean exact = exactInFloat(-8, qv.exp(), (long) tk * 255 * 128);
+        if (exact) {
+            Tensor y = requantizedSurrogate(sur, name, eOut, eC, DType.INT8);
+            if (y != null) {
+                return y;
+            }
+        }
+        int[] acc = exact ? fromFloat(sur.data(), eC) : headContexts(p, qv.bytes(), batch, heads, tq, tk, dk);
         byte[] ctx = Workspace.bytesToOverwrite(acc.length);
         requantize(acc, eOut - eC, DType.INT8, ctx);
         return snap(sur, name, 8, true, new Q(ctx, eOut, DType.INT8));
@@ -465,18 +509,13 @@ public final class QatNumerics implements Numerics {
     // ---- helpers -----------------------------------------------------------------------------------------
 
     /**
-     * The int32 accumulators {@code x · wᵀ + bias} of a linear whose float surrogate {@code y} (the same
-     * product on the dequantized values, plus the bias) was just computed. When {@link #floatAccumulatorsExact}
-     * proves that float computed every partial sum exactly, they are {@code y / 2^eAcc}; otherwise the kernels
-     * compute them.
+     * The int32 accumulators {@code x · wᵀ + bias} of a linear: {@code exactY / 2^eAcc} when the float
+     * surrogate {@code exactY} (the same product on the dequantized values, plus the bias) computed every
+     * partial sum exactly ({@link #floatAccumulatorsExact}), else (null) by the kernels.
      */
-    private int[] accumulate(String prefix, Q qx, QWeight qw, int n, int k, long[] bias, int eAcc, Tensor y) {
-        long maxBias = 0;
-        for (long v : bias) {
-            maxBias = Math.max(maxBias, Math.abs(v));
-        }
-        if (floatAccumulatorsExact(qx, qw, maxBias, eAcc, k)) {
-            return fromFloat(y.data(), eAcc);
+    private int[] accumulate(String prefix, Q qx, QWeight qw, int n, int k, long[] bias, int eAcc, Tensor exactY) {
+        if (exactY != null) {
+            return fromFloat(exactY.data(), eAcc);
         }
         boolean unsigned = qx.type() == DType.UINT8;
         String key = prefix + "@" + eAcc + (unsigned ? "u" : "s");
@@ -648,7 +687,7 @@ public final class QatNumerics implements Numerics {
         Tensor lt = thresholds.get(name);
         int e = FakeQuant.exponent(lt.data()[0], 8, true);
         byte[] q = Workspace.bytesToOverwrite(w.size());
-        Tensor fq = FakeQuant.applyInt8(w, lt, q); // q = int8Values(w, log2t), in the same pass
+        Tensor fq = FakeQuant.applyInts(w, lt, 8, true, q); // q = int8Values(w, log2t), in the same pass
         used.put(name, e);
         int k = w.dim(-1);
         int rows = q.length / k;
@@ -789,6 +828,14 @@ public final class QatNumerics implements Numerics {
             throw new IllegalStateException(where + ": expected an " + type + " input, got " + q.type());
         }
         return q;
+    }
+
+    private static long maxAbs(long[] v) {
+        long m = 0;
+        for (long x : v) {
+            m = Math.max(m, Math.abs(x));
+        }
+        return m;
     }
 
     private static float maxAbs(float[] v) {

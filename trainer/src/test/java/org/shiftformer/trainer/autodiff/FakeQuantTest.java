@@ -206,7 +206,7 @@ class FakeQuantTest {
         }
         Tensor lt = Tensor.param(new float[] {0.3f}, 1);
         byte[] ints = new byte[w.length];
-        Tensor q = FakeQuant.applyInt8(Tensor.param(w, w.length), lt, ints);
+        Tensor q = FakeQuant.applyInts(Tensor.param(w, w.length), lt, 8, true, ints);
         double s = FakeQuant.scale(0.3f, 8, true);
         for (int i = 0; i < w.length; i++) {
             double r = Math.max(-128, Math.min(127, FakeQuant.roundHalfUp(w[i] / s)));

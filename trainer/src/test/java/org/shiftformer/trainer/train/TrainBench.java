@@ -27,7 +27,7 @@ import org.shiftformer.trainer.qat.Thresholds;
  * <pre>
  * mvn -o -q -pl trainer -am test-compile
  * java --add-modules jdk.incubator.vector -cp "trainer/target/classes:trainer/target/test-classes:$(cat cp.txt)" \
- *     org.shiftformer.trainer.train.TrainBench [threads] [steps] [warm-up steps, default 5]
+ *     org.shiftformer.trainer.train.TrainBench [threads] [steps] [warm-up steps, default 5] [rounds, default 2]
  * </pre>
  */
 public final class TrainBench {
@@ -35,8 +35,12 @@ public final class TrainBench {
     private TrainBench() {
     }
 
-    /** Runs warm-up then {@code steps} measured steps; prints each and the mean; returns target tokens/s (wall). */
-    private static double measure(String label, int warmup, int steps, Batch batch, double flops,
+    /** What a phase measured: wall and CPU seconds summed over its measured steps, and its median step (s). */
+    private record Phase(double wall, double cpu, double median) {
+    }
+
+    /** Runs warm-up then {@code steps} measured steps; prints each and the mean. */
+    private static Phase measure(String label, int warmup, int steps, Batch batch, double flops,
                                   java.util.function.Supplier<Tensor> forward, AdamW adam) {
         var os = (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
                 .getOperatingSystemMXBean();
@@ -48,6 +52,12 @@ public final class TrainBench {
         jdk.jfr.Recording recording = null;
         double[] walls = new double[steps];
         for (int i = 0; i < steps + warmup; i++) {
+            if (i == warmup) {
+                // The arrays the steps reuse (Workspace) were allocated during the warm-up; the first young
+                // collection after that copies them all to the old generation once (0.6-1.1 s measured with
+                // ParallelGC). Collect here so that this one-time cost does not land in a measured step.
+                System.gc();
+            }
             if (i == warmup && jfr != null) {
                 try {
                     recording = new jdk.jfr.Recording(jdk.jfr.Configuration.getConfiguration("profile"));
@@ -96,7 +106,7 @@ public final class TrainBench {
                         + "tokens/s%n", label, steps,
                 batch.targetTokens() * steps / wallSum, flops * steps / wallSum / 1e9,
                 batch.targetTokens() * steps / cpuSum, flops * steps / cpuSum / 1e9, batch.targetTokens() / median);
-        return batch.targetTokens() * steps / wallSum;
+        return new Phase(wallSum, cpuSum, median);
     }
 
     /** A hash of the exact bits of every parameter, in order. */
@@ -115,6 +125,9 @@ public final class TrainBench {
         int steps = args.length > 1 ? Integer.parseInt(args[1]) : 6;
         // warm-up steps of each phase: the JIT compiles the QAT path's methods during its first few steps
         int warmup = args.length > 2 ? Integer.parseInt(args[2]) : 5;
+        // float and QAT phases alternate this many times (float, QAT, float, QAT, ...): a load that changes
+        // during the run then weighs on both, and the QAT step cost compares all of them
+        int rounds = args.length > 3 ? Integer.parseInt(args[3]) : 2;
         int b = 64;
         int len = 24;
         ModelConfig cfg = RandomModels.preset("small", 1000);
@@ -150,28 +163,54 @@ public final class TrainBench {
         double flops = 6 * macs;
         System.out.printf("small preset, vocab %d, batch %d, length %d, %d threads, %.2f M params, %.1f GFLOP/step%n",
                 cfg.vocabSize(), b, len, threads, params.count() / 1e6, flops / 1e9);
-        double floatTps = measure("float", warmup, steps, batch, flops, () -> {
+        java.util.function.Supplier<Tensor> floatStep = () -> {
             adam.zeroGrad();
             return model.loss(batch, FloatNumerics.training(0.1f, adam.stepCount()), true);
-        }, adam);
-        System.out.printf("parameter bits after the float steps: %016x (equal across versions = the same arithmetic)%n",
-                checksum(params.list()));
-        // QAT: the bit-exact fake-quantized forward (backend-sim's integer kernels) with the TQT backward,
-        // thresholds calibrated on the batch and trained in their own Adam group
+        };
+        // QAT: the bit-exact fake-quantized forward (integers as backend-sim's kernels compute them) with the TQT
+        // backward, thresholds calibrated on the batch and trained in their own Adam group
         QatNumerics qat = new QatNumerics(cfg, QatNumerics.fastestKernels(), new Thresholds());
-        qat.calibrating(true);
-        try (var ignored = Tensor.noGrad()) {
-            model.logits(batch, qat);
+        AdamW qadam = null;
+        double[] sum = new double[4]; // float wall, float CPU, QAT wall, QAT CPU
+        List<Double> floatMedians = new ArrayList<>();
+        List<Double> qatMedians = new ArrayList<>();
+        for (int round = 0; round < rounds; round++) {
+            Phase f = measure("float", warmup, steps, batch, flops, floatStep, adam);
+            if (round == 0) {
+                System.out.printf("parameter bits after the float steps: %016x (equal across versions = the same "
+                        + "arithmetic)%n", checksum(params.list()));
+                qat.calibrating(true);
+                try (var ignored = Tensor.noGrad()) {
+                    model.logits(batch, qat);
+                }
+                qat.calibrating(false);
+                qadam = AdamW.standard(List.of(new ParamGroup("w", params.list(), LrSchedule.constant(1e-5), 0),
+                        new ParamGroup("t", qat.thresholds().parameters(), LrSchedule.constant(1e-3), 0)));
+            }
+            AdamW qa = qadam;
+            Phase q = measure("QAT", warmup, steps, batch, flops, () -> {
+                qa.zeroGrad();
+                return model.loss(batch, qat, true);
+            }, qa);
+            if (round == 0) {
+                System.out.printf("parameter bits after the QAT steps: %016x%n", checksum(params.list()));
+            }
+            sum[0] += f.wall();
+            sum[1] += f.cpu();
+            sum[2] += q.wall();
+            sum[3] += q.cpu();
+            floatMedians.add(f.median());
+            qatMedians.add(q.median());
         }
-        qat.calibrating(false);
-        AdamW qadam = AdamW.standard(List.of(new ParamGroup("w", params.list(), LrSchedule.constant(1e-5), 0),
-                new ParamGroup("t", qat.thresholds().parameters(), LrSchedule.constant(1e-3), 0)));
-        double qatTps = measure("QAT", warmup, steps, batch, flops, () -> {
-            qadam.zeroGrad();
-            return model.loss(batch, qat, true);
-        }, qadam);
-        System.out.printf("QAT step cost: %.2fx a float step (measured side by side in this run)%n", floatTps / qatTps);
-        System.out.printf("parameter bits after the QAT steps: %016x%n", checksum(params.list()));
+        double tokens = (double) batch.targetTokens() * steps * rounds;
+        System.out.printf("float, %d rounds of %d steps: %.0f target tokens/s wall, %.0f per CPU-second%n", rounds,
+                steps, tokens / sum[0], tokens / sum[1]);
+        System.out.printf("QAT, %d rounds of %d steps: %.0f target tokens/s wall, %.0f per CPU-second%n", rounds,
+                steps, tokens / sum[2], tokens / sum[3]);
+        System.out.printf("QAT step cost: %.2fx a float step in wall time, %.2fx in CPU time, %.2fx in median steps "
+                        + "(measured side by side in this run, phases alternating)%n", sum[2] / sum[0], sum[3] / sum[1],
+                qatMedians.stream().mapToDouble(Double::doubleValue).sum()
+                        / floatMedians.stream().mapToDouble(Double::doubleValue).sum());
         MatMul.setThreads(1);
     }
 }
