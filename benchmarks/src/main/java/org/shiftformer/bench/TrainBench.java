@@ -1,4 +1,4 @@
-package org.shiftformer.trainer.train;
+package org.shiftformer.bench;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -25,9 +25,7 @@ import org.shiftformer.trainer.qat.Thresholds;
  * GFLOP/s achieved (6 x the forward multiply-adds per step, over the whole step time).
  *
  * <pre>
- * mvn -o -q -pl trainer -am test-compile
- * java --add-modules jdk.incubator.vector -cp "trainer/target/classes:trainer/target/test-classes:$(cat cp.txt)" \
- *     org.shiftformer.trainer.train.TrainBench [threads] [steps] [warm-up steps, default 5] [rounds, default 2]
+ * ./shiftformer bench TrainBench [threads] [steps] [warm-up steps, default 5] [rounds, default 2]
  * </pre>
  */
 public final class TrainBench {
