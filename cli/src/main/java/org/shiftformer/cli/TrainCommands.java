@@ -24,6 +24,7 @@ import org.shiftformer.trainer.eval.GroupScores;
 import org.shiftformer.trainer.eval.Metrics;
 import org.shiftformer.trainer.flow.TrainFlow;
 import org.shiftformer.trainer.qat.QatFineTuner;
+import org.shiftformer.trainer.train.StopSignal;
 import org.shiftformer.trainer.train.TrainConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -147,6 +148,11 @@ final class TrainCommands {
                 + "logit is compared between the fake-quantized and the exported integer model (default: ${DEFAULT-VALUE})")
         int bitExactSentences;
 
+        @Option(names = "--time-budget", description = "stop float training after this much wall-clock time "
+                + "(seconds, or with a unit: 900s, 15m, 1.5h) and go on with QAT and export; the learning-rate "
+                + "schedule still spans --steps, so choose --steps the budget can reach (default: none)")
+        String timeBudget;
+
         @Option(names = {"-o", "--output"}, required = true, description = "the artifact to write")
         Path output;
 
@@ -159,6 +165,7 @@ final class TrainCommands {
                 throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT,
                         "--resume and --checkpoint name different files; give one");
             }
+            StopSignal stop = new StopSignal(timeBudget == null ? 0 : seconds("--time-budget", timeBudget));
             Dataset ds = data.load();
             ModelConfig shape = RandomModels.preset(preset, vocab);
             if (maxPositions != null) {
@@ -179,9 +186,64 @@ final class TrainCommands {
                 cfg = cfg.withCheckpoint(checkpoint, checkpointEvery);
             }
             QatFineTuner.Settings q = new QatFineTuner.Settings(qatSteps, qatLr, thresholdLr, 8, 1.0);
-            TrainFlow.run(new TrainFlow.Settings(cfg, q, testSentences, output, commandLine(), "sim", bitExactSentences), ds,
-                    stream(Main.OUT));
+            PrintStream out = stream(Main.OUT);
+            // Ctrl-C (or SIGTERM) during float training: stop at the next step boundary and checkpoint; later,
+            // say where the float model is. The JVM exits once this hook returns.
+            Thread hook = new Thread(() -> {
+                boolean duringFloat = !stop.isHandled();
+                stop.request();
+                try {
+                    if (duringFloat && stop.awaitHandled(INTERRUPT_WAIT_SECONDS)) {
+                        return; // the flow printed how to resume
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                out.printf("%n!! interrupted%s%n", stop.checkpoint() == null ? " before the float model was saved"
+                        : ": the float model is saved in " + stop.checkpoint() + "; continue with  --resume "
+                        + stop.checkpoint() + "  added to the same train command");
+                out.flush();
+            }, "train-interrupt");
+            Runtime.getRuntime().addShutdownHook(hook);
+            try {
+                TrainFlow.run(new TrainFlow.Settings(cfg, q, testSentences, output, commandLine(), "sim",
+                        bitExactSentences), ds, out, stop);
+            } catch (TrainFlow.Stopped e) {
+                return EXIT_STOPPED;
+            } finally {
+                try {
+                    Runtime.getRuntime().removeShutdownHook(hook);
+                } catch (IllegalStateException shuttingDown) {
+                    // the hook is running: it decides when the JVM exits
+                }
+            }
             return 0;
+        }
+
+        /** How long the interrupt hook waits for float training to reach a step boundary and checkpoint. */
+        static final long INTERRUPT_WAIT_SECONDS = 300;
+        /** The exit status of a run stopped by Ctrl-C (128 + SIGINT, as shells report it). */
+        static final int EXIT_STOPPED = 130;
+
+        /** {@code 900}, {@code 900s}, {@code 15m} or {@code 1.5h} in seconds; refused naming the option otherwise. */
+        static double seconds(String option, String value) {
+            String v = value.strip().toLowerCase(java.util.Locale.ROOT);
+            double unit = 1;
+            if (v.endsWith("h") || v.endsWith("m") || v.endsWith("s")) {
+                unit = v.endsWith("h") ? 3600 : v.endsWith("m") ? 60 : 1;
+                v = v.substring(0, v.length() - 1);
+            }
+            double x;
+            try {
+                x = Double.parseDouble(v) * unit;
+            } catch (NumberFormatException e) {
+                x = Double.NaN;
+            }
+            if (!(x > 0) || Double.isInfinite(x)) {
+                throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, option + " " + value
+                        + ": need a positive duration such as 900, 900s, 15m or 1.5h");
+            }
+            return x;
         }
     }
 

@@ -102,6 +102,65 @@ class TrainCommandsTest {
         assertTrue(io.err().contains("moses:SRC,TGT"), io.err());
     }
 
+    @Test
+    void aTimeBudgetMustBeADuration(@TempDir Path dir) {
+        assertEquals(2, Main.run("train", "--time-budget", "soon", "-o", dir.resolve("x.itm").toString()));
+        assertTrue(io.err().contains("--time-budget soon: need a positive duration such as 900, 900s, 15m or 1.5h"),
+                io.err());
+        assertEquals(900.0, TrainCommands.Train.seconds("--time-budget", "15m"));
+        assertEquals(5400.0, TrainCommands.Train.seconds("--time-budget", "1.5h"));
+        assertEquals(30.0, TrainCommands.Train.seconds("--time-budget", "30s"));
+        assertEquals(2.0, TrainCommands.Train.seconds("--time-budget", "2"));
+    }
+
+    /**
+     * A real interrupt: a {@code train} process is sent SIGTERM (what Ctrl-C's SIGINT also triggers: the JVM's
+     * shutdown hooks) in the middle of float training; it checkpoints at the next step boundary, says how to
+     * resume, and exits.
+     */
+    @Test
+    void anInterruptDuringFloatTrainingCheckpointsAndSaysHowToResume(@TempDir Path dir) throws Exception {
+        Path model = dir.resolve("m.itm");
+        Path ckpt = dir.resolve("m.ckpt");
+        String javaBin = ProcessHandle.current().info().command().orElseThrow();
+        Process p = new ProcessBuilder(javaBin, "--add-modules", "jdk.incubator.vector", "-cp",
+                System.getProperty("java.class.path"), Main.class.getName(), "train", "--data", "default:1999",
+                "--train-size", "1200", "--validation-size", "20", "--test-size", "20", "--preset", "tiny", "--vocab",
+                "300", "--max-positions", "64", "--steps", "1000000", "--batch", "16", "--eval-every", "0",
+                "--threads", "1", "-o", model.toString()).redirectErrorStream(true).start();
+        StringBuffer out = new StringBuffer();
+        Thread reader = Thread.ofPlatform().daemon().start(() -> {
+            try (var r = p.inputReader(java.nio.charset.StandardCharsets.UTF_8)) {
+                for (String line; (line = r.readLine()) != null; ) {
+                    out.append(line).append('\n');
+                }
+            } catch (java.io.IOException ignored) {
+                // the process is gone
+            }
+        });
+        try {
+            long deadline = System.nanoTime() + 120_000_000_000L;
+            while (!out.toString().contains("/1000000") && p.isAlive() && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+            }
+            assertTrue(out.toString().contains("/1000000"), "float training never started:\n" + out);
+            p.toHandle().destroy(); // SIGTERM (Process.destroy would also close our end of its output)
+            assertTrue(p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS), "still running after the interrupt:\n" + out);
+            reader.join(10_000);
+        } finally {
+            p.destroyForcibly();
+        }
+        String printed = out.toString();
+        var stopped = java.util.regex.Pattern.compile("float training stopped at step (\\d+) of 1000000: the float model "
+                + "is saved in " + java.util.regex.Pattern.quote(ckpt.toString()) + "; continue with  --resume "
+                + java.util.regex.Pattern.quote(ckpt.toString())).matcher(printed);
+        assertTrue(stopped.find(), printed);
+        long step = Long.parseLong(stopped.group(1));
+        assertTrue(step >= 1, printed);
+        assertEquals(step, org.shiftformer.trainer.train.Checkpoint.read(ckpt).step(), "the checkpoint is at that step");
+        assertTrue(!Files.exists(model) && !printed.contains("== QAT"), printed);
+    }
+
     private static String[] concat(String[]... parts) {
         return java.util.Arrays.stream(parts).flatMap(java.util.Arrays::stream).toArray(String[]::new);
     }

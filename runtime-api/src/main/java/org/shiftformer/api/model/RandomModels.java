@@ -75,9 +75,9 @@ public final class RandomModels {
     /** The preset shapes of SPEC.md section 2 with the given vocabulary size. */
     public static ModelConfig preset(String name, int vocabSize) {
         return switch (name) {
-            case "tiny" -> new ModelConfig(64, 2, 256, 2, 2, vocabSize, 128, 2, 0, 1, 2);
-            case "small" -> new ModelConfig(256, 4, 1024, 3, 3, vocabSize, 256, 2, 0, 1, 2);
-            case "base" -> new ModelConfig(512, 8, 2048, 6, 6, vocabSize, 512, 2, 0, 1, 2);
+            case "tiny" -> new ModelConfig(64, 2, 256, 2, 2, vocabSize, 128, 3, 0, 1, 2);
+            case "small" -> new ModelConfig(256, 4, 1024, 3, 3, vocabSize, 256, 4, 0, 1, 2);
+            case "base" -> new ModelConfig(512, 8, 2048, 6, 6, vocabSize, 512, 4, 0, 1, 2);
             default -> throw new org.shiftformer.api.ShiftformerException(org.shiftformer.api.ErrorCode.INVALID_ARGUMENT,
                     "unknown preset '" + name + "' (tiny, small, base)");
         };

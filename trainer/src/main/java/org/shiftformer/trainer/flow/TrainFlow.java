@@ -41,6 +41,7 @@ import org.shiftformer.trainer.report.SummaryTable;
 import org.shiftformer.trainer.train.BatchSampler;
 import org.shiftformer.trainer.train.TrainConfig;
 import org.shiftformer.trainer.train.TrainListener;
+import org.shiftformer.trainer.train.StopSignal;
 import org.shiftformer.trainer.train.Trainer;
 
 /**
@@ -81,6 +82,34 @@ public final class TrainFlow {
     }
 
     public static Result run(Settings s, Dataset data, PrintStream out) {
+        return run(s, data, out, StopSignal.none());
+    }
+
+    /**
+     * Float training was stopped on request (Ctrl-C) and its checkpoint written: nothing after float training
+     * ran. The message says where the checkpoint is and how to resume.
+     */
+    public static final class Stopped extends RuntimeException {
+        private final transient Path checkpoint;
+
+        Stopped(String message, Path checkpoint) {
+            super(message);
+            this.checkpoint = checkpoint;
+        }
+
+        /** The float checkpoint written when the run stopped. */
+        public Path checkpoint() {
+            return checkpoint;
+        }
+    }
+
+    /**
+     * The whole flow, with float training stopped early by {@code stop}: at its time budget the flow goes on
+     * with QAT and export on the model as it is; on {@link StopSignal#request()} it writes the float
+     * checkpoint, prints how to resume and throws {@link Stopped}. {@link StopSignal#handled} is called
+     * once the float model is on disk (after that message when stopped), either way.
+     */
+    public static Result run(Settings s, Dataset data, PrintStream out, StopSignal stop) {
         Path dir = s.output().toAbsolutePath().getParent();
         List<CurvePoint> curve = new ArrayList<>();
         out.printf("== float training: %,d train / %,d validation / %,d test pairs (%s)%n", data.train().size(),
@@ -92,7 +121,13 @@ public final class TrainFlow {
         out.printf("   model %s, %,d parameters%n", trainer.model().config(), trainer.model().params().count());
         long startStep = trainer.step();
         long t0 = System.nanoTime();
-        trainer.run();
+        StopSignal.Reason reason;
+        try {
+            reason = trainer.run(stop);
+        } catch (RuntimeException | Error e) {
+            stop.handled(null); // nothing to wait for: the failure ends the run
+            throw e;
+        }
         floatBar.finish();
         double floatSeconds = (System.nanoTime() - t0) * 1e-9;
         double floatTps = rec.tokens / Math.max(1e-9, rec.busySeconds);
@@ -105,8 +140,29 @@ public final class TrainFlow {
             curve.forEach(csv::append);
         }
         // finished work is kept: the float model is on disk before anything else can fail
-        Path ckpt = floatCheckpoint(s, trainer);
+        Path ckpt;
+        try {
+            ckpt = floatCheckpoint(s, trainer, reason != StopSignal.Reason.STEPS);
+        } catch (RuntimeException | Error e) {
+            stop.handled(null);
+            throw e;
+        }
         out.printf("   float model checkpointed: %s (step %d)%n", ckpt, trainer.step());
+        if (reason == StopSignal.Reason.REQUESTED) {
+            String message = String.format(Locale.ROOT, "float training stopped at step %d of %d: the float model is "
+                    + "saved in %s; continue with  --resume %s  added to the same train command", trainer.step(),
+                    s.train().steps(), ckpt, ckpt);
+            out.printf("%n!! %s%n", message);
+            out.flush();
+            stop.handled(ckpt); // only now: a shutdown hook waiting for this lets the JVM exit
+            throw new Stopped(message, ckpt);
+        }
+        stop.handled(ckpt);
+        if (reason == StopSignal.Reason.TIME_BUDGET) {
+            out.printf(Locale.ROOT, "   float training stopped at its time budget (%.0f s) at step %d of %d; QAT and "
+                    + "export go on (--resume %s continues float training to --steps)%n", stop.budgetSeconds(),
+                    trainer.step(), s.train().steps(), ckpt);
+        }
         Stage stage = new Stage();
         try {
             return afterFloat(s, data, out, trainer, curve, csvFile, floatSeconds, floatTps, stage);
@@ -125,9 +181,9 @@ public final class TrainFlow {
     }
 
     /** The file the float model is checkpointed to (the one configured, else {@code OUTPUT.ckpt}), written now. */
-    static Path floatCheckpoint(Settings s, Trainer trainer) {
+    static Path floatCheckpoint(Settings s, Trainer trainer, boolean stoppedEarly) {
         Path configured = s.train().checkpoint();
-        if (configured != null && java.nio.file.Files.exists(configured)) {
+        if (!stoppedEarly && configured != null && java.nio.file.Files.exists(configured)) {
             // the trainer wrote it at its last step, or it was resumed from it at the end of float training
             return configured;
         }
@@ -202,7 +258,7 @@ public final class TrainFlow {
         // the artifact exists from here on (with the float scores); it is rewritten with the int8 ones below
         Map<String, Double> metrics = new LinkedHashMap<>();
         put(metrics, "fp32", floatM, floatG);
-        ArtifactWriter.write(integer, trainer.tokenizerSpec(), provenance(s, data, metrics), s.output());
+        ArtifactWriter.write(integer, trainer.tokenizerSpec(), provenance(s, data, metrics, trainer.step()), s.output());
         stage.artifactWritten = true;
         stage.name = "fake-quantized scoring";
         long f0 = System.nanoTime();
@@ -222,7 +278,7 @@ public final class TrainFlow {
         put(metrics, "int8", int8M, int8G);
         metrics.put("int8.test_segments", (double) int8M.segments());
         metrics.put("qat.bitexact_logits", (double) logitsCompared);
-        String sha = ArtifactWriter.write(integer, trainer.tokenizerSpec(), provenance(s, data, metrics), s.output());
+        String sha = ArtifactWriter.write(integer, trainer.tokenizerSpec(), provenance(s, data, metrics, trainer.step()), s.output());
         out.printf("   int8 artifact (%s): %s%s (%.1f s scoring)%n", s.backend(), int8M, scored.worst(int8G), int8Seconds);
         out.println();
         out.print(SummaryTable.format(floatM, fqM, int8M));
@@ -335,9 +391,11 @@ public final class TrainFlow {
         }
     }
 
-    private static Provenance provenance(Settings s, Dataset data, Map<String, Double> metrics) {
+    private static Provenance provenance(Settings s, Dataset data, Map<String, Double> metrics, long floatSteps) {
+        String floatPart = floatSteps == s.train().steps() ? floatSteps + " steps"
+                : floatSteps + " of " + s.train().steps() + " steps (stopped at the time budget)";
         return new Provenance("shiftformer-trainer 0.1.0", System.currentTimeMillis(), dataHash(data),
-                s.command(), "data " + data.name() + "; float " + s.train().steps() + " steps, QAT " + s.qat().steps()
+                s.command(), "data " + data.name() + "; float " + floatPart + ", QAT " + s.qat().steps()
                 + " steps; test metrics on " + s.testSentences() + " held-out pairs", metrics);
     }
 

@@ -107,6 +107,18 @@ public final class TransformerParams {
         }
     }
 
+    /** The factor {@code W_Q} is initialised with, {@code log2(e)/sqrt(d_k)} (the class comment). */
+    public double queryScale() {
+        return (float) (LOG2_E / Math.sqrt(config.dHead()));
+    }
+
+    /** Whether {@code name} is a query projection's weight or bias ({@code enc.0.attn.q}'s, {@code dec.1.cross.q}'s). */
+    public static boolean isQueryProjection(String name) {
+        int dot = name.lastIndexOf('.');
+        String prefix = dot < 0 ? "" : name.substring(0, dot);
+        return prefix.endsWith(".q") && (name.equals(TensorNames.weight(prefix)) || name.equals(TensorNames.bias(prefix)));
+    }
+
     /** {@link PositionalTable#build} dequantized: {@code [max_positions, d]}, a constant. */
     public static Tensor positionTable(ModelConfig config) {
         int d = config.dModel();

@@ -1,5 +1,6 @@
 package org.shiftformer.trainer.qat;
 
+import java.util.ArrayList;
 import java.util.List;
 import org.shiftformer.api.QuantizedModel;
 import org.shiftformer.api.backend.IntKernels;
@@ -11,6 +12,7 @@ import org.shiftformer.trainer.optim.AdamW;
 import org.shiftformer.trainer.optim.LrSchedule;
 import org.shiftformer.trainer.optim.ParamGroup;
 import org.shiftformer.trainer.train.BatchSampler;
+import org.shiftformer.trainer.train.Trainer;
 
 /**
  * The QAT half of training (trainer/README.md, "QAT and export"): after float training, {@link #calibrate} initialises
@@ -76,10 +78,9 @@ public final class QatFineTuner {
         long warmup = Math.min(100, settings.steps() / 10);
         LrSchedule weights = LrSchedule.warmupCosine(settings.weightLr(), warmup, Math.max(1, settings.steps()),
                 settings.weightLr() / 10);
-        optimizer = new AdamW(List.of(
-                new ParamGroup("weights", model.params().list(), weights, 0),
-                new ParamGroup("thresholds", qat.thresholds().parameters(), LrSchedule.constant(settings.thresholdLr()), 0)),
-                0.9, 0.98, 1e-9, settings.clipNorm());
+        List<ParamGroup> groups = new ArrayList<>(Trainer.paramGroups(model.params(), weights, 0));
+        groups.add(new ParamGroup("thresholds", qat.thresholds().parameters(), LrSchedule.constant(settings.thresholdLr()), 0));
+        optimizer = new AdamW(groups, 0.9, 0.98, 1e-9, settings.clipNorm());
     }
 
     /** Steps done. */

@@ -94,8 +94,7 @@ public final class Trainer {
         model = new Seq2SeqModel(params, config.labelSmoothing());
         LrSchedule schedule = LrSchedule.warmupCosine(config.peakLr(), config.warmupSteps(), config.steps(),
                 config.minLr());
-        optimizer = new AdamW(List.of(new ParamGroup("weights", params.list(), schedule, config.weightDecay())),
-                0.9, 0.98, 1e-9, config.clipNorm());
+        optimizer = new AdamW(paramGroups(params, schedule, config.weightDecay()), 0.9, 0.98, 1e-9, config.clipNorm());
         trainSources = List.copyOf(src);
         trainTargets = List.copyOf(tgt);
         sampler = new BatchSampler(trainSources, trainTargets, config.batchSentences(), config.seed(), modelConfig);
@@ -103,6 +102,29 @@ public final class Trainer {
             resume.restore(optimizer);
             sampler.seek(resume.epoch(), resume.cursor());
         }
+    }
+
+    /**
+     * The optimizer's groups for the model's parameters: the query projections ({@code *.q} weights and biases)
+     * in a group of their own whose learning rate (and weight decay, so that decoupled decay stays the same
+     * per step) is scaled by {@link TransformerParams#queryScale}, everything else in {@code "weights"}.
+     *
+     * <p>Why: {@code W_Q} holds {@code log2(e)/sqrt(d_k)} (0.18 at d_k 64) so that the scores are base-2
+     * logits (SPEC.md 3.3). Adam's step is about the learning rate whatever a parameter's scale, so a
+     * parameter stored 0.18x smaller moves 5.5x faster relative to itself: the usual model with the
+     * constant {@code 1/sqrt(d_k)} outside its parameters, trained at 2e-3, is this model with its queries
+     * trained at 1.1e-2. Scaling their rate by the same factor trains the folded model as the usual one is
+     * trained.
+     */
+    public static List<ParamGroup> paramGroups(TransformerParams params, LrSchedule schedule, double weightDecay) {
+        double q = params.queryScale();
+        List<Tensor> queries = new ArrayList<>();
+        List<Tensor> rest = new ArrayList<>();
+        for (var e : params.byName().entrySet()) {
+            (TransformerParams.isQueryProjection(e.getKey()) ? queries : rest).add(e.getValue());
+        }
+        return List.of(new ParamGroup("weights", rest, schedule, weightDecay),
+                new ParamGroup("queries", queries, step -> schedule.lr(step) * q, weightDecay / q));
     }
 
     /** BPE on both sides of {@code pairs} into one vocabulary of at most {@code vocabSize} ids. */
@@ -170,9 +192,29 @@ public final class Trainer {
 
     /** Trains until {@code config.steps()}, validating and checkpointing as configured; returns the last evaluation. */
     public TrainListener.EvalInfo run() {
+        run(StopSignal.none());
+        return lastEval;
+    }
+
+    private TrainListener.EvalInfo lastEval;
+
+    /** The last evaluation {@link #run} made, or {@code null}. */
+    public TrainListener.EvalInfo lastEval() {
+        return lastEval;
+    }
+
+    /**
+     * Trains until {@code config.steps()} or until {@code stop} says to stop (checked after every step: a
+     * request, or its time budget counted from this call), validating and checkpointing as configured.
+     * An early stop ends at a step boundary and neither validates nor checkpoints: the caller decides.
+     */
+    public StopSignal.Reason run(StopSignal stop) {
         long start = System.nanoTime();
-        TrainListener.EvalInfo last = null;
         while (step() < config.steps()) {
+            StopSignal.Reason early = stop.check(System.nanoTime() - start);
+            if (early != null) {
+                return early;
+            }
             double lr = optimizer.nextLr(0);
             long t0 = System.nanoTime();
             double loss = trainStep();
@@ -186,11 +228,11 @@ public final class Trainer {
                 saveCheckpoint();
             }
             if (end || (config.evalInterval() > 0 && s % config.evalInterval() == 0)) {
-                last = evaluate();
-                listener.onEval(last);
+                lastEval = evaluate();
+                listener.onEval(lastEval);
             }
         }
-        return last;
+        return StopSignal.Reason.STEPS;
     }
 
     /** Writes the checkpoint now (to {@code config.checkpoint()}). */

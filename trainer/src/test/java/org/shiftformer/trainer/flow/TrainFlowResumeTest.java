@@ -25,6 +25,7 @@ import org.shiftformer.trainer.data.SplitConfig;
 import org.shiftformer.trainer.qat.QatFineTuner;
 import org.shiftformer.trainer.report.CurveCsv;
 import org.shiftformer.trainer.train.Checkpoint;
+import org.shiftformer.trainer.train.StopSignal;
 import org.shiftformer.trainer.train.TrainConfig;
 
 /**
@@ -91,6 +92,57 @@ class TrainFlowResumeTest {
         assertEquals(modelSha(a, dir), modelSha(c, dir));
     }
 
+    @Test
+    void aStopRequestedDuringFloatTrainingCheckpointsAtAStepBoundaryAndResumesToTheSameModel(@TempDir Path dir)
+            throws Exception {
+        TrainConfig train = train().withEval(10, 20);
+        Path a = dir.resolve("a/m.itm");
+        Files.createDirectories(a.getParent());
+        TrainFlow.run(settings(train, a), DATA, new Failing(null));
+
+        // Ctrl-C's shutdown hook calls request() from another thread; here the flow's own output does, right
+        // after the validation of step 10
+        Path b = dir.resolve("b/m.itm");
+        Files.createDirectories(b.getParent());
+        StopSignal stop = StopSignal.none();
+        Failing log = new Failing("step 10: validation", stop::request);
+        TrainFlow.Stopped e = assertThrows(TrainFlow.Stopped.class, () -> TrainFlow.run(settings(train, b), DATA, log, stop));
+        Path ckptB = dir.resolve("b/m.ckpt");
+        assertEquals(ckptB, e.checkpoint());
+        assertEquals(10, Checkpoint.read(ckptB).step(), "stopped at the step boundary after the request");
+        assertFalse(Files.exists(b), "nothing after float training ran");
+        assertTrue(stop.isHandled() && ckptB.equals(stop.checkpoint()), "the hook waiting on the signal is released");
+        assertTrue(log.text().contains("float training stopped at step 10 of 30: the float model is saved in " + ckptB
+                + "; continue with  --resume " + ckptB), log.text());
+        assertFalse(log.text().contains("== QAT"), log.text());
+
+        // resumed: float training goes on from step 11 and the model is the uninterrupted run's, bit for bit
+        Failing resumed = new Failing(null);
+        TrainFlow.run(settings(train.withCheckpoint(ckptB, 0), b), DATA, resumed);
+        assertTrue(resumed.text().contains("step 20: validation") && !resumed.text().contains("step 10: validation"),
+                resumed.text());
+        assertEquals(modelSha(a, dir), modelSha(b, dir), "the resumed run's artifact equals the uninterrupted one's");
+    }
+
+    @Test
+    void aTimeBudgetStopsFloatTrainingAndTheFlowStillExports(@TempDir Path dir) throws Exception {
+        Path out = dir.resolve("m.itm");
+        StopSignal budget = new StopSignal(1e-9); // spent before the first step
+        Failing log = new Failing(null);
+        TrainFlow.Result r = TrainFlow.run(settings(train(), out), DATA, log, budget);
+        long step = Checkpoint.read(dir.resolve("m.ckpt")).step();
+        assertTrue(step < 30, "stopped early at step " + step);
+        assertTrue(log.text().contains("float training stopped at its time budget (0 s) at step " + step + " of 30; "
+                + "QAT and export go on"), log.text());
+        assertTrue(log.text().contains("== QAT") && Files.exists(out), log.text());
+        Artifact artifact = ArtifactReader.read(out);
+        assertTrue(artifact.provenance().notes().contains("float " + step + " of 30 steps (stopped at the time budget)"),
+                artifact.provenance().notes());
+        assertEquals(r.int8(), r.fakeQuantized(), "the flow scored the model it exported");
+        assertThrows(IllegalArgumentException.class, () -> new StopSignal(-1));
+        assertThrows(IllegalArgumentException.class, () -> new StopSignal(Double.NaN));
+    }
+
     /** SHA-256 of the artifact's model and tokenizer under a fixed provenance (the real one has a timestamp). */
     private static String modelSha(Path artifact, Path dir) throws Exception {
         Artifact x = ArtifactReader.read(artifact);
@@ -98,10 +150,14 @@ class TrainFlowResumeTest {
         return ArtifactWriter.write(x.model(), x.tokenizer(), new Provenance("t", 0, "sha256:0", "", "", Map.of()), tmp);
     }
 
-    /** Collects what the flow prints and throws once when {@code trigger} has been printed. */
+    /** Collects what the flow prints and throws (or runs {@code action}) once when {@code trigger} has been printed. */
     private static final class Failing extends PrintStream {
         Failing(String trigger) {
-            super(new Trigger(trigger), true, StandardCharsets.UTF_8);
+            this(trigger, null);
+        }
+
+        Failing(String trigger, Runnable action) {
+            super(new Trigger(trigger, action), true, StandardCharsets.UTF_8);
         }
 
         String text() {
@@ -112,9 +168,11 @@ class TrainFlowResumeTest {
     private static final class Trigger extends OutputStream {
         final ByteArrayOutputStream buf = new ByteArrayOutputStream();
         String trigger;
+        final Runnable action;
 
-        Trigger(String trigger) {
+        Trigger(String trigger, Runnable action) {
             this.trigger = trigger;
+            this.action = action;
         }
 
         @Override
@@ -128,6 +186,10 @@ class TrainFlowResumeTest {
             if (trigger != null && buf.toString(StandardCharsets.UTF_8).contains(trigger)) {
                 String t = trigger;
                 trigger = null;
+                if (action != null) {
+                    action.run();
+                    return;
+                }
                 throw new IllegalStateException("injected at " + t);
             }
         }
