@@ -64,6 +64,23 @@ public final class FloatNumerics implements Numerics {
     }
 
     @Override
+    public Tensor embedAt(Tensor table, Tensor positions, int[] ids, int batch, int position, int scaleLog2,
+                          String stream) {
+        int d = table.dim(1);
+        if (ids.length != batch) {
+            throw new IllegalArgumentException(stream + ".embed: " + ids.length + " ids for batch " + batch);
+        }
+        if (position < 0 || position >= positions.dim(0)) {
+            throw new IllegalArgumentException(stream + ".embed: position " + position + " outside the "
+                    + positions.dim(0) + " positions");
+        }
+        // the same ops as embed's row `position`: E[id] · 2^s + P[position], elementwise
+        Tensor e = Ops.reshape(Ops.scale(Ops.embedding(table, ids), (float) Math.scalb(1.0, scaleLog2)), batch, 1, d);
+        Tensor p = Tensor.of(Arrays.copyOfRange(positions.data(), position * d, (position + 1) * d), 1, d);
+        return Ops.add(e, p);
+    }
+
+    @Override
     public Tensor layerNorm(Tensor x, Tensor gamma, Tensor beta, String prefix) {
         return Ops.layerNorm(x, gamma, beta, LN_EPS);
     }

@@ -56,13 +56,110 @@ public interface Numerics {
 
     /**
      * The last position of every sequence of a decoder output {@code f [B, T, d]}, as {@code [B, 1, d]}: greedy
-     * decoding needs the logits of the newest token only, so it asks for these rows instead of all {@code T}
+     * decoding that recomputes the decoder over the prefix (and {@link #embedAt}'s default) needs the newest
+     * position only, so it asks for these rows instead of all {@code T}
      * (whose logits, {@code B · T · vocab} values, dominate a step's memory at a real vocabulary). Evaluation
      * only: the result records no gradient. A numerics that keeps state beside its tensors (QAT's integers)
      * overrides this to carry it over.
      */
     default Tensor lastPosition(Tensor f) {
         return lastRows(f);
+    }
+
+    // ---- incremental (KV-cached) greedy decoding -----------------------------------------------------------
+    //
+    // Every SPEC.md integer op is per row (LINEAR, LAYERNORM, RESIDUAL per position, attention per query row
+    // over its keys, exponents fixed per tensor), so running only the newest decoder position against cached
+    // self-attention keys and values gives exactly the rows a decoder run over the whole prefix gives.
+
+    /**
+     * Whether {@link Seq2SeqModel#greedy} may decode incrementally with this numerics (embed one position,
+     * cache keys and values): true unless the numerics changes its arithmetic during a pass (QAT while
+     * calibrating: a threshold raised at a later step would leave the cached rows at an older exponent), in
+     * which case greedy recomputes the decoder over the prefix at every step.
+     */
+    default boolean incrementalDecoding() {
+        return true;
+    }
+
+    /**
+     * SPEC.md 3.1 EMBED of one new decoder position: {@code out[b, 0] = E[ids[b]] · 2^scaleLog2 + P[position]},
+     * shape {@code [B, 1, d]}, the row {@link #embed} gives at index {@code position}. Starts a decoding step
+     * (a numerics that keeps state per decoder run drops the previous step's). This default embeds a prefix
+     * of {@code position + 1} positions and keeps its last row; the numerics override it with the one row.
+     */
+    default Tensor embedAt(Tensor table, Tensor positions, int[] ids, int batch, int position, int scaleLog2,
+                           String stream) {
+        int len = position + 1;
+        int[] all = new int[batch * len];
+        for (int b = 0; b < batch; b++) {
+            java.util.Arrays.fill(all, b * len, (b + 1) * len, ids[b]);
+        }
+        return lastPosition(embed(table, positions, all, batch, len, scaleLog2, stream));
+    }
+
+    /**
+     * A key or value cache grown by one position: {@code cache [B, T, d]} (null: empty) followed, per
+     * sequence, by {@code next [B, 1, d]}, as {@code [B, T + 1, d]}. Evaluation only. {@code cache} is
+     * consumed (a numerics that keeps state beside its tensors may forget it); the result stays valid for the
+     * rest of the pass, across decoding steps, until it is consumed in turn.
+     */
+    default Tensor appendPositions(Tensor cache, Tensor next) {
+        return appendRows(cache, next);
+    }
+
+    /**
+     * Sequences {@code which} (ascending batch indices) of {@code t [B, T, d]}, as {@code [which.length, T, d]}:
+     * greedy decoding drops the sequences that finished from its caches. Evaluation only; {@code t} is
+     * consumed and the result stays valid for the rest of the pass, as for {@link #appendPositions}.
+     */
+    default Tensor keepSequences(Tensor t, int[] which) {
+        return selectSequences(t, which);
+    }
+
+    /** {@link #appendPositions}'s values (a new tensor). */
+    static Tensor appendRows(Tensor cache, Tensor next) {
+        int b = next.dim(0);
+        int d = next.dim(2);
+        if (next.dim(1) != 1) {
+            throw new IllegalArgumentException("append one position per sequence, not " + next.dim(1));
+        }
+        if (cache == null) {
+            return Tensor.of(next.data().clone(), b, 1, d);
+        }
+        if (cache.dim(0) != b || cache.dim(2) != d) {
+            throw new IllegalArgumentException("cache " + java.util.Arrays.toString(cache.shape()) + " and rows "
+                    + java.util.Arrays.toString(next.shape()) + " differ");
+        }
+        int t = cache.dim(1);
+        float[] out = new float[b * (t + 1) * d];
+        appendRows(cache.data(), next.data(), out, b, t, d);
+        return Tensor.of(out, b, t + 1, d);
+    }
+
+    /** Sequence by sequence, {@code t} rows of {@code cache} then one of {@code next} (arrays of one type). */
+    static void appendRows(Object cache, Object next, Object dst, int b, int t, int d) {
+        for (int i = 0; i < b; i++) {
+            System.arraycopy(cache, i * t * d, dst, i * (t + 1) * d, t * d);
+            System.arraycopy(next, i * d, dst, (i * (t + 1) + t) * d, d);
+        }
+    }
+
+    /** {@link #keepSequences}'s values (a new tensor). */
+    static Tensor selectSequences(Tensor t, int[] which) {
+        int[] shape = t.shape().clone();
+        int per = t.size() / shape[0];
+        float[] out = new float[which.length * per];
+        selectSequences(t.data(), out, which, per);
+        shape[0] = which.length;
+        return Tensor.of(out, shape);
+    }
+
+    /** Copies blocks {@code which[i]} of {@code per} elements of {@code src} to block {@code i} of {@code dst}. */
+    static void selectSequences(Object src, Object dst, int[] which, int per) {
+        for (int i = 0; i < which.length; i++) {
+            System.arraycopy(src, which[i] * per, dst, i * per, per);
+        }
     }
 
     /** {@link #lastPosition}'s values: row {@code T - 1} of each sequence of {@code f [B, T, d]}, copied. */

@@ -134,9 +134,11 @@ public final class QatNumerics implements Numerics {
     private final byte[] positions;
     private final Map<Tensor, Q> ints = new IdentityHashMap<>();
     /**
-     * The tensors of {@link #ints} made since the last decoder {@code embed}: a greedy decode runs the
-     * decoder once per token over the same encoder memory, and each run's integers are dropped when the next
-     * one starts, so a pass keeps the encoder's integers and one decoder run's, however many tokens it makes.
+     * The tensors of {@link #ints} made since the last decoder {@code embed} or {@code embedAt}: a greedy
+     * decode runs the decoder once per token over the same encoder memory, and each run's (or KV-cached
+     * step's) integers are dropped when the next one starts, so a pass keeps the encoder's integers, one
+     * decoder run's and the key/value caches ({@link #appendPositions}, {@link #keepSequences}: each replaces
+     * the tensor it consumed), however many tokens it makes.
      */
     private final java.util.List<Tensor> decoderRun = new java.util.ArrayList<>();
     private boolean inDecoder;
@@ -224,22 +226,44 @@ public final class QatNumerics implements Numerics {
     @Override
     public Tensor embed(Tensor table, Tensor positionsIgnored, int[] ids, int batch, int len, int scaleLog2,
                         String stream) {
+        if (len > cfg.maxPositions()) {
+            throw new IllegalArgumentException("sequence length " + len + " exceeds max_positions " + cfg.maxPositions());
+        }
+        return embed(table, ids, batch, len, 0, scaleLog2, stream);
+    }
+
+    /**
+     * One new decoder position (KV-cached greedy decoding): starts a decoding step like a decoder
+     * {@link #embed}, whose row {@code position} it computes.
+     */
+    @Override
+    public Tensor embedAt(Tensor table, Tensor positionsIgnored, int[] ids, int batch, int position, int scaleLog2,
+                          String stream) {
+        if (position < 0 || position >= cfg.maxPositions()) {
+            throw new IllegalArgumentException("position " + position + " outside max_positions " + cfg.maxPositions());
+        }
+        if (ids.length != batch) {
+            throw new IllegalArgumentException(ids.length + " ids for batch " + batch);
+        }
+        return embed(table, ids, batch, 1, position, scaleLog2, stream);
+    }
+
+    /** EMBED of positions {@code [from, from + len)} of {@code batch} sequences ({@code ids [B, len]}). */
+    private Tensor embed(Tensor table, int[] ids, int batch, int len, int from, int scaleLog2, String stream) {
         if (stream.equals("enc")) {
             reset();
         } else {
-            // a new decoder run: the previous run's tensors (an earlier greedy step) are no longer inputs
+            // a new decoder run or step: the previous one's tensors (an earlier greedy step) are no longer
+            // inputs; the key/value caches (appendPositions, keepSequences) are not among them
             decoderRun.forEach(ints::remove);
             decoderRun.clear();
             inDecoder = true;
         }
         int d = cfg.dModel();
-        if (len > cfg.maxPositions()) {
-            throw new IllegalArgumentException("sequence length " + len + " exceeds max_positions " + cfg.maxPositions());
-        }
         QWeight e = weight("embed.weight", table);
         float[] pos = new float[len * d];
         for (int i = 0; i < pos.length; i++) {
-            pos[i] = Math.scalb((float) positions[i], PositionalTable.EXPONENT);
+            pos[i] = Math.scalb((float) positions[from * d + i], PositionalTable.EXPONENT);
         }
         Tensor rows = Ops.reshape(Ops.scale(Ops.embedding(e.fq(), ids), Math.scalb(1f, scaleLog2)), batch, len, d);
         Tensor sur = Ops.add(rows, Tensor.of(pos, len, d));
@@ -248,11 +272,72 @@ public final class QatNumerics implements Numerics {
         short[] out = Workspace.shortsToOverwrite(batch * len * d);
         for (int b = 0; b < batch; b++) {
             for (int t = 0; t < len; t++) {
-                IntOps.embed(e.ints(), e.exp(), scaleLog2, positions, PositionalTable.EXPONENT, d, ids[b * len + t], t,
-                        eOut, out, (b * len + t) * d);
+                IntOps.embed(e.ints(), e.exp(), scaleLog2, positions, PositionalTable.EXPONENT, d, ids[b * len + t],
+                        from + t, eOut, out, (b * len + t) * d);
             }
         }
         return snap(sur, name, 16, true, new Q(out, eOut, DType.INT16));
+    }
+
+    /** No KV cache while calibrating: thresholds raised mid-pass would leave cached rows at older exponents. */
+    @Override
+    public boolean incrementalDecoding() {
+        return !calibrating;
+    }
+
+    /**
+     * A key or value cache grown by one position, with its integers; the result is carried across decoding
+     * steps (not dropped with a decoder step's tensors), {@code cache} is forgotten.
+     */
+    @Override
+    public Tensor appendPositions(Tensor cache, Tensor next) {
+        Q qn = q(next);
+        Tensor out = Numerics.appendRows(cache, next);
+        Object raw;
+        if (cache == null) {
+            raw = copyOf(qn.raw());
+        } else {
+            Q qc = q(cache);
+            if (qc.exp() != qn.exp() || qc.type() != qn.type() || qc.raw().getClass() != qn.raw().getClass()) {
+                throw new IllegalStateException("cache at 2^" + qc.exp() + " " + qc.type() + ", new rows at 2^"
+                        + qn.exp() + " " + qn.type() + ": thresholds changed during the pass");
+            }
+            int b = next.dim(0);
+            int t = cache.dim(1);
+            int d = next.dim(2);
+            raw = java.lang.reflect.Array.newInstance(qn.raw().getClass().getComponentType(), b * (t + 1) * d);
+            Numerics.appendRows(qc.raw(), qn.raw(), raw, b, t, d);
+            forget(cache);
+        }
+        ints.put(out, new Q(raw, qn.exp(), qn.type()));
+        return out;
+    }
+
+    /** Sequences {@code which} of {@code t} with their integers, carried like {@link #appendPositions}'s result. */
+    @Override
+    public Tensor keepSequences(Tensor t, int[] which) {
+        Q qt = q(t);
+        Tensor out = Numerics.selectSequences(t, which);
+        int per = t.size() / t.dim(0);
+        Object raw = java.lang.reflect.Array.newInstance(qt.raw().getClass().getComponentType(), which.length * per);
+        Numerics.selectSequences(qt.raw(), raw, which, per);
+        forget(t);
+        ints.put(out, new Q(raw, qt.exp(), qt.type()));
+        return out;
+    }
+
+    private void forget(Tensor t) {
+        ints.remove(t);
+        decoderRun.remove(t);
+    }
+
+    private static Object copyOf(Object array) {
+        return switch (array) {
+            case byte[] b -> b.clone();
+            case short[] s -> s.clone();
+            case int[] i -> i.clone();
+            default -> throw new IllegalStateException(array.getClass().getName());
+        };
     }
 
     @Override

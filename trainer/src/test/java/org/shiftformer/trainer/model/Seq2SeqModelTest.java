@@ -197,6 +197,44 @@ class Seq2SeqModelTest {
         assertEquals(want, calls);
     }
 
+    @Test
+    void kvCachedGreedyRunsTheNewPositionOnlyWithTheSpecPrefixes() {
+        ModelConfig cfg = ModelFixtures.micro();
+        Seq2SeqModel model = new Seq2SeqModel(ModelFixtures.noisyParams(cfg, 1), 0f);
+        List<String> calls = new ArrayList<>();
+        int limit = 3;
+        int[] y = model.greedy(List.of(new int[] {5, 6, cfg.eosId()}), new int[] {limit}, recording(calls)).get(0);
+        int steps = y.length == limit ? limit : y.length + 1; // EOS took a step
+        List<String> want = new ArrayList<>();
+        want.add("embed enc");
+        for (int i = 0; i < cfg.encoderLayers(); i++) {
+            String e = "enc." + i;
+            want.addAll(List.of("layerNorm " + e + ".ln1", "linear " + e + ".attn.q", "linear " + e + ".attn.k",
+                    "linear " + e + ".attn.v", "attention " + e + ".attn", "residual " + e + ".attn.o",
+                    "layerNorm " + e + ".ln2", "linear+relu " + e + ".ffn.1", "residual " + e + ".ffn.2"));
+        }
+        want.add("layerNorm enc.final");
+        for (int i = 0; i < cfg.decoderLayers(); i++) { // the memory's cross-attention keys and values, once
+            want.addAll(List.of("linear dec." + i + ".cross.k", "linear dec." + i + ".cross.v"));
+        }
+        for (int step = 0; step < steps; step++) {
+            want.add("embed dec"); // Numerics.embedAt's default: the last row of an embedded prefix
+            for (int i = 0; i < cfg.decoderLayers(); i++) {
+                String d = "dec." + i;
+                // one query row over every cached key: no causal mask
+                want.addAll(List.of("layerNorm " + d + ".ln1", "linear " + d + ".self.q", "linear " + d + ".self.k",
+                        "linear " + d + ".self.v", "attention " + d + ".self", "residual " + d + ".self.o",
+                        "layerNorm " + d + ".ln2", "linear " + d + ".cross.q", "attention " + d + ".cross",
+                        "residual " + d + ".cross.o", "layerNorm " + d + ".ln3", "linear+relu " + d + ".ffn.1",
+                        "residual " + d + ".ffn.2"));
+            }
+            want.add("layerNorm dec.final");
+            want.add("logits");
+        }
+        assertEquals(want, calls);
+        assertArrayEquals(model.greedy(List.of(new int[] {5, 6, cfg.eosId()}), limit, FloatNumerics.plain()).get(0), y);
+    }
+
     /** Float numerics that log each call with its SPEC prefix (and check the weight is the prefix's). */
     private static Numerics recording(List<String> calls) {
         Numerics f = FloatNumerics.plain();

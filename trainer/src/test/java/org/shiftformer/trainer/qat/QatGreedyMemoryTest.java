@@ -16,7 +16,9 @@ import org.shiftformer.trainer.model.TransformerParams;
  * Fake-quantized greedy decoding (the scoring after QAT) keeps a bounded amount of memory: the integers
  * {@link QatNumerics} holds beside its tensors do not grow with the number of decoded tokens. Before the fix
  * every decoder run of every step stayed in the pass (with its {@code B · T · vocab} logits), and a 4,000-word
- * vocabulary ran a 6 GB heap out of memory on 1,000 sentences.
+ * vocabulary ran a 6 GB heap out of memory on 1,000 sentences. With the KV cache a step holds the encoder's
+ * integers, the per-layer key/value caches (each replaced by its grown copy, the same number of tensors at
+ * every step) and the one new position's decoder tensors.
  */
 class QatGreedyMemoryTest {
     static final ModelConfig CFG = new ModelConfig(32, 2, 64, 2, 2, 40, 16, 2, 0, 1, 2).validate();
@@ -36,12 +38,30 @@ class QatGreedyMemoryTest {
         List<int[]> out = model.greedy(sources, steps, probe);
         assertEquals(steps, probe.retained.size(), "EOS suppressed: every sequence runs to its limit");
         out.forEach(o -> assertEquals(steps, o.length));
-        // step 1 holds the encoder's integers and one decoder run's; every later step the same number
+        // step 1 holds the encoder's integers, the caches and one decoder step's; every later step the same number
         int first = probe.retained.get(0);
         for (int s = 1; s < steps; s++) {
             assertEquals(first, probe.retained.get(s), "tensors held at decoding step " + (s + 1) + ": " + probe.retained);
         }
         assertTrue(first < 200, "one encoder and one decoder run of a 2 + 2-layer model: " + first);
+        // sequences leaving the batch at different steps: the caches shrink, nothing is left behind
+        NoEos shrinking = new NoEos(qat);
+        model.greedy(sources, new int[] {4, steps, 8}, shrinking);
+        assertEquals(steps, shrinking.retained.size());
+        for (int s = 0; s < steps; s++) {
+            assertEquals(first, shrinking.retained.get(s), "step " + (s + 1) + ": " + shrinking.retained);
+        }
+        // the same bound on the recompute path (greedy while calibrating), which QAT falls back to
+        NoEos calibratingProbe = new NoEos(qat);
+        qat.calibrating(true);
+        try {
+            model.greedy(sources, steps, calibratingProbe);
+        } finally {
+            qat.calibrating(false);
+        }
+        int firstRecompute = calibratingProbe.retained.get(0);
+        calibratingProbe.retained.forEach(r -> assertEquals(firstRecompute, r,
+                "recompute path: " + calibratingProbe.retained));
     }
 
     @Test
@@ -118,6 +138,27 @@ class QatGreedyMemoryTest {
         @Override
         public Tensor lastPosition(Tensor f) {
             return qat.lastPosition(f);
+        }
+
+        @Override
+        public boolean incrementalDecoding() {
+            return qat.incrementalDecoding();
+        }
+
+        @Override
+        public Tensor embedAt(Tensor table, Tensor positions, int[] ids, int batch, int position, int scaleLog2,
+                              String stream) {
+            return qat.embedAt(table, positions, ids, batch, position, scaleLog2, stream);
+        }
+
+        @Override
+        public Tensor appendPositions(Tensor cache, Tensor next) {
+            return qat.appendPositions(cache, next);
+        }
+
+        @Override
+        public Tensor keepSequences(Tensor t, int[] which) {
+            return qat.keepSequences(t, which);
         }
 
         @Override
