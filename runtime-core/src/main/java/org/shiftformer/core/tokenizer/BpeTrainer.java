@@ -2,8 +2,11 @@ package org.shiftformer.core.tokenizer;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.Objects;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ShiftformerException;
@@ -44,11 +47,61 @@ public final class BpeTrainer {
                     + " is outside [" + ByteBpeTokenizer.FIRST_MERGE_ID + ", " + ByteBpeTokenizer.MAX_VOCAB_SIZE
                     + "]");
         }
-        return new Run(countWords(corpus)).train(vocabSize - ByteBpeTokenizer.FIRST_MERGE_ID);
+        return train(corpus, vocabSize, List.of());
     }
 
-    /** Word (its bytes as a Latin-1 string: one char per byte) to frequency. */
-    private static Map<String, long[]> countWords(Iterable<String> corpus) {
+    /**
+     * Trains merges as {@link #train(Iterable, int)} with {@code atomic} strings (e.g. the placeholders
+     * {@code %s}, {@code %1$d}, {@code {0}} of software messages) made single tokens that no other merge
+     * touches: their merges come first, as left-to-right byte chains (shorter strings first, then by bytes;
+     * a chain reuses the tokens of a shared prefix), and training counts every occurrence in a word as a word
+     * of its own (leftmost, longest first), so no merge is learned across it. The encoder, which applies
+     * merges by rank over whole words, then keeps every occurrence as one token however it is quoted or
+     * punctuated ({@code '%s'}, {@code »%s«}, {@code %s:}), so a translation model copies one id instead of
+     * learning a mapping between fused tokens. With no atomic strings the result is {@link #train(Iterable,
+     * int)}'s.
+     *
+     * @throws ShiftformerException {@link ErrorCode#INVALID_ARGUMENT} also if an atomic string is empty, holds
+     *     whitespace or is longer than {@link ByteBpeTokenizer#MAX_TOKEN_BYTES}, or if their chains need more
+     *     merges than the vocabulary has room for
+     */
+    public static int[][] train(Iterable<String> corpus, int vocabSize, Collection<String> atomic) {
+        Objects.requireNonNull(corpus, "corpus");
+        if (vocabSize < ByteBpeTokenizer.FIRST_MERGE_ID || vocabSize > ByteBpeTokenizer.MAX_VOCAB_SIZE) {
+            throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "vocabSize " + vocabSize
+                    + " is outside [" + ByteBpeTokenizer.FIRST_MERGE_ID + ", " + ByteBpeTokenizer.MAX_VOCAB_SIZE
+                    + "]");
+        }
+        byte[][] atoms = atoms(atomic);
+        return new Run(countWords(corpus, atoms)).train(vocabSize - ByteBpeTokenizer.FIRST_MERGE_ID, atoms);
+    }
+
+    /** The atomic strings as UTF-8, distinct, shorter first then by unsigned bytes; checked. */
+    private static byte[][] atoms(Collection<String> atomic) {
+        TreeMap<String, byte[]> byKey = new TreeMap<>();
+        for (String a : atomic) {
+            if (a == null || a.isEmpty()) {
+                throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "an atomic string is empty");
+            }
+            byte[] b = Utf8.encode(a);
+            for (byte x : b) {
+                if (Utf8.isSpace(x)) {
+                    throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "atomic string \"" + a
+                            + "\" holds whitespace, which always starts a new word");
+                }
+            }
+            if (b.length > ByteBpeTokenizer.MAX_TOKEN_BYTES) {
+                throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "atomic string of " + b.length
+                        + " bytes: at most " + ByteBpeTokenizer.MAX_TOKEN_BYTES);
+            }
+            String latin1 = new String(b, StandardCharsets.ISO_8859_1);
+            byKey.put(String.format("%04d", b.length) + latin1, b); // Latin-1 chars order as unsigned bytes
+        }
+        return byKey.values().toArray(new byte[0][]);
+    }
+
+    /** Word (its bytes as a Latin-1 string: one char per byte) to frequency; atomic occurrences are words. */
+    private static Map<String, long[]> countWords(Iterable<String> corpus, byte[][] atoms) {
         Map<String, long[]> counts = new HashMap<>();
         int index = 0;
         for (String text : corpus) {
@@ -63,13 +116,42 @@ public final class BpeTrainer {
             }
             for (int start = 0; start < b.length; ) {
                 int end = Utf8.wordEnd(b, start, b.length);
-                String word = new String(b, start, end - start, StandardCharsets.ISO_8859_1);
-                counts.computeIfAbsent(word, w -> new long[1])[0]++;
+                // cut the word around each atomic occurrence (leftmost, longest)
+                int from = start;
+                for (int i = start; i < end && atoms.length > 0; ) {
+                    int n = longestAtom(atoms, b, i, end);
+                    if (n == 0) {
+                        i++;
+                        continue;
+                    }
+                    count(counts, b, from, i);
+                    count(counts, b, i, i + n);
+                    i += n;
+                    from = i;
+                }
+                count(counts, b, from, end);
                 start = end;
             }
             index++;
         }
         return counts;
+    }
+
+    private static void count(Map<String, long[]> counts, byte[] b, int from, int to) {
+        if (to > from) {
+            counts.computeIfAbsent(new String(b, from, to - from, StandardCharsets.ISO_8859_1), w -> new long[1])[0]++;
+        }
+    }
+
+    /** The length of the longest atomic string at {@code b[i, end)}, or 0. */
+    private static int longestAtom(byte[][] atoms, byte[] b, int i, int end) {
+        int best = 0;
+        for (byte[] a : atoms) {
+            if (a.length > best && a.length <= end - i && Arrays.equals(a, 0, a.length, b, i, i + a.length)) {
+                best = a.length;
+            }
+        }
+        return best;
     }
 
     /** The state of one training run. */
@@ -117,7 +199,7 @@ public final class BpeTrainer {
             Arrays.fill(tokenLength, ByteBpeTokenizer.BYTE_BASE, ByteBpeTokenizer.FIRST_MERGE_ID, 1);
         }
 
-        int[][] train(int maxMerges) {
+        int[][] train(int maxMerges, byte[][] atoms) {
             for (int w = 0; w < sym.length; w++) {
                 int[] s = sym[w];
                 for (int i = 0; i + 1 < len[w]; i++) {
@@ -132,6 +214,43 @@ public final class BpeTrainer {
             int[] mergeLeft = new int[Math.min(maxMerges, 1 << 16)];
             int[] mergeRight = new int[mergeLeft.length];
             int merges = 0;
+            // the atomic strings' chains first, applied to every word as the encoder applies them
+            Map<Long, Integer> chained = new HashMap<>();
+            for (byte[] atom : atoms) {
+                int cur = ByteBpeTokenizer.BYTE_BASE + (atom[0] & 0xFF);
+                for (int i = 1; i < atom.length; i++) {
+                    int next = ByteBpeTokenizer.BYTE_BASE + (atom[i] & 0xFF);
+                    long key = LongIntMap.pairKey(cur, next);
+                    Integer known = chained.get(key);
+                    if (known != null) {
+                        cur = known;
+                        continue;
+                    }
+                    if (merges == maxMerges) {
+                        throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "the atomic strings need more "
+                                + "than the " + maxMerges + " merges of the vocabulary");
+                    }
+                    int newId = ByteBpeTokenizer.FIRST_MERGE_ID + merges;
+                    if (merges == mergeLeft.length) {
+                        mergeLeft = Arrays.copyOf(mergeLeft, merges * 2);
+                        mergeRight = Arrays.copyOf(mergeRight, merges * 2);
+                    }
+                    mergeLeft[merges] = cur;
+                    mergeRight[merges] = next;
+                    if (newId >= tokenLength.length) {
+                        tokenLength = Arrays.copyOf(tokenLength, tokenLength.length * 2);
+                    }
+                    tokenLength[newId] = tokenLength[cur] + tokenLength[next];
+                    merges++;
+                    int p = pair(cur, next);
+                    if (postings[p] != null) {
+                        apply(p, cur, next, newId, merges);
+                    }
+                    banned[p] = true; // never learned again
+                    chained.put(key, newId);
+                    cur = newId;
+                }
+            }
             while (merges < maxMerges) {
                 int best = popBest();
                 if (best < 0) {

@@ -207,4 +207,65 @@ class BpeTrainerTest {
         assertEquals(740, m[0].length);
         new ByteBpeTokenizer(m[0], m[1]);
     }
+
+    /** Software messages: the same placeholders quoted and punctuated differently in each language. */
+    private static final List<String> MESSAGES = List.of(
+            "cannot open '%s': %s", "kann »%s« nicht öffnen: %s", "file '%s' exists", "Datei »%s« existiert",
+            "value %1$d of %2$d.", "Wert %1$d von %2$d.", "(%s)", "(%s)", "error in {0}:", "Fehler in {0}:",
+            "'%s' '%s' '%s'", "»%s« »%s«", "%s: %s", "%s:%d:", "%s:%d:", "50% sure", "%%s literally");
+
+    private static List<String> pieces(ByteBpeTokenizer t, String text) {
+        List<String> out = new ArrayList<>();
+        for (int id : t.encode(text)) {
+            out.add(new String(t.bytesOf(id), StandardCharsets.UTF_8));
+        }
+        return out;
+    }
+
+    @Test
+    void atomicStringsStayOneTokenInEveryContextTheEncoderSees() {
+        List<String> atoms = List.of("%s", "%d", "%1$d", "%2$d", "{0}", "%%");
+        int[][] m = BpeTrainer.train(MESSAGES, 400, atoms);
+        ByteBpeTokenizer t = new ByteBpeTokenizer(m[0], m[1]);
+        for (String text : List.of("cannot open '%s': %s", "kann »%s« nicht öffnen", "(%s)", "'%s'.", "x%sy", "%s:%d:",
+                "Wert %1$d von %2$d.", "in {0}:", "»{0}«")) {
+            List<String> p = pieces(t, text);
+            for (String atom : atoms) {
+                int occurrences = text.split(java.util.regex.Pattern.quote(atom), -1).length - 1;
+                if (atom.equals("%d") || atom.equals("%%")) {
+                    continue; // "%d" is also inside "%1$d"; checked below
+                }
+                assertEquals(occurrences, Collections.frequency(p, atom), atom + " in " + text + ": " + p);
+            }
+            assertEquals(text, t.decode(t.encode(text)));
+        }
+        assertEquals(List.of("%s", ":", "%d", ":"), pieces(t, "%s:%d:"));
+        assertEquals(List.of("%%", "s"), pieces(t, "%%s"), "leftmost: the escape, then a letter");
+        // the chains come first, shorter strings first, a shared prefix merged once
+        ByteBpeTokenizer chains = new ByteBpeTokenizer(java.util.Arrays.copyOf(m[0], 7), java.util.Arrays.copyOf(m[1], 7));
+        assertEquals(List.of("%%", "%d", "%s", "{0", "{0}", "%1", "%1$"), java.util.stream.IntStream.range(0, 7)
+                .mapToObj(i -> new String(chains.bytesOf(ByteBpeTokenizer.FIRST_MERGE_ID + i), StandardCharsets.UTF_8))
+                .toList());
+
+        // without atoms the same corpus fuses placeholders with their quotes and punctuation
+        int[][] plain = BpeTrainer.train(MESSAGES, 400);
+        ByteBpeTokenizer fused = new ByteBpeTokenizer(plain[0], plain[1]);
+        assertTrue(!pieces(fused, "'%s'").contains("%s") || !pieces(fused, "»%s«").contains("%s"),
+                pieces(fused, "'%s'") + " " + pieces(fused, "»%s«"));
+    }
+
+    @Test
+    void noAtomsIsPlainBpeAndBadAtomsAreRefused() {
+        int[][] plain = BpeTrainer.train(MESSAGES, 400);
+        int[][] none = BpeTrainer.train(MESSAGES, 400, List.of());
+        assertArrayEquals(plain[0], none[0]);
+        assertArrayEquals(plain[1], none[1]);
+        assertEquals(ErrorCode.INVALID_ARGUMENT, assertThrows(ShiftformerException.class,
+                () -> BpeTrainer.train(MESSAGES, 400, List.of("% s"))).code());
+        assertEquals(ErrorCode.INVALID_ARGUMENT, assertThrows(ShiftformerException.class,
+                () -> BpeTrainer.train(MESSAGES, 400, List.of(""))).code());
+        ShiftformerException tooMany = assertThrows(ShiftformerException.class,
+                () -> BpeTrainer.train(MESSAGES, 261, List.of("%1$d", "%2$d")));
+        assertTrue(tooMany.getMessage().contains("need more than the 2 merges"), tooMany.getMessage());
+    }
 }

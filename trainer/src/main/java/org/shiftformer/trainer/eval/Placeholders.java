@@ -100,6 +100,18 @@ public final class Placeholders {
         return found;
     }
 
+    /** The placeholders of {@code text} as written, in order (not numbered; the {@code {{ }}} escapes left out). */
+    public static List<String> spans(String text) {
+        List<String> found = new ArrayList<>();
+        Matcher m = PLACEHOLDER.matcher(text);
+        while (m.find()) {
+            if (m.group("escaped") == null) {
+                found.add(m.group());
+            }
+        }
+        return found;
+    }
+
     /** Whether {@code hypothesis} has exactly the placeholders of {@code source}. */
     public static boolean same(String source, String hypothesis) {
         return of(source).equals(of(hypothesis));

@@ -3,9 +3,14 @@ package org.shiftformer.trainer.train;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import org.shiftformer.api.ModelConfig;
 import org.shiftformer.core.artifact.TokenizerSpec;
 import org.shiftformer.core.tokenizer.BpeTrainer;
@@ -14,6 +19,7 @@ import org.shiftformer.trainer.autodiff.MatMul;
 import org.shiftformer.trainer.autodiff.Tensor;
 import org.shiftformer.trainer.autodiff.Workspace;
 import org.shiftformer.trainer.data.Pair;
+import org.shiftformer.trainer.eval.Placeholders;
 import org.shiftformer.trainer.model.Batch;
 import org.shiftformer.trainer.model.FloatNumerics;
 import org.shiftformer.trainer.model.Numerics;
@@ -127,15 +133,53 @@ public final class Trainer {
                 new ParamGroup("queries", queries, step -> schedule.lr(step) * q, weightDecay / q));
     }
 
-    /** BPE on both sides of {@code pairs} into one vocabulary of at most {@code vocabSize} ids. */
+    /**
+     * BPE on both sides of {@code pairs} into one vocabulary of at most {@code vocabSize} ids, with the
+     * placeholders of the data ({@link Placeholders#spans}: {@code %s}, {@code %1$d}, {@code {0}}, ... as
+     * written) as atomic tokens ({@link BpeTrainer#train(Iterable, int, java.util.Collection)}): those seen at
+     * least twice, most frequent first, as long as their merges take at most a quarter of the vocabulary's.
+     * On data without placeholders (number words) this is plain BPE.
+     */
     public static ByteBpeTokenizer trainTokenizer(List<Pair> pairs, int vocabSize) {
         List<String> corpus = new ArrayList<>(pairs.size() * 2);
         for (Pair p : pairs) {
             corpus.add(p.source());
             corpus.add(p.target());
         }
-        int[][] merges = BpeTrainer.train(corpus, vocabSize);
+        int[][] merges = BpeTrainer.train(corpus, vocabSize, atomicPlaceholders(corpus, vocabSize));
         return new ByteBpeTokenizer(merges[0], merges[1]);
+    }
+
+    /** The placeholders {@link #trainTokenizer} keeps whole. */
+    static List<String> atomicPlaceholders(List<String> corpus, int vocabSize) {
+        Map<String, Integer> counts = new HashMap<>();
+        for (String text : corpus) {
+            for (String p : Placeholders.spans(text)) {
+                counts.merge(p, 1, Integer::sum);
+            }
+        }
+        List<String> byCount = counts.entrySet().stream().filter(e -> e.getValue() >= 2)
+                .sorted(Map.Entry.<String, Integer>comparingByValue().reversed().thenComparing(Map.Entry.comparingByKey()))
+                .map(Map.Entry::getKey).toList();
+        int budget = Math.max(0, vocabSize - ByteBpeTokenizer.FIRST_MERGE_ID) / 4;
+        Set<String> prefixes = new HashSet<>(); // chains share prefixes: count each prefix token once
+        List<String> atoms = new ArrayList<>();
+        for (String p : byCount) {
+            byte[] b = p.getBytes(StandardCharsets.UTF_8);
+            List<String> fresh = new ArrayList<>();
+            for (int n = 2; n <= b.length; n++) {
+                String prefix = new String(b, 0, n, StandardCharsets.ISO_8859_1);
+                if (!prefixes.contains(prefix)) {
+                    fresh.add(prefix);
+                }
+            }
+            if (prefixes.size() + fresh.size() > budget) {
+                continue;
+            }
+            prefixes.addAll(fresh);
+            atoms.add(p);
+        }
+        return atoms;
     }
 
     private static ModelConfig withVocab(ModelConfig c, int vocab) {
