@@ -8,7 +8,7 @@ trainer/src/test/java/org/shiftformer/trainer/train/TrainBench.java step for ste
 
 * model: SPEC.md's `small` preset with vocabulary 1000 (d 256, 4 heads, FFN 1024, 3 + 3 layers): pre-LN
   encoder-decoder, a final LayerNorm after each stack, ReLU FFN, sinusoidal positions added to the
-  embedding times 2^2 (embed_scale_log2 of the preset), one embedding table tied between encoder input,
+  embedding times 2^4 (embed_scale_log2 of the preset), one embedding table tied between encoder input,
   decoder input and output logits, biases on every linear; init as TransformerParams (embedding
   N(0, 1/d), Xavier-uniform linears, zero biases, LayerNorm eps 1e-5);
 * data: one fixed batch of 64 pairs, source 23 random ids in [3, 1000) + EOS (length 24), target 23
@@ -31,7 +31,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-D, HEADS, FF, ENC, DEC, VOCAB, EMBED_SCALE_LOG2 = 256, 4, 1024, 3, 3, 1000, 2
+D, HEADS, FF, ENC, DEC, VOCAB, EMBED_SCALE_LOG2 = 256, 4, 1024, 3, 3, 1000, 4
 BATCH, LENGTH, DROPOUT, SMOOTHING = 64, 24, 0.1, 0.1
 PAD, BOS, EOS = 0, 1, 2
 

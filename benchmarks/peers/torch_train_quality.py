@@ -14,9 +14,13 @@ same tokens and are scored on the same held-out pairs by the same code (`TrainPe
 
 * model: the preset of DIR/model.txt as `Seq2SeqModel` builds it (pre-LN encoder-decoder, final LayerNorms, ReLU
   FFN, biases on every linear, one embedding table tied between encoder input, decoder input and logits, the
-  fixed sinusoid added to the embedding times 2^embed_scale_log2). `--init shiftformer` is `TransformerParams`'s
-  init (embedding N(0, 1/d), Xavier-uniform linears, zero biases); `--init standard` is the common recipe
-  (embedding N(0, 1/d) times sqrt(d) at the input: Vaswani et al.'s scaling, the fairseq default).
+  fixed sinusoid added to the embedding times 2^embed_scale_log2). `--init shiftformer` (the default) is
+  `TransformerParams`'s init (embedding N(0, 1/d), Xavier-uniform linears, zero biases) with the preset's
+  embed_scale_log2 from model.txt; `--init standard` scales the input embedding by sqrt(d) instead (Vaswani et
+  al.; the same as shiftformer's for d 64 and 256, whose presets use 2^3 and 2^4). The query projection is the
+  usual one, with 1/sqrt(d_k) outside the parameters; `--fold-q` stores log2(e)/sqrt(d_k) in W_Q and uses
+  base-2 scores as SPEC.md does, without the trainer's matching learning rate for the queries (trainer/README.md,
+  "Real language", shows what that costs).
 * training: batches of `--batch` pairs (shuffled, sorted by length in windows of 50 batches, the windows'
   batches shuffled, as `BatchSampler`), key-padding masks on encoder and cross attention, causal decoder
   self-attention, dropout on the residual branches, label-smoothed (0.1) cross-entropy over the non-pad targets,
