@@ -174,6 +174,10 @@ public final class BpeTrainer {
         int pairs;
 
         final PairHeap heap = new PairHeap();
+        // the merge rules so far
+        int[] mergeLeft;
+        int[] mergeRight;
+        int merges;
         int[] tokenLength = new int[1024];
         int[] touched = new int[256];
         int touchedCount;
@@ -211,9 +215,8 @@ public final class BpeTrainer {
             for (int p = 0; p < pairs; p++) {
                 heap.push(pairCount[p], pairKey[p], p);
             }
-            int[] mergeLeft = new int[Math.min(maxMerges, 1 << 16)];
-            int[] mergeRight = new int[mergeLeft.length];
-            int merges = 0;
+            mergeLeft = new int[Math.min(maxMerges, 1 << 16)];
+            mergeRight = new int[mergeLeft.length];
             // the atomic strings' chains first, applied to every word as the encoder applies them
             Map<Long, Integer> chained = new HashMap<>();
             for (byte[] atom : atoms) {
@@ -230,18 +233,7 @@ public final class BpeTrainer {
                         throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "the atomic strings need more "
                                 + "than the " + maxMerges + " merges of the vocabulary");
                     }
-                    int newId = ByteBpeTokenizer.FIRST_MERGE_ID + merges;
-                    if (merges == mergeLeft.length) {
-                        mergeLeft = Arrays.copyOf(mergeLeft, merges * 2);
-                        mergeRight = Arrays.copyOf(mergeRight, merges * 2);
-                    }
-                    mergeLeft[merges] = cur;
-                    mergeRight[merges] = next;
-                    if (newId >= tokenLength.length) {
-                        tokenLength = Arrays.copyOf(tokenLength, tokenLength.length * 2);
-                    }
-                    tokenLength[newId] = tokenLength[cur] + tokenLength[next];
-                    merges++;
+                    int newId = addMerge(cur, next);
                     int p = pair(cur, next);
                     if (postings[p] != null) {
                         apply(p, cur, next, newId, merges);
@@ -258,21 +250,27 @@ public final class BpeTrainer {
                 }
                 int a = LongIntMap.pairLeft(pairKey[best]);
                 int b = LongIntMap.pairRight(pairKey[best]);
-                int newId = ByteBpeTokenizer.FIRST_MERGE_ID + merges;
-                if (merges == mergeLeft.length) {
-                    mergeLeft = Arrays.copyOf(mergeLeft, merges * 2);
-                    mergeRight = Arrays.copyOf(mergeRight, merges * 2);
-                }
-                mergeLeft[merges] = a;
-                mergeRight[merges] = b;
-                if (newId >= tokenLength.length) {
-                    tokenLength = Arrays.copyOf(tokenLength, tokenLength.length * 2);
-                }
-                tokenLength[newId] = tokenLength[a] + tokenLength[b];
-                merges++;
+                int newId = addMerge(a, b);
                 apply(best, a, b, newId, merges);
             }
             return new int[][] {Arrays.copyOf(mergeLeft, merges), Arrays.copyOf(mergeRight, merges)};
+        }
+
+        /** Appends merge rule {@code (a, b)}; returns its id. */
+        private int addMerge(int a, int b) {
+            int newId = ByteBpeTokenizer.FIRST_MERGE_ID + merges;
+            if (merges == mergeLeft.length) {
+                mergeLeft = Arrays.copyOf(mergeLeft, Math.max(16, merges * 2));
+                mergeRight = Arrays.copyOf(mergeRight, mergeLeft.length);
+            }
+            mergeLeft[merges] = a;
+            mergeRight[merges] = b;
+            if (newId >= tokenLength.length) {
+                tokenLength = Arrays.copyOf(tokenLength, tokenLength.length * 2);
+            }
+            tokenLength[newId] = tokenLength[a] + tokenLength[b];
+            merges++;
+            return newId;
         }
 
         /** The pair to merge next, or -1 if no eligible pair has a count of at least 2. */
