@@ -62,10 +62,7 @@ public final class FakeQuant {
 
     /** {@code q = FQ(x)} with the gradients above. */
     public static Tensor apply(Tensor x, Tensor log2t, int bits, boolean signed) {
-        Grid grid = grid(log2t, bits, signed);
-        float[] out = Workspace.floatsToOverwrite(x.size());
-        forward(grid, x.data, out, null);
-        return Tensor.result(out, x.shape, t -> backward(grid, x, log2t, t.grad), x, log2t);
+        return fakeQuantize(x, log2t, bits, signed, null);
     }
 
     /**
@@ -75,6 +72,11 @@ public final class FakeQuant {
     public static Tensor applyInts(Tensor x, Tensor log2t, int bits, boolean signed, byte[] ints) {
         Shapes.check(ints.length == x.size(), "ints: %s values for %s", ints.length, x.size());
         Shapes.check(bits <= 8, "applyInts: %s bits do not fit a byte", bits);
+        return fakeQuantize(x, log2t, bits, signed, ints);
+    }
+
+    /** {@code FQ(x)} with its gradients; also writes {@code clamp(r)} into {@code ints} unless it is null. */
+    private static Tensor fakeQuantize(Tensor x, Tensor log2t, int bits, boolean signed, byte[] ints) {
         Grid grid = grid(log2t, bits, signed);
         float[] out = Workspace.floatsToOverwrite(x.size());
         forward(grid, x.data, out, ints);

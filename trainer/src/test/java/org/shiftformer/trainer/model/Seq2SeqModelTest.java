@@ -174,15 +174,7 @@ class Seq2SeqModelTest {
         List<String> calls = new ArrayList<>();
         Numerics rec = recording(calls);
         model.loss(ModelFixtures.randomBatch(cfg, 1, 2, 3, 3), rec, true);
-        List<String> want = new ArrayList<>();
-        want.add("embed enc");
-        for (int i = 0; i < cfg.encoderLayers(); i++) {
-            String e = "enc." + i;
-            want.addAll(List.of("layerNorm " + e + ".ln1", "linear " + e + ".attn.q", "linear " + e + ".attn.k",
-                    "linear " + e + ".attn.v", "attention " + e + ".attn", "residual " + e + ".attn.o",
-                    "layerNorm " + e + ".ln2", "linear+relu " + e + ".ffn.1", "residual " + e + ".ffn.2"));
-        }
-        want.add("layerNorm enc.final");
+        List<String> want = encoderCalls(cfg);
         want.add("embed dec");
         for (int i = 0; i < cfg.decoderLayers(); i++) {
             String d = "dec." + i;
@@ -205,15 +197,7 @@ class Seq2SeqModelTest {
         int limit = 3;
         int[] y = model.greedy(List.of(new int[] {5, 6, cfg.eosId()}), new int[] {limit}, recording(calls)).get(0);
         int steps = y.length == limit ? limit : y.length + 1; // EOS took a step
-        List<String> want = new ArrayList<>();
-        want.add("embed enc");
-        for (int i = 0; i < cfg.encoderLayers(); i++) {
-            String e = "enc." + i;
-            want.addAll(List.of("layerNorm " + e + ".ln1", "linear " + e + ".attn.q", "linear " + e + ".attn.k",
-                    "linear " + e + ".attn.v", "attention " + e + ".attn", "residual " + e + ".attn.o",
-                    "layerNorm " + e + ".ln2", "linear+relu " + e + ".ffn.1", "residual " + e + ".ffn.2"));
-        }
-        want.add("layerNorm enc.final");
+        List<String> want = encoderCalls(cfg);
         for (int i = 0; i < cfg.decoderLayers(); i++) { // the memory's cross-attention keys and values, once
             want.addAll(List.of("linear dec." + i + ".cross.k", "linear dec." + i + ".cross.v"));
         }
@@ -233,6 +217,20 @@ class Seq2SeqModelTest {
         }
         assertEquals(want, calls);
         assertArrayEquals(model.greedy(List.of(new int[] {5, 6, cfg.eosId()}), limit, FloatNumerics.plain()).get(0), y);
+    }
+
+    /** The calls the encoder makes through the numerics, with their SPEC prefixes (a new, growable list). */
+    private static List<String> encoderCalls(ModelConfig cfg) {
+        List<String> want = new ArrayList<>();
+        want.add("embed enc");
+        for (int i = 0; i < cfg.encoderLayers(); i++) {
+            String e = "enc." + i;
+            want.addAll(List.of("layerNorm " + e + ".ln1", "linear " + e + ".attn.q", "linear " + e + ".attn.k",
+                    "linear " + e + ".attn.v", "attention " + e + ".attn", "residual " + e + ".attn.o",
+                    "layerNorm " + e + ".ln2", "linear+relu " + e + ".ffn.1", "residual " + e + ".ffn.2"));
+        }
+        want.add("layerNorm enc.final");
+        return want;
     }
 
     /** Float numerics that log each call with its SPEC prefix (and check the weight is the prefix's). */
