@@ -123,8 +123,13 @@ public final class DatapathModel {
 
     /** The cost of a decoder step of sequences at these positions with sources of these lengths (one kernel run). */
     public StepCost decodeStepCost(ModelConfig cfg, int[] positions, int[] sourceLengths) {
+        return decodeStepCost(cfg, positions, sourceLengths, new DatapathCycles());
+    }
+
+    /** {@link #decodeStepCost(ModelConfig, int[], int[])} counted in {@code walk} (reset first): only the result allocates. */
+    public StepCost decodeStepCost(ModelConfig cfg, int[] positions, int[] sourceLengths, DatapathCycles walk) {
         long b = positions.length;
-        return cost(DatapathCycles.decodeStep(cfg, positions, sourceLengths, false), 2, 8 * b + 4 * b * cfg.vocabSize());
+        return cost(walk.reset().addDecodeStep(cfg, positions, sourceLengths, false), 2, 8 * b + 4 * b * cfg.vocabSize());
     }
 
     /** The cost of one kernel run walked as {@code run} plus {@code pcieTransfers} moving {@code pcieBytes}. */

@@ -5,6 +5,7 @@ import java.util.List;
 import org.shiftformer.api.ErrorCode;
 import org.shiftformer.api.ModelConfig;
 import org.shiftformer.api.ShiftformerException;
+import org.shiftformer.api.backend.DatapathCycles;
 import org.shiftformer.api.backend.DecoderState;
 import org.shiftformer.api.backend.EncodeResult;
 import org.shiftformer.api.backend.EncodedSource;
@@ -69,6 +70,10 @@ public final class SimModel implements LoadedModel {
     private final TransformerWeights w;
     private final ModelConfig cfg;
     private final DatapathModel datapath;
+    /** A decoder step's cost is counted in these (one thread at a time, like the other scratch). */
+    private final DatapathCycles costWalk = new DatapathCycles();
+    private int[] costPositions = new int[0];
+    private int[] costSourceLengths = new int[0];
     private final int d;
     private final int heads;
     private final int dk;
@@ -809,14 +814,17 @@ public final class SimModel implements LoadedModel {
     }
 
     private StepCost decodeCost(List<DecoderState> states, int b) {
-        int[] positions = new int[b];
-        int[] sourceLengths = new int[b];
+        if (costPositions.length != b) {
+            // a new batch size (requests joined or finished), not a new token
+            costPositions = new int[b];
+            costSourceLengths = new int[b];
+        }
         for (int s = 0; s < b; s++) {
             SimState st = (SimState) states.get(s);
-            positions[s] = st.position;
-            sourceLengths[s] = st.source.length;
+            costPositions[s] = st.position;
+            costSourceLengths[s] = st.source.length;
         }
-        return datapath.decodeStepCost(cfg, positions, sourceLengths);
+        return datapath.decodeStepCost(cfg, costPositions, costSourceLengths, costWalk);
     }
 
     // ---- taps -------------------------------------------------------------------------------------------

@@ -68,6 +68,33 @@ class DatapathModelTest {
     }
 
     @Test
+    void aReusedWalkCountsEachRunAsAFreshOneDoes() {
+        // backend-sim counts every decoder step in one walker (reset between runs) so a step allocates nothing:
+        // after any earlier run, including a longer one that left the DATAFLOW region's fill and drain state
+        // behind, the reset walk must give the fresh walk's cycles and every port's bytes
+        DatapathCycles walk = DatapathCycles.encode(CFG, new int[] {39, 5}, true).linear(130, 5000, 700,
+                DatapathCycles.Out.RESIDUAL, true);
+        int[][] positions = {{0}, {3, 17, 38}, {39, 0}};
+        int[][] sources = {{1}, {40, 2, 9}, {7, 39}};
+        for (int i = 0; i < positions.length; i++) {
+            DatapathCycles fresh = DatapathCycles.decodeStep(CFG, positions[i], sources[i], false);
+            walk.reset().addDecodeStep(CFG, positions[i], sources[i], false);
+            assertEquals(fresh.cycles(), walk.cycles(), "cycles, run " + i);
+            assertEquals(fresh.weightBytes(), walk.weightBytes(), "weight bytes, run " + i);
+            for (int s = 0; s < DatapathCycles.WEIGHT_STRIPES; s++) {
+                assertEquals(fresh.stripeBytes(s), walk.stripeBytes(s), "stripe " + s + " bytes, run " + i);
+            }
+            assertEquals(fresh.kvBytes(), walk.kvBytes(), "kv bytes, run " + i);
+            assertEquals(fresh.srcBytes(), walk.srcBytes(), "src bytes, run " + i);
+            assertEquals(fresh.scratchBytes(), walk.scratchBytes(), "scratch bytes, run " + i);
+            assertEquals(fresh.ioBytes(), walk.ioBytes(), "io bytes, run " + i);
+            DatapathModel u250 = DatapathModel.defaults();
+            assertEquals(u250.decodeStepCost(CFG, positions[i], sources[i]),
+                    u250.decodeStepCost(CFG, positions[i], sources[i], walk), "step cost, run " + i);
+        }
+    }
+
+    @Test
     void unknownKeysAndBadValuesAreRejectedNamingTheKeyAndRange() {
         ShiftformerException unknown = assertThrows(ShiftformerException.class,
                 () -> DatapathModel.fromSettings(Map.of("pe.rows", "8")));

@@ -273,33 +273,40 @@ class SimModelTest {
                 threads, 0)) {
             List<int[]> srcs = sources(new SplittableRandom(62), cfg, 6);
             EncodeResult enc = sim.encode(srcs, null);
-            List<DecoderState> states = new ArrayList<>();
-            for (EncodedSource es : enc.sources()) {
-                states.add(sim.newDecoder(es, 128));
-            }
             int[] tokens = new int[6];
             Arrays.fill(tokens, 7);
             int[] logits = new int[6 * 500];
-            for (int i = 0; i < 20; i++) {
-                sim.decodeStep(states, tokens, logits, null);
-            }
             long[] workers = sim.workerThreadIds();
             assertEquals(threads - 1, workers.length);
             long tid = Thread.currentThread().threadId();
-            long before = bean.getThreadAllocatedBytes(tid);
-            long[] workersBefore = bean.getThreadAllocatedBytes(workers);
             int steps = 100;
-            for (int i = 0; i < steps; i++) {
-                sim.decodeStep(states, tokens, logits, null);
+            long perStep = Long.MAX_VALUE;
+            long workerBytes = Long.MAX_VALUE;
+            // Rounds of 100 steps, each with fresh decoders, until one allocates only its StepCost records: the
+            // kernels allocate boxed vectors until C2 has compiled them, which, run alone, takes a round or two
+            // (and longer on a busy machine). Anything a step allocates for itself never goes away.
+            for (int round = 0; round < 50 && (perStep >= 64 || workerBytes / steps >= 64); round++) {
+                List<DecoderState> states = new ArrayList<>();
+                for (EncodedSource es : enc.sources()) {
+                    states.add(sim.newDecoder(es, 128));
+                }
+                long before = bean.getThreadAllocatedBytes(tid);
+                long[] workersBefore = bean.getThreadAllocatedBytes(workers);
+                for (int i = 0; i < steps; i++) {
+                    sim.decodeStep(states, tokens, logits, null);
+                }
+                perStep = (bean.getThreadAllocatedBytes(tid) - before) / steps;
+                long[] workersAfter = bean.getThreadAllocatedBytes(workers);
+                workerBytes = 0;
+                for (int i = 0; i < workers.length; i++) {
+                    workerBytes += workersAfter[i] - workersBefore[i];
+                }
+                for (DecoderState st : states) {
+                    st.close();
+                }
             }
-            long perStep = (bean.getThreadAllocatedBytes(tid) - before) / steps;
-            long[] workersAfter = bean.getThreadAllocatedBytes(workers);
-            long workerBytes = 0;
-            for (int i = 0; i < workers.length; i++) {
-                workerBytes += workersAfter[i] - workersBefore[i];
-            }
-            // a StepCost record (and nothing proportional to batch, width or vocabulary); workers: nothing
-            assertTrue(perStep < 256, "decoder step allocated " + perStep + " bytes");
+            // a StepCost record (32 bytes, and nothing proportional to batch, width or vocabulary); workers: nothing
+            assertTrue(perStep < 64, "decoder step allocated " + perStep + " bytes");
             assertTrue(workerBytes / steps < 64, "workers allocated " + workerBytes + " bytes in " + steps + " steps");
         }
     }

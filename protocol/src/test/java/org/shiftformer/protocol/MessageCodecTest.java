@@ -270,18 +270,20 @@ class MessageCodecTest {
         com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         MessageWriter writer = new MessageWriter();
         Message.Token token = new Message.Token(123_456_789L, 4711, "hundert", 17, 98_765);
-        for (int i = 0; i < 20_000; i++) { // warm up: JIT and the builder's buffer
-            writer.encode(token);
-        }
         long tid = Thread.currentThread().threadId();
-        long before = mx.getThreadAllocatedBytes(tid);
         int n = 10_000;
-        long sum = 0;
-        for (int i = 0; i < n; i++) {
-            sum += writer.encode(token).remaining();
+        long allocated = Long.MAX_VALUE;
+        // rounds until the encoder runs C2-compiled (until then it allocates what C2's escape analysis removes): on a
+        // busy machine that may take several rounds; a real allocation per token never goes away
+        for (int round = 0; round < 30 && allocated >= 64 * 1024; round++) {
+            long before = mx.getThreadAllocatedBytes(tid);
+            long sum = 0;
+            for (int i = 0; i < n; i++) {
+                sum += writer.encode(token).remaining();
+            }
+            allocated = mx.getThreadAllocatedBytes(tid) - before;
+            assertTrue(sum > 0);
         }
-        long allocated = mx.getThreadAllocatedBytes(tid) - before;
-        assertTrue(sum > 0);
         assertTrue(allocated < 64 * 1024, "encoding " + n + " tokens allocated " + allocated + " bytes");
     }
 

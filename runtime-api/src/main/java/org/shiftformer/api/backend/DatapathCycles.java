@@ -1,5 +1,6 @@
 package org.shiftformer.api.backend;
 
+import java.util.Arrays;
 import org.shiftformer.api.ModelConfig;
 
 /**
@@ -71,8 +72,25 @@ public final class DatapathCycles {
     private long srcBytes;
     private long scratchBytes;
     private long ioBytes;
+    /** The DATAFLOW region {@link #linear} and {@link #attentionRow} count in (neither nests the other). */
+    private final Flow3 flow = new Flow3();
 
     public DatapathCycles() {
+    }
+
+    /**
+     * Zeroes the cycles and every port's bytes, so that one walker can count run after run without allocating
+     * (backend-sim counts a decoder step per token this way).
+     */
+    public DatapathCycles reset() {
+        cycles = 0;
+        weightBytes = 0;
+        Arrays.fill(stripeBytes, 0);
+        kvBytes = 0;
+        srcBytes = 0;
+        scratchBytes = 0;
+        ioBytes = 0;
+        return this;
     }
 
     public long cycles() {
@@ -168,6 +186,13 @@ public final class DatapathCycles {
         private long store1;
         private long store2;
 
+        void start() {
+            total = 0;
+            compute1 = 0;
+            store1 = 0;
+            store2 = 0;
+        }
+
         void item(long load, long compute, long store) {
             total += Math.max(load, Math.max(compute1, store2));
             store2 = store1;
@@ -197,7 +222,7 @@ public final class DatapathCycles {
             if (chunks == 1) {
                 loadRows(m, k);
             }
-            Flow3 flow = new Flow3();
+            flow.start();
             for (long i = 0; i < blocks; i++) {
                 long nb = i / chunks * PE_C;
                 long kc = i % chunks * K_CHUNK;
@@ -272,7 +297,7 @@ public final class DatapathCycles {
         cycles += 2 * burst(d);
         scratchBytes += 2 * d;
         if (keys * dk <= KV_ON_CHIP) {
-            Flow3 flow = new Flow3();
+            flow.start();
             for (long h = 0; h < heads; h++) {
                 flow.item(headLoad(keys, dk), score(keys, dk), weigh(keys, dk));
             }
@@ -437,7 +462,12 @@ public final class DatapathCycles {
      * them, and in every layer's self- and cross-attention.
      */
     public static DatapathCycles decodeStep(ModelConfig c, int[] positions, int[] sourceLengths, boolean taps) {
-        DatapathCycles w = new DatapathCycles().loadModel(c);
+        return new DatapathCycles().addDecodeStep(c, positions, sourceLengths, taps);
+    }
+
+    /** Adds one DECODE_STEP run ({@link #decodeStep}) to this walk; allocates nothing. */
+    public DatapathCycles addDecodeStep(ModelConfig c, int[] positions, int[] sourceLengths, boolean taps) {
+        DatapathCycles w = loadModel(c);
         long d = c.dModel();
         long h = c.heads();
         long ff = c.dFf();
