@@ -125,7 +125,8 @@ public final class TrainFlow {
         try {
             reason = trainer.run(stop);
         } catch (RuntimeException | Error e) {
-            stop.handled(null); // nothing to wait for: the failure ends the run
+            Path saved = floatTrainingFailed(s, out, trainer, startStep, e);
+            stop.handled(saved); // nothing to wait for: the failure ends the run
             throw e;
         }
         floatBar.finish();
@@ -178,6 +179,38 @@ public final class TrainFlow {
                             : "");
             throw e;
         }
+    }
+
+    /**
+     * Float training failed: keeps the steps done since {@code startStep} (a checkpoint of the trainer as it was
+     * after its last finished step) and says what failed and how to go on. Returns the checkpoint written, or
+     * {@code null}.
+     */
+    private static Path floatTrainingFailed(Settings s, PrintStream out, Trainer trainer, long startStep, Throwable e) {
+        long steps = s.train().steps();
+        out.printf("%n!! float training failed after step %d of %d: %s%n", trainer.step(), steps, e);
+        Path saved = null;
+        if (trainer.step() > startStep && trainer.consistent()) {
+            try {
+                saved = floatCheckpoint(s, trainer, true);
+                out.printf("   the float model of step %d is saved in %s; continue with  --resume %s  added to the "
+                        + "same train command%n", trainer.step(), saved, saved);
+            } catch (RuntimeException | Error again) {
+                e.addSuppressed(again);
+                out.printf("   the float model could not be saved: %s%n", again);
+            }
+        } else if (trainer.step() > startStep) {
+            out.printf("   it failed while updating the parameters: nothing saved%s%n", s.train().checkpoint() == null
+                    ? "" : " (the last periodic checkpoint, if any, is " + s.train().checkpoint() + ")");
+        } else {
+            out.printf("   no step finished: nothing to save%n");
+        }
+        if (e instanceof OutOfMemoryError) {
+            out.printf("   out of memory: give the JVM a larger heap (JDK_JAVA_OPTIONS=-Xmx...) or train a smaller --batch; "
+                    + "trainer/README.md, \"Memory\", has what each preset needs%n");
+        }
+        out.flush();
+        return saved;
     }
 
     /** The file the float model is checkpointed to (the one configured, else {@code OUTPUT.ckpt}), written now. */

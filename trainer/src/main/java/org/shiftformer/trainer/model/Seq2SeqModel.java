@@ -283,9 +283,10 @@ public final class Seq2SeqModel {
     /**
      * The reference greedy decoding: the decoder recomputed over the whole prefix at every step, all
      * sequences until the last one finished (O(T²) decoder rows per sequence). {@link #greedy} gives the same
-     * ids; kept for the tests that check it, and for numerics that cannot decode incrementally.
+     * ids; kept for the tests that check it, for numerics that cannot decode incrementally, and for
+     * benchmarks' {@code GreedyBench}.
      */
-    List<int[]> greedyRecompute(List<int[]> sources, int[] maxNewTokens, Numerics n) {
+    public List<int[]> greedyRecompute(List<int[]> sources, int[] maxNewTokens, Numerics n) {
         Sources in = sources(sources, maxNewTokens);
         if (in == null) {
             return List.of();

@@ -217,22 +217,57 @@ public final class Trainer {
         return optimizer.stepCount();
     }
 
-    /** One optimizer step on the next batch; returns the batch loss. */
+    /**
+     * One optimizer step on the next batch; returns the batch loss. A step that fails before it updates the
+     * parameters (an {@link OutOfMemoryError} in the forward or backward pass, say) did not happen: the sampler is
+     * put back, so the trainer is still that of {@link #step()} and a checkpoint of it resumes exactly
+     * ({@link #consistent()}).
+     */
     public double trainStep() {
+        long epoch = sampler.epoch();
+        int cursor = sampler.cursor();
         Batch batch = sampler.next();
         optimizer.zeroGrad();
         long s = optimizer.stepCount() + 1;
         Numerics n = FloatNumerics.training(config.dropout(), config.seed() * 0x9E3779B97F4A7C15L ^ s);
         lastTokens = batch.targetTokens();
         try (var ignored = Workspace.open()) { // the step's arrays are reused by the next step
-            Tensor loss = model.loss(batch, n, true);
-            loss.backward();
+            Tensor loss;
+            try {
+                loss = model.loss(batch, n, true);
+                loss.backward();
+                if (beforeUpdate != null) {
+                    beforeUpdate.run();
+                }
+            } catch (RuntimeException | Error e) {
+                sampler.seek(epoch, cursor); // the step did not happen: its batch comes next again
+                throw e;
+            }
+            updating = true;
             optimizer.step();
+            updating = false;
             return loss.item();
         }
     }
 
     private int lastTokens;
+    /** True while {@link #trainStep} updates the parameters: a failure then leaves some updated, some not. */
+    private boolean updating;
+    /** Tests' hook between the backward pass and the update of a step. */
+    private Runnable beforeUpdate;
+
+    /** Runs {@code hook} in every step after the backward pass, before the update (tests inject failures there). */
+    void beforeUpdate(Runnable hook) {
+        beforeUpdate = hook;
+    }
+
+    /**
+     * Whether the parameters, the optimizer and the sampler are those after {@link #step()} steps: false only
+     * after a step failed while it updated the parameters (then a checkpoint would not resume that run).
+     */
+    public boolean consistent() {
+        return !updating;
+    }
 
     /** Trains until {@code config.steps()}, validating and checkpointing as configured; returns the last evaluation. */
     public TrainListener.EvalInfo run() {

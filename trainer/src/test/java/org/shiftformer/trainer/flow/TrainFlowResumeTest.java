@@ -96,14 +96,11 @@ class TrainFlowResumeTest {
     void aStopRequestedDuringFloatTrainingCheckpointsAtAStepBoundaryAndResumesToTheSameModel(@TempDir Path dir)
             throws Exception {
         TrainConfig train = train().withEval(10, 20);
-        Path a = dir.resolve("a/m.itm");
-        Files.createDirectories(a.getParent());
-        TrainFlow.run(settings(train, a), DATA, new Failing(null));
+        Path a = uninterrupted(dir, train);
 
         // Ctrl-C's shutdown hook calls request() from another thread; here the flow's own output does, right
         // after the validation of step 10
-        Path b = dir.resolve("b/m.itm");
-        Files.createDirectories(b.getParent());
+        Path b = Files.createDirectories(dir.resolve("b")).resolve("m.itm");
         StopSignal stop = StopSignal.none();
         Failing log = new Failing("step 10: validation", stop::request);
         TrainFlow.Stopped e = assertThrows(TrainFlow.Stopped.class, () -> TrainFlow.run(settings(train, b), DATA, log, stop));
@@ -125,6 +122,43 @@ class TrainFlowResumeTest {
     }
 
     @Test
+    void aFailureDuringFloatTrainingKeepsTheStepsDoneAndResumesToTheSameModel(@TempDir Path dir) throws Exception {
+        TrainConfig train = train().withEval(10, 20);
+        Path a = uninterrupted(dir, train);
+
+        // a failure after step 10's validation (no --checkpoint given): the ten steps are not lost
+        Path b = Files.createDirectories(dir.resolve("b")).resolve("m.itm");
+        StopSignal stop = StopSignal.none();
+        Failing log = new Failing("step 10: validation");
+        IllegalStateException e = assertThrows(IllegalStateException.class,
+                () -> TrainFlow.run(settings(train, b), DATA, log, stop));
+        assertEquals("injected at step 10: validation", e.getMessage());
+        Path ckptB = dir.resolve("b/m.ckpt");
+        assertEquals(10, Checkpoint.read(ckptB).step());
+        assertFalse(Files.exists(b));
+        assertTrue(stop.isHandled() && ckptB.equals(stop.checkpoint()), "the hook waiting on the signal is released");
+        assertTrue(log.text().contains("!! float training failed after step 10 of 30: " + e), log.text());
+        assertTrue(log.text().contains("the float model of step 10 is saved in " + ckptB + "; continue with  --resume "
+                + ckptB), log.text());
+        assertFalse(log.text().contains("out of memory"), log.text());
+
+        // resumed: float training goes on from step 11 and the model is the uninterrupted run's, bit for bit
+        TrainFlow.run(settings(train.withCheckpoint(ckptB, 0), b), DATA, new Failing(null));
+        assertEquals(modelSha(a, dir), modelSha(b, dir), "the resumed run's artifact equals the uninterrupted one's");
+
+        // out of memory (here in the progress line of step 1): step 1 is kept, and the message says what to change
+        Path c = dir.resolve("c/m.itm");
+        Files.createDirectories(c.getParent());
+        Failing oom = new Failing(" 1/30 ", () -> {
+            throw new OutOfMemoryError("Java heap space");
+        });
+        assertThrows(OutOfMemoryError.class, () -> TrainFlow.run(settings(train, c), DATA, oom));
+        assertEquals(1, Checkpoint.read(dir.resolve("c/m.ckpt")).step());
+        assertTrue(oom.text().contains("out of memory: give the JVM a larger heap (JDK_JAVA_OPTIONS=-Xmx...) or train a "
+                + "smaller --batch"), oom.text());
+    }
+
+    @Test
     void aTimeBudgetStopsFloatTrainingAndTheFlowStillExports(@TempDir Path dir) throws Exception {
         Path out = dir.resolve("m.itm");
         StopSignal budget = new StopSignal(1e-9); // spent before the first step
@@ -141,6 +175,13 @@ class TrainFlowResumeTest {
         assertEquals(r.int8(), r.fakeQuantized(), "the flow scored the model it exported");
         assertThrows(IllegalArgumentException.class, () -> new StopSignal(-1));
         assertThrows(IllegalArgumentException.class, () -> new StopSignal(Double.NaN));
+    }
+
+    /** The artifact {@code dir/a/m.itm} of a run of {@code train} that nothing interrupts. */
+    private static Path uninterrupted(Path dir, TrainConfig train) throws Exception {
+        Path a = Files.createDirectories(dir.resolve("a")).resolve("m.itm");
+        TrainFlow.run(settings(train, a), DATA, new Failing(null));
+        return a;
     }
 
     /** SHA-256 of the artifact's model and tokenizer under a fixed provenance (the real one has a timestamp). */

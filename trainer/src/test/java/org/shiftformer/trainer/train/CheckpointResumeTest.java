@@ -88,6 +88,40 @@ class CheckpointResumeTest {
     }
 
     @Test
+    void aStepThatFailsBeforeItsUpdateDidNotHappenAndACheckpointOfItResumesExactly() {
+        List<Pair> data = numbers(48);
+        Trainer straight = new Trainer(config(10, 2), data, List.of(), null);
+        straight.run();
+        float[] want = state(straight);
+
+        // step 8 (the first batch of the second epoch: 7 batches an epoch) runs out of memory after its backward pass
+        Trainer failing = new Trainer(config(10, 1), data, List.of(), null);
+        int[] calls = {0};
+        failing.beforeUpdate(() -> {
+            if (++calls[0] == 8) {
+                throw new OutOfMemoryError("injected in step 8");
+            }
+        });
+        OutOfMemoryError e = assertThrows(OutOfMemoryError.class, failing::run);
+        assertEquals("injected in step 8", e.getMessage());
+        assertEquals(7, failing.step());
+        assertTrue(failing.consistent());
+        Path ckpt = dir.resolve("failed.ckpt");
+        failing.saveCheckpoint(ckpt);
+        Checkpoint saved = Checkpoint.read(ckpt);
+        assertEquals(7, saved.step());
+
+        // the failed step's batch comes again: resumed (or retried in place), the run is the uninterrupted one
+        Trainer resumed = new Trainer(config(10, 2).withCheckpoint(ckpt, 0), data, List.of(), null);
+        assertEquals(7, resumed.step());
+        resumed.run();
+        assertArrayEquals(want, state(resumed));
+        failing.run();
+        assertEquals(10, failing.step());
+        assertArrayEquals(want, state(failing));
+    }
+
+    @Test
     void checkpointRoundTripsAndCorruptionIsRejected() throws IOException {
         List<Pair> data = numbers(20);
         Path ckpt = dir.resolve("c.ckpt");

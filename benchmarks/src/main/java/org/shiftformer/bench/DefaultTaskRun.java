@@ -1,4 +1,4 @@
-package org.shiftformer.trainer.train;
+package org.shiftformer.bench;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -9,16 +9,20 @@ import java.util.SplittableRandom;
 import org.shiftformer.api.ModelConfig;
 import org.shiftformer.core.data.NumberWords;
 import org.shiftformer.trainer.data.Pair;
+import org.shiftformer.trainer.train.TrainConfig;
+import org.shiftformer.trainer.train.TrainListener;
+import org.shiftformer.trainer.train.Trainer;
 
 /**
- * The longer run executed by hand (not a test): the default task of PERF.md, German number words
+ * The longer run executed by hand (not a test; {@code ./shiftformer train --data default} is the user's way to the
+ * same task, with held-out digit counts): the default task of PERF.md, German number words
  * (0..999,999) to English, with a d_model 128, 4 heads, FFN 512, 2 + 2 layer model. The training set is every
  * number below 1,000 plus random larger ones ({@code trainSize} pairs in all); validation is on numbers
  * {@code >= 1,000} that are not in the training set.
  *
  * <pre>
- * java --add-modules jdk.incubator.vector -cp ... org.shiftformer.trainer.train.DefaultTaskRun \
- *     [steps=2000] [threads=2] [checkpoint=/tmp/default-task.ckpt] [trainSize=200000] [batch=128]
+ * ./shiftformer bench DefaultTaskRun [steps=2000] [threads=2] [checkpoint=/tmp/default-task.ckpt]
+ *     [trainSize=200000] [batch=128]
  * </pre>
  */
 public final class DefaultTaskRun {
@@ -60,7 +64,7 @@ public final class DefaultTaskRun {
             double tokens;
 
             @Override
-            public void onStep(StepInfo s) {
+            public void onStep(TrainListener.StepInfo s) {
                 tokens += s.targetTokens();
                 if (s.step() % 25 == 0) {
                     System.out.printf("step %d/%d loss %.4f lr %.2e gnorm %.2f %.0f tok/s elapsed %.0f s%n",
@@ -70,7 +74,7 @@ public final class DefaultTaskRun {
             }
 
             @Override
-            public void onEval(EvalInfo e) {
+            public void onEval(TrainListener.EvalInfo e) {
                 System.out.printf("EVAL step %d: valid loss %.4f, exact match %.2f%% on %d unseen numbers%n",
                         e.step(), e.loss(), 100 * e.exactMatch(), e.sentences());
             }

@@ -1,4 +1,4 @@
-package org.shiftformer.trainer.model;
+package org.shiftformer.bench;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -9,11 +9,17 @@ import org.shiftformer.api.ModelConfig;
 import org.shiftformer.api.model.RandomModels;
 import org.shiftformer.trainer.autodiff.MatMul;
 import org.shiftformer.trainer.autodiff.Tensor;
+import org.shiftformer.trainer.model.Batch;
+import org.shiftformer.trainer.model.FloatNumerics;
+import org.shiftformer.trainer.model.Numerics;
+import org.shiftformer.trainer.model.Seq2SeqModel;
+import org.shiftformer.trainer.model.TransformerParams;
 import org.shiftformer.trainer.qat.QatNumerics;
 import org.shiftformer.trainer.qat.Thresholds;
 
 /**
- * Greedy decoding time before and after the KV cache, same run, same inputs: {@link Seq2SeqModel#greedyRecompute}
+ * The trainer's greedy decoding (validation and scoring) before and after the KV cache, same run, same inputs:
+ * {@link Seq2SeqModel#greedyRecompute}
  * (the decoder over the whole prefix at every step) against {@link Seq2SeqModel#greedy} (one new position per
  * step, finished sequences dropped), through the float and the fake-quantized numerics, on the {@code small}
  * preset (d 256, 4 heads, FFN 1024, 3 + 3 layers) with a 4,000-id vocabulary, untrained (seeded). Sources
@@ -23,9 +29,7 @@ import org.shiftformer.trainer.qat.Thresholds;
  * measurement, not a test.
  *
  * <pre>
- * mvn -o -q -pl trainer -am test-compile dependency:build-classpath -Dmdep.outputFile=/tmp/cp.txt
- * java --add-modules jdk.incubator.vector -cp "trainer/target/classes:trainer/target/test-classes:$(cat /tmp/cp.txt)" \
- *     org.shiftformer.trainer.model.GreedyBench [sources, default 200] [threads, default all]
+ * ./shiftformer bench GreedyBench [sources, default 200] [threads, default all]
  * </pre>
  */
 public final class GreedyBench {
@@ -63,8 +67,13 @@ public final class GreedyBench {
         QatNumerics qat = new QatNumerics(cfg, QatNumerics.fastestKernels(), new Thresholds());
         qat.calibrating(true);
         try (var ignored = Tensor.noGrad()) {
+            // calibrated on two batches of the bench's own random sources (each batch its own targets)
             for (int i = 0; i < 2; i++) {
-                model.logits(ModelFixtures.randomBatch(cfg, 100 + i, 16, 24, 40), qat);
+                List<int[]> part = new ArrayList<>();
+                for (int j = 0; j < 16; j++) {
+                    part.add(sources.get((16 * i + j) % count));
+                }
+                model.logits(Batch.of(part, part, cfg), qat);
             }
         }
         qat.calibrating(false);
