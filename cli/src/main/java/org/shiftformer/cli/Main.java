@@ -49,6 +49,12 @@ public final class Main {
                 cmd.getErr().println("error: [" + se.code() + "] " + se.getMessage());
                 return 2;
             }
+            if (ex instanceof IllegalArgumentException) {
+                // bad input found past the options (a checkpoint of another model, a corrupt file): the message
+                // names it, a stack trace would only bury it
+                cmd.getErr().println("error: " + ex.getMessage());
+                return 2;
+            }
             throw ex;
         });
         return cl.execute(args);

@@ -1,6 +1,7 @@
 package org.shiftformer.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
@@ -16,7 +17,7 @@ class TrainCommandsTest {
     final CliOutput io = new CliOutput();
 
     @Test
-    void trainWritesAScoredArtifactThatEvalDecodes(@TempDir Path dir) {
+    void trainWritesAScoredArtifactThatEvalDecodes(@TempDir Path dir) throws java.io.IOException {
         Path model = dir.resolve("numbers.itm");
         String[] data = {"--data", "default:1999", "--train-size", "1200", "--validation-size", "20", "--test-size", "20"};
         String[] args = concat(new String[] {"train"}, data, new String[] {"--preset", "tiny", "--vocab", "300",
@@ -56,6 +57,22 @@ class TrainCommandsTest {
         assertEquals(0, Main.run(concat(resumed, new String[] {"--resume", ckpt.toString()})), io::err);
         assertTrue(!io.out().contains(" 1/12 ") && io.out().contains("int8 / float"), io.out());
         assertEquals(metrics.get("int8.chrf"), ArtifactReader.read(again).provenance().metrics().get("int8.chrf"));
+
+        // the checkpoint of another model, or a damaged one: an error naming the file and what is wrong, no stack trace
+        String[] other = resumed.clone();
+        other[java.util.Arrays.asList(other).indexOf("--max-positions") + 1] = "96";
+        io.clearErr();
+        assertEquals(2, Main.run(concat(other, new String[] {"--resume", ckpt.toString()})));
+        assertTrue(io.err().contains("error: checkpoint " + ckpt + " holds a model") && io.err().contains("maxPositions=64"),
+                io.err());
+        assertFalse(io.err().contains("\tat "), io.err());
+        byte[] bytes = Files.readAllBytes(ckpt);
+        bytes[bytes.length / 2] ^= 1;
+        Path damaged = Files.write(dir.resolve("damaged.ckpt"), bytes);
+        io.clearErr();
+        assertEquals(2, Main.run(concat(resumed, new String[] {"--resume", damaged.toString()})));
+        assertTrue(io.err().startsWith("error: ") && io.err().contains("corrupt: checksum"), io.err());
+        assertFalse(io.err().contains("\tat "), io.err());
     }
 
     @Test
