@@ -120,6 +120,24 @@ class TrainCommandsTest {
     }
 
     @Test
+    void outOfRangeSettingsAreErrorsNamingTheSettingNotStackTraces(@TempDir Path dir) {
+        String out = dir.resolve("x.itm").toString();
+        String[][] cases = {
+            {"--steps", "0", "train config: steps must be >= 1: 0"},
+            {"--batch", "0", "train config: batchSentences must be >= 1: 0"},
+            {"--threads", "0", "train config: threads must be >= 1: 0"},
+            {"--qat-steps", "-1", "QAT settings: steps -1 (need >= 0)"},
+        };
+        for (String[] c : cases) {
+            io.clearErr();
+            assertEquals(2, Main.run("train", "--data", "default:1999", c[0], c[1], "-o", out), c[0]);
+            assertTrue(io.err().startsWith("error: ") && io.err().contains(c[2]), io.err());
+            assertFalse(io.err().contains("\tat "), io.err());
+        }
+        assertFalse(Files.exists(dir.resolve("x.itm")));
+    }
+
+    @Test
     void aTimeBudgetMustBeADuration(@TempDir Path dir) {
         assertEquals(2, Main.run("train", "--time-budget", "soon", "-o", dir.resolve("x.itm").toString()));
         assertTrue(io.err().contains("--time-budget soon: need a positive duration such as 900, 900s, 15m or 1.5h"),

@@ -34,9 +34,14 @@ public final class QatFineTuner {
      */
     public record Settings(long steps, double weightLr, double thresholdLr, int calibrationBatches, double clipNorm) {
         public Settings {
-            if (steps < 0 || !(weightLr > 0) || !(thresholdLr > 0) || calibrationBatches < 1 || clipNorm < 0) {
-                throw new IllegalArgumentException("QAT settings: need steps >= 0, learning rates > 0, >= 1 "
-                        + "calibration batch, clipNorm >= 0: " + this);
+            // (a compact constructor's fields are not assigned yet: the message names the parameters)
+            String bad = steps < 0 ? "steps " + steps + " (need >= 0)"
+                    : !(weightLr > 0) ? "weight learning rate " + weightLr + " (need > 0)"
+                    : !(thresholdLr > 0) ? "threshold learning rate " + thresholdLr + " (need > 0)"
+                    : calibrationBatches < 1 ? "calibration batches " + calibrationBatches + " (need >= 1)"
+                    : !(clipNorm >= 0) ? "clip norm " + clipNorm + " (need >= 0)" : null;
+            if (bad != null) {
+                throw new IllegalArgumentException("QAT settings: " + bad);
             }
         }
 
