@@ -35,6 +35,13 @@ final class TrainCommands {
     private TrainCommands() {
     }
 
+    /** Refuses {@code option}'s {@code value} below {@code min}, naming both. */
+    static void atLeast(String option, long value, long min) {
+        if (value < min) {
+            throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, option + " " + value + ": must be >= " + min);
+        }
+    }
+
     /** Options that pick and split a data set, shared by train and eval. */
     static final class DataOptions {
         @Option(names = "--data", defaultValue = "default",
@@ -165,6 +172,11 @@ final class TrainCommands {
                 throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT,
                         "--resume and --checkpoint name different files; give one");
             }
+            // refused before any work (they would otherwise fail after float training)
+            atLeast("--test-sentences", testSentences, 0);
+            atLeast("--bit-exact-sentences", bitExactSentences, 0);
+            atLeast("--eval-sentences", evalSentences, 0);
+            atLeast("--checkpoint-every", checkpointEvery, 0);
             StopSignal stop = new StopSignal(timeBudget == null ? 0 : seconds("--time-budget", timeBudget));
             Dataset ds = data.load();
             ModelConfig shape = RandomModels.preset(preset, vocab);
@@ -272,6 +284,8 @@ final class TrainCommands {
 
         @Override
         public Integer call() {
+            atLeast("--sentences", sentences, 1);
+            atLeast("--show", show, 0);
             Dataset ds = data.load();
             List<Pair> pairs = switch (split) {
                 case "test" -> ds.test();

@@ -127,14 +127,21 @@ class TrainCommandsTest {
             {"--batch", "0", "train config: batchSentences must be >= 1: 0"},
             {"--threads", "0", "train config: threads must be >= 1: 0"},
             {"--qat-steps", "-1", "QAT settings: steps -1 (need >= 0)"},
+            {"--test-sentences", "-1", "--test-sentences -1: must be >= 0"},
+            {"--bit-exact-sentences", "-1", "--bit-exact-sentences -1: must be >= 0"},
+            {"--checkpoint-every", "-1", "--checkpoint-every -1: must be >= 0"},
         };
         for (String[] c : cases) {
             io.clearErr();
             assertEquals(2, Main.run("train", "--data", "default:1999", c[0], c[1], "-o", out), c[0]);
-            assertTrue(io.err().startsWith("error: ") && io.err().contains(c[2]), io.err());
+            assertTrue(io.err().contains(c[2]), io.err());
             assertFalse(io.err().contains("\tat "), io.err());
         }
         assertFalse(Files.exists(dir.resolve("x.itm")));
+        assertFalse(io.out().contains("== float training"), "refused before any work:\n" + io.out());
+        io.clearErr();
+        assertEquals(2, Main.run("eval", "--model", out, "--data", "default:1999", "--sentences", "-3"));
+        assertTrue(io.err().contains("--sentences -3: must be >= 1"), io.err());
     }
 
     @Test
