@@ -88,9 +88,19 @@ public record FallbackPolicy(String spec, List<String> backends) {
      *
      * @param installed the installed providers, highest rank first
      * @throws ShiftformerException {@link ErrorCode#UNKNOWN_BACKEND} or {@link ErrorCode#BACKEND_UNAVAILABLE}
-     *         naming the backend, the reason, and the backends that are available
+     *         naming the backend, the reason, and the backends that are available; {@link ErrorCode#UNKNOWN_BACKEND}
+     *         too when this policy's list names a backend that is not installed, even if {@code requested} runs
      */
     public Choice open(String requested, Map<String, String> settings, List<BackendProvider> installed) {
+        // a name in the list that no installed backend has is a typo found now, not when the fallback is needed
+        List<String> unknown = backends.stream().filter(n -> installed.stream().noneMatch(p -> p.name().equals(n)))
+                .toList();
+        if (!unknown.isEmpty()) {
+            throw new ShiftformerException(ErrorCode.UNKNOWN_BACKEND, "fallback policy '" + spec + "' names "
+                    + (unknown.size() == 1 ? "a backend that is" : "backends that are") + " not installed: "
+                    + String.join(", ", unknown) + "; installed: " + installed.stream().map(BackendProvider::name)
+                    .collect(Collectors.joining(", ")));
+        }
         BackendProvider asked = null;
         for (BackendProvider p : installed) {
             if (p.name().equals(requested)) {

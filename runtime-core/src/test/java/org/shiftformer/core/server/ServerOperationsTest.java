@@ -749,6 +749,12 @@ class ServerOperationsTest {
                 () -> FallbackPolicy.parse("offline-card").open("fpga", Map.of(), installed));
         assertEquals(ErrorCode.BACKEND_UNAVAILABLE, e.code());
         assertTrue(e.getMessage().contains("offline-card: no card on this machine"), e.getMessage());
+        // a misspelt name in the list is refused at start-up, though the requested backend runs and it is not needed
+        e = assertThrows(ShiftformerException.class,
+                () -> FallbackPolicy.parse("refrence,offline-card").open("reference", Map.of(), installed));
+        assertEquals(ErrorCode.UNKNOWN_BACKEND, e.code());
+        assertTrue(e.getMessage().contains("fallback policy 'refrence,offline-card' names a backend that is not "
+                + "installed: refrence; installed: offline-card, reference"), e.getMessage());
 
         try (Backend b = choice.backend()) {
             ModelLoader loader = new ModelLoader(choice, fileA);
