@@ -239,6 +239,10 @@ public final class Main {
                         onMismatch == null ? ServerConfig.SHADOW_ON_MISMATCH_DEFAULT : onMismatch);
             }
             ServerConfig config = cfg.conclude();
+            if (modelDir != null && !java.nio.file.Files.isDirectory(modelDir)) {
+                // else every reload would be refused, and only then would anyone learn why
+                throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT, "--model-dir " + modelDir + " is not a directory");
+            }
             org.shiftformer.core.server.FallbackPolicy.Choice choice = config.fallback().open(backend, backendOptions);
             if (choice.isFallback()) {
                 ERR.println("warning: " + choice.fallback());

@@ -31,4 +31,17 @@ class ServeCommandTest {
         assertEquals(2, Main.run("serve", "--model", dir.resolve("m.itm").toString(), "--admin-port", "70000"));
         assertTrue(io.err().contains("shiftformer.server.adminPort"), io::err);
     }
+
+    @Test
+    void aMisspeltFallbackOrAMissingModelDirectoryFailsStartUp(@TempDir Path dir) {
+        assertEquals(2, Main.run("serve", "--model", dir.resolve("never-read.itm").toString(), "--fallback", "refrence",
+                "--port", "0", "--admin-port", "0"));
+        assertTrue(io.err().contains("error: [UNKNOWN_BACKEND] fallback policy 'refrence' names a backend that is not "
+                + "installed: refrence; installed: sim, "), io::err);
+        io.clearErr();
+        assertEquals(2, Main.run("serve", "--model", dir.resolve("never-read.itm").toString(), "--model-dir",
+                dir.resolve("models").toString(), "--port", "0", "--admin-port", "0"));
+        assertTrue(io.err().contains("error: [INVALID_ARGUMENT] --model-dir " + dir.resolve("models") + " is not a directory"),
+                io::err);
+    }
 }
