@@ -36,7 +36,7 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = "Train a small model on the default task (float, then QAT), inspect it, serve it on 127.0.0.1 "
-                + "and translate through the client with streamed tokens (about 2-4 minutes on 2 cores).")
+                + "and translate through the client with streamed tokens (about half a minute on 2 cores once built).")
 final class Demo implements Callable<Integer> {
     @Option(names = "--dir", description = "working directory for the artifact and curves (default: a temporary one)")
     Path dir;
