@@ -221,73 +221,21 @@ class KvCacheGreedyTest {
         }
     }
 
-    /** Delegates every call; edits each row of the logits. */
-    private abstract static class Delegating implements Numerics {
-        final Numerics n;
+    /** Forwards every call; edits each row of the logits. */
+    private abstract static class Delegating extends ForwardingNumerics {
         final ModelConfig cfg;
 
         Delegating(Numerics n, ModelConfig cfg) {
-            this.n = n;
+            super(n);
             this.cfg = cfg;
         }
 
         abstract void edit(float[] logits, int off);
 
         @Override
-        public Tensor embed(Tensor table, Tensor positions, int[] ids, int batch, int len, int scaleLog2, String stream) {
-            return n.embed(table, positions, ids, batch, len, scaleLog2, stream);
-        }
-
-        @Override
-        public Tensor embedAt(Tensor table, Tensor positions, int[] ids, int batch, int position, int scaleLog2,
-                              String stream) {
-            return n.embedAt(table, positions, ids, batch, position, scaleLog2, stream);
-        }
-
-        @Override
-        public Tensor layerNorm(Tensor x, Tensor gamma, Tensor beta, String prefix) {
-            return n.layerNorm(x, gamma, beta, prefix);
-        }
-
-        @Override
-        public Tensor linear(Tensor x, Tensor w, Tensor b, boolean relu, String prefix) {
-            return n.linear(x, w, b, relu, prefix);
-        }
-
-        @Override
-        public Tensor residual(Tensor r, Tensor x, Tensor w, Tensor b, String prefix) {
-            return n.residual(r, x, w, b, prefix);
-        }
-
-        @Override
-        public Tensor attention(Tensor q, Tensor k, Tensor v, int heads, int[] keyLengths, boolean causal, String prefix) {
-            return n.attention(q, k, v, heads, keyLengths, causal, prefix);
-        }
-
-        @Override
-        public Tensor lastPosition(Tensor f) {
-            return n.lastPosition(f);
-        }
-
-        @Override
-        public boolean incrementalDecoding() {
-            return n.incrementalDecoding();
-        }
-
-        @Override
-        public Tensor appendPositions(Tensor cache, Tensor next) {
-            return n.appendPositions(cache, next);
-        }
-
-        @Override
-        public Tensor keepSequences(Tensor t, int[] which) {
-            return n.keepSequences(t, which);
-        }
-
-        @Override
         public Tensor logits(Tensor f, Tensor table) {
             assertEquals(TensorNames.EMBED, table.name());
-            Tensor l = n.logits(f, table);
+            Tensor l = delegate.logits(f, table);
             float[] v = l.data().clone();
             for (int off = 0; off < v.length; off += cfg.vocabSize()) {
                 edit(v, off);

@@ -8,7 +8,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.shiftformer.api.ModelConfig;
 import org.shiftformer.trainer.autodiff.Tensor;
-import org.shiftformer.trainer.model.Numerics;
+import org.shiftformer.trainer.model.ForwardingNumerics;
 import org.shiftformer.trainer.model.Seq2SeqModel;
 import org.shiftformer.trainer.model.TransformerParams;
 
@@ -101,64 +101,14 @@ class QatGreedyMemoryTest {
     }
 
     /** Delegates to QAT, records what it holds at each step and hides EOS so decoding runs to the limit. */
-    private static final class NoEos implements Numerics {
+    private static final class NoEos extends ForwardingNumerics {
         final QatNumerics qat;
         final List<Integer> retained = new ArrayList<>();
         final List<Integer> rows = new ArrayList<>();
 
         NoEos(QatNumerics qat) {
+            super(qat);
             this.qat = qat;
-        }
-
-        @Override
-        public Tensor embed(Tensor table, Tensor positions, int[] ids, int batch, int len, int scaleLog2, String stream) {
-            return qat.embed(table, positions, ids, batch, len, scaleLog2, stream);
-        }
-
-        @Override
-        public Tensor layerNorm(Tensor x, Tensor gamma, Tensor beta, String prefix) {
-            return qat.layerNorm(x, gamma, beta, prefix);
-        }
-
-        @Override
-        public Tensor linear(Tensor x, Tensor w, Tensor b, boolean relu, String prefix) {
-            return qat.linear(x, w, b, relu, prefix);
-        }
-
-        @Override
-        public Tensor residual(Tensor r, Tensor x, Tensor w, Tensor b, String prefix) {
-            return qat.residual(r, x, w, b, prefix);
-        }
-
-        @Override
-        public Tensor attention(Tensor q, Tensor k, Tensor v, int heads, int[] keyLengths, boolean causal, String prefix) {
-            return qat.attention(q, k, v, heads, keyLengths, causal, prefix);
-        }
-
-        @Override
-        public Tensor lastPosition(Tensor f) {
-            return qat.lastPosition(f);
-        }
-
-        @Override
-        public boolean incrementalDecoding() {
-            return qat.incrementalDecoding();
-        }
-
-        @Override
-        public Tensor embedAt(Tensor table, Tensor positions, int[] ids, int batch, int position, int scaleLog2,
-                              String stream) {
-            return qat.embedAt(table, positions, ids, batch, position, scaleLog2, stream);
-        }
-
-        @Override
-        public Tensor appendPositions(Tensor cache, Tensor next) {
-            return qat.appendPositions(cache, next);
-        }
-
-        @Override
-        public Tensor keepSequences(Tensor t, int[] which) {
-            return qat.keepSequences(t, which);
         }
 
         @Override
