@@ -52,7 +52,7 @@ public final class Main {
             if (ex instanceof IllegalArgumentException) {
                 // bad input found past the options (a checkpoint of another model, a corrupt file): the message
                 // names it, a stack trace would only bury it
-                cmd.getErr().println("error: " + ex.getMessage());
+                cmd.getErr().println("error: " + (ex.getMessage() != null ? ex.getMessage() : ex.toString()));
                 return 2;
             }
             throw ex;

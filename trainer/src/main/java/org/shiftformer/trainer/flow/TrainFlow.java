@@ -190,7 +190,10 @@ public final class TrainFlow {
         long steps = s.train().steps();
         out.printf("%n!! float training failed after step %d of %d: %s%n", trainer.step(), steps, e);
         Path saved = null;
-        if (trainer.step() > startStep && trainer.consistent()) {
+        if (!trainer.consistent()) {
+            out.printf("   it failed while updating the parameters: nothing saved%s%n", s.train().checkpoint() == null
+                    ? "" : " (the last periodic checkpoint, if any, is " + s.train().checkpoint() + ")");
+        } else if (trainer.step() > startStep) {
             try {
                 saved = floatCheckpoint(s, trainer, true);
                 out.printf("   the float model of step %d is saved in %s; continue with  --resume %s  added to the "
@@ -199,9 +202,8 @@ public final class TrainFlow {
                 e.addSuppressed(again);
                 out.printf("   the float model could not be saved: %s%n", again);
             }
-        } else if (trainer.step() > startStep) {
-            out.printf("   it failed while updating the parameters: nothing saved%s%n", s.train().checkpoint() == null
-                    ? "" : " (the last periodic checkpoint, if any, is " + s.train().checkpoint() + ")");
+        } else if (startStep > 0) {
+            out.printf("   no step finished since step %d: nothing new to save%n", startStep);
         } else {
             out.printf("   no step finished: nothing to save%n");
         }
