@@ -290,7 +290,7 @@ final class TrainCommands {
             List<Pair> pairs = switch (split) {
                 case "test" -> ds.test();
                 case "validation" -> ds.validation();
-                default -> throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+                default -> throw new ShiftformerException(ErrorCode.INVALID_ARGUMENT,
                         "--split must be test or validation, not '" + split + "'");
             };
             pairs = pairs.subList(0, Math.min(sentences, pairs.size()));

@@ -142,6 +142,9 @@ class TrainCommandsTest {
         io.clearErr();
         assertEquals(2, Main.run("eval", "--model", out, "--data", "default:1999", "--sentences", "-3"));
         assertTrue(io.err().contains("--sentences -3: must be >= 1"), io.err());
+        io.clearErr();
+        assertEquals(2, Main.run("eval", "--model", out, "--data", "default:1999", "--split", "train"));
+        assertTrue(io.err().contains("error: [INVALID_ARGUMENT] --split must be test or validation, not 'train'"), io.err());
     }
 
     @Test
