@@ -57,7 +57,15 @@ public final class Main {
             }
             throw ex;
         });
-        return cl.execute(args);
+        try {
+            return cl.execute(args);
+        } catch (OutOfMemoryError e) {
+            // picocli's handler sees exceptions only. Where the last allocation failed helps no one; what to do
+            // does (train has said what it kept and how to resume)
+            ERR.println("error: out of memory (" + e.getMessage() + "): give the JVM a larger heap, e.g. "
+                    + "JDK_JAVA_OPTIONS=-Xmx8g");
+            return 1;
+        }
     }
 
     @Command(name = "random", mixinStandardHelpOptions = true,

@@ -148,6 +148,45 @@ class TrainCommandsTest {
     }
 
     @Test
+    void outOfMemoryDuringFloatTrainingKeepsTheStepsAndEndsInOneErrorLine(@TempDir Path dir) {
+        // the heap runs out (here: where step 1's progress line is printed); train keeps step 1 and says what to
+        // change, and the command ends in one error line and exit status 1, not a stack trace
+        java.io.Writer captured = new java.io.StringWriter();
+        Main.OUT = new java.io.PrintWriter(new java.io.Writer() {
+            boolean thrown;
+
+            @Override
+            public void write(char[] c, int off, int len) throws java.io.IOException {
+                captured.write(c, off, len);
+                if (!thrown && captured.toString().contains(" 1/12 ")) {
+                    thrown = true;
+                    throw new OutOfMemoryError("Java heap space");
+                }
+            }
+
+            @Override
+            public void flush() {
+            }
+
+            @Override
+            public void close() {
+            }
+        }, true);
+        Path model = dir.resolve("m.itm");
+        assertEquals(1, Main.run("train", "--data", "default:1999", "--train-size", "1200", "--validation-size", "20",
+                "--test-size", "20", "--preset", "tiny", "--vocab", "300", "--max-positions", "64", "--steps", "12",
+                "--batch", "16", "--threads", "2", "-o", model.toString()));
+        String printed = captured.toString();
+        assertTrue(printed.contains("!! float training failed after step 1 of 12: java.lang.OutOfMemoryError: Java heap "
+                + "space"), printed);
+        assertTrue(printed.contains("the float model of step 1 is saved in " + dir.resolve("m.ckpt")), printed);
+        assertTrue(printed.contains("out of memory: give the JVM a larger heap"), printed);
+        assertEquals("error: out of memory (Java heap space): give the JVM a larger heap, e.g. JDK_JAVA_OPTIONS=-Xmx8g",
+                io.err().strip());
+        assertFalse(Files.exists(model));
+    }
+
+    @Test
     void aTimeBudgetMustBeADuration(@TempDir Path dir) {
         assertEquals(2, Main.run("train", "--time-budget", "soon", "-o", dir.resolve("x.itm").toString()));
         assertTrue(io.err().contains("--time-budget soon: need a positive duration such as 900, 900s, 15m or 1.5h"),
